@@ -1,0 +1,238 @@
+"""The one small query interface every data source answers, and the values it returns.
+
+Sources return *additive sums* (GPU-hours, utilized GPU-hours, capacity GPU-hours, row counts)
+rather than ratios. Sums from several per-cluster databases, or from pages of an API, can then be
+added before the ratios of product.md §4 are taken, so every source yields identical figures and
+"all clusters" is just another sum. The ratios live here, in one place, as properties.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from datetime import datetime, timezone
+from typing import Literal, Protocol, runtime_checkable
+
+ScopeKind = Literal["cluster", "namespace", "user", "label", "workload"]
+ChildKind = Literal["namespace", "user", "workload", "label"]
+UNKNOWN_USER = "(unknown)"
+
+
+class SourceError(RuntimeError):
+    """A data source could not answer (unreachable, refused, malformed). One-line message."""
+
+
+class NotFound(SourceError):
+    """A named entity does not exist; ``suggestions`` holds the closest real names."""
+
+    def __init__(self, kind: str, name: str, suggestions: list[str] | None = None):
+        self.kind, self.name, self.suggestions = kind, name, list(suggestions or [])
+        hint = f"; did you mean: {', '.join(self.suggestions)}?" if self.suggestions else ""
+        super().__init__(f"unknown {kind} '{name}'{hint}")
+
+
+@dataclass(frozen=True)
+class Scope:
+    """What a figure is about. ``cluster=None`` means every cluster the source knows.
+
+    A ``user`` scope with a ``namespace`` is computed from workload rows (the user of each
+    workload); without one it is the user annotation's rows of ``label_gpu_hourly_stats``,
+    which is what Lens itself records per user.
+    """
+
+    kind: ScopeKind = "cluster"
+    cluster: str | None = None
+    namespace: str | None = None
+    user: str | None = None
+    workload: str | None = None
+    label_type: str = "label"  # label | annotation
+    label_key: str | None = None
+    label_value: str | None = None
+
+    def with_(self, **changes) -> "Scope":
+        return replace(self, **changes)
+
+    @property
+    def name(self) -> str:
+        if self.kind == "cluster":
+            return self.cluster or "all clusters"
+        if self.kind == "namespace":
+            return self.namespace or ""
+        if self.kind == "user":
+            return self.user or ""
+        if self.kind == "workload":
+            return self.workload or ""
+        return f"{self.label_key}={self.label_value}"
+
+
+@dataclass
+class PeriodStats:
+    """Additive sums over the hourly rows of one entity in one period (product.md §4)."""
+
+    name: str
+    gpu_hours: float = 0.0  # Σ allocated_gpu_count
+    utilized_gpu_hours: float = 0.0  # Σ allocated × avg_utilization / 100
+    utilization_sum: float = 0.0  # Σ avg_utilization (plain-mean fallback)
+    rows: int = 0
+    capacity_gpu_hours: float = 0.0  # Σ total_gpu_capacity of the cluster rows, same period
+    workloads: int = 0  # distinct workloads, where the rows allow counting them
+    namespace: str | None = None
+    kind: str | None = None
+    user: str | None = None
+    cluster: str | None = None
+
+    @property
+    def avg_utilization(self) -> float:
+        if self.gpu_hours > 0:
+            return self.utilized_gpu_hours / self.gpu_hours * 100.0
+        return self.utilization_sum / self.rows if self.rows else 0.0
+
+    @property
+    def allocation_rate(self) -> float:
+        return self.gpu_hours / self.capacity_gpu_hours * 100.0 if self.capacity_gpu_hours else 0.0
+
+    @property
+    def idle_gpu_hours(self) -> float:
+        return self.gpu_hours - self.utilized_gpu_hours
+
+    def add(self, other: "PeriodStats") -> "PeriodStats":
+        """Sum of two disjoint sets of rows (e.g. the same entity in two cluster databases)."""
+        return replace(
+            self,
+            gpu_hours=self.gpu_hours + other.gpu_hours,
+            utilized_gpu_hours=self.utilized_gpu_hours + other.utilized_gpu_hours,
+            utilization_sum=self.utilization_sum + other.utilization_sum,
+            rows=self.rows + other.rows,
+            capacity_gpu_hours=self.capacity_gpu_hours + other.capacity_gpu_hours,
+            workloads=self.workloads + other.workloads,
+        )
+
+    def as_dict(self) -> dict:
+        return {
+            "name": self.name,
+            "gpu_hours": self.gpu_hours,
+            "avg_utilization": self.avg_utilization,
+            "allocation_rate": self.allocation_rate,
+            "idle_gpu_hours": self.idle_gpu_hours,
+            "workloads": self.workloads,
+            "hours": self.rows,
+            **({"namespace": self.namespace} if self.namespace is not None else {}),
+            **({"kind": self.kind} if self.kind is not None else {}),
+            **({"user": self.user} if self.user is not None else {}),
+            **({"cluster": self.cluster} if self.cluster is not None else {}),
+        }
+
+
+@dataclass
+class HourlyPoint:
+    """One hour of one entity. Sums again, so clusters can be added hour by hour."""
+
+    time: datetime  # aware UTC, hour start
+    allocated_gpus: float = 0.0
+    utilized_gpus: float = 0.0  # allocated × util / 100
+    utilization_sum: float = 0.0
+    rows: int = 0
+    capacity_gpus: float = 0.0  # cluster capacity that hour
+
+    @property
+    def avg_utilization(self) -> float:
+        if self.allocated_gpus > 0:
+            return self.utilized_gpus / self.allocated_gpus * 100.0
+        return self.utilization_sum / self.rows if self.rows else 0.0
+
+    @property
+    def allocation_rate(self) -> float:
+        return self.allocated_gpus / self.capacity_gpus * 100.0 if self.capacity_gpus else 0.0
+
+    def as_dict(self) -> dict:
+        return {
+            "time": iso(self.time),
+            "avg_utilization": self.avg_utilization,
+            "allocation_rate": self.allocation_rate,
+            "allocated_gpus": self.allocated_gpus,
+        }
+
+
+@dataclass
+class NamespaceAllocation:
+    namespace: str
+    allocated_gpus: int
+    utilization: float
+    workload_count: int
+
+
+@dataclass
+class Snapshot:
+    """The latest cluster-dimension allocation snapshot (lens.md §5, §7)."""
+
+    cluster: str
+    time: datetime
+    total_gpus: int
+    allocated_gpus: int
+    by_namespace: list[NamespaceAllocation] = field(default_factory=list)
+
+    @property
+    def allocation_rate(self) -> float:
+        return self.allocated_gpus / self.total_gpus * 100.0 if self.total_gpus else 0.0
+
+
+@dataclass
+class WorkloadInfo:
+    name: str
+    namespace: str
+    kind: str
+    user: str = UNKNOWN_USER
+    cluster: str | None = None
+
+
+@runtime_checkable
+class Source(Protocol):
+    """What the agent needs from a place that holds Lens-shaped GPU statistics.
+
+    Periods are half-open ``[start, end)`` in aware UTC datetimes.
+    """
+
+    def clusters(self) -> list[str]: ...
+
+    def namespaces(self, cluster: str | None, start: datetime, end: datetime) -> list[str]: ...
+
+    def dimension_keys(self, cluster: str | None, dimension_type: str,
+                       start: datetime, end: datetime) -> list[str]: ...
+
+    def dimension_values(self, cluster: str | None, dimension_type: str, key: str,
+                         start: datetime, end: datetime) -> list[str]: ...
+
+    def users(self, cluster: str | None, start: datetime, end: datetime,
+              namespace: str | None = None) -> list[str]: ...
+
+    def workloads(self, cluster: str | None, start: datetime, end: datetime,
+                  namespace: str | None = None, user: str | None = None) -> list[WorkloadInfo]: ...
+
+    def period_stats(self, scope: Scope, start: datetime, end: datetime) -> PeriodStats: ...
+
+    def children_stats(self, scope: Scope, child: ChildKind, start: datetime, end: datetime,
+                       label_key: str | None = None,
+                       label_type: str = "label") -> list[PeriodStats]: ...
+
+    def hourly_series(self, scope: Scope, start: datetime, end: datetime) -> list[HourlyPoint]: ...
+
+    def latest_snapshot(self, cluster: str | None, at: datetime) -> Snapshot | None: ...
+
+    def newest_stat_hour(self, cluster: str | None) -> datetime | None: ...
+
+    def ping(self) -> str: ...
+
+    def close(self) -> None: ...
+
+
+def utc(dt: datetime) -> datetime:
+    """Aware UTC from aware or naive-UTC input (Lens stores naive UTC wall clock)."""
+    return dt.replace(tzinfo=timezone.utc) if dt.tzinfo is None else dt.astimezone(timezone.utc)
+
+
+def naive(dt: datetime) -> datetime:
+    """Naive UTC wall clock, the form Lens' timestamp columns hold."""
+    return utc(dt).replace(tzinfo=None)
+
+
+def iso(dt: datetime) -> str:
+    return utc(dt).strftime("%Y-%m-%dT%H:%M:%SZ")
