@@ -56,6 +56,11 @@ class PrometheusSettings(Strict):
     annotation_keys: list[str] = Field(default_factory=list)
     timeout: float = 30.0
     max_points_per_query: int = Field(10000, ge=100)
+    # ingest: cluster_name written into the rows; parallel queries; retries on connect/5xx
+    cluster_name: str = "default"
+    concurrency: int = Field(4, ge=1, le=32)
+    retries: int = Field(3, ge=0, le=10)
+    retry_backoff: float = Field(0.5, ge=0)
 
 
 class SourceSettings(Strict):
@@ -86,7 +91,7 @@ class LLMSettings(Strict):
     api_key: SecretStr | None = None
     base_url: str | None = None
     timeout: float = Field(20.0, gt=0)
-    max_retries: int = Field(1, ge=0, le=5)
+    max_retries: int = Field(0, ge=0, le=5)  # the agent does its own fallback; see understand/llm.py
 
     @property
     def enabled(self) -> bool:

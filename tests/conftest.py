@@ -64,3 +64,40 @@ def home(tmp_path, monkeypatch):
     monkeypatch.setenv("GPUREPORT_HOME", str(tmp_path / "home"))
     monkeypatch.chdir(tmp_path)
     return tmp_path / "home"
+
+
+@pytest.fixture(scope="session")
+def demo_db(tmp_path_factory) -> str:
+    """The small demo profile (seed 42, now = NOW) in a SQLite file, built once per test run."""
+    from reporter.demo import generate
+
+    path = tmp_path_factory.mktemp("demo") / "demo.db"
+    url = f"sqlite:///{path}"
+    generate(url, seed=42, profile="small", now=NOW)
+    return url
+
+
+def copy_lens_tables(src_url: str, dst_url: str) -> None:
+    """Copy the Lens tables row for row (the demo data as a 'real' PostgreSQL Lens database)."""
+    from sqlalchemy import create_engine
+
+    from agent.sources import schema
+
+    src, dst = create_engine(src_url), create_engine(dst_url)
+    schema.metadata.create_all(dst)
+    with src.connect() as r, dst.begin() as w:
+        for table in schema.metadata.sorted_tables:
+            rows = [dict(m) for m in r.execute(table.select()).mappings()]
+            for i in range(0, len(rows), 20000):
+                w.execute(table.insert(), rows[i:i + 20000])
+    src.dispose()
+    dst.dispose()
+
+
+@pytest.fixture(scope="session")
+def demo_pg(demo_db) -> str:
+    """The same demo data in a PostgreSQL database (created once, dropped at the end)."""
+    url = create_pg_database("gr_demo")
+    copy_lens_tables(demo_db, url)
+    yield url
+    drop_pg_database(url)

@@ -4,6 +4,27 @@ Sources return *additive sums* (GPU-hours, utilized GPU-hours, capacity GPU-hour
 rather than ratios. Sums from several per-cluster databases, or from pages of an API, can then be
 added before the ratios of product.md §4 are taken, so every source yields identical figures and
 "all clusters" is just another sum. The ratios live here, in one place, as properties.
+
+Semantics every source follows (so `sql` and `lens` give identical figures):
+
+* A row belongs to ``[start, end)`` when ``start <= stat_hour < end``.
+* ``capacity_gpu_hours`` of any entity = Σ ``total_gpu_capacity`` of the *cluster* rows of the
+  same cluster filter and period (Lens leaves namespace capacity at 0).
+* ``cluster=None`` = every cluster. In a single database holding several clusters (the demo
+  store) rows are filtered by ``cluster_name``; a cluster configured with its own database
+  (a real Lens deployment) is not filtered.
+* The user of a workload row = the row's ``annotations[user_annotation]`` if non-empty, else its
+  ``owner_name`` if non-empty, else (sql only) the user annotation of the top-level
+  ``gpu_workload`` row with the same namespace and name (``parent_uid = ''``, one value per
+  name), else ``(unknown)``. The Lens API exposes no workload annotations, so there the chain
+  stops at ``owner_name``.
+* scope ``user`` without namespace -> ``label_gpu_hourly_stats`` rows with ``dimension_type =
+  'annotation'``, ``dimension_key = user_annotation``, ``dimension_value = user``;
+  with a namespace -> the workload rows of that namespace whose user is ``user``.
+* ``workloads`` = distinct (namespace, workload_name) among the workload rows behind the figure
+  (0 for label-table scopes, which carry no workload identity).
+* children: cluster->namespace (namespace table), cluster->user (annotation rows), namespace or
+  user-in-namespace -> user/workload (workload rows), any -> label (label rows of one key).
 """
 
 from __future__ import annotations

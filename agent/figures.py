@@ -1,0 +1,259 @@
+"""The figures of product.md §4, computed by code from source sums — never by a language model.
+
+Each function returns the JSON-ready dict that ``ask --json`` puts under ``figures`` for its
+intent (product.md §6). Percentages are 0–100 and carry full precision; rounding happens only at
+display.
+
+Comparison convention: ``a`` is the reference and ``b`` the subject, ``delta = b − a``. For two
+periods ``a`` is the earlier (baseline) and ``b`` the later; for two entities they are in the
+order the question named them.
+"""
+
+from __future__ import annotations
+
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Callable, Iterable, TypeVar
+
+from agent.periods import Period
+from agent.sources.base import PeriodStats, Scope, Source, iso
+
+T = TypeVar("T")
+
+
+def run_concurrently(*calls: Callable[[], T]) -> list[T]:
+    """Independent source calls in parallel (I/O-bound: database round trips, HTTP)."""
+    if len(calls) == 1:
+        return [calls[0]()]
+    with ThreadPoolExecutor(max_workers=min(4, len(calls))) as pool:
+        return [f.result() for f in [pool.submit(c) for c in calls]]
+
+
+def pct_change(before: float, after: float) -> float | None:
+    return (after - before) / before * 100.0 if before else None
+
+
+def stats_block(stats: PeriodStats, period: Period, label: str | None = None) -> dict:
+    return {
+        "label": label or period.label,
+        "start": iso(period.start),
+        "end": iso(period.end),
+        "avg_utilization": stats.avg_utilization,
+        "allocation_rate": stats.allocation_rate,
+        "gpu_hours": stats.gpu_hours,
+        "idle_gpu_hours": stats.idle_gpu_hours,
+        "workloads": stats.workloads,
+    }
+
+
+def _slope_per_day(points: list[tuple[datetime, float]]) -> float:
+    """Least-squares slope of a series in units per day (0 for fewer than two points)."""
+    if len(points) < 2:
+        return 0.0
+    t0 = points[0][0]
+    xs = [(t - t0).total_seconds() / 86400.0 for t, _ in points]
+    ys = [v for _, v in points]
+    mx, my = sum(xs) / len(xs), sum(ys) / len(ys)
+    den = sum((x - mx) ** 2 for x in xs)
+    return sum((x - mx) * (y - my) for x, y in zip(xs, ys)) / den if den else 0.0
+
+
+def trend(source: Source, scope: Scope, period: Period, metric: str = "utilization") -> dict:
+    series, stats = run_concurrently(
+        lambda: source.hourly_series(scope, period.start, period.end),
+        lambda: source.period_stats(scope, period.start, period.end),
+    )
+    key = "allocation_rate" if metric == "allocation" else "avg_utilization"
+    values = [(p.time, getattr(p, key)) for p in series]
+    nums = [v for _, v in values]
+    return {
+        "metric": key,
+        "series": [p.as_dict() for p in series],
+        "avg_utilization": stats.avg_utilization,
+        "allocation_rate": stats.allocation_rate,
+        "gpu_hours": stats.gpu_hours,
+        "idle_gpu_hours": stats.idle_gpu_hours,
+        "workloads": stats.workloads,
+        "hours": len(series),
+        "first": nums[0] if nums else None,
+        "last": nums[-1] if nums else None,
+        "min": min(nums) if nums else None,
+        "max": max(nums) if nums else None,
+        "slope_pp_per_day": _slope_per_day(values),
+    }
+
+
+def compare(source: Source, a: tuple[Scope, Period, str], b: tuple[Scope, Period, str]) -> dict:
+    """Two (scope, period, label) triples: two periods of one entity or two entities."""
+    sa, sb = run_concurrently(
+        lambda: source.period_stats(a[0], a[1].start, a[1].end),
+        lambda: source.period_stats(b[0], b[1].start, b[1].end),
+    )
+    return compare_stats(sa, a[1], a[2], sb, b[1], b[2])
+
+
+def compare_stats(sa: PeriodStats, pa: Period, la: str, sb: PeriodStats, pb: Period, lb: str) -> dict:
+    delta = sb.avg_utilization - sa.avg_utilization
+    return {
+        "a": stats_block(sa, pa, la),
+        "b": stats_block(sb, pb, lb),
+        "delta_pp": delta,
+        "delta_pct": pct_change(sa.avg_utilization, sb.avg_utilization),
+        "allocation_delta_pp": sb.allocation_rate - sa.allocation_rate,
+        "gpu_hours_delta": sb.gpu_hours - sa.gpu_hours,
+        "gpu_hours_delta_pct": pct_change(sa.gpu_hours, sb.gpu_hours),
+    }
+
+
+@dataclass
+class _Pair:
+    name: str
+    before: PeriodStats | None
+    after: PeriodStats | None
+
+    def get(self, attr: str, which: str) -> float:
+        st = self.before if which == "before" else self.after
+        return float(getattr(st, attr)) if st is not None else 0.0
+
+
+def attribute(before: Iterable[PeriodStats], after: Iterable[PeriodStats], kind: str,
+              key: Callable[[PeriodStats], str] = lambda p: p.name) -> tuple[float, float, float, list[dict]]:
+    """Split the change of GPU-hour weighted utilization between children (product.md §4).
+
+    impact_i = (ΔU_i − (U0/A0)·ΔA_i) / A1 × 100 pp, with U utilized and A allocated GPU-hours.
+    The parent's U and A are the sums over the same children, so the impacts add up exactly
+    to the returned total change. Returns (util_before, util_after, total_delta_pp, rows).
+    """
+    pairs: dict[str, _Pair] = {}
+    for st in before:
+        pairs.setdefault(key(st), _Pair(key(st), None, None)).before = st
+    for st in after:
+        pairs.setdefault(key(st), _Pair(key(st), None, None)).after = st
+    u0 = sum(p.get("utilized_gpu_hours", "before") for p in pairs.values())
+    a0 = sum(p.get("gpu_hours", "before") for p in pairs.values())
+    u1 = sum(p.get("utilized_gpu_hours", "after") for p in pairs.values())
+    a1 = sum(p.get("gpu_hours", "after") for p in pairs.values())
+    r0 = u0 / a0 if a0 else 0.0
+    util_before, util_after = r0 * 100.0, (u1 / a1 * 100.0 if a1 else 0.0)
+    rows = []
+    for p in pairs.values():
+        du = p.get("utilized_gpu_hours", "after") - p.get("utilized_gpu_hours", "before")
+        da = p.get("gpu_hours", "after") - p.get("gpu_hours", "before")
+        impact = (du - r0 * da) / a1 * 100.0 if a1 else 0.0
+        ref = p.after or p.before
+        rows.append({
+            "kind": kind,
+            "name": p.name,
+            "impact_pp": impact,
+            "workloads_before": int(p.get("workloads", "before")),
+            "workloads_after": int(p.get("workloads", "after")),
+            "gpu_hours_before": p.get("gpu_hours", "before"),
+            "gpu_hours_after": p.get("gpu_hours", "after"),
+            "avg_utilization_before": p.before.avg_utilization if p.before else None,
+            "avg_utilization_after": p.after.avg_utilization if p.after else None,
+            **({"namespace": ref.namespace} if ref and ref.namespace else {}),
+            **({"user": ref.user} if ref and ref.user and kind == "workload" else {}),
+            **({"workload_kind": ref.kind} if ref and ref.kind and kind == "workload" else {}),
+            "status": "new" if p.before is None or not p.before.gpu_hours else
+                      ("gone" if p.after is None or not p.after.gpu_hours else "changed"),
+        })
+    rows.sort(key=lambda r: (-abs(r["impact_pp"]), r["name"]))
+    return util_before, util_after, util_after - util_before, rows
+
+
+def drilldown(source: Source, scope: Scope, current: Period, base: Period,
+              top_workloads: int = 10) -> dict:
+    """Why did utilization change? Attribution to users then workloads (or namespaces first,
+    for a whole cluster). ``before`` and ``after`` are the parent's own figures."""
+    if scope.kind == "cluster":
+        levels = [("namespace", "namespace")]
+    elif scope.kind == "workload":
+        levels = []
+    elif scope.kind == "user":
+        levels = [("workload", "workload")]
+    else:
+        levels = [("user", "user"), ("workload", "workload")]
+    calls = [lambda: source.period_stats(scope, base.start, base.end),
+             lambda: source.period_stats(scope, current.start, current.end)]
+    for child, _ in levels:
+        calls.append(lambda c=child: source.children_stats(scope, c, base.start, base.end))
+        calls.append(lambda c=child: source.children_stats(scope, c, current.start, current.end))
+    results = run_concurrently(*calls)
+    before, after = results[0], results[1]
+    figures = compare_stats(before, base, base.label, after, current, current.label)
+    out = {
+        "before": figures["a"],
+        "after": figures["b"],
+        "total_delta_pp": figures["delta_pp"],
+        "delta_pct": figures["delta_pct"],
+        "contributors": [],
+        "levels": {},
+    }
+    for i, (child, kind) in enumerate(levels):
+        b_rows, a_rows = results[2 + 2 * i], results[3 + 2 * i]
+        key = (lambda p: f"{p.namespace}/{p.name}") if child == "workload" and scope.namespace is None \
+            else (lambda p: p.name)
+        ub, ua, delta, rows = attribute(b_rows, a_rows, kind, key)
+        if child == "workload":
+            for r in rows:
+                r["name"] = r["name"].split("/", 1)[-1] if scope.namespace is not None else r["name"]
+        out["levels"][kind] = {"util_before": ub, "util_after": ua, "delta_pp": delta,
+                               "sum_of_impacts_pp": sum(r["impact_pp"] for r in rows)}
+        keep = rows if child != "workload" else rows[:top_workloads]
+        out["contributors"].extend(keep)
+    out["contributors"].sort(key=lambda r: (-abs(r["impact_pp"]), r["kind"], r["name"]))
+    # the child level that partitions the parent: its total is the one impacts sum to
+    if levels:
+        first = out["levels"][levels[0][1]]
+        out["attributed_delta_pp"] = first["delta_pp"]
+    return out
+
+
+RANK_KEYS = {
+    "idle": (lambda p: (-p.idle_gpu_hours, p.name)),
+    "gpu_hours": (lambda p: (-p.gpu_hours, p.name)),
+    "utilization_low": (lambda p: (p.avg_utilization, p.name)),
+    "utilization_high": (lambda p: (-p.avg_utilization, p.name)),
+}
+
+
+def ranking(source: Source, scope: Scope, child: str, period: Period, by: str = "idle",
+            limit: int = 10, label_key: str | None = None) -> dict:
+    rows = source.children_stats(scope, child, period.start, period.end, label_key=label_key)
+    rows = [r for r in rows if r.gpu_hours > 0 or by != "idle"]
+    rows.sort(key=RANK_KEYS[by])
+    items = []
+    for r in rows[:limit]:
+        item = {"name": r.name, "gpu_hours": r.gpu_hours, "avg_utilization": r.avg_utilization,
+                "idle_gpu_hours": r.idle_gpu_hours, "allocation_rate": r.allocation_rate,
+                "workloads": r.workloads}
+        if r.namespace:
+            item["namespace"] = r.namespace
+        if r.user and child == "workload":
+            item["user"] = r.user
+        if r.kind:
+            item["kind"] = r.kind
+        items.append(item)
+    return {"by": by, "entity": child, "items": items, "total": len(rows)}
+
+
+def realtime(source: Source, cluster: str | None, now: datetime) -> dict:
+    snap = source.latest_snapshot(cluster, now)
+    if snap is None:
+        return {"time": None, "total_gpus": 0, "allocated_gpus": 0, "allocation_rate": 0.0,
+                "by_namespace": [], "age_minutes": None}
+    return {
+        "time": iso(snap.time),
+        "cluster": snap.cluster,
+        "total_gpus": snap.total_gpus,
+        "allocated_gpus": snap.allocated_gpus,
+        "idle_gpus": snap.total_gpus - snap.allocated_gpus,
+        "allocation_rate": snap.allocation_rate,
+        "age_minutes": (now - snap.time).total_seconds() / 60.0,
+        "by_namespace": [
+            {"namespace": a.namespace, "allocated_gpus": a.allocated_gpus,
+             "utilization": a.utilization, "workload_count": a.workload_count}
+            for a in snap.by_namespace
+        ],
+    }

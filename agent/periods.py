@@ -1,0 +1,233 @@
+"""Periods: "last week", "过去3天", "2026-W47", "2026-11-01..2026-11-08" -> half-open [start, end).
+
+Every relative period is computed from an explicit ``now`` (``--now`` / ``GPUREPORT_NOW``) so
+runs are reproducible. Definitions follow product.md §4:
+
+* today = since 00:00 today; last/past N days = [now − N·24h, now);
+* this week = the ISO week containing now, Monday 00:00 → now; last week = the previous full
+  ISO week; this/last month likewise;
+* the baseline of "this week" (and of any period that ends at now and starts at a calendar
+  boundary) is the *same elapsed span* one unit earlier; the baseline of any other period is the
+  period of the same length immediately before it.
+
+Calendar boundaries are taken in UTC unless a time zone is given (schedules use their own).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, replace
+from datetime import date, datetime, timedelta, timezone, tzinfo
+from zoneinfo import ZoneInfo
+
+
+class PeriodError(ValueError):
+    """A period that cannot be used (malformed, impossible, or empty)."""
+
+
+@dataclass(frozen=True)
+class Period:
+    start: datetime
+    end: datetime
+    label: str
+    # unit the period is aligned to ("week", "month", "day") and whether it runs up to now;
+    # used to choose the comparison baseline
+    unit: str | None = None
+    to_now: bool = False
+
+    def __post_init__(self):
+        if self.end <= self.start:
+            raise PeriodError(f"period '{self.label}' is empty or reversed "
+                              f"({_fmt(self.start)} .. {_fmt(self.end)})")
+
+    @property
+    def hours(self) -> float:
+        return (self.end - self.start).total_seconds() / 3600.0
+
+    def as_dict(self) -> dict:
+        return {"start": _fmt(self.start), "end": _fmt(self.end)}
+
+    def relabel(self, label: str) -> "Period":
+        return replace(self, label=label)
+
+
+def _fmt(dt: datetime) -> str:
+    return dt.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def parse_now(value: str | None) -> datetime:
+    """``--now`` / ``GPUREPORT_NOW`` -> aware UTC; None -> the real clock."""
+    if not value:
+        return datetime.now(timezone.utc)
+    try:
+        dt = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
+    except ValueError:
+        raise PeriodError(f"--now: '{value}' is not an ISO 8601 time "
+                          "(e.g. 2026-11-19T12:00:00Z)") from None
+    return dt.replace(tzinfo=timezone.utc) if dt.tzinfo is None else dt.astimezone(timezone.utc)
+
+
+def _local(now: datetime, tz: tzinfo | None) -> datetime:
+    return now.astimezone(tz or timezone.utc)
+
+
+def _midnight(d: date, tz: tzinfo | None) -> datetime:
+    return datetime(d.year, d.month, d.day, tzinfo=tz or timezone.utc).astimezone(timezone.utc)
+
+
+def week_start(now: datetime, tz: tzinfo | None = None) -> datetime:
+    local = _local(now, tz).date()
+    return _midnight(local - timedelta(days=local.weekday()), tz)
+
+
+def _month_start(d: date) -> date:
+    return d.replace(day=1)
+
+
+def _prev_month_start(d: date) -> date:
+    first = d.replace(day=1)
+    return (first - timedelta(days=1)).replace(day=1)
+
+
+def last_days(now: datetime, n: float, label: str | None = None) -> Period:
+    if n <= 0:
+        raise PeriodError("a period needs a positive length")
+    return Period(now - timedelta(days=n), now, label or f"last {_num(n)} days")
+
+
+def last_hours(now: datetime, n: float) -> Period:
+    if n <= 0:
+        raise PeriodError("a period needs a positive length")
+    return Period(now - timedelta(hours=n), now, f"last {_num(n)} hours")
+
+
+def _num(n: float) -> str:
+    return str(int(n)) if float(n).is_integer() else str(n)
+
+
+def today(now: datetime, tz: tzinfo | None = None) -> Period:
+    start = _midnight(_local(now, tz).date(), tz)
+    if start >= now:
+        raise PeriodError("'today' has not started yet at --now")
+    return Period(start, now, "today", unit="day", to_now=True)
+
+
+def yesterday(now: datetime, tz: tzinfo | None = None) -> Period:
+    end = _midnight(_local(now, tz).date(), tz)
+    return Period(end - timedelta(days=1), end, "yesterday", unit="day")
+
+
+def this_week(now: datetime, tz: tzinfo | None = None) -> Period:
+    start = week_start(now, tz)
+    if start >= now:
+        raise PeriodError("'this week' has not started yet at --now (it is Monday 00:00)")
+    return Period(start, now, "this week", unit="week", to_now=True)
+
+
+def last_week(now: datetime, tz: tzinfo | None = None, weeks_back: int = 1) -> Period:
+    end = week_start(now, tz) - timedelta(weeks=weeks_back - 1)
+    start = end - timedelta(weeks=1)
+    iso = _local(start, tz).isocalendar()
+    label = "last week" if weeks_back == 1 else f"{iso[0]}-W{iso[1]:02d}"
+    return Period(start, end, label, unit="week")
+
+
+def this_month(now: datetime, tz: tzinfo | None = None) -> Period:
+    start = _midnight(_month_start(_local(now, tz).date()), tz)
+    if start >= now:
+        raise PeriodError("'this month' has not started yet at --now")
+    return Period(start, now, "this month", unit="month", to_now=True)
+
+
+def last_month(now: datetime, tz: tzinfo | None = None) -> Period:
+    d = _local(now, tz).date()
+    return Period(_midnight(_prev_month_start(d), tz), _midnight(_month_start(d), tz),
+                  "last month", unit="month")
+
+
+def iso_week(year: int, week: int, tz: tzinfo | None = None) -> Period:
+    try:
+        monday = date.fromisocalendar(year, week, 1)
+    except ValueError:
+        raise PeriodError(f"{year}-W{week:02d} is not an ISO week") from None
+    start = _midnight(monday, tz)
+    return Period(start, start + timedelta(weeks=1), f"{year}-W{week:02d}", unit="week")
+
+
+def _parse_point(text: str, tz: tzinfo | None, *, is_end: bool) -> datetime:
+    text = text.strip()
+    try:
+        if re.fullmatch(r"\d{4}-\d{2}-\d{2}", text):
+            d = date.fromisoformat(text)
+            # an end date is inclusive for people: 2026-11-01..2026-11-07 covers the 7th
+            return _midnight(d + timedelta(days=1) if is_end else d, tz)
+        dt = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        raise PeriodError(f"'{text}' is not a date (YYYY-MM-DD) or ISO 8601 time") from None
+    return (dt.replace(tzinfo=tz or timezone.utc) if dt.tzinfo is None else dt).astimezone(timezone.utc)
+
+
+def baseline(period: Period, tz: tzinfo | None = None) -> Period:
+    """The period a change is measured against (product.md §4)."""
+    if period.to_now and period.unit in ("week", "day"):
+        shift = timedelta(weeks=1) if period.unit == "week" else timedelta(days=1)
+        name = {"week": "same span last week", "day": "same span yesterday"}[period.unit]
+        return Period(period.start - shift, period.end - shift, name, unit=period.unit)
+    if period.unit == "month":
+        d = _local(period.start, tz).date()
+        prev = _midnight(_prev_month_start(d), tz)
+        if period.to_now:
+            end = prev + (period.end - period.start)
+            end = min(end, period.start)
+            return Period(prev, end, "same span last month", unit="month")
+        return Period(prev, period.start, "the month before", unit="month")
+    if period.unit == "week":
+        return Period(period.start - timedelta(weeks=1), period.start, "the week before",
+                      unit="week")
+    length = period.end - period.start
+    return Period(period.start - length, period.start, f"the previous {_span(length)}")
+
+
+def _span(length: timedelta) -> str:
+    hours = length.total_seconds() / 3600
+    if hours % 24 == 0:
+        days = int(hours // 24)
+        return "day" if days == 1 else f"{days} days"
+    return f"{_num(round(hours, 2))} hours"
+
+
+def parse_period(value: str, now: datetime, tz: tzinfo | str | None = None) -> Period:
+    """A period as written on the command line or in a schedule."""
+    if isinstance(tz, str):
+        tz = ZoneInfo(tz)
+    v = value.strip().lower().replace("_", "-")
+    simple = {
+        "today": today, "yesterday": yesterday,
+        "this-week": this_week, "this week": this_week, "week": this_week,
+        "last-week": last_week, "last week": last_week, "previous-week": last_week,
+        "this-month": this_month, "this month": this_month,
+        "last-month": last_month, "last month": last_month,
+    }
+    if v in simple:
+        return simple[v](now, tz)
+    m = re.fullmatch(r"(\d{4})-?w(\d{1,2})", v)
+    if m:
+        return iso_week(int(m.group(1)), int(m.group(2)), tz)
+    m = re.fullmatch(r"(?:last|past)[- ]?(\d+(?:\.\d+)?)[- ]?(d|days?|h|hours?|w|weeks?)", v) or \
+        re.fullmatch(r"(\d+(?:\.\d+)?)(d|h|w)", v)
+    if m:
+        n, unit = float(m.group(1)), m.group(2)[0]
+        if unit == "h":
+            return last_hours(now, n)
+        return last_days(now, n * (7 if unit == "w" else 1))
+    if ".." in v:
+        a, b = value.split("..", 1)
+        start = _parse_point(a, tz, is_end=False)
+        end = _parse_point(b, tz, is_end=True) if b.strip() else now
+        return Period(start, end, f"{a.strip()}..{b.strip() or 'now'}")
+    if re.fullmatch(r"\d{4}-\d{2}-\d{2}", v):
+        start = _parse_point(v, tz, is_end=False)
+        return Period(start, start + timedelta(days=1), v, unit="day")
+    raise PeriodError(
+        f"unknown period '{value}': use today, yesterday, this-week, last-week, this-month, "
+        "last-month, last-7d, YYYY-Www or START..END")

@@ -1,0 +1,107 @@
+"""What understanding a question produces, shared by the rule parser and the LLM extractor.
+
+``Understanding`` is plain data: the graph decides from it whether to clarify or to plan.
+``Metadata`` holds the real names of the source (fetched through the discovery tools) that
+mentions are resolved against, so the parser never invents a namespace.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Literal
+
+from agent.periods import Period
+
+Intent = Literal["trend", "compare", "drilldown", "realtime", "discovery", "ranking", "help"]
+INTENTS: tuple[str, ...] = ("trend", "compare", "drilldown", "realtime", "discovery", "ranking", "help")
+EntityKind = Literal["cluster", "namespace", "user", "workload", "label"]
+
+
+@dataclass
+class Metadata:
+    """Real names known to the source, for resolution and for clarification options."""
+
+    clusters: list[str] = field(default_factory=list)
+    namespaces: list[str] = field(default_factory=list)  # active in the recent window
+    users: list[str] = field(default_factory=list)
+    workloads: list[str] = field(default_factory=list)
+    label_keys: dict[str, list[str]] = field(default_factory=dict)  # "label"/"annotation" -> keys
+    label_values: dict[str, list[str]] = field(default_factory=dict)  # key -> values
+
+
+@dataclass
+class Issue:
+    """Something that stops the agent from answering without asking back.
+
+    kind: ``unknown`` (a name that matches nothing; ``suggestions`` are the closest real ones),
+    ``missing`` (e.g. which cluster, which namespace), ``ambiguous`` (e.g. a vague period).
+    ``entity`` is the entity kind concerned ("cluster", "namespace", "user", "workload",
+    "label", "period").
+    """
+
+    kind: Literal["unknown", "missing", "ambiguous"]
+    entity: str
+    text: str = ""
+    suggestions: list[str] = field(default_factory=list)
+
+
+@dataclass
+class Understanding:
+    question: str
+    language: Literal["en", "zh"] = "en"
+    intent: Intent = "help"
+    confidence: float = 0.0  # 0..1; below ~0.6 the LLM (if configured) is asked
+    cluster: str | None = None
+    namespace: str | None = None
+    user: str | None = None
+    workload: str | None = None
+    label_type: str = "label"  # label | annotation
+    label_key: str | None = None
+    label_value: str | None = None
+    # compare of two entities: the second one (same kind as the first named)
+    other_kind: EntityKind | None = None
+    other: str | None = None
+    metric: Literal["utilization", "allocation"] = "utilization"
+    period: Period | None = None
+    baseline: Period | None = None
+    period_explicit: bool = False
+    # ranking: which children and by what ("idle", "gpu_hours", "utilization_low",
+    # "utilization_high")
+    ranking_entity: Literal["namespace", "user", "workload"] | None = None
+    ranking_by: str | None = None
+    limit: int = 10
+    # discovery: what to list ("clusters", "namespaces", "label_keys", "label_values",
+    # "users", "workloads")
+    discovery_target: str | None = None
+    issues: list[Issue] = field(default_factory=list)
+    # which parts came from the rules vs the LLM, for the record
+    source: Literal["rules", "llm"] = "rules"
+
+    @property
+    def subject_kind(self) -> EntityKind:
+        """The most specific entity named: what the figures are about."""
+        if self.workload:
+            return "workload"
+        if self.user:
+            return "user"
+        if self.label_key and self.label_value:
+            return "label"
+        if self.namespace:
+            return "namespace"
+        return "cluster"
+
+    def entities_json(self) -> dict:
+        """The ``entities`` object of ``ask --json`` (product.md §6)."""
+        return {
+            "cluster": self.cluster,
+            "namespace": self.namespace,
+            "user": self.user,
+            "workload": self.workload,
+            "label": f"{self.label_key}={self.label_value}" if self.label_key and self.label_value else None,
+            "metric": self.metric,
+            "period": self.period.as_dict() if self.period else None,
+            "baseline": self.baseline.as_dict() if self.baseline else None,
+            **({"compare_with": {"kind": self.other_kind, "name": self.other}} if self.other else {}),
+            **({"ranking": {"entity": self.ranking_entity, "by": self.ranking_by}}
+               if self.intent == "ranking" else {}),
+        }

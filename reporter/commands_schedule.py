@@ -1,0 +1,198 @@
+"""``gpureport run``, ``history`` and ``scheduler run|list``: thin Click shells.
+
+Each command turns its options into one call of ``runner``, ``statedb`` or ``scheduler`` and
+the known failures (bad schedule, unreachable state database, failed run) into one line on
+stderr with exit code 1 (``click.ClickException``). ``ctx.obj`` is the CLI's ``AppContext``
+(``.config``, ``.now``, ``.verbose``, optionally ``.tz``); when a command is invoked on its own
+(tests) the configuration is loaded from the default places.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+from datetime import datetime, timezone
+from typing import Any
+
+import click
+
+log = logging.getLogger(__name__)
+
+
+def _app(ctx: click.Context) -> Any:
+    app = ctx.find_object(object) if ctx.obj is None else ctx.obj
+    if app is None or not hasattr(app, "config"):
+        from types import SimpleNamespace
+
+        from reporter.config import ConfigError, load_config
+
+        try:
+            config = load_config(None)
+        except ConfigError as exc:
+            raise click.ClickException(str(exc)) from None
+        app = SimpleNamespace(config=config, now=None, verbose=False, tz=None)
+        ctx.obj = app
+    return app
+
+
+def _fail(app: Any, exc: BaseException) -> click.ClickException:
+    if getattr(app, "verbose", False):
+        log.error("details", exc_info=exc)
+    return click.ClickException(str(exc).splitlines()[0] if str(exc) else type(exc).__name__)
+
+
+def _known_errors() -> tuple[type[BaseException], ...]:
+    from reporter.runner import RunError
+    from reporter.schedules import ScheduleError
+    from reporter.statedb import StateError
+
+    return (ScheduleError, StateError, RunError)
+
+
+def _display_tz(app: Any):
+    tz = getattr(app, "tz", None)
+    if not tz:
+        return timezone.utc
+    if isinstance(tz, str):
+        from zoneinfo import ZoneInfo
+
+        return ZoneInfo(tz)
+    return tz
+
+
+def _fmt(dt: datetime | None, tz: Any, fmt: str = "%Y-%m-%d %H:%M:%S") -> str:
+    return dt.astimezone(tz).strftime(fmt) if dt else "-"
+
+
+# --------------------------------------------------------------------------------------------
+@click.command("run")
+@click.argument("schedule")
+@click.option("--dry-run", is_flag=True, help="Write the message to an .eml file instead of sending.")
+@click.option("--force", is_flag=True, help="Send even if this period was already delivered.")
+@click.pass_context
+def run_command(ctx: click.Context, schedule: str, dry_run: bool, force: bool) -> None:
+    """Run SCHEDULE once for the period it covers now (what the CronJob calls)."""
+    from reporter.runner import run_schedule, signals_as_exceptions
+
+    app = _app(ctx)
+    try:
+        with signals_as_exceptions():
+            result = run_schedule(app.config, schedule, now=app.now, dry_run=dry_run,
+                                  force=force, trigger="cli")
+    except _known_errors() as exc:
+        raise _fail(app, exc) from None
+    click.echo(result.summary())
+
+
+# --------------------------------------------------------------------------------------------
+@click.command("history")
+@click.option("--limit", default=20, show_default=True, type=click.IntRange(1, 10000))
+@click.option("--schedule", "schedule_name", metavar="NAME", help="Only runs of this schedule.")
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+@click.pass_context
+def history_command(ctx: click.Context, limit: int, schedule_name: str | None,
+                    as_json: bool) -> None:
+    """Past runs (newest first) and their deliveries."""
+    from reporter.statedb import open_state
+
+    app = _app(ctx)
+    tz = _display_tz(app)
+    try:
+        with open_state(app.config.state.database_url) as db:
+            rows = [(r, db.list_deliveries(r.id)) for r in db.list_runs(limit, schedule_name)]
+    except _known_errors() as exc:
+        raise _fail(app, exc) from None
+
+    if as_json:
+        def iso(v: Any) -> Any:
+            return v.isoformat() if isinstance(v, datetime) else v
+
+        out = [{**{k: iso(v) for k, v in r._mapping.items()},
+                "deliveries": [{k: iso(v) for k, v in d._mapping.items()} for d in ds]}
+               for r, ds in rows]
+        click.echo(json.dumps(out, indent=2, ensure_ascii=False))
+        return
+    if not rows:
+        click.echo("no runs recorded yet")
+        return
+    tzname = _fmt(datetime.now(timezone.utc), tz, "%Z")
+    click.echo(f"{'RUN':>5}  {'SCHEDULE':<22} {'PERIOD':<35} {'STATUS':<9} "
+               f"{'STARTED (' + tzname + ')':<21} {'TOOK':>7}  {'BY':<9}  DETAIL")
+    for r, ds in rows:
+        period = f"{_fmt(r.period_start, tz, '%Y-%m-%d %H:%M')} -> {_fmt(r.period_end, tz, '%Y-%m-%d %H:%M')}"
+        flags = "".join(f" [{f}]" for f, on in (("forced", r.forced), ("dry-run", r.dry_run)) if on)
+        took = f"{r.duration_s:.1f}s" if r.duration_s is not None else "-"
+        detail = r.error or r.message_id or ""
+        click.echo(f"{r.id:>5}  {r.schedule:<22} {period:<35} {r.status:<9} "
+                   f"{_fmt(r.started_at, tz):<21} {took:>7}  {r.trigger:<9}  {detail}{flags}")
+        for d in ds:
+            extra = f"  {d.error}" if d.error else ""
+            click.echo(f"{'':>7}- {d.channel} {d.status} {_fmt(d.at, tz)} -> {d.target}{extra}")
+
+
+# --------------------------------------------------------------------------------------------
+@click.group("scheduler")
+def scheduler_group() -> None:
+    """Long-running scheduler and its next fire times."""
+
+
+@scheduler_group.command("run")
+@click.option("--poll-interval", default=10.0, show_default=True, type=click.FloatRange(0.1),
+              help="Seconds between leader-lock checks (standby replicas poll this often).")
+@click.pass_context
+def scheduler_run_command(ctx: click.Context, poll_interval: float) -> None:
+    """Fire every enabled schedule on its cron until SIGTERM/SIGINT."""
+    from reporter.scheduler import run_scheduler
+
+    app = _app(ctx)
+    root = logging.getLogger()
+    if not root.handlers:
+        logging.basicConfig(stream=sys.stderr,
+                            level=logging.DEBUG if getattr(app, "verbose", False) else logging.INFO,
+                            format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    elif root.level > logging.INFO:
+        root.setLevel(logging.INFO)
+    try:
+        code = run_scheduler(app.config, poll_interval=poll_interval)
+    except _known_errors() as exc:
+        raise _fail(app, exc) from None
+    ctx.exit(code)
+
+
+@scheduler_group.command("list")
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+@click.pass_context
+def scheduler_list_command(ctx: click.Context, as_json: bool) -> None:
+    """Each schedule's next fire time, in its own time zone."""
+    from reporter.scheduler import next_fires
+    from reporter.schedules import load_schedules
+
+    app = _app(ctx)
+    try:
+        fires = next_fires(load_schedules(app.config.schedules_dir), app.now)
+    except _known_errors() as exc:
+        raise _fail(app, exc) from None
+    if as_json:
+        click.echo(json.dumps([{
+            "name": f.schedule.name, "enabled": f.schedule.enabled, "cron": f.schedule.cron,
+            "timezone": f.schedule.timezone, "period": f.schedule.period,
+            "next_fire": f.next_fire.isoformat() if f.next_fire else None,
+            "next_fire_utc": f.next_fire.astimezone(timezone.utc).isoformat() if f.next_fire else None,
+            "covers": f.period_label, "recipients": f.schedule.recipients,
+            "file": str(f.schedule.source) if f.schedule.source else None,
+        } for f in fires], indent=2, ensure_ascii=False))
+        return
+    if not fires:
+        click.echo("no schedules")
+        return
+    click.echo(f"{'SCHEDULE':<22} {'ON':<3} {'CRON':<16} {'NEXT FIRE (schedule time zone)':<38} COVERS")
+    for f in fires:
+        when = (f.next_fire.strftime("%Y-%m-%d %H:%M:%S %a ") + f.schedule.timezone
+                if f.next_fire else "never")
+        on = "yes" if f.schedule.enabled else "no"
+        click.echo(f"{f.schedule.name:<22} {on:<3} {f.schedule.cron:<16} {when:<38} "
+                   f"{f.period_label or '-'}")
+
+
+__all__ = ["run_command", "history_command", "scheduler_group"]

@@ -1,0 +1,165 @@
+"""The state database's tables: what gpureport itself writes (never the Lens database).
+
+Why a Core ``MetaData`` and not ORM classes: the runner, the scheduler and the alert engine each
+issue a handful of explicit statements, and plain ``Table`` objects keep those statements visible
+and parametrized. The migration scripts under ``migrations/versions`` are the schema's source of
+truth for the database; these objects mirror them for queries (a test compares the two).
+
+Conversation sessions live in the same database, in the LangGraph checkpointer's own tables
+(created by its ``setup()``), and APScheduler keeps its jobs in ``apscheduler_jobs``; neither is
+modelled here.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    CheckConstraint,
+    Column,
+    DateTime,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+)
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.types import TypeDecorator
+
+RUN_STATUSES = ("running", "succeeded", "failed", "skipped")
+RUN_TRIGGERS = ("cli", "scheduler")
+DELIVERY_CHANNELS = ("email", "webhook", "alertmanager", "file")
+SENT_STATUSES = ("sent", "failed")
+ALERT_STATUSES = ("pending", "firing", "resolved")
+NOTIFICATION_KINDS = ("firing", "repeat", "resolved")
+
+
+class UTCDateTime(TypeDecorator):
+    """Aware datetimes in, aware UTC datetimes out, on SQLite as on PostgreSQL.
+
+    SQLite has no time zone type; storing naive UTC there and re-attaching UTC on the way out
+    makes equality on period bounds (the idempotency key) behave the same on both databases.
+    A naive datetime is refused rather than guessed.
+    """
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError(f"naive datetime {value!r} given to the state database")
+        value = value.astimezone(timezone.utc)
+        return value if dialect.name == "postgresql" else value.replace(tzinfo=None)
+
+    def process_result_value(self, value: datetime | None, dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            return value.replace(tzinfo=timezone.utc)
+        return value.astimezone(timezone.utc)
+
+
+def _json():
+    return JSON().with_variant(JSONB(), "postgresql")
+
+
+def _in(column: str, values: tuple[str, ...]) -> str:
+    return f"{column} IN ({', '.join(repr(v) for v in values)})"
+
+
+metadata = MetaData()
+
+runs = Table(
+    "runs", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("schedule", String(200), nullable=False),
+    Column("kind", String(200), nullable=False),  # the schedule's report kinds, comma-joined
+    Column("period_start", UTCDateTime(), nullable=False),
+    Column("period_end", UTCDateTime(), nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("started_at", UTCDateTime(), nullable=False),
+    Column("finished_at", UTCDateTime()),
+    Column("duration_s", Float),
+    Column("files", _json(), nullable=False, default=list),
+    Column("recipients", _json(), nullable=False, default=list),
+    Column("message_id", String(998)),
+    Column("error", Text),
+    Column("forced", Boolean, nullable=False, default=False),
+    Column("dry_run", Boolean, nullable=False, default=False),
+    Column("trigger", String(16), nullable=False, default="cli"),
+    CheckConstraint(_in("status", RUN_STATUSES), name="ck_runs_status"),
+    CheckConstraint(_in("trigger", RUN_TRIGGERS), name="ck_runs_trigger"),
+    Index("ix_runs_schedule_period", "schedule", "period_start", "period_end", "status"),
+)
+
+deliveries = Table(
+    "deliveries", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("run_id", Integer, ForeignKey("runs.id", ondelete="CASCADE"), nullable=False),
+    Column("channel", String(16), nullable=False),
+    Column("target", Text, nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("message_id", String(998)),
+    Column("error", Text),
+    Column("at", UTCDateTime(), nullable=False),
+    CheckConstraint(_in("channel", DELIVERY_CHANNELS), name="ck_deliveries_channel"),
+    CheckConstraint(_in("status", SENT_STATUSES), name="ck_deliveries_status"),
+    Index("ix_deliveries_run_id", "run_id"),
+)
+
+alert_state = Table(
+    "alert_state", metadata,
+    Column("fingerprint", String(64), primary_key=True),
+    Column("rule", String(200), nullable=False),
+    Column("severity", String(32), nullable=False),
+    Column("labels", _json(), nullable=False, default=dict),
+    Column("annotations", _json(), nullable=False, default=dict),
+    Column("value", Float),
+    Column("status", String(16), nullable=False),
+    Column("first_seen_at", UTCDateTime(), nullable=False),
+    Column("started_at", UTCDateTime()),
+    Column("last_notified_at", UTCDateTime()),
+    Column("resolved_at", UTCDateTime()),
+    Column("updated_at", UTCDateTime(), nullable=False),
+    CheckConstraint(_in("status", ALERT_STATUSES), name="ck_alert_state_status"),
+    Index("ix_alert_state_status", "status"),
+)
+
+alert_notifications = Table(
+    "alert_notifications", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    # no foreign key: notification history outlives pruned alert_state rows
+    Column("fingerprint", String(64), nullable=False),
+    Column("channel", String(16), nullable=False),
+    Column("kind", String(16), nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("error", Text),
+    Column("at", UTCDateTime(), nullable=False),
+    CheckConstraint(_in("channel", DELIVERY_CHANNELS), name="ck_alert_notifications_channel"),
+    CheckConstraint(_in("kind", NOTIFICATION_KINDS), name="ck_alert_notifications_kind"),
+    CheckConstraint(_in("status", SENT_STATUSES), name="ck_alert_notifications_status"),
+    Index("ix_alert_notifications_fingerprint_at", "fingerprint", "at"),
+)
+
+# One row per claimed firing ("<job id>@<scheduled time>"): the primary key makes the claim
+# atomic on every database, so two scheduler replicas cannot both execute one firing.
+scheduler_locks = Table(
+    "scheduler_locks", metadata,
+    Column("name", String(255), primary_key=True),
+    Column("holder", String(255), nullable=False),
+    Column("fired_at", UTCDateTime(), nullable=False),
+)
+
+__all__ = [
+    "metadata", "runs", "deliveries", "alert_state", "alert_notifications", "scheduler_locks",
+    "UTCDateTime", "RUN_STATUSES", "RUN_TRIGGERS", "DELIVERY_CHANNELS", "SENT_STATUSES",
+    "ALERT_STATUSES", "NOTIFICATION_KINDS",
+]
