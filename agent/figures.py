@@ -103,6 +103,8 @@ def compare_stats(sa: PeriodStats, pa: Period, la: str, sb: PeriodStats, pb: Per
         "allocation_delta_pp": sb.allocation_rate - sa.allocation_rate,
         "gpu_hours_delta": sb.gpu_hours - sa.gpu_hours,
         "gpu_hours_delta_pct": pct_change(sa.gpu_hours, sb.gpu_hours),
+        "idle_gpu_hours_delta": sb.idle_gpu_hours - sa.idle_gpu_hours,
+        "idle_gpu_hours_delta_pct": pct_change(sa.idle_gpu_hours, sb.idle_gpu_hours),
     }
 
 
@@ -207,6 +209,46 @@ def drilldown(source: Source, scope: Scope, current: Period, base: Period,
     if levels:
         first = out["levels"][levels[0][1]]
         out["attributed_delta_pp"] = first["delta_pp"]
+    return out
+
+
+def children_compare(source: Source, scope: Scope, child: str, current: Period, base: Period,
+                     label_key: str | None = None) -> list[dict]:
+    """Every child of ``scope`` (namespaces of a cluster, users of a namespace, ...) in two
+    periods, for week-over-week tables: one grouped query per period.
+
+    ``before``/``after`` are ``PeriodStats.as_dict()`` or None when the child had no rows then.
+    Utilization deltas are given only when the child held GPUs in both periods (``delta_pp``
+    None otherwise: a namespace that started or stopped is ``new``/``gone``, not a drop).
+    Sorted by GPU-hours of the current period, descending, ties by name.
+    """
+    before, after = run_concurrently(
+        lambda: source.children_stats(scope, child, base.start, base.end, label_key=label_key),
+        lambda: source.children_stats(scope, child, current.start, current.end,
+                                      label_key=label_key),
+    )
+    pairs: dict[tuple, list] = {}
+    for i, rows in enumerate((before, after)):
+        for st in rows:
+            pairs.setdefault((st.namespace or "", st.name), [None, None])[i] = st
+    out = []
+    for (ns, nm), (b, a) in pairs.items():
+        both = b is not None and a is not None and b.gpu_hours > 0 and a.gpu_hours > 0
+        out.append({
+            "name": nm,
+            **({"namespace": ns} if ns and child == "workload" else {}),
+            "before": b.as_dict() if b is not None else None,
+            "after": a.as_dict() if a is not None else None,
+            "delta_pp": a.avg_utilization - b.avg_utilization if both else None,
+            "delta_pct": pct_change(b.avg_utilization, a.avg_utilization) if both else None,
+            "allocation_delta_pp": (a.allocation_rate if a else 0.0) - (b.allocation_rate if b else 0.0),
+            "gpu_hours_delta": (a.gpu_hours if a else 0.0) - (b.gpu_hours if b else 0.0),
+            "gpu_hours_delta_pct": pct_change(b.gpu_hours if b else 0.0, a.gpu_hours if a else 0.0),
+            "idle_gpu_hours_delta": (a.idle_gpu_hours if a else 0.0) - (b.idle_gpu_hours if b else 0.0),
+            "status": "new" if b is None or not b.gpu_hours else
+                      ("gone" if a is None or not a.gpu_hours else "changed"),
+        })
+    out.sort(key=lambda r: (-(r["after"] or {}).get("gpu_hours", 0.0), r["name"]))
     return out
 
 

@@ -80,9 +80,17 @@ class Agent:
         g.add_edge("respond", END)
         return g.compile(checkpointer=checkpointer)
 
+    def answer(self, understanding: Understanding) -> dict:
+        """Answer a preset question whose understanding is already known (reports, alerts):
+        the same plan → tools → figures → phrasing path as a typed question, no parsing."""
+        return self.ask(understanding.question, preset=understanding, language=understanding.language,
+                        use_llm=False)
+
     def ask(self, question: str, *, session: str | None = None, language: str | None = None,
-            cluster: str | None = None, overrides: dict | None = None, use_llm: bool = True) -> dict:
+            cluster: str | None = None, overrides: dict | None = None, use_llm: bool = True,
+            preset: Understanding | None = None) -> dict:
         turn: AgentState = {
+            "preset": understanding_to_dict(preset) if preset is not None else None,
             "question": question, "now": self.now.isoformat(), "language": language,
             "cluster": cluster, "overrides": overrides or {}, "use_llm": use_llm,
             "plan": [], "step": 0, "results": {}, "data_collected": [], "figures": {},
@@ -124,6 +132,11 @@ class Agent:
         from agent.understand.rules import detect_language, understand as rule_understand
 
         question = (state.get("question") or "").strip()
+        if state.get("preset"):
+            u = understanding_from_dict(state["preset"])
+            self._defaults(u)
+            return {"understanding": understanding_to_dict(u), "intent": u.intent,
+                    "needs_clarification": bool(u.issues), "llm_calls": 0}
         record: list = []
         meta = self.metadata(record)
         warnings: list[str] = []
@@ -236,12 +249,12 @@ class Agent:
             merged.baseline = u.baseline if u.baseline is not None and prev.intent != "trend" else None
             if merged.intent in ("drilldown", "compare") and merged.other is None:
                 merged.baseline = u.baseline or baseline_of(u.period)
-        if u.user and re.search(r"workload|job|任务|作业", u.question, re.I) and prev.intent == "drilldown":
-            merged.intent = "drilldown"
         if u.metric != "utilization":
             merged.metric = u.metric
         if u.intent == "ranking":
             merged.intent, merged.ranking_entity, merged.ranking_by = "ranking", u.ranking_entity, u.ranking_by
+        if u.user and re.search(r"workload|job|任务|作业", u.question, re.I) and prev.intent == "drilldown":
+            merged.intent = "drilldown"  # "show me user_a's workloads": same periods, one level down
         # drop issues the previous turn already settled
         merged.issues = [i for i in merged.issues if not (i.kind == "missing" and getattr(merged, i.entity, None))]
         return merged
@@ -449,14 +462,16 @@ class Agent:
         insights = insights + self._data_notes(u, figures)
         llm_calls = state.get("llm_calls", 0)
         warnings: list[str] = []
-        if self.llm is not None and state.get("use_llm", True) and llm_calls == 1 and u.intent != "help":
+        if self.llm is not None and state.get("use_llm", True) and u.source == "llm" and u.intent != "help":
             from agent.understand import llm as llm_mod
 
             llm_calls += 1
             try:
                 text = llm_mod.rephrase(self.llm, u.question, answer, insights, figures, u.language)
-                bad = phrasing.ungrounded_numbers(text, figures, answer, insights, u.question,
-                                                  entities)
+                periods = [p for p in (u.period, u.baseline) if p is not None]
+                bad = phrasing.ungrounded_numbers(text, {"figures": figures, "periods": [
+                    {**p.as_dict(), "days": p.hours / 24, "hours": p.hours} for p in periods]},
+                    u.question, entities)
                 if bad:
                     warnings.append(f"LLM answer rejected: numbers not in the figures ({', '.join(bad[:5])})")
                 elif text.strip():

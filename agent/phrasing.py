@@ -56,6 +56,11 @@ def _scope_words(entities: dict, lang: str) -> str:
     return base
 
 
+def _sentence_start(who: str) -> str:
+    """Capitalise our own words ("the cluster"), never a name from the data ("ml-team")."""
+    return who[0].upper() + who[1:] if who.startswith(("the ", "user ", "workload ", "label ")) else who
+
+
 def _period_words(label: str | None, lang: str) -> str:
     if not label:
         return ""
@@ -102,7 +107,7 @@ def _trend(f, e, lang, pl, bl):
         ins = [f"{what}从 {p1(f['first'])}% 变为 {p1(f['last'])}%，区间 {p1(f['min'])}%–{p1(f['max'])}%。",
                f"趋势：每天 {signed(f['slope_pp_per_day'], ' pp')}。"]
     else:
-        answer = (f"{who[0].upper() + who[1:]} averaged {p1(f['avg_utilization'])}% GPU utilization "
+        answer = (f"{_sentence_start(who)} averaged {p1(f['avg_utilization'])}% GPU utilization "
                   f"over {when}, with an allocation rate of {p1(f['allocation_rate'])}% and "
                   f"{gh(f['gpu_hours'])} GPU-hours ({gh(f['idle_gpu_hours'])} idle).")
         what = "Utilization" if metric == "avg_utilization" else "Allocation rate"
@@ -265,56 +270,82 @@ def help_text(lang: str) -> str:
 
 # -- the number-grounding guard -----------------------------------------------------------------
 _NUM = re.compile(r"(?<![\w.])[-+−]?\d[\d,]*(?:\.\d+)?")
+_ISO = re.compile(r"^\d{4}-\d{2}-\d{2}T")
+NAME_KEYS = {"name", "namespace", "label", "user", "workload", "cluster", "options", "kind",
+             "workload_kind", "b_label", "a_label"}
 
 
-def _numbers_in(obj: Any) -> Iterable[float]:
+def _numbers_in(obj: Any, key: str | None = None) -> Iterable[float]:
+    """Numeric figures, and the numbers of ISO timestamps. Never numbers inside names: a
+    workload called "report 777% utilization" must not make 777 a grounded figure."""
     if isinstance(obj, bool):
         return
     if isinstance(obj, (int, float)):
         if math.isfinite(obj):
             yield float(obj)
     elif isinstance(obj, dict):
-        for v in obj.values():
-            yield from _numbers_in(v)
+        for k, v in obj.items():
+            yield from _numbers_in(v, k)
     elif isinstance(obj, (list, tuple)):
         for v in obj:
-            yield from _numbers_in(v)
-    elif isinstance(obj, str):
+            yield from _numbers_in(v, key)
+    elif isinstance(obj, str) and _ISO.match(obj):
         for m in _NUM.finditer(obj):
-            try:
-                yield float(m.group().replace(",", "").replace("−", "-"))
-            except ValueError:
-                continue
+            yield float(m.group().replace(",", ""))
 
 
-def allowed_numbers(*sources: Any) -> set[str]:
-    """Every way a figure may legitimately be written: rounded to 0, 1 or 2 decimals, signed or
-    not, plus the numbers already present in the template answer and the question."""
+def _names_in(obj: Any, key: str | None = None) -> Iterable[str]:
+    if isinstance(obj, dict):
+        for k, v in obj.items():
+            yield from _names_in(v, k)
+    elif isinstance(obj, (list, tuple)):
+        for v in obj:
+            yield from _names_in(v, key)
+    elif isinstance(obj, str) and key in NAME_KEYS and obj:
+        yield obj
+
+
+def _question_numbers(question: str) -> Iterable[float]:
+    for m in _NUM.finditer(question or ""):
+        try:
+            yield float(m.group().replace(",", "").replace("−", "-"))
+        except ValueError:
+            continue
+
+
+def allowed_numbers(figures: Any, question: str = "") -> set[str]:
+    """Every way a figure may legitimately be written: rounded to 0, 1 or 2 decimals, signed
+    or not; plus numbers the user typed in the question ("top 5", "last 3 days")."""
     allowed: set[str] = set()
-    for src in sources:
-        for v in _numbers_in(src):
-            for digits in (0, 1, 2):
-                r = round(abs(v), digits)
-                allowed.add(f"{r:.{digits}f}")
-                if float(r).is_integer():
-                    allowed.add(str(int(r)))
+    for v in [*_numbers_in(figures), *_question_numbers(question)]:
+        for digits in (0, 1, 2):
+            r = round(abs(v), digits)
+            allowed.add(f"{r:.{digits}f}")
+            if float(r).is_integer():
+                allowed.add(str(int(r)))
     return allowed
 
 
-def ungrounded_numbers(text: str, *sources: Any) -> list[str]:
-    allowed = allowed_numbers(*sources)
+def ungrounded_numbers(text: str, figures: Any, question: str = "", entities: Any = None) -> list[str]:
+    """Numbers in ``text`` that the figures do not contain. Names from the data are blanked out
+    first, so quoting "user-a-train-w46-07" is fine while a number *claimed* is checked."""
+    allowed = allowed_numbers(figures, question)
+    cleaned = text
+    for n in sorted(set(_names_in(figures)) | set(_names_in(entities or {})), key=len, reverse=True):
+        cleaned = cleaned.replace(n, " ")
     bad = []
-    for m in _NUM.finditer(text):
+    for m in _NUM.finditer(cleaned):
         raw = m.group().lstrip("+-−").replace(",", "")
-        if raw not in allowed:
-            try:
-                v = float(raw)
-            except ValueError:
-                continue
-            if not any(f"{round(v, d):.{d}f}" in allowed for d in (0, 1, 2)):
-                bad.append(m.group())
+        if raw in allowed:
+            continue
+        try:
+            v = float(raw)
+        except ValueError:
+            continue
+        if not any(f"{round(v, d):.{d}f}" in allowed for d in (0, 1, 2)):
+            bad.append(m.group())
     return bad
 
 
-def grounded(text: str, *sources: Any) -> bool:
-    return not ungrounded_numbers(text, *sources)
+def grounded(text: str, figures: Any, question: str = "") -> bool:
+    return not ungrounded_numbers(text, figures, question)

@@ -56,8 +56,10 @@ class PrometheusSettings(Strict):
     annotation_keys: list[str] = Field(default_factory=list)
     timeout: float = 30.0
     max_points_per_query: int = Field(10000, ge=100)
-    # ingest: cluster_name written into the rows; parallel queries; retries on connect/5xx
+    # ingest: cluster_name written into the rows; hours per query (smaller when the points of
+    # max_points_per_query say so); parallel queries; retries on connect/5xx
     cluster_name: str = "default"
+    chunk_hours: int = Field(24, ge=1, le=24 * 31)
     concurrency: int = Field(4, ge=1, le=32)
     retries: int = Field(3, ge=0, le=10)
     retry_backoff: float = Field(0.5, ge=0)

@@ -24,6 +24,7 @@ class AgentState(TypedDict, total=False):
     cluster: str | None  # --cluster
     overrides: dict  # a clarification answer: {"cluster": "gpu-east"} / {"namespace": "ml-team"}
     use_llm: bool
+    preset: dict | None  # a preset question's understanding (reports): skips parsing
     # understanding
     understanding: dict
     last: dict | None  # the previous turn's understanding (sessions)

@@ -177,4 +177,8 @@ def main(argv: list[str] | None = None) -> None:
 
 
 if __name__ == "__main__":
-    main()
+    # ``python -m reporter.cli``: run the importable module, not this ``__main__`` copy, so that
+    # commands (which import ``reporter.cli``) share one AppContext class
+    from reporter.cli import main as _main
+
+    _main()

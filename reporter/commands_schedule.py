@@ -2,9 +2,9 @@
 
 Each command turns its options into one call of ``runner``, ``statedb`` or ``scheduler`` and
 the known failures (bad schedule, unreachable state database, failed run) into one line on
-stderr with exit code 1 (``click.ClickException``). ``ctx.obj`` is the CLI's ``AppContext``
-(``.config``, ``.now``, ``.verbose``, optionally ``.tz``); when a command is invoked on its own
-(tests) the configuration is loaded from the default places.
+stderr with exit code 1 (``reporter.cli.UserError``). ``ctx.obj`` is the CLI's ``AppContext``
+(``.config``, ``.now``, ``.tz``, ``.verbose``); a command invoked on its own (without the group)
+loads the configuration from the default places.
 """
 
 from __future__ import annotations
@@ -21,33 +21,29 @@ log = logging.getLogger(__name__)
 
 
 def _app(ctx: click.Context) -> Any:
-    app = ctx.find_object(object) if ctx.obj is None else ctx.obj
-    if app is None or not hasattr(app, "config"):
-        from types import SimpleNamespace
+    if ctx.obj is None:
+        from reporter.cli import AppContext
 
-        from reporter.config import ConfigError, load_config
-
-        try:
-            config = load_config(None)
-        except ConfigError as exc:
-            raise click.ClickException(str(exc)) from None
-        app = SimpleNamespace(config=config, now=None, verbose=False, tz=None)
-        ctx.obj = app
-    return app
+        ctx.obj = AppContext()
+    return ctx.obj
 
 
 def _fail(app: Any, exc: BaseException) -> click.ClickException:
+    """One line on stderr, exit 1; the traceback only with -v."""
+    from reporter.cli import UserError
+
     if getattr(app, "verbose", False):
         log.error("details", exc_info=exc)
-    return click.ClickException(str(exc).splitlines()[0] if str(exc) else type(exc).__name__)
+    return UserError(str(exc).splitlines()[0] if str(exc) else type(exc).__name__)
 
 
 def _known_errors() -> tuple[type[BaseException], ...]:
+    from reporter.config import ConfigError
     from reporter.runner import RunError
     from reporter.schedules import ScheduleError
     from reporter.statedb import StateError
 
-    return (ScheduleError, StateError, RunError)
+    return (ConfigError, ScheduleError, StateError, RunError)
 
 
 def _display_tz(app: Any):
@@ -71,7 +67,7 @@ def _fmt(dt: datetime | None, tz: Any, fmt: str = "%Y-%m-%d %H:%M:%S") -> str:
 @click.option("--dry-run", is_flag=True, help="Write the message to an .eml file instead of sending.")
 @click.option("--force", is_flag=True, help="Send even if this period was already delivered.")
 @click.pass_context
-def run_command(ctx: click.Context, schedule: str, dry_run: bool, force: bool) -> None:
+def run(ctx: click.Context, schedule: str, dry_run: bool, force: bool) -> None:
     """Run SCHEDULE once for the period it covers now (what the CronJob calls)."""
     from reporter.runner import run_schedule, signals_as_exceptions
 
@@ -91,7 +87,7 @@ def run_command(ctx: click.Context, schedule: str, dry_run: bool, force: bool) -
 @click.option("--schedule", "schedule_name", metavar="NAME", help="Only runs of this schedule.")
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 @click.pass_context
-def history_command(ctx: click.Context, limit: int, schedule_name: str | None,
+def history(ctx: click.Context, limit: int, schedule_name: str | None,
                     as_json: bool) -> None:
     """Past runs (newest first) and their deliveries."""
     from reporter.statedb import open_state
@@ -133,11 +129,11 @@ def history_command(ctx: click.Context, limit: int, schedule_name: str | None,
 
 # --------------------------------------------------------------------------------------------
 @click.group("scheduler")
-def scheduler_group() -> None:
+def scheduler() -> None:
     """Long-running scheduler and its next fire times."""
 
 
-@scheduler_group.command("run")
+@scheduler.command("run")
 @click.option("--poll-interval", default=10.0, show_default=True, type=click.FloatRange(0.1),
               help="Seconds between leader-lock checks (standby replicas poll this often).")
 @click.pass_context
@@ -160,7 +156,7 @@ def scheduler_run_command(ctx: click.Context, poll_interval: float) -> None:
     ctx.exit(code)
 
 
-@scheduler_group.command("list")
+@scheduler.command("list")
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 @click.pass_context
 def scheduler_list_command(ctx: click.Context, as_json: bool) -> None:
@@ -195,4 +191,4 @@ def scheduler_list_command(ctx: click.Context, as_json: bool) -> None:
                    f"{f.period_label or '-'}")
 
 
-__all__ = ["run_command", "history_command", "scheduler_group"]
+__all__ = ["run", "history", "scheduler"]

@@ -104,8 +104,13 @@ def _classify(exc: BaseException, settings: "SMTPSettings") -> tuple[str, bool]:
     if isinstance(exc, smtplib.SMTPAuthenticationError):
         return f"authentication failed for user {settings.user!r} ({_reply(exc)})", True
     if isinstance(exc, smtplib.SMTPNotSupportedError):
-        return (f"{exc} (set smtp.starttls: false only if the server is trusted, "
-                f"or smtp.ssl: true for implicit TLS)"), True
+        text = str(exc).rstrip(".")
+        if "STARTTLS" in text:
+            text += (" (smtp.ssl: true for implicit TLS; smtp.starttls: false only if the "
+                     "network is trusted)")
+        elif "AUTH" in text:
+            text += " (smtp.user is set; many servers offer AUTH only over TLS)"
+        return text, True
     if isinstance(exc, smtplib.SMTPRecipientsRefused):
         replies = {addr: f"{code} {msg.decode('utf-8', 'replace') if isinstance(msg, bytes) else msg}"
                    for addr, (code, msg) in exc.recipients.items()}

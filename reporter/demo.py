@@ -29,8 +29,10 @@ Decisions, and why:
 * **Label rows**: annotation ``primus-safe.user.name`` (``unknown`` without one, Lens'
   ``default_value``) and label ``team``. Lens' current job never persists label rows (lens.md §9.6);
   the demo writes them so label questions have data.
-* **Writes**: one transaction per chunk (a day of one cluster) with raw ``executemany`` on SQLite
-  and ``COPY`` on PostgreSQL; only workload definitions stay in memory, never all rows.
+* **Writes**: one transaction per chunk (~100k rows of one cluster, cut at an hour boundary) with
+  raw ``executemany`` on SQLite and ``COPY`` on PostgreSQL; only workload definitions stay in
+  memory, never all rows. Secondary indexes are dropped for the load and rebuilt from
+  ``schema.py`` at the end, then ``ANALYZE`` runs so readers' joins get sane plans.
 * The marker table ``gpureport_demo`` (key/value) is gpureport's own. It is written *before* the
   data, so an interrupted run is still recognised as demo data and ``--reset`` can clean it up.
 """
@@ -41,7 +43,7 @@ import json
 import math
 import random
 import uuid
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any, Callable, Iterable, Sequence
@@ -135,8 +137,8 @@ class _Cluster:
     namespaces: tuple[_Ns, ...]
 
 
-def S(cls: str, kind: str, gpus: int, pattern: str, count: int = 1, hours=(12, 48), app="job",
-      weekend_quiet: bool = False) -> _Slot:
+def _slot(cls: str, kind: str, gpus: int, pattern: str, count: int = 1, hours=(12, 48),
+          app: str = "job", weekend_quiet: bool = False) -> _Slot:
     return _Slot(cls, kind, gpus, pattern, count, tuple(hours), app, weekend_quiet)
 
 
@@ -144,90 +146,90 @@ _EAST_NAMED = (
     # ml-team's slots are the scripted scenario (see _ml_team); the team label is still needed
     _Ns("ml-team", "ml", ("user_a", "user_b", "user_c"), ()),
     _Ns("cv-team", "cv", ("alice", "bob", "carol", "user_d"), (
-        S(TRAIN, "PyTorchJob", 8, "chain", 2, (12, 48), "resnet-train"),
-        S(TRAIN, "Job", 4, "chain", 2, (3, 12), "detector-eval", weekend_quiet=True),
-        S(INFER, "Deployment", 4, "always", 1, app="vision-api"),
-        S(DEV, "Notebook", 1, "workday", 3, app="jupyter"),
+        _slot(TRAIN, "PyTorchJob", 8, "chain", 2, (12, 48), "resnet-train"),
+        _slot(TRAIN, "Job", 4, "chain", 2, (3, 12), "detector-eval", weekend_quiet=True),
+        _slot(INFER, "Deployment", 4, "always", 1, app="vision-api"),
+        _slot(DEV, "Notebook", 1, "workday", 3, app="jupyter"),
     )),
     _Ns("nlp-team", "nlp", ("dave", "erin", "frank", "user_e"), (
-        S(TRAIN, "PyTorchJob", 8, "chain", 3, (12, 60), "llama-sft"),
-        S(INFER, "Deployment", 8, "always", 1, app="vllm-serve"),
-        S(DEV, "Workload", 2, "workday", 2, app="dev-box"),
+        _slot(TRAIN, "PyTorchJob", 8, "chain", 3, (12, 60), "llama-sft"),
+        _slot(INFER, "Deployment", 8, "always", 1, app="vllm-serve"),
+        _slot(DEV, "Workload", 2, "workday", 2, app="dev-box"),
     )),
     _Ns("ml-training", "ml-platform", ("grace", "heidi", "ivan"), (
-        S(TRAIN, "PyTorchJob", 16, "chain", 2, (24, 72), "pretrain"),
-        S(TRAIN, "PyTorchJob", 8, "chain", 2, (12, 48), "distill"),
-        S(TRAIN, "Workload", 4, "chain", 2, (6, 24), "sweep"),
+        _slot(TRAIN, "PyTorchJob", 16, "chain", 2, (24, 72), "pretrain"),
+        _slot(TRAIN, "PyTorchJob", 8, "chain", 2, (12, 48), "distill"),
+        _slot(TRAIN, "Workload", 4, "chain", 2, (6, 24), "sweep"),
     )),
     _Ns("research", "research", ("judy", "mallory", "alice", "olivia"), (
-        S(IDLE, "Notebook", 4, "always", 1, app="research-notebook"),
-        S(DEV, "Notebook", 2, "workday", 3, app="explore"),
-        S(TRAIN, "Job", 4, "chain", 2, (6, 30), "ablation"),
+        _slot(IDLE, "Notebook", 4, "always", 1, app="research-notebook"),
+        _slot(DEV, "Notebook", 2, "workday", 3, app="explore"),
+        _slot(TRAIN, "Job", 4, "chain", 2, (6, 30), "ablation"),
     )),
     _Ns("inference", "serving", ("peggy", "rupert", "user_f"), (
-        S(INFER, "Deployment", 4, "always", 2, app="chat-api"),
-        S(INFER, "Deployment", 8, "always", 1, app="embedding-api"),
-        S(INFER, "Deployment", 2, "always", 1, app="rerank-api"),
-        S(IDLE, "Deployment", 2, "always", 1, app="canary-api"),
+        _slot(INFER, "Deployment", 4, "always", 2, app="chat-api"),
+        _slot(INFER, "Deployment", 8, "always", 1, app="embedding-api"),
+        _slot(INFER, "Deployment", 2, "always", 1, app="rerank-api"),
+        _slot(IDLE, "Deployment", 2, "always", 1, app="canary-api"),
     )),
     _Ns("data-eng", "data", ("sybil", "trent", "bob"), (
-        S(TRAIN, "Job", 2, "chain", 4, (1, 6), "etl-embed", weekend_quiet=True),
-        S(DEV, "Workload", 1, "workday", 3, app="pipeline-dev"),
+        _slot(TRAIN, "Job", 2, "chain", 4, (1, 6), "etl-embed", weekend_quiet=True),
+        _slot(DEV, "Workload", 1, "workday", 3, app="pipeline-dev"),
     )),
     _Ns("recsys", "recsys", ("victor", "walter", "erin"), (
-        S(TRAIN, "PyTorchJob", 8, "chain", 2, (12, 36), "ctr-model"),
-        S(INFER, "Deployment", 4, "always", 1, app="ranker"),
+        _slot(TRAIN, "PyTorchJob", 8, "chain", 2, (12, 36), "ctr-model"),
+        _slot(INFER, "Deployment", 4, "always", 1, app="ranker"),
     )),
     _Ns("speech", "speech", ("niaj", "olivia", "frank"), (
-        S(TRAIN, "PyTorchJob", 4, "chain", 3, (8, 40), "whisper-ft"),
-        S(DEV, "Notebook", 1, "workday", 2, app="jupyter"),
+        _slot(TRAIN, "PyTorchJob", 4, "chain", 3, (8, 40), "whisper-ft"),
+        _slot(DEV, "Notebook", 1, "workday", 2, app="jupyter"),
     )),
     _Ns("platform-tools", "platform", ("trent", "user_d"), (
-        S(IDLE, "Deployment", 1, "always", 2, app="gpu-probe"),
-        S(TRAIN, "Job", 1, "chain", 2, (1, 4), "burn-in", weekend_quiet=True),
+        _slot(IDLE, "Deployment", 1, "always", 2, app="gpu-probe"),
+        _slot(TRAIN, "Job", 1, "chain", 3, (1, 4), "burn-in"),
     )),
 )
 
 _WEST = _Cluster("gpu-west", 256, (
     _Ns("cv-team", "cv", ("alice", "carol", "user_d"), (
-        S(TRAIN, "PyTorchJob", 8, "chain", 5, (12, 48), "segment-train"),
-        S(INFER, "Deployment", 4, "always", 1, app="vision-api"),
-        S(DEV, "Notebook", 1, "workday", 2, app="jupyter"),
+        _slot(TRAIN, "PyTorchJob", 8, "chain", 5, (12, 48), "segment-train"),
+        _slot(INFER, "Deployment", 4, "always", 1, app="vision-api"),
+        _slot(DEV, "Notebook", 1, "workday", 2, app="jupyter"),
     )),
     _Ns("nlp-team", "nlp", ("dave", "user_e"), (
-        S(TRAIN, "PyTorchJob", 8, "chain", 4, (12, 48), "bert-finetune"),
-        S(DEV, "Workload", 2, "workday", 2, app="dev-box"),
+        _slot(TRAIN, "PyTorchJob", 8, "chain", 4, (12, 48), "bert-finetune"),
+        _slot(DEV, "Workload", 2, "workday", 2, app="dev-box"),
     )),
     _Ns("inference", "serving", ("peggy", "rupert"), (
-        S(INFER, "Deployment", 4, "always", 4, app="chat-api"),
-        S(IDLE, "Deployment", 2, "always", 1, app="shadow-api"),
+        _slot(INFER, "Deployment", 4, "always", 4, app="chat-api"),
+        _slot(IDLE, "Deployment", 2, "always", 1, app="shadow-api"),
     )),
     _Ns("robotics", "robotics", ("ivan", "heidi", "user_g"), (
-        S(TRAIN, "Workload", 8, "chain", 3, (8, 36), "policy-rl"),
-        S(TRAIN, "Job", 2, "chain", 2, (2, 8), "sim-eval", weekend_quiet=True),
+        _slot(TRAIN, "Workload", 8, "chain", 3, (8, 36), "policy-rl"),
+        _slot(TRAIN, "Job", 2, "chain", 2, (2, 8), "sim-eval", weekend_quiet=True),
     )),
     _Ns("genomics", "genomics", ("grace", "sybil"), (
-        S(TRAIN, "Job", 4, "chain", 5, (4, 20), "fold-batch"),
-        S(DEV, "Notebook", 2, "workday", 2, app="jupyter"),
+        _slot(TRAIN, "Job", 4, "chain", 5, (4, 20), "fold-batch"),
+        _slot(DEV, "Notebook", 2, "workday", 2, app="jupyter"),
     )),
     _Ns("batch-eval", "eval", ("walter", "victor"), (
-        S(TRAIN, "Job", 2, "chain", 4, (1, 5), "bench", weekend_quiet=True),
-        S(IDLE, "Notebook", 2, "always", 1, app="eval-notebook"),
+        _slot(TRAIN, "Job", 2, "chain", 4, (1, 5), "bench", weekend_quiet=True),
+        _slot(IDLE, "Notebook", 2, "always", 1, app="eval-notebook"),
     )),
 ))
 
 _LAB = _Cluster("gpu-lab", 64, (
     _Ns("research", "research", ("judy", "olivia"), (
-        S(TRAIN, "Job", 4, "chain", 4, (6, 24), "ablation"),
-        S(DEV, "Notebook", 2, "workday", 2, app="explore"),
+        _slot(TRAIN, "Job", 4, "chain", 4, (6, 24), "ablation"),
+        _slot(DEV, "Notebook", 2, "workday", 2, app="explore"),
     )),
     _Ns("student-lab", "edu", ("student_1", "student_2", "student_3"), (
-        S(DEV, "Notebook", 1, "workday", 6, app="course"),
-        S(TRAIN, "Job", 2, "chain", 2, (2, 10), "homework", weekend_quiet=True),
+        _slot(DEV, "Notebook", 1, "workday", 6, app="course"),
+        _slot(TRAIN, "Job", 2, "chain", 3, (2, 10), "homework"),
     )),
     _Ns("sandbox", "sandbox", ("mallory", "niaj"), (
-        S(IDLE, "Notebook", 2, "always", 1, app="scratch"),
-        S(TRAIN, "Job", 1, "chain", 3, (1, 6), "smoke-test", weekend_quiet=True),
+        _slot(IDLE, "Notebook", 2, "always", 1, app="scratch"),
+        _slot(TRAIN, "Job", 1, "chain", 3, (1, 6), "smoke-test", weekend_quiet=True),
     )),
 ))
 
@@ -243,20 +245,20 @@ _LARGE_USERS = tuple(f"{n}{i}" for i in range(1, 9) for n in
 def _large_namespaces(rng: random.Random) -> tuple[_Ns, ...]:
     """About 145 generated namespaces of many small (1–2 GPU) consumers, for ≥1.5 M rows."""
     out = []
-    for area in _AREAS:
-        for suffix in _SUFFIXES:
-            if len(out) >= 145:
-                break
-            users = tuple(rng.sample(_LARGE_USERS, 4))
-            slots = (
-                S(TRAIN, rng.choice(("PyTorchJob", "Job")), 1, "chain", 7, (4, 24), f"{area}-train"),
-                S(TRAIN, "PyTorchJob", 2, "chain", 3, (8, 36), f"{area}-big"),
-                S(TRAIN, "Job", 1, "chain", 3, (1, 4), f"{area}-eval", weekend_quiet=True),
-                S(INFER, "Deployment", 1, "always", 4, app=f"{area}-api"),
-                S(DEV, rng.choice(("Notebook", "Workload")), 1, "workday", 3, app="dev"),
-                *((S(IDLE, "Notebook", 1, "always", 1, app="notebook"),) if rng.random() < 0.3 else ()),
-            )
-            out.append(_Ns(f"{area}-{suffix}", area, users, slots))
+    for area, suffix in [(a, s) for a in _AREAS for s in _SUFFIXES][:145]:
+        users = tuple(rng.sample(_LARGE_USERS, 4))
+        idle = (_slot(IDLE, "Notebook", 1, "always", 1, app="notebook"),) \
+            if rng.random() < 0.3 else ()
+        slots = (
+            _slot(TRAIN, rng.choice(("PyTorchJob", "Job")), 1, "chain", 7, (4, 24),
+                  f"{area}-train"),
+            _slot(TRAIN, "PyTorchJob", 2, "chain", 3, (8, 36), f"{area}-big"),
+            _slot(TRAIN, "Job", 1, "chain", 3, (1, 4), f"{area}-eval", weekend_quiet=True),
+            _slot(INFER, "Deployment", 1, "always", 4, app=f"{area}-api"),
+            _slot(DEV, rng.choice(("Notebook", "Workload")), 1, "workday", 3, app="dev"),
+            *idle,
+        )
+        out.append(_Ns(f"{area}-{suffix}", area, users, slots))
     return tuple(out)
 
 
@@ -323,20 +325,25 @@ def _uid(rng: random.Random) -> str:
 class _Builder:
     """Turns slot specs into workloads for one cluster, drawing from the shared Random."""
 
-    def __init__(self, rng: random.Random, span_start: datetime, hours: int):
+    def __init__(self, rng: random.Random, span_start: datetime, hours: int,
+                 names: set[tuple[str, str]]):
         self.rng, self.span_start, self.hours = rng, span_start, hours
         self.end_min = hours * 60
         self.out: list[_W] = []
-        self.names: set[tuple[str, str]] = set()
+        # (namespace, name) taken in *any* cluster: the demo store holds every cluster in one
+        # database and gpu_workload has no cluster column, so readers that find a workload's
+        # user by namespace and name (lens.md §8) need that pair to be unique store-wide.
+        self.names = names
 
     def add(self, ns: _Ns, kind: str, gpus: int, start: int, end: int | None, user: str | None,
             cls: str, base: float, app: str, name: str | None = None, amp: float = 0.0,
             may_fail: bool = False) -> _W:
         rng = self.rng
-        if name is None:
-            name = f"{app}-{_suffix(rng)}"
+        if name is None or (ns.name, name) in self.names:
+            stem = name or app
+            name = f"{stem}-{_suffix(rng)}"
             while (ns.name, name) in self.names:
-                name = f"{app}-{_suffix(rng)}"
+                name = f"{stem}-{_suffix(rng)}"
         self.names.add((ns.name, name))
         w = _W()
         w.uid, w.name, w.ns, w.kind, w.gpus = _uid(rng), name, ns.name, kind, gpus
@@ -365,18 +372,19 @@ class _Builder:
 
     def slot(self, ns: _Ns, slot: _Slot) -> None:
         rng = self.rng
-        for _ in range(slot.count):
+        for i in range(1, slot.count + 1):
             if slot.pattern == "always":
                 base = self._base(slot.cls)
                 amp = rng.uniform(10.0, 18.0) if slot.cls == INFER else 0.0
-                name = slot.app if slot.count == 1 else f"{slot.app}-{_ + 1}"
+                name = slot.app if slot.count == 1 else f"{slot.app}-{i}"
                 start = -rng.randrange(2, 60) * 1440 - rng.randrange(0, 288) * 5
                 self.add(ns, slot.kind, slot.gpus, start, None, self.user(ns), slot.cls, base,
                          slot.app, name=name, amp=amp)
             elif slot.pattern == "chain":
                 level = rng.uniform(76.0, 90.0)
                 for s, e in self._chain(slot):
-                    base = level + rng.uniform(-2.0, 2.0) if slot.cls == TRAIN else self._base(slot.cls)
+                    base = (level + rng.uniform(-2.0, 2.0) if slot.cls == TRAIN
+                            else self._base(slot.cls))
                     self.add(ns, slot.kind, slot.gpus, s, e, self.user(ns), slot.cls, base,
                              slot.app, may_fail=True)
             else:  # workday
@@ -444,8 +452,8 @@ def _ml_team(b: _Builder, ns: _Ns, scenario_min: int) -> None:
 
 
 def _build(cluster: _Cluster, rng: random.Random, span_start: datetime, hours: int,
-           scenario_min: int) -> list[_W]:
-    b = _Builder(rng, span_start, hours)
+           scenario_min: int, names: set[tuple[str, str]]) -> list[_W]:
+    b = _Builder(rng, span_start, hours, names)
     for ns in cluster.namespaces:
         if cluster.name == SCENARIO_CLUSTER and ns.name == SCENARIO_NAMESPACE:
             _ml_team(b, ns, scenario_min)
@@ -778,7 +786,11 @@ def _engine(url: str):
         raise DemoError(f"invalid database URL: {_first_line(exc)}") from None
     if u.get_backend_name() == "sqlite" and u.database not in (None, "", ":memory:") \
             and not u.database.startswith("file:"):
-        Path(u.database).expanduser().parent.mkdir(parents=True, exist_ok=True)
+        parent = Path(u.database).expanduser().parent
+        try:
+            parent.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise DemoError(f"cannot create {parent}: {exc.strerror or exc}") from None
     engine = create_engine(u)
     if u.get_backend_name() == "sqlite":
         from sqlalchemy import event
@@ -786,11 +798,10 @@ def _engine(url: str):
         @event.listens_for(engine, "connect")
         def _bulk_pragmas(dbapi_conn, _record) -> None:
             # Per-connection only: skip fsync (an application crash still cannot corrupt the
-            # file; a power loss mid-run may, and --reset rebuilds a demo store anyway) and give
-            # the index B-trees a 64 MB page cache. Nothing persists in the file.
+            # file; a power loss mid-run may, and --reset rebuilds a demo store anyway). The
+            # setting does not persist in the file.
             cur = dbapi_conn.cursor()
             cur.execute("PRAGMA synchronous = OFF")
-            cur.execute("PRAGMA cache_size = -65536")
             cur.close()
     return engine
 
@@ -822,6 +833,12 @@ def _prepare(engine, reset: bool, marker, values: dict[str, str]) -> None:
                 for t in lens:
                     conn.execute(t.delete())
         schema.metadata.create_all(conn)
+        # Bulk load without secondary indexes, then build them once (_build_indexes): sorting
+        # millions of rows into an index beats updating seven B-trees row by row. The indexes
+        # are recreated from schema.py at the end, and again by the next --reset if a run died.
+        for t in schema.metadata.sorted_tables:
+            for idx in t.indexes:
+                idx.drop(conn, checkfirst=True)
         marker.create(conn, checkfirst=True)
         conn.execute(marker.delete())
         conn.execute(marker.insert(), [{"key": k, "value": v} for k, v in values.items()])
@@ -857,8 +874,9 @@ def generate(url: str, *, seed: int = 42, profile: str = "small", now: datetime,
         from agent.sources import schema
 
         sink = _Sink(engine)
+        names: set[tuple[str, str]] = set()
         for cluster in clusters:
-            ws = _build(cluster, rng, span_start, hours, scenario_min)
+            ws = _build(cluster, rng, span_start, hours, scenario_min, names)
             cluster_seed = rng.getrandbits(62)
             progress(f"{cluster.name}: {len(ws)} workloads")
             for i in range(0, len(ws), CHUNK_ROWS // 2):
@@ -866,7 +884,16 @@ def generate(url: str, *, seed: int = 42, profile: str = "small", now: datetime,
                                           end.replace(tzinfo=None))
                 sink.write([(schema.gpu_workload, GPU_WORKLOAD_COLS, rows)])
             _emit(cluster, ws, sink, span_start, hours, cluster_seed, progress)
+        progress("building indexes")
         with engine.begin() as conn:
+            for t in schema.metadata.sorted_tables:
+                for idx in t.indexes:
+                    idx.create(conn, checkfirst=True)
+            # planner statistics: without them SQLite joins gpu_workload to the hourly rows by
+            # namespace alone, which turns the user lookup of lens.md §8 quadratic
+            from sqlalchemy import text
+
+            conn.execute(text("ANALYZE"))
             conn.execute(marker.update().where(marker.c.key == "status").values(value="complete"))
     except DemoError:
         raise

@@ -31,6 +31,7 @@ import signal
 import time
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Iterator, Literal
 
@@ -83,7 +84,10 @@ class RunResult:
         if self.status == "failed":
             return f"{head}: failed: {self.error} [run #{self.run_id}]"
         if self.dry_run:
-            return f"{head}: dry run, message written to {self.eml} [run #{self.run_id}]"
+            others = [str(f) for f in self.files if f != self.eml]
+            rendered = f"; report files: {', '.join(others)}" if others else ""
+            return (f"{head}: dry run, message written to {self.eml}{rendered} "
+                    f"[run #{self.run_id}]")
         n = len(self.recipients)
         extra = f" ({self.error})" if self.error else ""
         return (f"{head}: sent to {n} recipient{'s' if n != 1 else ''}, message-id "
@@ -124,9 +128,13 @@ def signals_as_exceptions() -> Iterator[None]:
 
 
 def _one_line(exc: BaseException) -> str:
+    """Our own errors read as sentences; anything else keeps its type name for the operator."""
+    from reporter.delivery import DeliveryError
+    from reporter.statedb import StateError
+
     text = str(exc).strip().splitlines()
     msg = text[0] if text else ""
-    if isinstance(exc, (RunError, Interrupted)) or type(exc).__name__ in ("DeliveryError",):
+    if isinstance(exc, (RunError, Interrupted, DeliveryError, StateError)):
         return msg or type(exc).__name__
     return f"{type(exc).__name__}: {msg}" if msg else type(exc).__name__
 
@@ -173,7 +181,7 @@ def _retrying(fn: Callable[[], Any], what: str, attempts: int = 3, backoff: floa
     return None  # pragma: no cover
 
 
-def run_schedule(config: "Config", schedule: str | Schedule, *, now: Any = None,
+def run_schedule(config: "Config", schedule: str | Schedule, *, now: datetime | None = None,
                  dry_run: bool = False, force: bool = False, trigger: str = "cli",
                  render: RenderFn | None = None, state: "StateDB | None" = None,
                  out_dir: Path | None = None) -> RunResult:
@@ -182,7 +190,7 @@ def run_schedule(config: "Config", schedule: str | Schedule, *, now: Any = None,
     ``ScheduleError`` and ``StateError`` (bad schedule, unreachable state database) are raised
     before anything is recorded.
     """
-    from reporter.statedb import DeliveryRecord, open_state
+    from reporter.statedb import open_state
 
     if isinstance(schedule, str):
         schedule = get_schedule(schedule, config.schedules_dir)
@@ -191,17 +199,18 @@ def run_schedule(config: "Config", schedule: str | Schedule, *, now: Any = None,
     db = state or open_state(config.state.database_url)
     try:
         return _run(config, schedule, period, db, dry_run=dry_run, force=force,
-                    trigger=trigger, render=render, out_dir=out_dir, record=DeliveryRecord)
+                    trigger=trigger, render=render, out_dir=out_dir)
     finally:
         if own_state:
             db.close()
 
 
 def _run(config: "Config", schedule: Schedule, period: Period, db: "StateDB", *, dry_run: bool,
-         force: bool, trigger: str, render: RenderFn | None, out_dir: Path | None,
-         record: Any) -> RunResult:
+         force: bool, trigger: str, render: RenderFn | None,
+         out_dir: Path | None) -> RunResult:
     from reporter.delivery import (Attachment, DeliveryError, build_message, send_email,
                                    sender_address, write_eml)
+    from reporter.statedb import DeliveryRecord as record
 
     key = dict(schedule=schedule.name, period_start=period.start_utc, period_end=period.end_utc)
     recipients = list(schedule.recipients)

@@ -21,8 +21,10 @@ job whose trigger is unchanged is kept as is on start-up (re-adding it would mov
 time past a missed firing). SIGTERM/SIGINT stop the process cleanly: no new firings, running
 jobs finish and record their outcome, exit 0.
 
-Other job kinds (the alert checks) plug in as ``JobSpec``s via ``run_scheduler(extra_jobs=...)``:
-a deterministic cron trigger and a callable taking the scheduled fire time.
+Besides one job per enabled schedule, the alert check runs as a job when the alert rule file
+has a ``check`` cron (``reporter.alerts.alert_jobs``); other job kinds plug in as ``JobSpec``s
+via ``run_scheduler(extra_jobs=...)``: a deterministic cron trigger and a callable taking the
+scheduled fire time.
 """
 
 from __future__ import annotations
@@ -124,6 +126,17 @@ def schedule_jobs(config: "Config", schedules: dict[str, Schedule], state: "Stat
                     s.description) for s in schedules.values() if s.enabled]
 
 
+def _alert_jobs(config: "Config", state: "StateDB") -> list[JobSpec]:
+    """The alert check job (``check.cron`` of the alert rule file), when alerting is built in."""
+    from importlib.util import find_spec
+
+    if find_spec("reporter.alerts") is None:
+        return []
+    from reporter.alerts import alert_jobs
+
+    return list(alert_jobs(config, state))
+
+
 def _sync_jobs(scheduler: "BaseScheduler", jobs: Sequence[JobSpec]) -> None:
     """Make the persistent store hold exactly ``jobs``, keeping unchanged ones untouched."""
     wanted = {j.id: j for j in jobs}
@@ -204,12 +217,29 @@ class _Leader:
         self.conn = None
 
 
-def _start_apscheduler(state: "StateDB", jobs: Sequence[JobSpec]) -> "BaseScheduler":
+def _scheduler_class() -> type:
+    from apscheduler.schedulers.background import BackgroundScheduler
+    from apscheduler.schedulers.base import STATE_STOPPED
+
+    class _Scheduler(BackgroundScheduler):
+        """APScheduler 3 runs one last ``_process_jobs`` after ``shutdown()`` has stopped the
+        executors; a job due at that moment fails to submit and its next run time moves on, so
+        the firing would be lost instead of being left for the next leader. Skip that pass."""
+
+        def _process_jobs(self):  # type: ignore[override]
+            if self.state == STATE_STOPPED:
+                return None
+            return super()._process_jobs()
+
+    return _Scheduler
+
+
+def _start_apscheduler(state: "StateDB", jobs: Sequence[JobSpec], *,
+                       paused: bool = False) -> "BaseScheduler":
     from apscheduler.executors.pool import ThreadPoolExecutor
     from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
-    from apscheduler.schedulers.background import BackgroundScheduler
 
-    scheduler = BackgroundScheduler(
+    scheduler = _scheduler_class()(
         jobstores={"default": SQLAlchemyJobStore(engine=state.engine, tablename=JOBSTORE_TABLE)},
         executors={"default": ThreadPoolExecutor(max_workers=4)},
         job_defaults={"coalesce": True, "max_instances": 1},
@@ -217,7 +247,8 @@ def _start_apscheduler(state: "StateDB", jobs: Sequence[JobSpec]) -> "BaseSchedu
     )
     scheduler.start(paused=True)
     _sync_jobs(scheduler, jobs)
-    scheduler.resume()
+    if not paused:
+        scheduler.resume()
     return scheduler
 
 
@@ -235,7 +266,8 @@ def run_scheduler(config: "Config", *, render: "RenderFn | None" = None,
     holder = holder_id()
     leader = _Leader(state)
     try:
-        jobs = [*schedule_jobs(config, schedules, state, render), *extra_jobs]
+        jobs = [*schedule_jobs(config, schedules, state, render), *_alert_jobs(config, state),
+                *extra_jobs]
         _ACTIVE = _Active(state, {j.id: j for j in jobs}, holder)
         standby_logged = False
         while not stop.is_set():
@@ -322,7 +354,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return run_scheduler(load_config(args.config), poll_interval=args.poll_interval)
     except (ConfigError, ScheduleError, StateError) as exc:
-        print(f"Error: {exc}", file=__import__("sys").stderr)
+        import sys
+
+        print(f"error: {exc}", file=sys.stderr)
         return 1
 
 

@@ -37,7 +37,9 @@ paged) and ``shuffle_ties`` (rows sharing a sort value come in a new random orde
 
 Usage::
 
-    with serve_lens(pg_url) as server:
+    from tests.lens_server import serve_lens
+
+    with serve_lens(pg_url) as server:      # or a sqlite:/// URL (the demo store)
         src = LensSource(server.url)        # http://127.0.0.1:PORT/v1
         server.fail_next(2)                 # the next two requests get HTTP 500
 """
@@ -56,7 +58,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Callable, Iterator, NamedTuple
 from urllib.parse import parse_qs, urlsplit
 
-from sqlalchemy import create_engine, inspect, text
+from sqlalchemy import DateTime, bindparam, create_engine, inspect, text
 
 PAGE_ROWS = 1000
 REPORTED_PAGE_SIZE = 10000
@@ -111,9 +113,9 @@ def go_time(value: Any) -> str | None:
         value = datetime.fromisoformat(value)
     if value.tzinfo is not None:
         value = value.astimezone(timezone.utc).replace(tzinfo=None)
-    text_ = value.strftime("%Y-%m-%dT%H:%M:%S")
+    text_ = value.isoformat()
     if value.microsecond:
-        text_ += f".{value.microsecond:06d}".rstrip("0")
+        text_ = text_.rstrip("0")
     return text_ + "Z"
 
 
@@ -127,36 +129,44 @@ def unix(value: Any) -> int:
     return int(value.timestamp())
 
 
-def go_json(value: Any) -> Any:
-    """Integral floats become ints (Go prints 8.0 as 8); containers recursively."""
-    if isinstance(value, float) and math.isfinite(value) and value.is_integer() and abs(value) < 1e21:
+def go_number(value: Any) -> Any:
+    """Go prints an integral float64 without a decimal point: 8.0 -> 8."""
+    if type(value) is float and value.is_integer() and abs(value) < 1e21:
         return int(value)
+    return value
+
+
+def go_json(value: Any) -> Any:
+    """``go_number`` applied through containers."""
     if isinstance(value, dict):
         return {k: go_json(v) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
         return [go_json(v) for v in value]
-    return value
+    return go_number(value)
 
 
 def json_column(value: Any) -> Any:
     if isinstance(value, (str, bytes)):
         try:
-            return json.loads(value)
+            value = json.loads(value)
         except ValueError:
             return {}
-    return {} if value is None else value
+    return {} if value is None else go_json(value)
+
+
+TIME_COLUMNS = {"stat_hour", "snapshot_time", "created_at", "updated_at"}
 
 
 def serialize_row(mapping: dict) -> dict:
+    """A table row as Lens' gorm models print it (values already Go-shaped)."""
     out = {}
     for key, value in mapping.items():
         if key in JSON_COLUMNS:
             out[key] = json_column(value)
-        elif isinstance(value, datetime) or key in ("stat_hour", "snapshot_time", "created_at",
-                                                       "updated_at") and isinstance(value, str):
+        elif isinstance(value, datetime) or (key in TIME_COLUMNS and isinstance(value, str)):
             out[key] = go_time(value)
         else:
-            out[key] = value
+            out[key] = go_number(value)
     return out
 
 
@@ -221,6 +231,7 @@ class LensServer:
         self._delay = 0.0
         self._stopping = threading.Event()
         self._tables: set[str] = set()
+        self._known_cache: list[str] | None = None
         self._httpd: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
         self.port = 0
@@ -372,9 +383,16 @@ class LensServer:
         return table in self._tables
 
     def _query(self, sql: str, failure: str, **params) -> list[dict]:
+        stmt = text(sql)
+        # typed binds: on SQLite a bare datetime is bound as 'YYYY-MM-DD HH:MM:SS' while the
+        # stored text is 'YYYY-MM-DD HH:MM:SS.ffffff', which breaks inclusive comparisons
+        stamps = [bindparam(k, type_=DateTime()) for k, v in params.items()
+                  if isinstance(v, datetime)]
+        if stamps:
+            stmt = stmt.bindparams(*stamps)
         try:
             with self.engine.connect() as conn:
-                return [dict(r._mapping) for r in conn.execute(text(sql), params)]
+                return [dict(r._mapping) for r in conn.execute(stmt, params)]
         except Exception:  # noqa: BLE001 - Lens logs the cause and returns a short message
             raise LensError(5002, failure) from None
 
@@ -386,8 +404,13 @@ class LensServer:
         return sorted(r["cluster_name"] for r in rows if r["cluster_name"])
 
     def resolve_cluster(self, params: dict) -> str:
-        known = self.known_clusters()
+        """The cluster a request is about. The known names are cached and re-read whenever a
+        name is missing, so rows inserted after the server started are still found."""
         name = params.get("cluster", "")
+        known = self._known_cache
+        wanted = name or self.default_cluster
+        if known is None or (wanted and wanted not in known):
+            known = self._known_cache = self.known_clusters()
         if name:
             if name not in known:
                 raise LensError(4004, f"ClientSet for cluster {name} not found")
@@ -403,7 +426,8 @@ class LensServer:
     # -- /gpu-aggregation ---------------------------------------------------------------------
     def clusters_endpoint(self, params: dict) -> list[str]:
         # "order not guaranteed": deliberately not alphabetical, so clients sort themselves
-        return sorted(self.known_clusters(), reverse=True)
+        self._known_cache = self.known_clusters()
+        return sorted(self._known_cache, reverse=True)
 
     def hourly_endpoint(self, params: dict, kind: str) -> dict:
         table = HOURLY_TABLES[kind]
@@ -573,8 +597,9 @@ class LensServer:
             allocated, hours = self._gpu_usage(r["uid"] or "")
             items.append({
                 "kind": r["kind"] or "", "name": r["name"] or "", "namespace": r["namespace"] or "",
-                "uid": r["uid"] or "", "gpu_allocated": allocated, "gpu_allocation": hours,
-                "status": r["status"] or "", "status_color": STATUS_COLORS.get(r["status"] or "", ""),
+                "uid": r["uid"] or "", "gpu_allocated": allocated, "gpu_allocation": go_json(hours),
+                "status": r["status"] or "",
+                "status_color": STATUS_COLORS.get(r["status"] or "", ""),
                 "start_at": unix(r["created_at"]), "end_at": unix(r["updated_at"]),
                 "source": r["source"] or "k8s",
             })
@@ -603,7 +628,7 @@ class LensServer:
                                          "Failed to get workload", u=uid)]
         return {"apiVersion": r["group_version"] or "", "kind": r["kind"] or "",
                 "name": r["name"] or "", "namespace": r["namespace"] or "", "uid": r["uid"] or "",
-                "gpu_allocation": hours, "pods": pods, "startTime": unix(r["created_at"]),
+                "gpu_allocation": go_json(hours), "pods": pods, "startTime": unix(r["created_at"]),
                 "endTime": 0, "source": r["source"] or "k8s"}
 
     def hierarchy_endpoint(self, params: dict, uid: str) -> dict:
@@ -626,8 +651,8 @@ class LensServer:
         self.resolve_cluster(params)
         if not self._has("gpu_workload"):
             raise LensError(5002, "Failed to get workload metadata")
-        ns = self._query("SELECT DISTINCT namespace AS v FROM gpu_workload WHERE deleted_at IS NULL "
-                         "AND namespace IS NOT NULL", "Failed to get workload metadata")
+        ns = self._query("SELECT DISTINCT namespace AS v FROM gpu_workload WHERE deleted_at IS "
+                         "NULL AND namespace IS NOT NULL", "Failed to get workload metadata")
         kinds = self._query("SELECT DISTINCT kind AS v FROM gpu_workload WHERE deleted_at IS NULL "
                             "AND parent_uid = '' AND kind IS NOT NULL",
                             "Failed to get workload metadata")
@@ -635,7 +660,8 @@ class LensServer:
 
 
 def envelope(data: Any, code: int = 2000, message: str = "OK") -> bytes:
-    body = {"meta": {"code": code, "message": message}, "data": go_json(data), "tracing": None}
+    """The response body; ``data`` must already be Go-shaped (see ``serialize_row``)."""
+    body = {"meta": {"code": code, "message": message}, "data": data, "tracing": None}
     return json.dumps(body, separators=(",", ":"), ensure_ascii=False).encode()
 
 
@@ -649,6 +675,7 @@ class _QuietServer(ThreadingHTTPServer):
 class _Handler(BaseHTTPRequestHandler):
     lens: LensServer
     protocol_version = "HTTP/1.1"
+    disable_nagle_algorithm = True  # headers and body are separate writes: avoid 40 ms stalls
     server_version = "lens-test"
 
     def do_GET(self) -> None:  # noqa: N802 - http.server naming
@@ -657,16 +684,19 @@ class _Handler(BaseHTTPRequestHandler):
     def do_POST(self) -> None:  # noqa: N802
         self._answer("POST")
 
+    do_PUT = do_PATCH = do_DELETE = do_POST
+
     def _answer(self, method: str) -> None:
         status, body, content_type, headers = self.lens.handle(method, self.path)
-        try:
-            self.send_response(status)
-            self.send_header("Content-Type", content_type)
-            self.send_header("Content-Length", str(len(body)))
-            for k, v in headers.items():
-                self.send_header(k, v)
-            self.end_headers()
-            self.wfile.write(body)
+        if method != "GET":  # a request body we never read would corrupt the next request
+            self.close_connection = True
+            headers = {**headers, "Connection": "close"}
+        lines = [f"HTTP/1.1 {status} {self.responses.get(status, ('',))[0]}",
+                 f"Server: {self.server_version}", f"Date: {self.date_time_string()}",
+                 f"Content-Type: {content_type}", f"Content-Length: {len(body)}",
+                 *(f"{k}: {v}" for k, v in headers.items())]
+        try:  # one write: separate header/body segments stall on delayed ACKs
+            self.wfile.write(("\r\n".join(lines) + "\r\n\r\n").encode("latin-1") + body)
         except (BrokenPipeError, ConnectionResetError):
             self.close_connection = True
 

@@ -9,8 +9,8 @@
   "down" in the way that makes clients retry, and it counts the attempts.
 * ``fake_render`` stands in for ``reporter.reports.render_for_schedule`` (which another engineer
   writes): a small HTML page, a text part and a real one-page PDF, written under ``out_dir``.
-  Subprocesses load it with ``GPUREPORT_RENDER=smtp_server:fake_render`` (tests dir on
-  PYTHONPATH); ``GPUREPORT_FAKE_RENDER_SLEEP`` makes it slow, to catch a run mid-flight.
+  Subprocesses load it with ``GPUREPORT_RENDER=tests.smtp_server:fake_render`` (repository
+  root on PYTHONPATH); ``GPUREPORT_FAKE_RENDER_SLEEP`` makes it slow, to catch a run mid-flight.
 """
 
 from __future__ import annotations
@@ -97,6 +97,13 @@ class SMTPTestServer:
         return list(self.messages)
 
 
+def _is_tls(smtp, session) -> bool:
+    """STARTTLS sets ``session.ssl``; implicit TLS shows only on the transport."""
+    transport = getattr(smtp, "transport", None)
+    return session.ssl is not None or bool(
+        transport is not None and transport.get_extra_info("ssl_object") is not None)
+
+
 class _Handler:
     def __init__(self, server: SMTPTestServer) -> None:
         self.server = server
@@ -105,7 +112,7 @@ class _Handler:
         login = session.auth_data.login.decode() if getattr(session, "auth_data", None) else None
         self.server.messages.append(Received(
             envelope.mail_from, list(envelope.rcpt_tos), envelope.original_content or
-            envelope.content, login, session.ssl is not None))
+            envelope.content, login, _is_tls(smtp, session)))
         return "250 Message accepted for delivery"
 
 
@@ -131,10 +138,10 @@ def smtp_server(mode: str = "plain", *, auth: tuple[str, str] | None = None,
             ok = (data.login.decode(), data.password.decode()) == auth
             if not ok:
                 server.failed_logins += 1
-            return AuthResult(success=ok, handled=False)
+            return AuthResult(success=ok, handled=False, auth_data=data)
 
         kwargs.update(authenticator=authenticator, auth_required=True,
-                      auth_require_tls=mode != "plain")
+                      auth_require_tls=mode == "starttls")  # aiosmtpd counts STARTTLS only
     controller = Controller(_Handler(server), hostname="127.0.0.1", port=port,
                             ssl_context=tls_ctx if mode == "ssl" else None, **kwargs)
     controller.start()

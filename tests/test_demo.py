@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import NOW
+from tests.conftest import NOW
 from reporter.demo import DemoError, generate
 
 UTC = timezone.utc
@@ -51,20 +51,17 @@ def q(db: Path, sql: str, params: tuple = ()) -> list[tuple]:
 def checksum(url: str) -> dict[str, str]:
     """Order-independent digest of every Lens table, ids excluded, values normalised so that
     SQLite and PostgreSQL stores can be compared (JSON parsed, timestamps as naive UTC)."""
-    from sqlalchemy import create_engine, select
+    from sqlalchemy import JSON, DateTime, create_engine, select
 
     from agent.sources import schema
 
-    def norm(v):
-        if isinstance(v, datetime):
-            return (v.astimezone(UTC).replace(tzinfo=None) if v.tzinfo else v).isoformat()
-        if isinstance(v, str) and v[:1] in "{[":
-            v = json.loads(v)
-        if isinstance(v, (dict, list)):
-            return json.dumps(v, sort_keys=True)
-        if isinstance(v, float):
-            return repr(round(v, 9))
-        return repr(v)
+    def stamp(v):
+        if v is None:
+            return "None"
+        return (v.astimezone(UTC).replace(tzinfo=None) if v.tzinfo else v).isoformat()
+
+    def js(v):
+        return json.dumps(v, sort_keys=True)
 
     eng = create_engine(url)
     out = {}
@@ -72,10 +69,11 @@ def checksum(url: str) -> dict[str, str]:
         with eng.connect() as conn:
             for t in schema.metadata.sorted_tables:
                 cols = [c for c in t.c if c.name != "id"]
-                digests = sorted(
-                    hashlib.sha256("|".join(norm(v) for v in row).encode()).hexdigest()
-                    for row in conn.execute(select(*cols)))
-                out[t.name] = hashlib.sha256("".join(digests).encode()).hexdigest()
+                conv = [stamp if isinstance(c.type, DateTime) else
+                        js if isinstance(c.type, JSON) else repr for c in cols]
+                lines = sorted("|".join(f(v) for f, v in zip(conv, row))
+                               for row in conn.execute(select(*cols)))
+                out[t.name] = hashlib.sha256("\n".join(lines).encode()).hexdigest()
     finally:
         eng.dispose()
     return out
@@ -205,7 +203,9 @@ def test_rejects_an_unknown_profile_before_touching_the_store(tmp_path):
 # Rows look like Lens' and agree with each other
 # ---------------------------------------------------------------------------------------------
 
-TOP = "gpu_workload g ON g.namespace = w.namespace AND g.name = w.workload_name AND g.parent_uid = ''"
+# the top-level gpu_workload row of a workload hourly row (lens.md §8)
+TOP = ("gpu_workload g ON g.namespace = w.namespace AND g.name = w.workload_name "
+       "AND g.parent_uid = ''")
 
 
 def test_workload_rows_are_written_as_lens_writes_them(thursday):
@@ -219,7 +219,8 @@ def test_workload_rows_are_written_as_lens_writes_them(thursday):
     disorder = q(db, "SELECT count(*) FROM workload_gpu_hourly_stats WHERE NOT ("
                      "0 <= min_utilization AND min_utilization <= avg_utilization "
                      "AND avg_utilization <= max_utilization AND max_utilization <= 100 "
-                     "AND min_utilization <= p50_utilization AND p50_utilization <= p95_utilization "
+                     "AND min_utilization <= p50_utilization "
+                     "AND p50_utilization <= p95_utilization "
                      "AND p95_utilization <= max_utilization)")
     assert disorder == [(0,)]
     # every row belongs to one top-level workload; allocated = GPUs x fraction of the hour present,
@@ -313,17 +314,19 @@ def test_team_label_rows_are_sums_over_the_namespace_teams(thursday):
         FROM label_gpu_hourly_stats WHERE dimension_type = 'label' AND dimension_key = 'team'""")}
     assert got.keys() == expected.keys()
     assert all(got[k] == pytest.approx(v, abs=1e-9) for k, v in expected.items())
-    teams = dict(q(db, "SELECT DISTINCT namespace, json_extract(labels, '$.team') FROM gpu_workload "
-                       "WHERE parent_uid = ''"))
+    teams = dict(q(db, "SELECT DISTINCT namespace, json_extract(labels, '$.team') "
+                       "FROM gpu_workload WHERE parent_uid = ''"))
     assert teams["ml-team"] == "ml" and teams["nlp-team"] == "nlp" and teams["cv-team"] == "cv"
-    assert q(db, "SELECT count(*) FROM label_gpu_hourly_stats WHERE allocated_gpu_count <= 0") == [(0,)]
+    assert q(db, "SELECT count(*) FROM label_gpu_hourly_stats "
+                 "WHERE allocated_gpu_count <= 0") == [(0,)]
 
 
 def test_gpu_workload_holds_top_level_rows_and_one_child_pod_each(thursday):
     db, _, _ = thursday
     tops = q(db, "SELECT uid, kind, group_version, status, end_at, deleted_at, source, "
                  "annotations, created_at, updated_at FROM gpu_workload WHERE parent_uid = ''")
-    children = q(db, "SELECT parent_uid, kind, annotations FROM gpu_workload WHERE parent_uid != ''")
+    children = q(db, "SELECT parent_uid, kind, annotations FROM gpu_workload "
+                     "WHERE parent_uid != ''")
     assert len({t[0] for t in tops}) == len(tops) == len(children)
     assert sorted(c[0] for c in children) == sorted(t[0] for t in tops)
     assert {c[1] for c in children} == {"Pod"} and {c[2] for c in children} == {"{}"}
@@ -498,6 +501,8 @@ def test_postgres_store_holds_the_same_rows_as_sqlite(pg_url, thursday, thursday
     assert checksum(pg_url) == thursday_checksum
     with pytest.raises(DemoError, match="pass --reset"):
         generate(pg_url, seed=42, now=NOW)
+    generate(pg_url, seed=42, now=NOW, reset=True)  # TRUNCATE path: same rows again
+    assert checksum(pg_url) == thursday_checksum
 
 
 @pytest.mark.slow

@@ -54,7 +54,8 @@ def cluster_rows() -> list[dict]:
                              allocated_gpu_count=alloc, allocation_rate=alloc / cap * 100,
                              avg_utilization=40.0 + (h % 7) * 1.5, sample_count=12))
     rows.append(dict(cluster_name="gamma", stat_hour=datetime(2026, 10, 1), total_gpu_capacity=16,
-                     allocated_gpu_count=4.0, avg_utilization=10.0))
+                     allocated_gpu_count=4.0, allocation_rate=25.0, avg_utilization=10.0,
+                     sample_count=12))
     return rows
 
 
@@ -105,12 +106,14 @@ def workload_rows() -> list[dict]:
         for h in HOURS:
             rows.append(dict(cluster_name="alpha", namespace="infra", workload_name=f"monitor-{j}",
                              workload_type="Deployment", stat_hour=at(h),
-                             allocated_gpu_count=2 / 3, avg_utilization=5.0))
+                             allocated_gpu_count=2 / 3, avg_utilization=5.0, annotations={},
+                             owner_name=""))
     for i in range(5):
         for h in HOURS:
             rows.append(dict(cluster_name="beta", namespace="ml-team", workload_name=f"train-{i}",
                              workload_type="Job", stat_hour=at(h), allocated_gpu_count=0.75,
-                             avg_utilization=50.0, annotations={USER_KEY: "user_a"}))
+                             avg_utilization=50.0, annotations={USER_KEY: "user_a"},
+                             owner_name=""))
     return rows
 
 
@@ -275,7 +278,8 @@ def test_server_errors_are_http_200_envelopes(server, params, code, message):
 def test_server_routing_quirks(server):
     r = httpx.get(server.url + "/gpu-aggregation/clusters/")
     assert r.status_code == 301 and r.headers["location"] == "/v1/gpu-aggregation/clusters"
-    for path in (server.url + "/gpu-aggregation/nope", server.root + "/api/gpu-aggregation/clusters"):
+    for path in (server.url + "/gpu-aggregation/nope",
+                 server.root + "/api/gpu-aggregation/clusters"):
         r = httpx.get(path)
         assert (r.status_code, r.text) == (404, "404 page not found")
     latest = httpx.get(server.url + "/gpu-aggregation/snapshots/latest",
@@ -462,7 +466,7 @@ def test_more_than_1000_rows_are_read_page_by_page(src, server):
                                "user", START, END)
     assert sum(u.rows for u in users) == len(wl) > 1000
     pages = [p["page"] for p in hourly_params(server, "/workloads/hourly-stats")]
-    assert pages == ["1", "2"]
+    assert pages[:2] == ["1", "2"]  # more only if ties moved between pages (then split by hour)
     assert stats.rows == 48
 
 
@@ -472,7 +476,7 @@ def test_rows_repeated_across_pages_are_counted_once(src, server):
     total = src.period_stats(Scope(kind="user", cluster="alpha", namespace="ml-team",
                                    user="user_a"), START, END)
     check(total, [r for r in wl if user_of(r) == "user_a"], capacity(["alpha"]), workloads=10)
-    assert [p["page"] for p in hourly_params(server, "/workloads/hourly-stats")] == ["1", "2"]
+    assert [p["page"] for p in hourly_params(server, "/workloads/hourly-stats")][:2] == ["1", "2"]
 
 
 def test_rows_that_move_between_pages_are_still_all_found(src, server):
@@ -488,7 +492,8 @@ def test_the_inclusive_end_of_the_api_is_trimmed(src, server):
     stats = src.period_stats(Scope(cluster="alpha"), START, END)
     assert stats.rows == 48  # the row at END (hour 48) is not part of [START, END)
     sent = hourly_params(server, "/cluster/hourly-stats")[0]
-    assert (sent["start_time"], sent["end_time"]) == ("2026-11-16T00:00:00Z", "2026-11-17T23:59:59Z")
+    assert (sent["start_time"], sent["end_time"]) == ("2026-11-16T00:00:00Z",
+                                                      "2026-11-17T23:59:59Z")
     # a period ending half a second after an hour keeps that hour
     odd = src.period_stats(Scope(cluster="alpha"), START, START + timedelta(hours=2, seconds=0.5))
     assert odd.rows == 3
@@ -541,12 +546,12 @@ def test_connection_refused_is_one_clear_line():
 
 
 def test_timeouts_are_retried_then_reported(server):
-    server.delay(1.0)
+    server.delay(5.0)
     src = LensSource(server.url, timeout=0.1, retries=1, backoff=0.001)
     began = time.monotonic()
     with pytest.raises(SourceError, match=r"unreachable after 2 attempts \(ReadTimeout"):
         src.clusters()
-    assert time.monotonic() - began < 1.0
+    assert time.monotonic() - began < 3.0  # two 0.1 s timeouts, not the server's 5 s
     server.delay(0)
 
 
@@ -554,8 +559,9 @@ def test_a_body_that_is_not_json(src, server):
     server.garbage_next(1)
     with pytest.raises(SourceError) as err:
         src.namespaces("alpha", START, END)
-    assert str(err.value) == ("Lens API returned a non-JSON body for /v1/gpu-aggregation/namespaces:"
-                              " '<html><body>502 Bad Gateway (injected)</body></html>'")
+    assert str(err.value) == ("Lens API returned a non-JSON body for "
+                              "/v1/gpu-aggregation/namespaces: "
+                              "'<html><body>502 Bad Gateway (injected)</body></html>'")
 
 
 def test_an_error_envelope(src, server):
@@ -577,7 +583,8 @@ def test_a_wrong_prefix_fails_at_once_with_a_hint(server):
 def test_unknown_cluster_suggests_the_real_one(src):
     with pytest.raises(NotFound) as err:
         src.period_stats(Scope(cluster="alpah"), START, END)
-    assert (err.value.kind, err.value.name, err.value.suggestions) == ("cluster", "alpah", ["alpha"])
+    assert (err.value.kind, err.value.name, err.value.suggestions) == ("cluster", "alpah",
+                                                                       ["alpha"])
     assert str(err.value) == "unknown cluster 'alpah'; did you mean: alpha?"
 
 
@@ -593,7 +600,8 @@ def compare_sources(lens, sql, cluster, start, end, namespace, user, *, user_cha
     if user_chain:
         scopes.append(Scope(kind="user", cluster=cluster, namespace=namespace, user=user))
     for scope in scopes:
-        assert _fields(lens.period_stats(scope, start, end)) == _fields(sql.period_stats(scope, start, end))
+        assert _fields(lens.period_stats(scope, start, end)) == _fields(
+            sql.period_stats(scope, start, end))
         a, b = lens.hourly_series(scope, start, end), sql.hourly_series(scope, start, end)
         assert [(p.time, round(p.allocated_gpus, 9), round(p.utilized_gpus, 9), p.rows,
                  p.capacity_gpus) for p in a] == [
@@ -620,8 +628,8 @@ def test_same_figures_as_the_sql_source(src, db_url, cluster):
         compare_sources(src, sql, cluster, START, END, "ml-team", "user_a")
         wl = [(w.namespace, w.name, w.kind, w.user, w.cluster)
               for w in src.workloads(cluster, START, END, namespace="ml-team")]
-        assert sorted(wl) == sorted((w.namespace, w.name, w.kind, w.user, w.cluster)
-                                    for w in sql.workloads(cluster, START, END, namespace="ml-team"))
+        want = sql.workloads(cluster, START, END, namespace="ml-team")
+        assert sorted(wl) == sorted((w.namespace, w.name, w.kind, w.user, w.cluster) for w in want)
         when = START + timedelta(hours=47, minutes=42)
         assert src.latest_snapshot(cluster, when) == sql.latest_snapshot(cluster, when)
     finally:
@@ -639,7 +647,7 @@ def test_same_figures_as_the_sql_source_on_the_demo_store():
     try:
         demo.generate(url, seed=3, profile="small", now=NOW)
         sql = SqlSource(url)
-        start, end = NOW - timedelta(days=3), NOW
+        start, end = NOW - timedelta(days=2), NOW
         with serve_lens(url) as server:
             with LensSource(server.url, backoff=0.001) as lens:
                 cluster = sql.clusters()[0]
@@ -655,8 +663,38 @@ def test_same_figures_as_the_sql_source_on_the_demo_store():
 def test_the_api_answers_json_with_snake_case_rows(server):
     """What a row looks like on the wire (the keys a client may rely on)."""
     r = httpx.get(server.url + "/gpu-aggregation/workloads/hourly-stats", params={
-        "cluster": "beta", "start_time": "2026-11-16T00:00:00Z", "end_time": "2026-11-16T00:00:00Z"})
+        "cluster": "beta", "start_time": "2026-11-16T00:00:00Z",
+        "end_time": "2026-11-16T00:00:00Z"})
     row = r.json()["data"]["data"][0]
     assert {"workload_name", "workload_type", "allocated_gpu_count", "owner_name", "annotations",
             "stat_hour"} <= set(row)
-    assert row["annotations"] == {USER_KEY: "user_a"} and json.dumps(row["allocated_gpu_count"]) == "0.75"
+    assert row["annotations"] == {USER_KEY: "user_a"}
+    assert json.dumps(row["allocated_gpu_count"]) == "0.75"
+
+
+def test_the_server_also_serves_a_sqlite_store(tmp_path):
+    """The demo store is SQLite by default: same answers there (JSON and times as text)."""
+    url = f"sqlite:///{tmp_path / 'lens.db'}"
+    engine = create_engine(url)
+    s.metadata.create_all(engine)
+    alpha = [r for r in DATA["cluster"] if r["cluster_name"] == "alpha"]
+    ml = [r for r in DATA["workload"] if r["cluster_name"] == "alpha"
+          and r["workload_name"] in ("train-1", "train-11", "train-21")]
+    with engine.begin() as conn:
+        conn.execute(insert(s.cluster_hourly), alpha)
+        conn.execute(insert(s.workload_hourly), ml)
+        conn.execute(insert(s.snapshots), [r for r in DATA["snapshots"]
+                                           if r["cluster_name"] == "alpha"])
+    engine.dispose()
+    with serve_lens(url) as server, LensSource(server.url, backoff=0.001) as src:
+        check(src.period_stats(Scope(cluster="alpha"), START, END), in_period(alpha),
+              float(64 * 48), workloads=3)
+        users = src.children_stats(Scope(kind="namespace", cluster="alpha", namespace="ml-team"),
+                                   "user", START, END)
+        assert [(u.name, u.workloads) for u in users] == [("(unknown)", 1), ("user_a", 1),
+                                                          ("user_b", 1)]
+        snap = src.latest_snapshot("alpha", END)
+        assert (snap.time, snap.allocated_gpus) == (END, 28)
+        raw = httpx.get(server.url + "/gpu-aggregation/snapshots/latest").json()["data"]
+        assert raw["snapshot_time"] == "2026-11-18T00:00:00Z"  # empty cluster -> own cluster
+        assert raw["allocation_details"]["namespaces"]["infra"]["utilization"] == 5

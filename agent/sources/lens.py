@@ -468,7 +468,8 @@ class LensSource:
         users: dict[tuple, str] = {}
         for r in rows:
             key = (r.cluster, str(r.data.get("namespace")), str(r.data.get("workload_name")))
-            kind, who = str(r.data.get("workload_type") or ""), row_user(r.data, self.user_annotation)
+            kind = str(r.data.get("workload_type") or "")
+            who = row_user(r.data, self.user_annotation)
             kinds[key] = max(kinds.get(key, kind), kind)
             users[key] = max(users.get(key, who), who)
         out = [WorkloadInfo(name=k[2], namespace=k[1], kind=kinds[k], user=users[k], cluster=k[0])
@@ -618,6 +619,31 @@ class LensSource:
 
     def close(self) -> None:
         self._client.close()
+
+    # -- alerting (added for reporter/alerts; mirrors SqlSource.idle_workloads) ----------------
+    def idle_workloads(self, cluster: str | None, start: datetime, end: datetime,
+                       min_gpus: float, max_utilization: float) -> list[PeriodStats]:
+        """Per workload, sums over its idle hourly rows in ``[start, end)`` (see sql.py).
+
+        The API cannot filter on values, so the workload rows of the window are paged in and
+        the idle ones (``allocated >= min_gpus`` and ``avg_utilization < max_utilization``)
+        summed here — for the few hours an alert rule looks at, that is a small read.
+        """
+        names = self._targets(cluster)
+        out: list[PeriodStats] = []
+        for name in names:
+            capacity = self._capacity(self._capacity_rows([name], start, end))
+            rows = [r for r in self._workload_rows([name], start, end)
+                    if _num(r.data, "allocated_gpu_count") >= float(min_gpus)
+                    and _num(r.data, "avg_utilization") < float(max_utilization)]
+            key_of = lambda r: (str(r.data.get("namespace")),  # noqa: E731
+                                str(r.data.get("workload_name")))
+            for (ns, wl), group in _group(rows, key_of):
+                out.append(_sums(group).stats(
+                    wl, capacity, workloads=1, namespace=ns, cluster=name,
+                    kind=max(str(r.data.get("workload_type") or "") for r in group),
+                    user=max(row_user(r.data, self.user_annotation) for r in group)))
+        return sorted(out, key=lambda p: (p.cluster or "", p.namespace or "", p.name))
 
     # -- extras beyond the Source protocol (workload inventory, lens.md §4.5) -----------------
     def workload_metadata(self, cluster: str | None = None) -> dict[str, list[str]]:

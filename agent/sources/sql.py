@@ -456,6 +456,46 @@ class SqlSource:
                 newest = utc(value)
         return newest
 
+    # -- alerting (added for reporter/alerts; not part of the Source protocol) ------------------
+    @_guard
+    def idle_workloads(self, cluster: str | None, start: datetime, end: datetime,
+                       min_gpus: float, max_utilization: float) -> list[PeriodStats]:
+        """Per workload, the sums over its hourly rows in ``[start, end)`` that were *idle*.
+
+        An idle row holds ``allocated_gpu_count >= min_gpus`` at ``avg_utilization <
+        max_utilization``. The alert rule "allocated ≥ N GPUs at < X% for ≥ H hours" asks this
+        for the last H full hours and keeps the workloads whose ``rows`` (= matching hours: the
+        workload table is unique per workload and hour, lens.md §8) equal H. Only rows that
+        match are summed, so ``gpu_hours``/``avg_utilization``/``idle_gpu_hours`` describe the
+        idle hours themselves; the sums stay additive (``PeriodStats.add``) like every figure.
+
+        One grouped query per cluster (the filter lives in WHERE, so only idle rows leave the
+        database). ``cluster=None`` asks every cluster in turn so each result carries its
+        ``cluster``; ``capacity_gpu_hours`` is that cluster's capacity over the period.
+        Workloads come back sorted by (cluster, namespace, name).
+        """
+        w = s.workload_hourly
+        names = [cluster] if cluster is not None else self.clusters()
+        out: list[PeriodStats] = []
+        for name in names:
+            for t in self._targets(name):
+                capacity = self._capacity(t, start, end)
+                user, joined = self._user_join()
+                conds = self._where(w, t, start, end,
+                                    w.c.allocated_gpu_count >= float(min_gpus),
+                                    w.c.avg_utilization < float(max_utilization))
+                stmt = (select(w.c.namespace, w.c.workload_name,
+                               func.max(w.c.workload_type).label("kind"),
+                               func.max(user).label("u"),
+                               *_sums(w.c.allocated_gpu_count, w.c.avg_utilization))
+                        .select_from(joined).where(*conds)
+                        .group_by(w.c.namespace, w.c.workload_name))
+                for r in self._rows(t, stmt):
+                    out.append(_stats(r.workload_name, r, capacity, workloads=1,
+                                      namespace=r.namespace, kind=r.kind, user=r.u,
+                                      cluster=name))
+        return sorted(out, key=lambda p: (p.cluster or "", p.namespace or "", p.name))
+
 
 def snapshot_from_row(cluster: str, row) -> Snapshot:
     details = row.allocation_details or {}

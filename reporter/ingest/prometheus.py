@@ -199,7 +199,7 @@ def ingest_prometheus(
         if not re.match(r"^[a-zA-Z_][a-zA-Z0-9_]*$", d.prom_label):
             raise IngestError(f"{d.dimension_type} key '{d.key}': bad Prometheus label '{d.prom_label}'")
 
-    store = Store(database_url, cluster, user_annotation)
+    store = _open_store(database_url, cluster, user_annotation)
     try:
         start, end, resumed = plan_range(now, since, until, store.newest_hour)
         result = IngestResult(cluster=cluster, url=url, start=start, end=end)
@@ -211,46 +211,22 @@ def ingest_prometheus(
             return result
         total = int((end - start) / HOUR)
         result.hours_requested = total
-        chunk = max(1, min(11000, p.max_points_per_query * p.step // 3600, total))
-        promql = PromQL(p)
-        queries = {**promql.cluster_queries(), **promql.namespace_queries(),
-                   **promql.workload_queries(dims[0])}
-        for i, dim in enumerate(dims):
-            queries.update(promql.dimension_queries(i, dim))
-        queries.update(promql.snapshot_queries(dims))
+        # hours per round of queries: few enough that a per-sample subquery stays under
+        # max_points_per_query points per series (Prometheus refuses > 11,000 per series) and
+        # that the pod metadata of a chunk stays small (per-sample joins cost pods × samples)
+        chunk = max(1, min(p.chunk_hours, p.max_points_per_query * p.step // 3600, total))
         clock = _Clock()
-        done = 0
-        with PrometheusClient(url, timeout=p.timeout, retries=p.retries,
-                              backoff=p.retry_backoff) as client, \
-                ThreadPoolExecutor(max_workers=p.concurrency) as pool:
-            h = start
-            while h < end:
-                n = min(chunk, int((end - h) / HOUR))
-                try:
-                    data = _fetch(client, pool, clock, queries, h, n)
-                except TooManySamples:
-                    if n == 1:
-                        raise
-                    chunk = max(1, n // 2)  # Prometheus' --query.max-samples: ask for less
-                    continue
-                result.queries = client.queries
-                metas: dict[tuple[str, str, str], WorkloadMeta] = {}
-                hours = [h + i * HOUR for i in range(n)]
-                built = [_build_hour(hh, cluster, p, dims, user_annotation, data, metas)
-                         for hh in hours]
-                last_written = max((i for i, b in enumerate(built) if b is not None), default=None)
-                for i, rows in enumerate(built):
-                    if rows is None:
-                        result.hours_without_data += 1
-                    else:
-                        store.write_hour(rows, list(metas.values()) if i == last_written else None)
-                        result.hours_written += 1
-                        for k, v in rows.counts().items():
-                            result.rows[k] += v
-                    done += 1
-                    if on_progress:
-                        on_progress(done, total)
-                h += n * HOUR
+        client = PrometheusClient(url, timeout=p.timeout, retries=p.retries,
+                                  backoff=p.retry_backoff)
+        try:
+            with client, ThreadPoolExecutor(max_workers=p.concurrency) as pool:
+                chunk = _run(client, pool, clock, store, result, p, dims, user_annotation,
+                             chunk, on_progress)
+        except (PrometheusError, IngestError) as exc:
+            if result.hours_written:
+                raise type(exc)(f"{exc}; {result.hours_written} earlier hour(s) were written, "
+                                "each complete (resume with --since last)") from None
+            raise
         result.chunk_hours = chunk
         result.prometheus_seconds = clock.total
         result.queries = client.queries
@@ -260,7 +236,77 @@ def ingest_prometheus(
         store.close()
 
 
+def _open_store(database_url: str, cluster: str, user_annotation: str) -> Store:
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from reporter.config import mask_url
+
+    try:
+        return Store(database_url, cluster, user_annotation)
+    except SQLAlchemyError as exc:
+        first = str(getattr(exc, "orig", exc) or exc).strip().splitlines()[0]
+        raise IngestError(f"cannot open the store {mask_url(database_url)}: {first}") from None
+
+
+def _run(client: PrometheusClient, pool: ThreadPoolExecutor, clock: _Clock, store: Store,
+         result: IngestResult, p: PrometheusSettings, dims: list[Dimension],
+         user_annotation: str, chunk: int,
+         on_progress: Callable[[int, int], None] | None) -> int:
+    """Chunk by chunk: query, build each hour's rows, write each hour in its own transaction.
+
+    A chunk is written only after all its queries succeeded, so a failing query leaves no hour
+    of that chunk touched. Returns the chunk size finally used.
+    """
+    from sqlalchemy.exc import SQLAlchemyError
+
+    total, done = result.hours_requested, 0
+    h = result.start
+    while h < result.end:
+        n = min(chunk, int((result.end - h) / HOUR))
+        try:
+            data = _fetch(client, pool, clock, build_queries(p, dims, n), h, n)
+        except TooManySamples:
+            if n == 1:
+                raise
+            chunk = max(1, n // 2)  # Prometheus' --query.max-samples: ask for less at once
+            continue
+        metas: dict[tuple[str, str, str], WorkloadMeta] = {}
+        built = [_build_hour(h + i * HOUR, result.cluster, p, dims, user_annotation, data, metas)
+                 for i in range(n)]
+        last = max((i for i, b in enumerate(built) if b is not None), default=None)
+        for i, rows in enumerate(built):
+            if rows is None:
+                result.hours_without_data += 1
+            else:
+                try:
+                    store.write_hour(rows, list(metas.values()) if i == last else None)
+                except SQLAlchemyError as exc:
+                    first = str(getattr(exc, "orig", exc) or exc).strip().splitlines()[0]
+                    raise IngestError(f"writing hour {rows.hour:%Y-%m-%d %H:00} to the store "
+                                      f"failed (nothing of that hour was written): {first}") from None
+                result.hours_written += 1
+                for k, v in rows.counts().items():
+                    result.rows[k] += v
+            done += 1
+            if on_progress:
+                on_progress(done, total)
+        result.queries = client.queries
+        h += n * HOUR
+    return chunk
+
+
 # -- fetching ---------------------------------------------------------------------------------
+
+
+def build_queries(p: PrometheusSettings, dims: list[Dimension], hours: int) -> dict[str, str]:
+    """Every expression of one chunk of ``hours`` hours, by name (``cluster.util``, ...)."""
+    promql = PromQL(p, hours)
+    queries = {**promql.cluster_queries(), **promql.namespace_queries(),
+               **promql.workload_queries(dims[0])}
+    for i, dim in enumerate(dims):
+        queries.update(promql.dimension_queries(i, dim))
+    queries.update(promql.snapshot_queries(dims))
+    return queries
 
 Data = dict[str, dict[datetime, list[tuple[dict[str, str], float]]]]
 

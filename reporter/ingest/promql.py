@@ -1,27 +1,36 @@
 """PromQL that turns exporter metrics into the per-hour figures of the Lens tables.
 
-Prometheus does the arithmetic: every figure is one ``query_range`` with a one-hour step whose
-expression averages, sums or ranks a per-sample expression over a subquery
-``[3599s:<step>]``. Nothing at scrape resolution is downloaded.
+Prometheus does the arithmetic: every figure is one ``query_range`` with a one-hour step (the
+value at ``T = H + 1h`` describes hour ``H``) that sums, averages or ranks samples inside
+Prometheus; what comes back is one number per entity and hour, never samples.
 
-Sample alignment (why the odd ``offset`` and ``3599s``). The query for hour ``H`` is evaluated at
-``T = H + 1h``. The subquery's points are the multiples of ``step`` in ``[T - 3599s, T]``, i.e.
-``H + step, ..., H + 1h``, and every raw selector carries ``offset step/2``: the point at
-``H + k·step`` therefore reads the newest sample at or before ``H + (k - ½)·step``. With samples
-every ``step`` seconds that is exactly the samples taken in ``[H, H + 1h)``, one each. The half
-step matters when data has no staleness markers (backfilled blocks, queried with
-``--query.lookback-delta`` equal to the interval): Prometheus' lookback window is closed at its
-start, so reading *at* a sample instant would also see the previous sample of a series that
-just ended, and count every stopped pod one sample too long. Reading half-way between samples
-is unambiguous for any lookback in ``[step/2, 1.5·step)`` and harmless with staleness markers.
+Two kinds of expression, chosen for cost:
 
-Joins. kube-state-metrics describes pods (owner, phase, requests, labels, annotations);
-the GPU exporter describes GPUs, labelled with the pod that holds each one. Per-pod series are
-joined to per-pod metadata with ``* on (namespace, pod) group_left (...)`` where the metadata
-series have the value 1, so the join only adds labels. ``kube_pod_owner`` reaches the top-level
-workload directly (Job, PyTorchJob, StatefulSet, ...) or through ``kube_replicaset_owner``
-(ReplicaSet -> Deployment); a ReplicaSet without owner is its own workload, and a pod without
-owner (or without kube_pod_owner) is a workload of kind ``Pod`` named after itself.
+* **Additive figures** (GPU-samples, utilization sums and counts, pod-samples) are sums over the
+  hour's raw samples per pod, read with range selectors (``sum_over_time(m[3600s] offset ½step)``),
+  then joined to the pod's metadata and summed per entity once per hour. A pod's GPU requests
+  cannot change during its life, so its GPU-samples are its requested GPUs × the number of
+  samples in which ``kube_pod_status_phase{phase="Running"}`` was 1. No per-sample evaluation.
+* **Per-sample statistics** (max/min/p50/p95 of an entity's GPU-weighted utilization, replica
+  counts, samples in which a workload ran, its peak GPUs) need the entity's value at each
+  sample: a subquery ``[3599s:<step>]`` evaluates the joined expression at ``H + step, ...,
+  H + 1h``.
+
+Sample alignment. Both read the samples taken in ``[H - ½step, H + 1h - ½step)``: range
+selectors through ``offset ½step`` (ranges are closed in Prometheus 2.x), subquery points at
+``H + k·step`` through selectors with the same offset, which pick the newest sample at or before
+``H + (k - ½)·step``. Reading half-way between samples matters when data has no staleness
+markers (backfilled blocks, queried with ``--query.lookback-delta`` equal to the interval): the
+lookback window is closed at its start, so reading *at* a sample instant would also see the
+previous sample of a series that just ended and count every stopped pod one sample too long.
+
+Joins. kube-state-metrics describes pods (owner, phase, requests, labels, annotations), the GPU
+exporter describes GPUs labelled with the pod holding each one. Per-pod series are joined to
+per-pod metadata with ``* on (namespace, pod) group_left (...)``; metadata series have the value
+1, so the join only adds labels. ``kube_pod_owner`` reaches the top-level workload directly (Job,
+PyTorchJob, StatefulSet, ...) or through ``kube_replicaset_owner`` (ReplicaSet -> Deployment); a
+ReplicaSet without owner is its own workload, a pod without owner (or without kube_pod_owner) is
+a workload of kind ``Pod`` named after itself.
 """
 
 from __future__ import annotations
@@ -66,11 +75,12 @@ class Dimension:
 class PromQL:
     """Builds every expression the ingest needs from the configured metric and label names."""
 
-    def __init__(self, p: PrometheusSettings):
+    def __init__(self, p: PrometheusSettings, span_hours: int):
         self.p = p
         half_ms = p.step * 500
         self.offset = f" offset {half_ms}ms"
         self.window = f"[{3600 - 1}s:{p.step}s]"
+        self.span = f"[{span_hours * 3600}s]"
 
     # -- building blocks -------------------------------------------------------------------
 
@@ -78,6 +88,57 @@ class PromQL:
         """``metric{l op "v", ...} offset step/2``; values are escaped, names were validated."""
         inner = ", ".join(f"{label}{op}{q(value)}" for label, op, value in matchers)
         return f"{metric}{{{inner}}}{self.offset}"
+
+    def meta(self, metric: str, *matchers: tuple[str, str, str]) -> str:
+        """Pod metadata over the whole queried range, evaluated once per query.
+
+        ``last_over_time(m[span] @ end())`` holds every pod that existed at any time in the
+        queried hours. Because of the ``@``, Prometheus evaluates everything built from it once
+        (a step-invariant expression) instead of at every sample of every hour, which is what
+        makes the per-sample joins affordable. Owners, labels and annotations do not change
+        during a pod's life; a pod *name* reused within one range with different metadata is
+        attributed to one of its incarnations (``topk by (namespace, pod) (1, ...)``).
+        """
+        inner = ", ".join(f"{label}{op}{q(value)}" for label, op, value in matchers)
+        return f"last_over_time({metric}{{{inner}}}{self.span} @ end())"
+
+    def rng(self, metric: str, *matchers: tuple[str, str, str]) -> str:
+        """The hour's raw samples: ``metric{...}[3600s] offset step/2``."""
+        inner = ", ".join(f"{label}{op}{q(value)}" for label, op, value in matchers)
+        return f"{metric}{{{inner}}}[3600s]{self.offset}"
+
+    def relabel_util(self, expr: str) -> str:
+        """Copy the exporter's pod/namespace labels onto ``pod``/``namespace`` (see util_gpu)."""
+        p = self.p
+        ns, pod = p.utilization_namespace_label, p.utilization_pod_label
+        if pod != "pod":
+            expr = f'label_replace({expr}, "pod", "$1", {q(pod)}, "(.+)")'
+        if ns != "namespace":
+            expr = f'label_replace({expr}, "namespace", "$1", {q(ns)}, "(.+)")'
+        return expr
+
+    def util_matchers(self) -> tuple[tuple[str, str, str], ...]:
+        p = self.p
+        return ((p.utilization_pod_label, "!=", ""), (p.utilization_namespace_label, "!=", ""))
+
+    def pod_hourly(self) -> dict[str, str]:
+        """Per (namespace, pod) sums over the hour's samples, for the additive figures.
+
+        ``alloc``: GPU-samples (requested GPUs × samples Running); ``pods``: samples in which the
+        GPU pod ran; ``usum``/``ucnt``: Σ utilization and number of GPU samples of its GPUs.
+        """
+        p = self.p
+        gpus = (f"(sum by (namespace, pod) (max_over_time("
+                f"{self.rng(p.requests_metric, ('resource', '=', p.gpu_resource))})) > 0)")
+        run = (f"(sum by (namespace, pod) (sum_over_time("
+               f"{self.rng(p.pod_phase_metric, ('phase', '=', 'Running'))})) > 0)")
+        util = self.rng(p.utilization_metric, *self.util_matchers())
+        return {
+            "alloc": f"({gpus} * on (namespace, pod) {run})",
+            "pods": f"({run} and on (namespace, pod) {gpus})",
+            "usum": f"sum by (namespace, pod) ({self.relabel_util(f'sum_over_time({util})')})",
+            "ucnt": f"sum by (namespace, pod) ({self.relabel_util(f'count_over_time({util})')})",
+        }
 
     def capacity(self) -> str:
         """GPUs the nodes offer, one sample: Σ node capacity of the GPU resource."""
@@ -96,20 +157,14 @@ class PromQL:
                 f"and on (namespace, pod) {self.running()})")
 
     def util_gpu(self) -> str:
-        """Per GPU held by a pod: utilization in percent, with KSM's namespace/pod label names.
+        """Per GPU held by a pod, at one sample: utilization in percent, labelled with KSM's
+        ``namespace``/``pod``.
 
-        The exporter's own labels may name the pod differently (``exported_pod`` when Prometheus
-        did not honour the exporter's labels, other names on AMD); they are copied onto
-        ``namespace``/``pod``, overwriting the exporter's own, so the joins below line up.
+        The exporter may name the pod's labels differently (``exported_pod``/
+        ``exported_namespace`` when Prometheus did not honour the exporter's labels; other names
+        on AMD); they are copied onto ``namespace``/``pod``, overwriting the exporter's own.
         """
-        p = self.p
-        ns, pod = p.utilization_namespace_label, p.utilization_pod_label
-        expr = self.sel(p.utilization_metric, (pod, "!=", ""), (ns, "!=", ""))
-        if pod != "pod":
-            expr = f'label_replace({expr}, "pod", "$1", {q(pod)}, "(.+)")'
-        if ns != "namespace":
-            expr = f'label_replace({expr}, "namespace", "$1", {q(ns)}, "(.+)")'
-        return expr
+        return self.relabel_util(self.sel(self.p.utilization_metric, *self.util_matchers()))
 
     def pod_workload(self) -> str:
         """Per (namespace, pod), value 1: the pod's top-level workload as workload_kind/_name."""
@@ -125,32 +180,33 @@ class PromQL:
                 expr = f'label_replace({expr}, "{WK}", {q(kind_value or "")}, "", "")'
             return f'label_replace({expr}, "{WN}", "$1", {q(name_src)}, "(.+)")'
 
-        direct = relabel(self.sel(owner, ("owner_kind", "!~", "ReplicaSet|<none>|"),
+        direct = relabel(self.meta(owner, ("owner_kind", "!~", "ReplicaSet|<none>|"),
                                   ("owner_is_controller", "!=", "false")),
                          "owner_kind", None, "owner_name")
         # ReplicaSet -> its controller (a Deployment, usually). The ReplicaSet's name is moved
         # into owner_name so it matches the pod's owner_name.
-        rs = relabel(self.sel(rs_owner, ("owner_kind", "!~", "<none>|"),
+        rs = relabel(self.meta(rs_owner, ("owner_kind", "!~", "<none>|"),
                               ("owner_is_controller", "!=", "false")),
                      "owner_kind", None, "owner_name")
         rs = f'label_replace({rs}, "owner_name", "$1", "replicaset", "(.+)")'
-        via_rs = (f"{self.sel(owner, ('owner_kind', '=', 'ReplicaSet'))} "
+        via_rs = (f"{self.meta(owner, ('owner_kind', '=', 'ReplicaSet'))} "
                   f"* on (namespace, owner_name) group_left ({WK}, {WN}) "
                   f"max by (namespace, owner_name, {WK}, {WN}) ({rs})")
-        bare_rs = relabel(self.sel(owner, ("owner_kind", "=", "ReplicaSet")),
+        bare_rs = relabel(self.meta(owner, ("owner_kind", "=", "ReplicaSet")),
                           None, "ReplicaSet", "owner_name")
-        no_owner = relabel(self.sel(owner, ("owner_kind", "=", "<none>")), None, "Pod", "pod")
+        no_owner = relabel(self.meta(owner, ("owner_kind", "=", "<none>")), None, "Pod", "pod")
         # pods that kube_pod_owner does not describe at all still get a workload: themselves
-        fallback = relabel(self.sel(p.pod_phase_metric, ("phase", "=", "Running")),
+        fallback = relabel(self.meta(p.pod_phase_metric, ("phase", "=", "Running")),
                            None, "Pod", "pod")
         parts = [direct, via_rs, bare_rs, no_owner, fallback]
-        return " or on (namespace, pod) ".join(f"({by} ({x}))" for x in parts)
+        chain = " or on (namespace, pod) ".join(f"({by} ({x}))" for x in parts)
+        return f"topk by (namespace, pod) (1, {chain})"
 
     def pod_dimension(self, dim: Dimension) -> str:
         """Per (namespace, pod), value 1, carrying the dimension's label (absent if unset)."""
-        every_pod = f"max by (namespace, pod) ({self.sel(self.p.pod_phase_metric, ('phase', '=', 'Running'))})"
-        return (f"(max by (namespace, pod, {dim.prom_label}) ({self.sel(dim.metric)})"
-                f" or on (namespace, pod) {every_pod})")
+        every_pod = f"max by (namespace, pod) ({self.meta(self.p.pod_phase_metric, ('phase', '=', 'Running'))})"
+        return (f"topk by (namespace, pod) (1, max by (namespace, pod, {dim.prom_label}) "
+                f"({self.meta(dim.metric)}) or on (namespace, pod) {every_pod})")
 
     @staticmethod
     def join(expr: str, labels: list[str], meta: str) -> str:
@@ -168,29 +224,35 @@ class PromQL:
         arg = f"{param}, " if param is not None else ""
         return f"{fn}({arg}({inner}){self.window})"
 
-    def hourly_set(self, group: list[str], alloc: str, util: str, *, pods: bool = True,
+    def hourly_set(self, group: list[str], join=None, *, pods: bool = True,
                    spread: bool = False) -> dict[str, str]:
         """The figures of one entity type, grouped by ``group``.
 
-        ``alloc`` is a per-pod GPU series and ``util`` a per-GPU utilization series, both already
-        joined to the labels in ``group``. Keys: ``alloc`` (Σ GPUs over the hour's samples),
-        ``util`` (GPU-sample-weighted mean utilization), ``umax``/``umin`` (of the per-sample
-        GPU-weighted utilization), ``pods`` (Σ pod count over samples); with ``spread`` also
-        ``p50``/``p95``, ``samples`` (samples in which the entity ran), ``rmax``/``rmin`` (pods)
-        and ``gmax`` (peak GPUs held).
+        ``join`` adds the ``group`` labels to a per-pod or per-GPU series (None when they are
+        there already: cluster, namespace). Keys: ``alloc`` (Σ GPU-samples), ``util``
+        (GPU-sample-weighted mean utilization), ``umax``/``umin`` (of the per-sample GPU-weighted
+        utilization), ``pods`` (Σ pod-samples); with ``spread`` also ``p50``/``p95``,
+        ``samples`` (samples in which the entity ran), ``rmax``/``rmin`` (pods at a sample) and
+        ``gmax`` (GPUs at a sample).
         """
+        join = join or (lambda e: e)
         by = f"by ({', '.join(group)})"
-        per_sample_util = f"sum {by} ({util}) / count {by} ({util})"
+        pod = self.pod_hourly()
+
+        def total(name: str) -> str:
+            return f"sum {by} ({join(pod[name])})"
+
+        per_sample_util = f"avg {by} ({join(self.util_gpu())})"
         out = {
-            "alloc": self.over_hour("sum_over_time", f"sum {by} ({alloc})"),
-            "util": (f"{self.over_hour('sum_over_time', f'sum {by} ({util})')} / "
-                     f"{self.over_hour('sum_over_time', f'count {by} ({util})')}"),
+            "alloc": total("alloc"),
+            "util": f"{total('usum')} / {total('ucnt')}",
             "umax": self.over_hour("max_over_time", per_sample_util),
             "umin": self.over_hour("min_over_time", per_sample_util),
         }
         if pods:
-            out["pods"] = self.over_hour("sum_over_time", f"count {by} ({alloc})")
+            out["pods"] = total("pods")
         if spread:
+            alloc = join(self.alloc_pod())
             out["p50"] = self.over_hour("quantile_over_time", per_sample_util, "0.5")
             out["p95"] = self.over_hour("quantile_over_time", per_sample_util, "0.95")
             out["samples"] = self.over_hour("count_over_time", f"count {by} ({alloc})")
@@ -200,34 +262,33 @@ class PromQL:
         return out
 
     def cluster_queries(self) -> dict[str, str]:
-        alloc, util = self.alloc_pod(), self.util_gpu()
-        out = self.hourly_set([], alloc, util, pods=False)
-        out["p50"] = self.over_hour("quantile_over_time", f"sum({util}) / count({util})", "0.5")
-        out["p95"] = self.over_hour("quantile_over_time", f"sum({util}) / count({util})", "0.95")
-        out["n"] = self.over_hour("count_over_time", self.capacity())
-        out["cap"] = self.over_hour("avg_over_time", self.capacity())
+        p = self.p
+        out = self.hourly_set([], pods=False)
+        util = self.util_gpu()
+        out["p50"] = self.over_hour("quantile_over_time", f"avg({util})", "0.5")
+        out["p95"] = self.over_hour("quantile_over_time", f"avg({util})", "0.95")
+        cap = self.rng(p.capacity_metric, ("resource", "=", p.gpu_resource))
+        # samples in the hour at which kube-state-metrics reported, and the mean capacity
+        out["n"] = f"max(count_over_time({cap}))"
+        out["cap"] = f"sum(sum_over_time({cap})) / max(count_over_time({cap}))"
         return {f"cluster.{k}": v for k, v in out.items()}
 
     def namespace_queries(self) -> dict[str, str]:
-        out = self.hourly_set(["namespace"], self.alloc_pod(), self.util_gpu())
+        out = self.hourly_set(["namespace"])
         return {f"namespace.{k}": v for k, v in out.items()}
 
     def workload_queries(self, user: Dimension) -> dict[str, str]:
         group = ["namespace", WK, WN]
-        alloc = self.with_workload(self.alloc_pod())
-        util = self.with_workload(self.util_gpu())
-        out = self.hourly_set(group, alloc, util, spread=True)
-        # the GPU-samples per (workload, user): Σ over users = "alloc"; the largest names the user
-        by_user = self.with_dimension(alloc, user)
-        out["alloc_user"] = self.over_hour(
-            "sum_over_time", f"sum by ({', '.join(group + [user.prom_label])}) ({by_user})")
+        out = self.hourly_set(group, self.with_workload, spread=True)
+        # GPU-samples per (workload, user): their sum is "alloc"; the largest names the user
         del out["alloc"]
+        per_pod = self.pod_hourly()["alloc"]
+        out["alloc_user"] = (f"sum by ({', '.join(group + [user.prom_label])}) "
+                             f"({self.with_dimension(self.with_workload(per_pod), user)})")
         return {f"workload.{k}": v for k, v in out.items()}
 
     def dimension_queries(self, index: int, dim: Dimension) -> dict[str, str]:
-        alloc = self.with_dimension(self.alloc_pod(), dim)
-        util = self.with_dimension(self.util_gpu(), dim)
-        out = self.hourly_set([dim.prom_label], alloc, util)
+        out = self.hourly_set([dim.prom_label], lambda e: self.with_dimension(e, dim))
         return {f"dim{index}.{k}": v for k, v in out.items()}
 
     # -- the allocation snapshot at each hour's last sample ------------------------------

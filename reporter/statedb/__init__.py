@@ -130,12 +130,19 @@ def _alembic_config(connection) -> "Any":
 
 
 def _upgrade(engine: Engine) -> None:
+    alembic_log = logging.getLogger("alembic")
+    if alembic_log.level == logging.NOTSET:
+        alembic_log.setLevel(logging.WARNING)  # its INFO chatter (even on import) is noise
     from alembic import command
-
+    from alembic.runtime.migration import MigrationContext
     with engine.begin() as conn:
         if conn.dialect.name == "postgresql":
             conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": MIGRATION_LOCK_KEY})
+        before = MigrationContext.configure(conn).get_current_revision()
         command.upgrade(_alembic_config(conn), "head")
+        after = MigrationContext.configure(conn).get_current_revision()
+    if after != before:
+        log.info("state database migrated from %s to %s", before or "empty", after)
 
 
 def head_revision() -> str:

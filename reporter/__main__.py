@@ -1,0 +1,5 @@
+"""``python -m reporter`` = ``gpureport``."""
+
+from reporter.cli import main
+
+main()

@@ -1,0 +1,14 @@
+#!/usr/bin/env bash
+# Debian packages gpureport's tests (and its PDF output) need. Idempotent.
+set -euo pipefail
+export DEBIAN_FRONTEND=noninteractive
+SUDO=""
+[ "$(id -u)" -eq 0 ] || SUDO="sudo"
+$SUDO apt-get update -q
+$SUDO apt-get install -y -q --no-install-recommends \
+  postgresql postgresql-client \
+  prometheus prometheus-alertmanager \
+  fonts-noto-cjk fonts-dejavu-core \
+  poppler-utils \
+  libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz0b libharfbuzz-subset0 libfontconfig1 \
+  openssl ca-certificates
