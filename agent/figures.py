@@ -26,7 +26,7 @@ def run_concurrently(*calls: Callable[[], T]) -> list[T]:
     """Independent source calls in parallel (I/O-bound: database round trips, HTTP)."""
     if len(calls) == 1:
         return [calls[0]()]
-    with ThreadPoolExecutor(max_workers=min(4, len(calls))) as pool:
+    with ThreadPoolExecutor(max_workers=min(6, len(calls))) as pool:
         return [f.result() for f in [pool.submit(c) for c in calls]]
 
 

@@ -106,16 +106,25 @@ class Agent:
     def metadata(self, record: list) -> Metadata:
         if self._meta is not None:
             return self._meta
+        from agent.figures import run_concurrently
+
         start, end = self.now - timedelta(days=METADATA_DAYS), self.now
-        clusters = self.source.clusters()
-        namespaces = self.source.namespaces(None, start, end)
-        users = self.source.users(None, start, end)
-        workloads = sorted({w.name for w in self.source.workloads(None, start, end)})
-        keys = {t: self.source.dimension_keys(None, t, start, end) for t in ("label", "annotation")}
-        values = {}
-        for t, ks in keys.items():
-            for k in ks:
-                values[k] = self.source.dimension_values(None, t, k, start, end)
+        src = self.source
+        names = getattr(src, "workload_names", None)
+        clusters, namespaces, users, workloads, label_keys, annotation_keys = run_concurrently(
+            src.clusters,
+            lambda: src.namespaces(None, start, end),
+            lambda: src.users(None, start, end),
+            (lambda: names(None, start, end)) if names else
+            (lambda: sorted({w.name for w in src.workloads(None, start, end)})),
+            lambda: src.dimension_keys(None, "label", start, end),
+            lambda: src.dimension_keys(None, "annotation", start, end),
+        )
+        keys = {"label": label_keys, "annotation": annotation_keys}
+        pairs = [(t, k) for t, ks in keys.items() for k in ks]
+        found = run_concurrently(*[(lambda t=t, k=k: src.dimension_values(None, t, k, start, end))
+                                   for t, k in pairs]) if pairs else []
+        values = {k: v for (_, k), v in zip(pairs, found)}
         record += [
             {"tool": "get_available_clusters", "args": {}, "rows": len(clusters)},
             {"tool": "get_available_namespaces", "args": {"days": METADATA_DAYS}, "rows": len(namespaces)},

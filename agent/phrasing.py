@@ -122,7 +122,8 @@ def _compare(f, e, lang, pl, bl):
     a, b = f["a"], f["b"]
     d = f["delta_pp"]
     if lang == "zh":
-        answer = (f"{name(b['label'])}：利用率 {p1(b['avg_utilization'])}%，{name(a['label'])}："
+        answer = (f"{_period_words(name(b['label']), lang)}：利用率 {p1(b['avg_utilization'])}%，"
+                  f"{_period_words(name(a['label']), lang)}："
                   f"{p1(a['avg_utilization'])}%，变化 {signed(d)}"
                   + (f"（{signed(f['delta_pct'], '%')}）。" if f.get("delta_pct") is not None else "。"))
         ins = [f"GPU小时：{gh(a['gpu_hours'])} → {gh(b['gpu_hours'])}；分配率："
@@ -163,7 +164,7 @@ def top_contributors(f: dict, n: int = 3) -> list[dict]:
     preferred, so the answer names both the user and the workload behind a drop)."""
     total = f.get("total_delta_pp") or 0.0
     sign = -1 if total < 0 else 1
-    same = [c for c in f.get("contributors", []) if c["impact_pp"] * sign > 0]
+    same = [c for c in f.get("contributors", []) if c["impact_pp"] * sign >= 0.05]  # not "−0.0 pp"
     picked: list[dict] = []
     for kind in ("namespace", "user", "workload"):
         first = next((c for c in same if c["kind"] == kind), None)

@@ -39,6 +39,7 @@ class PrometheusSettings(Strict):
 
     url: str | None = None
     step: int = Field(60, ge=1, description="scrape resolution in seconds")
+    spread_step: int = Field(300, ge=1, description="grid of max/min/p50/p95 (Lens: 5 min)")
     vendor: Literal["nvidia", "amd"] = "nvidia"
     utilization_metric: str = "DCGM_FI_DEV_GPU_UTIL"
     utilization_namespace_label: str = "namespace"

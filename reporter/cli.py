@@ -128,7 +128,15 @@ def cli(ctx: click.Context, config_path, now_arg, tz, verbose) -> None:
             ZoneInfo(tz)
         except (ZoneInfoNotFoundError, ValueError):
             raise click.BadParameter(f"unknown time zone '{tz}'", param_hint="--tz") from None
-    ctx.obj = AppContext(config_path=config_path, now_arg=now_arg, tz=tz, verbose=verbose)
+    app = AppContext(config_path=config_path, now_arg=now_arg, tz=tz, verbose=verbose)
+    if now_arg:
+        from agent.periods import PeriodError
+
+        try:
+            app.now  # noqa: B018 - validate eagerly: a bad --now is a usage error
+        except PeriodError as exc:
+            raise click.BadParameter(str(exc).removeprefix("--now: "), param_hint="--now") from None
+    ctx.obj = app
 
 
 def _user_errors() -> tuple[type[BaseException], ...]:

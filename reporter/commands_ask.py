@@ -38,8 +38,11 @@ def render_text(out: dict) -> str:
         key = f.get("metric", "avg_utilization")
         vals = [p[key] for p in f["series"]]
         lines.append(f"  {sparkline(vals)}  {p1(min(vals))}–{p1(max(vals))}%")
-    for ins in out.get("insights") or []:
-        lines.append(f"  • {ins}")
+    if out["intent"] != "drilldown":  # a drill-down's contributors are in the table below
+        for ins in out.get("insights") or []:
+            lines.append(f"  • {ins}")
+    else:
+        lines += [f"  • {ins}" for ins in (out.get("insights") or []) if ins.startswith(("Inside", "在 ", "Figures", "所有"))]
     rows: list[tuple] = []
     if out["intent"] == "ranking" and f.get("items"):
         rows = [("name", "GPU-h", "util %", "idle GPU-h")] + [

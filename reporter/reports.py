@@ -254,8 +254,7 @@ class ReportContext:
     tz: tzinfo
     threshold_pp: float
     sections: list[Section]
-    questions: list[str] = field(default_factory=list)
-    warnings: list[str] = field(default_factory=list)
+    questions: list[str] = field(default_factory=list)  # the preset questions, as asked
 
     @property
     def kind(self) -> str:

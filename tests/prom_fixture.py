@@ -551,13 +551,16 @@ class Acc:
         pm[2] += 1
         pm[3] += gpus
 
-    def row(self, n: int = 60) -> dict:
-        ratios = [s / c for s, c, _, _ in self.per_minute.values() if c]
+    def row(self, n: int = 60, grid: int = 5) -> dict:
+        """Means over all 60 samples; max/min of the GPU-weighted utilization over the samples
+        at minutes grid-1, 2·grid-1, ... of the hour (the ingest's 5-minute spread grid),
+        widened to include the mean, or the mean when the grid saw nothing."""
+        util = self.util_sum / self.util_count if self.util_count else 0.0
+        ratios = [s / c for m, (s, c, _, _) in self.per_minute.items() if c and m % grid == grid - 1]
         pods = [p for _, _, p, _ in self.per_minute.values()]
         return {
-            "allocated": self.gpu_samples / n,
-            "util": self.util_sum / self.util_count if self.util_count else 0.0,
-            "umax": max(ratios, default=0.0), "umin": min(ratios, default=0.0),
+            "allocated": self.gpu_samples / n, "util": util,
+            "umax": max(ratios + [util]), "umin": min(ratios + [util]),
             "pods": self.pod_samples / n, "samples": len(self.per_minute),
             "rmax": max(pods, default=0), "rmin": min(pods, default=0),
         }

@@ -297,6 +297,19 @@ def test_a_period_without_data_gives_a_report_that_says_so(source, tmp_path):
     assert "No GPU usage data" in pdf_text(paths[1])
 
 
+def test_a_first_week_without_a_week_before_shows_no_changes(source):
+    """The demo starts on Monday 2026-10-26 (W44): W43 has no rows, so there is nothing to
+    compare with — the tiles say so instead of showing a change from zero."""
+    from reporter.reports import build_report
+    from reporter.render import render_html
+
+    ctx = build_report("weekly", source, MONDAY, cluster="gpu-lab", period="2026-W44")
+    (sec,) = ctx.sections
+    assert not sec.empty and all(k.delta is None for k in sec.kpis)
+    assert not sec.drops and {r["status"] for r in sec.table} == {"new"}
+    assert "no data the week before" in render_html(ctx)
+
+
 def test_unknown_namespace_is_a_one_line_error_with_suggestions(monday_db, tmp_path):
     proc = run_cli(monday_db, tmp_path, "report", "root-cause", "--cluster", "gpu-east",
                    "--namespace", "ml-teem", "--format", "html")

@@ -223,6 +223,12 @@ class SqlSource:
         return sorted(out)
 
     @_guard
+    def workload_names(self, cluster, start, end) -> list[str]:
+        """Distinct workload names only: what name resolution needs, without the user join."""
+        w = s.workload_hourly
+        return self._distinct(cluster, w.c.workload_name, w, start, end)
+
+    @_guard
     def workloads(self, cluster, start, end, namespace=None, user=None) -> list[WorkloadInfo]:
         w = s.workload_hourly
         out: dict[tuple, WorkloadInfo] = {}

@@ -15,7 +15,8 @@ Definitions (all over the samples of the hour at ``prometheus.step`` resolution,
   1/6 GPU-hour). Hours with N = 0 have no data and are skipped, not written as zeros.
 * utilization of an entity = GPU-weighted mean over the GPUs its pods hold, taken over all of the
   hour's samples: Σ util / Σ GPU-samples (so that allocated × utilization = utilized GPU-hours
-  exactly). max/min/p50/p95 are over the per-sample GPU-weighted utilization. The cluster's
+  exactly). max/min/p50/p95 are over the GPU-weighted utilization at every ``spread_step``
+  (default 5 minutes, as Lens samples), widened to include the hour's average. The cluster's
   utilization is that of its allocated GPUs (GPUs held by no pod do not dilute it), as in Lens.
 * ``total_gpu_capacity`` = mean over the samples of Σ node capacity, truncated (Lens does the
   same); ``allocation_rate`` = allocated / that capacity × 100.
@@ -377,15 +378,30 @@ def _build_hour(hour: datetime, cluster: str, p: PrometheusSettings, dims: list[
             cache[name] = _by(data, name, hour, *labels)
         return cache[name]
 
+    def spread(prefix: str, key: tuple = (), quantiles: bool = False) -> dict[str, float]:
+        """max/min(/p50/p95) of the utilization on the spread grid, widened to include the
+        hour's average (which the grid may miss), or the average when the grid saw nothing
+        (an entity that ran only between two grid points)."""
+        avg = val(f"{prefix}.util", key)
+        cols = {"max_utilization": "umax", "min_utilization": "umin"}
+        if quantiles:
+            cols.update(p50_utilization="p50", p95_utilization="p95")
+        out = {}
+        for col, name in cols.items():
+            got = _by_cache(f"{prefix}.{name}").get(key)
+            out[col] = avg if got is None else got
+        out["max_utilization"] = max(out["max_utilization"], avg)
+        out["min_utilization"] = min(out["min_utilization"], avg)
+        return out
+
     capacity = int(_scalar(data, "cluster.cap", hour) or 0)
     allocated = val("cluster.alloc") / n
     cluster_row = {
         "cluster_name": cluster, "stat_hour": stat_hour, "total_gpu_capacity": capacity,
         "allocated_gpu_count": allocated,
         "allocation_rate": allocated / capacity * 100.0 if capacity else 0.0,
-        "avg_utilization": val("cluster.util"), "max_utilization": val("cluster.umax"),
-        "min_utilization": val("cluster.umin"), "p50_utilization": val("cluster.p50"),
-        "p95_utilization": val("cluster.p95"), "sample_count": int(n),
+        "avg_utilization": val("cluster.util"), **spread("cluster", (), quantiles=True),
+        "sample_count": int(n),
     }
     rows = HourRows(hour=stat_hour, cluster=cluster_row)
 
@@ -393,9 +409,7 @@ def _build_hour(hour: datetime, cluster: str, p: PrometheusSettings, dims: list[
         rows.namespaces.append({
             "cluster_name": cluster, "namespace": key[0], "stat_hour": stat_hour,
             "total_gpu_capacity": 0, "allocated_gpu_count": gpu_samples / n,
-            "avg_utilization": val("namespace.util", key),
-            "max_utilization": val("namespace.umax", key),
-            "min_utilization": val("namespace.umin", key),
+            "avg_utilization": val("namespace.util", key), **spread("namespace", key),
             "active_workload_count": int(val("namespace.pods", key) / n),
         })
 
@@ -410,34 +424,35 @@ def _build_hour(hour: datetime, cluster: str, p: PrometheusSettings, dims: list[
         named = [(v, u) for u, v in users.items() if u]
         user = min(named, key=lambda x: (-x[0], x[1]))[1] if named else None
         samples = val("workload.samples", key) or 1.0
+        pod_samples = val("workload.pods", key)
+        rmax = int(val("workload.rmax", key))
         ns, kind, name = key
         rows.workloads.append({
             "cluster_name": cluster, "namespace": ns, "workload_name": name,
             "workload_type": kind, "stat_hour": stat_hour,
             "allocated_gpu_count": gpu_samples / n, "requested_gpu_count": 0.0,
             "avg_utilization": val("workload.util", key),
-            "max_utilization": val("workload.umax", key),
-            "min_utilization": val("workload.umin", key),
-            "p50_utilization": val("workload.p50", key),
-            "p95_utilization": val("workload.p95", key),
+            **spread("workload", key, quantiles=True),
             "avg_gpu_memory_used": 0.0, "max_gpu_memory_used": 0.0, "avg_gpu_memory_total": 0.0,
-            "avg_replica_count": val("workload.pods", key) / samples,
-            "max_replica_count": int(val("workload.rmax", key)),
+            "avg_replica_count": pod_samples / samples,
+            "max_replica_count": rmax,
             "min_replica_count": int(val("workload.rmin", key)),
             "workload_status": "", "sample_count": int(samples),
             "owner_uid": "", "owner_name": "", "labels": {},
             "annotations": {user_annotation: user} if user else {},
         })
         meta = metas.setdefault(key, WorkloadMeta(namespace=ns, kind=kind, name=name))
-        meta.seen(stat_hour, user, val("workload.gmax", key))
+        # peak GPUs held: GPUs per pod × most pods at once (exact when its pods are alike)
+        meta.seen(stat_hour, user, gpu_samples / pod_samples * rmax if pod_samples else 0.0)
 
     for i, dim in enumerate(dims):
         merged: dict[str, list[float]] = {}
         for key, gpu_samples in _by_cache(f"dim{i}.alloc").items():
             value = key[0] or UNKNOWN
             k = (key[0],)
-            figures = [gpu_samples, val(f"dim{i}.util", k), val(f"dim{i}.umax", k),
-                       val(f"dim{i}.umin", k), val(f"dim{i}.pods", k)]
+            sp = spread(f"dim{i}", k)
+            figures = [gpu_samples, val(f"dim{i}.util", k), sp["max_utilization"],
+                       sp["min_utilization"], val(f"dim{i}.pods", k)]
             merged[value] = figures if value not in merged else _merge(merged[value], figures)
         for value in sorted(merged):
             gpu_samples, util, umax, umin, pods = merged[value]

@@ -80,6 +80,7 @@ class PromQL:
         half_ms = p.step * 500
         self.offset = f" offset {half_ms}ms"
         self.window = f"[{3600 - 1}s:{p.step}s]"
+        self.spread_window = f"[{3600 - 1}s:{p.spread_step}s]"
         self.span = f"[{span_hours * 3600}s]"
 
     # -- building blocks -------------------------------------------------------------------
@@ -212,17 +213,29 @@ class PromQL:
     def join(expr: str, labels: list[str], meta: str) -> str:
         return f"({expr} * on (namespace, pod) group_left ({', '.join(labels)}) {meta})"
 
-    def with_workload(self, expr: str) -> str:
-        return self.join(expr, [WK, WN], f"({self.pod_workload()})")
+    def gpu_pods(self) -> str:
+        """Per (namespace, pod) of the queried range that requested GPUs, step-invariant."""
+        p = self.p
+        req = self.meta(p.requests_metric, ("resource", "=", p.gpu_resource))
+        return f"(sum by (namespace, pod) ({req}) > 0)"
+
+    def with_workload(self, expr: str, gpu_only: bool = False) -> str:
+        meta = f"({self.pod_workload()})"
+        if gpu_only:
+            meta = f"({meta} and on (namespace, pod) {self.gpu_pods()})"
+        return self.join(expr, [WK, WN], meta)
 
     def with_dimension(self, expr: str, dim: Dimension) -> str:
         return self.join(expr, [dim.prom_label], self.pod_dimension(dim))
 
     # -- per-hour figures ----------------------------------------------------------------
 
-    def over_hour(self, fn: str, inner: str, param: str | None = None) -> str:
+    def over_hour(self, fn: str, inner: str, param: str | None = None, *,
+                  spread: bool = False) -> str:
+        """``fn`` over the hour's samples of ``inner`` (every ``step``; every ``spread_step``
+        for the utilization spread statistics)."""
         arg = f"{param}, " if param is not None else ""
-        return f"{fn}({arg}({inner}){self.window})"
+        return f"{fn}({arg}({inner}){self.spread_window if spread else self.window})"
 
     def hourly_set(self, group: list[str], join=None, *, pods: bool = True,
                    spread: bool = False) -> dict[str, str]:
@@ -232,8 +245,11 @@ class PromQL:
         there already: cluster, namespace). Keys: ``alloc`` (Σ GPU-samples), ``util``
         (GPU-sample-weighted mean utilization), ``umax``/``umin`` (of the per-sample GPU-weighted
         utilization), ``pods`` (Σ pod-samples); with ``spread`` also ``p50``/``p95``,
-        ``samples`` (samples in which the entity ran), ``rmax``/``rmin`` (pods at a sample) and
-        ``gmax`` (GPUs at a sample).
+        ``samples`` (samples in which the entity ran) and ``rmax``/``rmin`` (pods at a sample).
+
+        The utilization statistics (max, min, quantiles) are taken every ``spread_step``
+        (default 5 minutes, Lens' sampling interval): a per-sample join costs pods × samples,
+        and at 1-minute resolution these few columns would cost more than everything else.
         """
         join = join or (lambda e: e)
         by = f"by ({', '.join(group)})"
@@ -246,27 +262,28 @@ class PromQL:
         out = {
             "alloc": total("alloc"),
             "util": f"{total('usum')} / {total('ucnt')}",
-            "umax": self.over_hour("max_over_time", per_sample_util),
-            "umin": self.over_hour("min_over_time", per_sample_util),
+            "umax": self.over_hour("max_over_time", per_sample_util, spread=True),
+            "umin": self.over_hour("min_over_time", per_sample_util, spread=True),
         }
         if pods:
             out["pods"] = total("pods")
         if spread:
-            alloc = join(self.alloc_pod())
-            out["p50"] = self.over_hour("quantile_over_time", per_sample_util, "0.5")
-            out["p95"] = self.over_hour("quantile_over_time", per_sample_util, "0.95")
-            out["samples"] = self.over_hour("count_over_time", f"count {by} ({alloc})")
-            out["rmax"] = self.over_hour("max_over_time", f"count {by} ({alloc})")
-            out["rmin"] = self.over_hour("min_over_time", f"count {by} ({alloc})")
-            out["gmax"] = self.over_hour("max_over_time", f"sum {by} ({alloc})")
+            out["p50"] = self.over_hour("quantile_over_time", per_sample_util, "0.5", spread=True)
+            out["p95"] = self.over_hour("quantile_over_time", per_sample_util, "0.95", spread=True)
+            # running GPU pods per sample: the phase series joined to metadata of GPU pods only
+            # (cheaper than summing requests at every sample; requests cannot change anyway)
+            running = f"count {by} ({join(self.running(), gpu_only=True)})"
+            out["samples"] = self.over_hour("count_over_time", running)
+            out["rmax"] = self.over_hour("max_over_time", running)
+            out["rmin"] = self.over_hour("min_over_time", running)
         return out
 
     def cluster_queries(self) -> dict[str, str]:
         p = self.p
         out = self.hourly_set([], pods=False)
         util = self.util_gpu()
-        out["p50"] = self.over_hour("quantile_over_time", f"avg({util})", "0.5")
-        out["p95"] = self.over_hour("quantile_over_time", f"avg({util})", "0.95")
+        out["p50"] = self.over_hour("quantile_over_time", f"avg({util})", "0.5", spread=True)
+        out["p95"] = self.over_hour("quantile_over_time", f"avg({util})", "0.95", spread=True)
         cap = self.rng(p.capacity_metric, ("resource", "=", p.gpu_resource))
         # samples in the hour at which kube-state-metrics reported, and the mean capacity
         out["n"] = f"max(count_over_time({cap}))"
@@ -319,4 +336,6 @@ def validate_names(p: PrometheusSettings) -> list[str]:
             problems.append(f"prometheus.{key}: not a Prometheus label name")
     if 3600 % p.step:
         problems.append("prometheus.step: must divide 3600 (one hour) evenly")
+    if 3600 % p.spread_step or p.spread_step % p.step:
+        problems.append("prometheus.spread_step: must divide 3600 and be a multiple of step")
     return problems
