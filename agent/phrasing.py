@@ -155,22 +155,35 @@ def _contrib_line(c: dict, lang: str) -> str:
         extra = f", new, {p1(c.get('avg_utilization_after'))}% utilization"
     elif c.get("status") == "gone":
         extra = ", gone"
-    return (f"{c['kind']} {n}: {signed(c['impact_pp'])} (GPU-hours {gh(c['gpu_hours_before'])} → "
+    owner = f" ({name(c['user'])})" if c["kind"] == "workload" and c.get("user") else ""
+    return (f"{c['kind']} {n}{owner}: {signed(c['impact_pp'])} (GPU-hours {gh(c['gpu_hours_before'])} → "
             f"{gh(c['gpu_hours_after'])}{extra})")
 
 
 def top_contributors(f: dict, n: int = 3) -> list[dict]:
-    """Contributors that pushed the change in its direction, strongest first (one per kind
-    preferred, so the answer names both the user and the workload behind a drop)."""
+    """Contributors that pushed the change in its direction, strongest first, one per kind
+    preferred — so the answer names both the user and the workload behind a drop. A user whose
+    impact is essentially one workload already named is left out (it would say the same twice).
+    """
     total = f.get("total_delta_pp") or 0.0
     sign = -1 if total < 0 else 1
-    same = [c for c in f.get("contributors", []) if c["impact_pp"] * sign >= 0.05]  # not "−0.0 pp"
+    # big enough to be a cause: not "−0.0 pp", not one of many small churn entries
+    floor = max(0.05, 0.15 * abs(total))
+    same = [c for c in f.get("contributors", []) if c["impact_pp"] * sign >= floor]
+    workloads = [c for c in same if c["kind"] == "workload"]
+
+    def explained(c: dict) -> bool:
+        return c["kind"] == "user" and any(
+            w.get("user") == c["name"] and abs(w["impact_pp"]) >= 0.8 * abs(c["impact_pp"])
+            for w in workloads[:3])
+
+    candidates = [c for c in same if not explained(c)]
     picked: list[dict] = []
     for kind in ("namespace", "user", "workload"):
-        first = next((c for c in same if c["kind"] == kind), None)
+        first = next((c for c in candidates if c["kind"] == kind), None)
         if first:
             picked.append(first)
-    for c in same:
+    for c in candidates:
         if len(picked) >= n:
             break
         if c not in picked:

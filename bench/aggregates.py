@@ -14,38 +14,19 @@ import resource
 import statistics
 import sys
 import time
-from datetime import datetime, timedelta, timezone
+from datetime import timedelta
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from sqlalchemy import create_engine, event, func, select  # noqa: E402
+from sqlalchemy import event, func, select  # noqa: E402
 
 from agent.periods import last_week, this_week  # noqa: E402
 from agent.sources import schema  # noqa: E402
 from agent.sources.base import Scope  # noqa: E402
 from agent.sources.sql import SqlSource  # noqa: E402
 
-NOW = datetime(2026, 11, 19, 12, 0, tzinfo=timezone.utc)
-
-
-def build(url: str, reuse: bool) -> float:
-    from reporter.demo import generate
-
-    eng = create_engine(url)
-    try:
-        with eng.connect() as c:
-            n = c.execute(select(func.count()).select_from(schema.workload_hourly)).scalar()
-    except Exception:  # noqa: BLE001 - no tables yet
-        n = 0
-    eng.dispose()
-    if reuse and n and n >= 1_500_000:
-        print(f"reusing {url} ({n:,} workload rows)")
-        return 0.0
-    t = time.perf_counter()
-    generate(url, seed=7, profile="large", now=NOW, reset=True,
-             progress=lambda m: print("  " + m, file=sys.stderr))
-    return time.perf_counter() - t
+from bench.large_store import DEFAULT_DB, NOW, build  # noqa: E402
 
 
 def capture(source: SqlSource):
@@ -77,7 +58,7 @@ def replay(eng, statements) -> tuple[float, int]:
 
 def main() -> None:
     ap = argparse.ArgumentParser()
-    ap.add_argument("--db", default="/tmp/gpureport-large.db")
+    ap.add_argument("--db", default=DEFAULT_DB)
     ap.add_argument("--pg", help="PostgreSQL URL to benchmark instead of SQLite")
     ap.add_argument("--repeat", type=int, default=3)
     ap.add_argument("--no-reuse", action="store_true")

@@ -26,36 +26,12 @@ import resource
 import subprocess
 import sys
 import time
-from datetime import datetime, timezone
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-NOW = datetime(2026, 11, 19, 12, 0, tzinfo=timezone.utc)
-MIN_ROWS = 1_500_000
-
-
-def build(url: str, reuse: bool) -> float:
-    from sqlalchemy import create_engine, func, select
-
-    from agent.sources import schema
-    from reporter.demo import generate
-
-    eng = create_engine(url)
-    try:
-        with eng.connect() as c:
-            n = c.execute(select(func.count()).select_from(schema.workload_hourly)).scalar()
-    except Exception:  # noqa: BLE001 - no tables yet
-        n = 0
-    eng.dispose()
-    if reuse and n and n >= MIN_ROWS:
-        print(f"reusing {url} ({n:,} workload rows)")
-        return 0.0
-    t = time.perf_counter()
-    generate(url, seed=7, profile="large", now=NOW, reset=True,
-             progress=lambda m: print("  " + m, file=sys.stderr))
-    return time.perf_counter() - t
+from bench.large_store import DEFAULT_DB, NOW, build  # noqa: E402
 
 
 def one(url: str, fmt: str, period: str, warmup: int = 1) -> dict:
@@ -125,7 +101,7 @@ def one(url: str, fmt: str, period: str, warmup: int = 1) -> dict:
 
 def main() -> None:
     ap = argparse.ArgumentParser()
-    ap.add_argument("--db", default="/tmp/gpureport-large.db")
+    ap.add_argument("--db", default=DEFAULT_DB)
     ap.add_argument("--periods", default="last-week,this-week")
     ap.add_argument("--no-reuse", action="store_true")
     ap.add_argument("--warmup", type=int, default=1, help="unmeasured runs first (default 1)")

@@ -16,7 +16,6 @@ from pathlib import Path
 from typing import Any, Mapping
 from urllib.parse import quote
 
-import yaml
 from pydantic import ConfigDict, Field, SecretStr, ValidationError, model_validator
 
 from agent.settings import (
@@ -27,6 +26,7 @@ from agent.settings import (
     data_dir,
     default_state_url,
 )
+from reporter.yamlfile import read_yaml
 
 
 class ConfigError(ValueError):
@@ -162,15 +162,9 @@ def load_config(path: str | None = None, env: Mapping[str, str] | None = None) -
     file = config_path(path)
     data: dict[str, Any] = {}
     if file is not None:
-        try:
-            loaded = yaml.safe_load(file.read_text(encoding="utf-8"))
-        except FileNotFoundError:
-            raise ConfigError(f"config file {file} does not exist") from None
-        except yaml.YAMLError as exc:
-            mark = getattr(exc, "problem_mark", None)
-            where = f" line {mark.line + 1}" if mark else ""
-            raise ConfigError(f"config file {file}{where}: not valid YAML "
-                              f"({getattr(exc, 'problem', exc)})") from None
+        if not file.exists():
+            raise ConfigError(f"config file {file} does not exist")
+        loaded = read_yaml(file, ConfigError)
         if loaded is None:
             loaded = {}
         if not isinstance(loaded, dict):

@@ -375,17 +375,9 @@ def _field_error(exc: ValidationError) -> str:
 
 def load_schedule_file(path: Path) -> Schedule:
     """Read and validate one schedule file; ``ScheduleError`` names the file and the field."""
-    import yaml
+    from reporter.yamlfile import read_yaml
 
-    try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise ScheduleError(f"{path}: cannot read ({exc.strerror or exc})") from None
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f" line {mark.line + 1}" if mark else ""
-        raise ScheduleError(f"{path}:{where} not valid YAML "
-                            f"({getattr(exc, 'problem', None) or exc})") from None
+    data = read_yaml(path, ScheduleError)
     if not isinstance(data, dict):
         raise ScheduleError(f"{path}: expected a mapping of schedule fields at the top level")
     data.setdefault("name", path.stem)

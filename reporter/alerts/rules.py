@@ -519,20 +519,10 @@ def parse_rules(data: Any, source: str = "<alerts>") -> AlertsFile:
 
 def load_rules(path: str | Path) -> AlertsFile:
     """Read and validate one rule file; ``RulesError`` names the file, the field and why."""
-    import yaml
+    from reporter.yamlfile import read_yaml
 
     p = Path(path)
-    try:
-        text = p.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise RulesError(f"{p}: cannot read ({exc.strerror or exc})") from None
-    try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f" line {mark.line + 1}:" if mark else ""
-        raise RulesError(f"{p}:{where} not valid YAML "
-                         f"({getattr(exc, 'problem', None) or exc})") from None
+    data = read_yaml(p, RulesError)
     return parse_rules(data, str(p))
 
 
