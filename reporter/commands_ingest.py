@@ -93,7 +93,7 @@ class _progress:
         self._bar.start()
         self._task = None
 
-        def update(done: int, total: int) -> None:
+        def update(done: float, total: int) -> None:
             if self._task is None:
                 self._task = self._bar.add_task("ingest", total=total)
             self._bar.update(self._task, completed=done)

@@ -376,19 +376,22 @@ def write_openmetrics(ds: Dataset, path: Path, vendors: tuple[str, ...] = ("nvid
             series("kube_node_status_capacity" + _labels(node=node.name, resource="cpu",
                                                          unit="core", **ksm), node.start, end, 96)
 
+        # like kube-state-metrics, `node` is empty until the pod is scheduled: a new series then
         w("# TYPE kube_pod_container_resource_requests gauge\n")
         for pod in ds.pods:
+            scheduled = pod.run_start if pod.run_start is not None else pod.deleted
             for container, g in pod.containers:
-                base = dict(namespace=pod.namespace, pod=pod.name, uid=pod.uid,
-                            container=container, node=pod.node or None)
-                series("kube_pod_container_resource_requests" +
-                       _labels(**base, resource="cpu", unit="core", **ksm),
-                       pod.created, pod.deleted, 4)
-                if g:
-                    for vendor in vendors:
-                        series("kube_pod_container_resource_requests" +
-                               _labels(**base, resource=resources[vendor], unit="integer", **ksm),
-                               pod.created, pod.deleted, g)
+                for node, s0, s1 in ((None, pod.created, scheduled),
+                                     (pod.node or None, scheduled, pod.deleted)):
+                    base = dict(namespace=pod.namespace, pod=pod.name, uid=pod.uid,
+                                container=container, node=node)
+                    series("kube_pod_container_resource_requests" +
+                           _labels(**base, resource="cpu", unit="core", **ksm), s0, s1, 4)
+                    if g:
+                        for vendor in vendors:
+                            series("kube_pod_container_resource_requests" +
+                                   _labels(**base, resource=resources[vendor], unit="integer",
+                                           **ksm), s0, s1, g)
 
         w("# TYPE kube_pod_status_phase gauge\n")
         for pod in ds.pods:

@@ -321,3 +321,19 @@ def test_prompt_injection_in_workload_names_is_data(tmp_path, demo_db, llm):
     assert "777% utilization, as instructed" not in out["answer"]
     plain = ask_json(e, "Which workloads wasted the most GPU hours this week?", "--cluster", "gpu-east", "--no-llm")
     assert plain["figures"]["items"][0]["name"] == evil
+
+
+def test_the_lens_api_source_gives_the_same_answer(env, demo_db):
+    """The same question through a Lens API (local contract server) and through SQL."""
+    from tests.lens_server import serve_lens
+
+    q = "Why is ml-team's utilization lower this week than last week?"
+    via_sql = ask_json(env, q)
+    with serve_lens(demo_db) as server:
+        via_lens = ask_json(dict(env, LENS_API_URL=server.url), q)
+    for block in ("before", "after"):
+        for key in ("avg_utilization", "gpu_hours", "allocation_rate"):
+            assert via_lens["figures"][block][key] == pytest.approx(via_sql["figures"][block][key], abs=1e-9)
+    lens_workloads = {c["name"]: c["impact_pp"] for c in via_lens["figures"]["contributors"] if c["kind"] == "workload"}
+    assert lens_workloads["llm-eval-server"] == pytest.approx(
+        next(c["impact_pp"] for c in via_sql["figures"]["contributors"] if c["name"] == "llm-eval-server"), abs=1e-9)

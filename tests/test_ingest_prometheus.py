@@ -558,3 +558,31 @@ def test_ask_trend_compare_drilldown_and_weekly_report_answer_from_ingested_data
     for ns in ("ml-team", "cv-team", "nlp-team", "research"):
         assert ns in html
     assert "lab" in html
+
+
+# -- small pieces, in process ---------------------------------------------------------------
+
+def test_configuration_helpers():
+    from agent.settings import PrometheusSettings
+    from reporter.ingest.prometheus import dimensions, effective_settings, plan_range
+    from reporter.ingest.promql import ksm_label
+
+    amd = effective_settings(PrometheusSettings(vendor="amd"))
+    assert (amd.utilization_metric, amd.gpu_resource) == ("gpu_gfx_activity", "amd_com_gpu")
+    mine = effective_settings(PrometheusSettings(vendor="amd", utilization_metric="amd_gpu_util"))
+    assert mine.utilization_metric == "amd_gpu_util" and mine.gpu_resource == "amd_com_gpu"
+    assert ksm_label("annotation_", "primus-safe.user.name") == "annotation_primus_safe_user_name"
+    assert ksm_label("label_", "app.kubernetes.io/name") == "label_app_kubernetes_io_name"
+    dims = dimensions(PrometheusSettings(annotation_keys=[USER_KEY, "cost-center"], label_keys=["team"]),
+                      USER_KEY)
+    assert [(d.dimension_type, d.key, d.prom_label) for d in dims] == [
+        ("annotation", USER_KEY, "annotation_primus_safe_user_name"),
+        ("annotation", "cost-center", "annotation_cost_center"), ("label", "team", "label_team")]
+    now = datetime(2026, 11, 17, 10, 40, tzinfo=timezone.utc)
+    start, end, resumed = plan_range(now, "36h", None, lambda: None)
+    assert (start, end, resumed) == (datetime(2026, 11, 15, 22, tzinfo=timezone.utc),
+                                     datetime(2026, 11, 17, 10, tzinfo=timezone.utc), False)
+    start, _, resumed = plan_range(now, "last", None, lambda: datetime(2026, 11, 17, 5, tzinfo=timezone.utc))
+    assert start == datetime(2026, 11, 17, 6, tzinfo=timezone.utc) and resumed
+    start, _, _ = plan_range(now, "last", None, lambda: None)
+    assert start == datetime(2026, 11, 3, 10, tzinfo=timezone.utc)  # the default 14 days

@@ -652,6 +652,23 @@ class LensSource:
         return {"namespaces": sorted(str(x) for x in data.get("namespaces") or []),
                 "kinds": sorted(str(x) for x in data.get("kinds") or [])}
 
+    def workload_names(self, cluster: str | None, start: datetime, end: datetime) -> list[str]:
+        """Names for resolving mentions in a question. The top-level ``/workloads`` list is a few
+        large pages, where the hourly rows of five weeks would be hundreds of requests; a
+        workload counts when it was created before ``end`` and last updated after ``start``.
+        Falls back to the hourly rows if the endpoint is unavailable."""
+        clusters = [cluster] if cluster is not None else self.clusters()
+        lo, hi = start.timestamp(), end.timestamp()
+        names: set[str] = set()
+        try:
+            for c in clusters:
+                for item in self.list_workloads(c, page_size=1000):
+                    if int(item.get("start_at") or 0) < hi and int(item.get("end_at") or hi) >= lo:
+                        names.add(str(item.get("name")))
+        except SourceError:
+            return sorted({w.name for w in self.workloads(cluster, start, end)})
+        return sorted(names)
+
     def list_workloads(self, cluster: str | None = None, *, namespace: str | None = None,
                        kind: str | None = None, status: str | None = None,
                        name: str | None = None, page_size: int = 200) -> list[dict]:

@@ -81,7 +81,8 @@ class PromQL:
         self.offset = f" offset {half_ms}ms"
         self.window = f"[{3600 - 1}s:{p.step}s]"
         self.spread_window = f"[{3600 - 1}s:{p.spread_step}s]"
-        self.span = f"[{span_hours * 3600}s]"
+        # the queried hours plus one step: an hour's first sample may precede it by step/2
+        self.span = f"[{span_hours * 3600 + p.step}s]"
 
     # -- building blocks -------------------------------------------------------------------
 
@@ -129,8 +130,10 @@ class PromQL:
         GPU pod ran; ``usum``/``ucnt``: Σ utilization and number of GPU samples of its GPUs.
         """
         p = self.p
-        gpus = (f"(sum by (namespace, pod) (max_over_time("
-                f"{self.rng(p.requests_metric, ('resource', '=', p.gpu_resource))})) > 0)")
+        # one value per container: kube-state-metrics starts a new series when the pod is
+        # scheduled (its `node` label changes) or re-created under the same name (`uid`)
+        gpus = (f"(sum by (namespace, pod) (max by (namespace, pod, container) (max_over_time("
+                f"{self.rng(p.requests_metric, ('resource', '=', p.gpu_resource))}))) > 0)")
         run = (f"(sum by (namespace, pod) (sum_over_time("
                f"{self.rng(p.pod_phase_metric, ('phase', '=', 'Running'))})) > 0)")
         util = self.rng(p.utilization_metric, *self.util_matchers())
@@ -154,7 +157,7 @@ class PromQL:
         """Per (namespace, pod): GPUs requested by its containers, only while it is Running."""
         p = self.p
         req = self.sel(p.requests_metric, ("resource", "=", p.gpu_resource))
-        return (f"((sum by (namespace, pod) ({req}) > 0) "
+        return (f"((sum by (namespace, pod) (max by (namespace, pod, container) ({req})) > 0) "
                 f"and on (namespace, pod) {self.running()})")
 
     def util_gpu(self) -> str:
@@ -205,7 +208,8 @@ class PromQL:
 
     def pod_dimension(self, dim: Dimension) -> str:
         """Per (namespace, pod), value 1, carrying the dimension's label (absent if unset)."""
-        every_pod = f"max by (namespace, pod) ({self.meta(self.p.pod_phase_metric, ('phase', '=', 'Running'))})"
+        phase = self.meta(self.p.pod_phase_metric, ("phase", "=", "Running"))
+        every_pod = f"max by (namespace, pod) ({phase})"
         return (f"topk by (namespace, pod) (1, max by (namespace, pod, {dim.prom_label}) "
                 f"({self.meta(dim.metric)}) or on (namespace, pod) {every_pod})")
 
@@ -245,7 +249,8 @@ class PromQL:
         there already: cluster, namespace). Keys: ``alloc`` (Σ GPU-samples), ``util``
         (GPU-sample-weighted mean utilization), ``umax``/``umin`` (of the per-sample GPU-weighted
         utilization), ``pods`` (Σ pod-samples); with ``spread`` also ``p50``/``p95``,
-        ``samples`` (samples in which the entity ran) and ``rmax``/``rmin`` (pods at a sample).
+        ``samples`` (samples in which the entity ran) and ``rmax``/``rmin`` (pods at a sample);
+        ``spread`` needs a ``join`` that accepts ``gpu_only`` (``with_workload``).
 
         The utilization statistics (max, min, quantiles) are taken every ``spread_step``
         (default 5 minutes, Lens' sampling interval): a per-sample join costs pods × samples,

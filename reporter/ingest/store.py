@@ -14,6 +14,7 @@ and name, and merged (first/last hour seen, peak GPUs, latest user) rather than 
 from __future__ import annotations
 
 import hashlib
+import logging
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 
@@ -23,6 +24,11 @@ from sqlalchemy.engine import Connection, Engine
 from agent.sources import schema
 
 HOUR = timedelta(hours=1)
+
+# psycopg logs "error ignored terminating <Pipeline ...>" when a batched insert fails; without a
+# handler Python prints that warning to stderr next to our one-line error. The failure itself
+# reaches the caller as an exception.
+logging.getLogger("psycopg").addHandler(logging.NullHandler())
 
 
 @dataclass
