@@ -153,9 +153,7 @@ class Agent:
         u = rule_understand(question, self.now, meta, default_cluster=state.get("cluster") or self.default_cluster)
         if state.get("last") and self._is_follow_up(question, u):
             u = self._merge_follow_up(u, understanding_from_dict(state["last"]), meta)
-        if (u.confidence < 0.6 and self.llm is not None and state.get("use_llm", True)
-                and question and u.intent != "help" or (u.confidence < 0.3 and self.llm is not None
-                                                      and state.get("use_llm", True) and question)):
+        if self.llm is not None and state.get("use_llm", True) and question and u.confidence < 0.6:
             from agent.understand import llm as llm_mod
 
             llm_calls += 1
@@ -220,10 +218,10 @@ class Agent:
 
     @staticmethod
     def _is_follow_up(question: str, u: Understanding) -> bool:
+        """A short question that says "and/what about…", or names nothing, or is unsure."""
         names = [u.namespace, u.user, u.workload, u.label_key, u.cluster]
-        short = len(question) <= 60
-        return bool(FOLLOW_UP.search(question)) and short or (short and not any(names)) or \
-            (short and u.confidence < 0.6)
+        return len(question) <= 60 and (bool(FOLLOW_UP.search(question)) or not any(names)
+                                        or u.confidence < 0.6)
 
     @staticmethod
     def _merge_follow_up(u: Understanding, prev: Understanding, meta: Metadata) -> Understanding:

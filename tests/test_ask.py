@@ -14,7 +14,6 @@ import subprocess
 import sys
 import time
 from collections import defaultdict
-from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -235,11 +234,7 @@ def test_llm_extracts_when_rules_are_unsure_and_invented_numbers_are_rejected(ll
 def test_llm_phrasing_with_grounded_numbers_is_kept(llm):
     server, e = llm
     server.script = [{"tool": {"intent": "trend", "namespace": "ml-team", "period": "last-7d"}}]
-    probe = ask_json(e, "the ml folks and their boxes, lately?", "--no-llm")
-    util = probe["figures"]["avg_utilization"] if probe["intent"] == "trend" else None
-    server.requests.clear()
-    server.script = [{"tool": {"intent": "trend", "namespace": "ml-team", "period": "last-7d"}}]
-    first = ask_json(e, "the ml folks and their boxes, lately?")
+    first = ask_json(e, "the ml folks and their boxes, lately?")  # learn the real figure
     util = first["figures"]["avg_utilization"]
     server.requests.clear()
     server.script = [{"tool": {"intent": "trend", "namespace": "ml-team", "period": "last-7d"}},

@@ -368,7 +368,7 @@ def test_invalid_schedule_files_name_the_file_field_and_reason(tmp_path, change,
 
 def test_bad_yaml_and_duplicates_and_unknown_names(tmp_path):
     (tmp_path / "a.yaml").write_text("name: [unclosed\n")
-    with pytest.raises(ScheduleError, match=r"a\.yaml: line \d+ not valid YAML"):
+    with pytest.raises(ScheduleError, match=r"a\.yaml: line \d+: not valid YAML"):
         load_schedules(tmp_path)
     (tmp_path / "a.yaml").write_text(SCHEDULE)
     (tmp_path / "b.yaml").write_text(SCHEDULE)

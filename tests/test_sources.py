@@ -7,7 +7,7 @@ word for word — not by calling gpureport.
 from __future__ import annotations
 
 from collections import defaultdict
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta
 
 import pytest
 from sqlalchemy import create_engine, text
