@@ -108,7 +108,7 @@ def _trend(f, e, lang, pl, bl):
                f"趋势：每天 {signed(f['slope_pp_per_day'], ' pp')}。"]
     else:
         answer = (f"{_sentence_start(who)} averaged {p1(f['avg_utilization'])}% GPU utilization "
-                  f"over {when}, with an allocation rate of {p1(f['allocation_rate'])}% and "
+                  f"over {'the ' if when.startswith('last ') else ''}{when}, with an allocation rate of {p1(f['allocation_rate'])}% and "
                   f"{gh(f['gpu_hours'])} GPU-hours ({gh(f['idle_gpu_hours'])} idle).")
         what = "Utilization" if metric == "avg_utilization" else "Allocation rate"
         direction = ("rising" if f["slope_pp_per_day"] > 0.5 else
