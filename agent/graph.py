@@ -463,6 +463,8 @@ class Agent:
         u = understanding_from_dict(state["understanding"])
         figures = self._figures(u, state)
         entities = u.entities_json()
+        if u.cluster is None and len(self._meta.clusters if self._meta else []) > 1:
+            entities["all_clusters"] = True  # for the wording only; not part of the JSON output
         answer, insights = phrasing.phrase(u.intent, figures, entities, u.language,
                                            u.period.label if u.period else None,
                                            u.baseline.label if u.baseline else None)

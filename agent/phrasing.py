@@ -49,6 +49,8 @@ def _scope_words(entities: dict, lang: str) -> str:
         base = f"label {name(entities['label'])}" if lang == "en" else f"标签 {name(entities['label'])}"
     elif entities.get("namespace"):
         base = name(entities["namespace"]) if lang == "en" else f"命名空间 {name(entities['namespace'])}"
+    elif entities.get("all_clusters"):
+        base = "all clusters" if lang == "en" else "所有集群"
     else:
         base = "the cluster" if lang == "en" else "集群"
     if entities.get("cluster"):
@@ -58,7 +60,12 @@ def _scope_words(entities: dict, lang: str) -> str:
 
 def _sentence_start(who: str) -> str:
     """Capitalise our own words ("the cluster"), never a name from the data ("ml-team")."""
-    return who[0].upper() + who[1:] if who.startswith(("the ", "user ", "workload ", "label ")) else who
+    return who[0].upper() + who[1:] if who.startswith(("the ", "all ", "user ", "workload ", "label ")) else who
+
+
+def _the(when: str) -> str:
+    """"over the last 7 days", "over this week", "over 2026-W47"."""
+    return f"the {when}" if re.match(r"last \d", when) else when
 
 
 def _period_words(label: str | None, lang: str) -> str:
@@ -108,7 +115,7 @@ def _trend(f, e, lang, pl, bl):
                f"趋势：每天 {signed(f['slope_pp_per_day'], ' pp')}。"]
     else:
         answer = (f"{_sentence_start(who)} averaged {p1(f['avg_utilization'])}% GPU utilization "
-                  f"over {'the ' if when.startswith('last ') else ''}{when}, with an allocation rate of {p1(f['allocation_rate'])}% and "
+                  f"over {_the(when)}, with an allocation rate of {p1(f['allocation_rate'])}% and "
                   f"{gh(f['gpu_hours'])} GPU-hours ({gh(f['idle_gpu_hours'])} idle).")
         what = "Utilization" if metric == "avg_utilization" else "Allocation rate"
         direction = ("rising" if f["slope_pp_per_day"] > 0.5 else
@@ -251,7 +258,7 @@ def _ranking(f, e, lang, pl, bl):
         crit = {"idle": "idle GPU-hours", "gpu_hours": "GPU-hours", "utilization_low": "lowest utilization",
                 "utilization_high": "highest utilization"}[by]
         first = items[0]
-        answer = (f"Top {ent} by {crit} over {when}: {name(first['name'])} with "
+        answer = (f"Top {ent} by {crit} over {_the(when)}: {name(first['name'])} with "
                   f"{gh(first['gpu_hours'])} GPU-hours at {p1(first['avg_utilization'])}% utilization "
                   f"({gh(first['idle_gpu_hours'])} idle GPU-hours).")
         ins = [f"{i + 1}. {name(it['name'])}: {gh(it['idle_gpu_hours'])} idle GPU-hours, "

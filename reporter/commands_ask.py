@@ -38,11 +38,12 @@ def render_text(out: dict) -> str:
         key = f.get("metric", "avg_utilization")
         vals = [p[key] for p in f["series"]]
         lines.append(f"  {sparkline(vals)}  {p1(min(vals))}–{p1(max(vals))}%")
-    if out["intent"] != "drilldown":  # a drill-down's contributors are in the table below
-        for ins in out.get("insights") or []:
+    tabled = {"drilldown": f.get("contributors"), "ranking": f.get("items"),
+              "realtime": f.get("by_namespace")}.get(out["intent"])
+    for ins in out.get("insights") or []:
+        # insights that only repeat the rows of the table below are left to the table
+        if not tabled or ins.startswith(("Inside", "在 ", "Figures", "所有")):
             lines.append(f"  • {ins}")
-    else:
-        lines += [f"  • {ins}" for ins in (out.get("insights") or []) if ins.startswith(("Inside", "在 ", "Figures", "所有"))]
     rows: list[tuple] = []
     if out["intent"] == "ranking" and f.get("items"):
         rows = [("name", "GPU-h", "util %", "idle GPU-h")] + [
