@@ -61,6 +61,8 @@ from agent.sources.base import (
     Snapshot,
     SourceError,
     WorkloadInfo,
+    merge_snapshots,
+    namespace_allocations,
     utc,
 )
 
@@ -568,7 +570,6 @@ class LensSource:
 
     # -- Source: snapshots, freshness, health -------------------------------------------------
     def latest_snapshot(self, cluster: str | None, at: datetime) -> Snapshot | None:
-        from agent.sources.sql import merge_snapshots, namespace_allocations  # one merge rule
 
         at = utc(at)
         found: list[Snapshot] = []

@@ -30,14 +30,15 @@ from agent.sources import schema as s
 from agent.sources.base import (
     UNKNOWN_USER,
     HourlyPoint,
-    NamespaceAllocation,
     NotFound,
     PeriodStats,
     Scope,
     Snapshot,
     SourceError,
     WorkloadInfo,
+    merge_snapshots,
     naive,
+    namespace_allocations,
     utc,
 )
 
@@ -516,42 +517,3 @@ def snapshot_from_row(cluster: str, row) -> Snapshot:
         allocated_gpus=int(row.allocated_gpu_count or 0),
         by_namespace=namespace_allocations(details),
     )
-
-
-def namespace_allocations(details: dict) -> list[NamespaceAllocation]:
-    out = []
-    for ns, d in (details.get("namespaces") or {}).items():
-        d = d or {}
-        out.append(NamespaceAllocation(namespace=ns, allocated_gpus=int(d.get("allocatedGpu") or 0),
-                                       utilization=float(d.get("utilization") or 0.0),
-                                       workload_count=int(d.get("workloadCount") or 0)))
-    return sorted(out, key=lambda a: (-a.allocated_gpus, a.namespace))
-
-
-def merge_snapshots(found: list[Snapshot], cluster: str | None) -> Snapshot | None:
-    """One snapshot per cluster -> the sum (for "all clusters"), newest time."""
-    if not found:
-        return None
-    if len(found) == 1:
-        return found[0]
-    by_ns: dict[str, NamespaceAllocation] = {}
-    for snap in found:
-        for a in snap.by_namespace:
-            cur = by_ns.get(a.namespace)
-            if cur is None:
-                by_ns[a.namespace] = NamespaceAllocation(a.namespace, a.allocated_gpus,
-                                                         a.utilization, a.workload_count)
-            else:
-                total = cur.allocated_gpus + a.allocated_gpus
-                util = ((cur.utilization * cur.allocated_gpus + a.utilization * a.allocated_gpus)
-                        / total) if total else 0.0
-                by_ns[a.namespace] = NamespaceAllocation(a.namespace, total, util,
-                                                         cur.workload_count + a.workload_count)
-    return Snapshot(
-        cluster=cluster or "all clusters",
-        time=max(sn.time for sn in found),
-        total_gpus=sum(sn.total_gpus for sn in found),
-        allocated_gpus=sum(sn.allocated_gpus for sn in found),
-        by_namespace=sorted(by_ns.values(), key=lambda a: (-a.allocated_gpus, a.namespace)),
-    )
-
