@@ -31,7 +31,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
-from typing import Literal, Protocol, runtime_checkable
+from typing import Iterable, Literal, Protocol, runtime_checkable
 
 ScopeKind = Literal["cluster", "namespace", "user", "label", "workload"]
 ChildKind = Literal["namespace", "user", "workload", "label"]
@@ -49,6 +49,15 @@ class NotFound(SourceError):
         self.kind, self.name, self.suggestions = kind, name, list(suggestions or [])
         hint = f"; did you mean: {', '.join(self.suggestions)}?" if self.suggestions else ""
         super().__init__(f"unknown {kind} '{name}'{hint}")
+
+
+def suggest(name: str, options: Iterable[str], n: int = 3) -> list[str]:
+    """Closest real names for a misspelt one (case-insensitive), for ``NotFound``."""
+    import difflib
+
+    lowered = {o.lower(): o for o in options}
+    hits = difflib.get_close_matches(name.lower(), list(lowered), n=n, cutoff=0.5)
+    return [lowered[h] for h in hits]
 
 
 @dataclass(frozen=True)

@@ -40,7 +40,6 @@ messages are one line and never show credentials that may be embedded in the con
 
 from __future__ import annotations
 
-import difflib
 import json
 import math
 import re
@@ -61,6 +60,7 @@ from agent.sources.base import (
     Snapshot,
     SourceError,
     WorkloadInfo,
+    suggest,
     merge_snapshots,
     namespace_allocations,
     utc,
@@ -157,11 +157,6 @@ def row_user(row: dict, annotation: str) -> str:
     return UNKNOWN_USER
 
 
-def suggest(name: str, options: Iterable[str], n: int = 3) -> list[str]:
-    """Closest real names for a misspelt one (case-insensitive), like sql.py's."""
-    lowered = {o.lower(): o for o in options}
-    return [lowered[h] for h in difflib.get_close_matches(name.lower(), list(lowered), n=n,
-                                                           cutoff=0.5)]
 
 
 def _num(row: dict, key: str) -> float:

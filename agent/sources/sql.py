@@ -14,9 +14,8 @@ Two layouts are supported:
 
 from __future__ import annotations
 
-import difflib
 import functools
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -36,6 +35,7 @@ from agent.sources.base import (
     Snapshot,
     SourceError,
     WorkloadInfo,
+    suggest,
     merge_snapshots,
     naive,
     namespace_allocations,
@@ -45,12 +45,6 @@ from agent.sources.base import (
 ANNOTATION = "annotation"
 
 
-def suggest(name: str, options: Iterable[str], n: int = 3) -> list[str]:
-    """Closest real names for a misspelt one (case-insensitive)."""
-    opts = list(options)
-    lowered = {o.lower(): o for o in opts}
-    hits = difflib.get_close_matches(name.lower(), list(lowered), n=n, cutoff=0.5)
-    return [lowered[h] for h in hits]
 
 
 def _engine(url: str) -> Engine:
@@ -318,15 +312,15 @@ class SqlSource:
         total = PeriodStats(name=scope.name)
         for t in self._targets(scope.cluster):
             table, conds, joined = self._scope_query(scope, t, start, end)
-            stmt = select(*_sums(table.c.allocated_gpu_count, table.c.avg_utilization))
+            cols = _sums(table.c.allocated_gpu_count, table.c.avg_utilization)
+            if scope.kind == "cluster":  # capacity comes from the same rows: one scan
+                cols.append(func.coalesce(func.sum(table.c.total_gpu_capacity), 0).label("cap"))
+            stmt = select(*cols)
             if joined is not None:
                 stmt = stmt.select_from(joined)
             row = self._rows(t, stmt.where(*conds))[0]
-            if scope.kind == "cluster":
-                cap_stmt = select(func.coalesce(func.sum(table.c.total_gpu_capacity), 0)).where(*conds)
-                capacity = float(self._rows(t, cap_stmt)[0][0] or 0)
-            else:
-                capacity = self._capacity(t, start, end)
+            capacity = (float(row.cap or 0) if scope.kind == "cluster"
+                        else self._capacity(t, start, end))
             workloads = 0
             if table is s.workload_hourly:
                 workloads = self._workload_count(t, conds, joined)
