@@ -12,22 +12,20 @@ import hashlib
 import json
 import shutil
 import sqlite3
-import threading
-from contextlib import contextmanager
 from datetime import datetime, timedelta, timezone
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Iterator
 
 import pytest
 
 from reporter.alerts import alert_jobs, list_alerts, run_check
 from reporter.alerts.rules import RulesError, fingerprint, load_rules, parse_rules
 from reporter.config import Config
-from tests.alertmanager_fixture import available as am_available
-from tests.alertmanager_fixture import running_alertmanager
 from tests.conftest import NOW
-from tests.smtp_server import smtp_server
+from tests.fakes.alertmanager import available as am_available
+from tests.fakes.alertmanager import running_alertmanager
+from tests.fakes.lens_api import serve_lens
+from tests.fakes.slack_webhook import webhook_server
+from tests.fakes.smtp import smtp_server
 
 H = timedelta(hours=1)
 M = timedelta(minutes=1)
@@ -36,48 +34,7 @@ TOKEN = "T000/B000/s3cr3t-t0ken"
 
 
 # ------------------------------------------------------------------------------------------
-# helpers: a webhook receiver, rule files, configuration, independent figures
-class Hook:
-    """A local HTTP server standing in for a Slack incoming webhook."""
-
-    def __init__(self) -> None:
-        self.requests: list[tuple[str, dict]] = []
-        self.statuses: list[int] = []  # answered in order; then 200
-        self.port = 0
-
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}/services/{TOKEN}"
-
-
-@contextmanager
-def webhook_server() -> Iterator[Hook]:
-    hook = Hook()
-
-    class Handler(BaseHTTPRequestHandler):
-        def do_POST(self):  # noqa: N802 - http.server hook name
-            body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
-            hook.requests.append((self.path, json.loads(body)))
-            status = hook.statuses.pop(0) if hook.statuses else 200
-            out = b"ok" if status == 200 else b"internal_error"
-            self.send_response(status)
-            self.send_header("Content-Length", str(len(out)))
-            self.end_headers()
-            self.wfile.write(out)
-
-        def log_message(self, *args):  # keep pytest output clean
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    hook.port = server.server_address[1]
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield hook
-    finally:
-        server.shutdown()
-        server.server_close()
-
-
+# helpers: rule files, configuration, independent figures
 def rules_yaml(channels: dict[str, dict], *, repeat: str = "1h", idle_for: str = "0m",
                extra_rules: str = "") -> str:
     chan_yaml = json.dumps(channels)  # JSON is YAML
@@ -339,7 +296,7 @@ def test_an_alert_stays_pending_until_it_has_held_for_its_for_duration(
 # 3. a failing webhook does not lose the alert, and email still goes out
 def test_a_webhook_500_is_retried_at_the_next_check_while_email_is_delivered(
         home, tmp_path, demo_db, smtp):
-    with webhook_server() as hook:
+    with webhook_server(TOKEN) as hook:
         channels = {"ops-mail": email_channel(),
                     "chat": {"type": "webhook", "url": hook.url(), "retries": 2, "backoff": 0}}
         cfg = make_config(tmp_path, demo_db, rules_yaml(channels), smtp_port=smtp.port)
@@ -383,7 +340,7 @@ def test_hostile_workload_names_are_escaped_in_html_slack_and_shell(
     url, path = copy_demo(demo_db, tmp_path)
     sql(path, "UPDATE workload_gpu_hourly_stats SET workload_name = ? "
               "WHERE workload_name = 'llm-eval-server'", evil)
-    with webhook_server() as hook:
+    with webhook_server(TOKEN) as hook:
         channels = {"ops-mail": email_channel(),
                     "chat": {"type": "webhook", "url": hook.url(), "backoff": 0}}
         cfg = make_config(tmp_path, url, rules_yaml(channels), smtp_port=smtp.port)
@@ -665,7 +622,6 @@ def test_idle_workloads_agree_between_the_sql_and_lens_sources(pg_url):
     from agent.sources import schema as s
     from agent.sources.lens import LensSource
     from agent.sources.sql import SqlSource
-    from tests.lens_server import serve_lens
 
     t0 = datetime(2026, 11, 19, 6)
     cluster = [{"cluster_name": "alpha", "stat_hour": t0 + i * H, "total_gpu_capacity": 64,

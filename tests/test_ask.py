@@ -21,7 +21,8 @@ import pytest
 from agent.periods import baseline, last_days, last_week, this_week
 from tests.conftest import NOW, NOW_ISO
 from tests.expect import _ts, expected, raw_rows
-from tests.openai_server import serve_openai
+from tests.fakes.lens_api import serve_lens
+from tests.fakes.openai_api import serve_openai
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -320,8 +321,6 @@ def test_prompt_injection_in_workload_names_is_data(tmp_path, demo_db, llm):
 
 def test_the_lens_api_source_gives_the_same_answer(env, demo_db):
     """The same question through a Lens API (local contract server) and through SQL."""
-    from tests.lens_server import serve_lens
-
     q = "Why is ml-team's utilization lower this week than last week?"
     via_sql = ask_json(env, q)
     with serve_lens(demo_db) as server:

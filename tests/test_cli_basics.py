@@ -7,7 +7,7 @@ import socket
 
 import pytest
 
-from tests.lens_server import serve_lens
+from tests.fakes.lens_api import serve_lens
 from tests.test_ask import gpureport
 
 

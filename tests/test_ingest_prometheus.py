@@ -1,12 +1,12 @@
 """`gpureport ingest prometheus` against a real Prometheus over backfilled TSDB blocks.
 
-The cluster (tests/prom_fixture.py): 48 GPUs on 6 nodes (one joining mid-hour), 3 days at one
+The cluster (tests/fakes/gpu_cluster.py): 48 GPUs on 6 nodes (one joining mid-hour), 3 days at one
 sample per minute, Deployments with a mid-hour rollout, Jobs of 1-8 GPUs starting and stopping
 mid-hour (one with two GPU containers), PyTorchJobs of 8-GPU workers, owner-less pods, a
 ReplicaSet without Deployment, CPU-only and never-scheduled pods, users as the annotation
 ``primus-safe.user.name``. NVIDIA and AMD copies of the GPU metrics live in the same TSDB.
 
-Every expected figure is computed from the simulated pods themselves (``prom_fixture.expected``),
+Every expected figure is computed from the simulated pods themselves (``gpu_cluster.expected``),
 never through PromQL or gpureport's code.
 """
 
@@ -25,16 +25,17 @@ import httpx
 import pytest
 from sqlalchemy import create_engine, text
 
-from tests import prom_fixture as pf
+from tests.fakes import free_port, gpu_cluster
+from tests.fakes.prometheus import PrometheusServer, build
 from tests.conftest import create_pg_database, drop_pg_database
 
 pytestmark = [pytest.mark.slow]
 
 ROOT = Path(__file__).resolve().parent.parent
-USER_KEY = pf.USER_KEY
+USER_KEY = gpu_cluster.USER_KEY
 ALLOC_TOL, UTIL_TOL = 0.05, 0.5  # acceptance: GPUs, percentage points
 DAYS = 3
-START = pf.ANCHOR  # Sat 2026-11-14 00:00 UTC
+START = gpu_cluster.ANCHOR  # Sat 2026-11-14 00:00 UTC
 END = START + timedelta(days=DAYS)  # Tue 2026-11-17 00:00 UTC
 END_ISO = END.strftime("%Y-%m-%dT%H:%M:%SZ")
 
@@ -62,18 +63,18 @@ prometheus:
 
 @pytest.fixture(scope="module")
 def dataset():
-    return pf.generate(gpus=48, days=DAYS)
+    return gpu_cluster.generate(gpus=48, days=DAYS)
 
 
 @pytest.fixture(scope="module")
 def expect(dataset):
-    return pf.expected(dataset)
+    return gpu_cluster.expected(dataset)
 
 
 @pytest.fixture(scope="module")
 def prometheus(dataset, tmp_path_factory):
-    tsdb = pf.build(dataset, tmp_path_factory.mktemp("prom"))
-    with pf.PrometheusServer(tsdb, lookback="1m") as server:
+    tsdb = build(dataset, tmp_path_factory.mktemp("prom"))
+    with PrometheusServer(tsdb, lookback="1m") as server:
         yield server
 
 
@@ -356,7 +357,7 @@ def _hours_by_table(db: str) -> dict[str, set[int]]:
 def test_unreachable_prometheus_is_one_line_and_writes_nothing(tmp_path):
     db = f"sqlite:///{tmp_path / 'store.db'}"
     config = NVIDIA_CONFIG + "  retries: 1\n  retry_backoff: 0.05\n"
-    r = ingest(f"http://127.0.0.1:{pf.free_port()}", db, tmp_path, code=1, config=config)
+    r = ingest(f"http://127.0.0.1:{free_port()}", db, tmp_path, code=1, config=config)
     line = _error_line(r)
     assert line.startswith("error: Prometheus at http://127.0.0.1:") and "connection refused" in line
     assert "after 2 attempts" in line

@@ -1,4 +1,4 @@
-"""The `lens` source against a local server that speaks the Lens contract (tests/lens_server.py).
+"""The `lens` source against a local server that speaks the Lens contract (tests/fakes/lens_api.py).
 
 One small PostgreSQL database is built per module from explicit rows; every expected figure is
 computed here from those rows (plain Python sums), never by the code under test. The data:
@@ -21,14 +21,14 @@ from datetime import datetime, timedelta, timezone
 
 import httpx
 import pytest
-from tests.conftest import create_pg_database, drop_pg_database
-from tests.lens_server import serve_lens
 from sqlalchemy import create_engine, insert
 
 from agent.sources import make_source
 from agent.sources import schema as s
 from agent.sources.base import NotFound, Scope, SourceError
 from agent.sources.lens import LensSource, normalize_base_url
+from tests.conftest import create_pg_database, drop_pg_database
+from tests.fakes.lens_api import serve_lens
 
 pytestmark = pytest.mark.postgres
 

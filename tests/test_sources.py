@@ -17,7 +17,7 @@ from agent.sources.base import NotFound, Scope
 from agent.sources.sql import SqlSource
 from tests.conftest import NOW, create_pg_database, drop_pg_database
 from tests.expect import _ts, expected, raw_rows
-from tests.lens_server import serve_lens
+from tests.fakes.lens_api import serve_lens
 
 THIS_WEEK = this_week(NOW)
 BEFORE = baseline(THIS_WEEK)

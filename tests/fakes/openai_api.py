@@ -1,5 +1,8 @@
 """A local OpenAI-compatible HTTP server that answers with scripted completions.
 
+The contract spoken is OpenAI's Chat Completions API (``POST /v1/chat/completions``, tool
+calls, ``GET /v1/models``), as vLLM, Ollama and OpenAI serve it.
+
 The LLM path is exercised for real: langchain-openai's ``ChatOpenAI`` talks HTTP to this server
 exactly as it would to vLLM, Ollama or OpenAI. Each request to ``/v1/chat/completions`` takes the
 next scripted reply:
