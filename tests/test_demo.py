@@ -1,6 +1,8 @@
 """`gpureport demo` (reporter/demo.py): a deterministic, Lens-faithful demo store with a scripted
 ml-team utilization drop.
 
+The stores read here are the session's shared demo stores (tests/conftest.py: seed 42, small
+profile, generated at NOW and at MONDAY); tests that generate their own write to tmp_path.
 Expected values are computed here with our own SQL over the generated SQLite file (or
 SQLAlchemy reads for the cross-backend checksum), never by calling the generator's helpers.
 """
@@ -15,11 +17,10 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import NOW
 from reporter.demo import DemoError, generate
+from tests.conftest import NOW
 
 UTC = timezone.utc
-MONDAY_NOW = datetime(2026, 11, 23, 6, 0, tzinfo=UTC)
 S = datetime(2026, 11, 16)  # scenario week for both "now"s (naive UTC, as Lens stores it)
 USER = "primus-safe.user.name"
 LENS_TABLES = ("cluster_gpu_hourly_stats", "namespace_gpu_hourly_stats", "label_gpu_hourly_stats",
@@ -80,17 +81,15 @@ def checksum(url: str) -> dict[str, str]:
 
 
 @pytest.fixture(scope="module")
-def thursday(tmp_path_factory):
-    db = tmp_path_factory.mktemp("demo") / "thursday.db"
-    messages: list[str] = []
-    summary = generate(sqlite_url(db), seed=42, now=NOW, progress=messages.append)
-    return db, summary, messages
+def thursday(demo_store):
+    """The demo store generated at NOW (seed 42): (file, summary, progress messages)."""
+    return demo_store.path, demo_store.summary, list(demo_store.progress)
 
 
 @pytest.fixture(scope="module")
-def monday(tmp_path_factory):
-    db = tmp_path_factory.mktemp("demo") / "monday.db"
-    return db, generate(sqlite_url(db), seed=42, now=MONDAY_NOW)
+def monday(monday_demo_store):
+    """The demo store generated at MONDAY 06:00 (seed 42): (file, summary)."""
+    return monday_demo_store.path, monday_demo_store.summary
 
 
 @pytest.fixture(scope="module")
