@@ -150,6 +150,7 @@ def test_sqlalchemy_readers_filter_the_stored_timestamps(thursday):
                       "AND stat_hour < ?", (ts(S), ts(datetime(2026, 11, 17))))[0][0] > 0
 
 
+@pytest.mark.slow  # four generations and checksums of the whole store: ~10 s
 def test_same_seed_same_rows_other_seed_differs_and_reset_replaces(tmp_path, thursday_checksum):
     db = tmp_path / "nested" / "dir" / "demo.db"  # parent directories are created
     url = sqlite_url(db)
@@ -494,6 +495,7 @@ def test_research_keeps_an_idle_four_gpu_notebook_all_the_time(thursday):
 # ---------------------------------------------------------------------------------------------
 
 @pytest.mark.postgres
+@pytest.mark.slow  # two generations into PostgreSQL and checksums of the whole store: ~8 s
 def test_postgres_store_holds_the_same_rows_as_sqlite(pg_url, thursday, thursday_checksum):
     summary = generate(pg_url, seed=42, now=NOW)
     assert summary.rows == thursday[1].rows
@@ -504,7 +506,7 @@ def test_postgres_store_holds_the_same_rows_as_sqlite(pg_url, thursday, thursday
     assert checksum(pg_url) == thursday_checksum
 
 
-@pytest.mark.slow
+@pytest.mark.slow  # 1.5 million workload rows: ~30 s
 def test_large_profile_meets_the_size_bars(tmp_path):
     db = tmp_path / "large.db"
     summary = generate(sqlite_url(db), profile="large", now=NOW)

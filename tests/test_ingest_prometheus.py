@@ -27,8 +27,6 @@ from tests.conftest import create_pg_database, drop_pg_database
 from tests.fakes import free_port, gpu_cluster
 from tests.fakes.prometheus import PrometheusServer, build
 
-pytestmark = [pytest.mark.slow]
-
 USER_KEY = gpu_cluster.USER_KEY
 ALLOC_TOL, UTIL_TOL = 0.05, 0.5  # acceptance: GPUs, percentage points
 DAYS = 3
