@@ -3,7 +3,7 @@
     python bench/ingest_prometheus.py --gpus 1000 --days 7            # the issue's target size
     python bench/ingest_prometheus.py --gpus 200 --days 7 --keep /tmp/bench-prom   # reuse later
 
-Steps, each timed: generate the cluster (tests/prom_fixture.py: Deployments, Jobs, PyTorchJobs,
+Steps, each timed: generate the cluster (tests/fakes/gpu_cluster.py: Deployments, Jobs, PyTorchJobs,
 ...), write OpenMetrics and backfill it with promtool in 18-hour windows (one TSDB block each, so
 promtool never holds more than 18 h of text), start Debian's Prometheus over the blocks, run the
 ingest into a fresh SQLite store. Printed: wall time of the ingest, the share of it during which
@@ -23,7 +23,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from tests import prom_fixture as pf  # noqa: E402
+from tests.fakes import gpu_cluster, prometheus  # noqa: E402
 
 WINDOW_H = 18  # promtool block range for --max-block-duration=18h
 
@@ -33,7 +33,7 @@ def prometheus_cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-def build_tsdb(ds: pf.Dataset, work: Path) -> Path:
+def build_tsdb(ds: gpu_cluster.Dataset, work: Path) -> Path:
     """OpenMetrics + promtool per 18 h window aligned to promtool's block boundaries."""
     tsdb = work / "tsdb"
     t0 = int(ds.start.timestamp())
@@ -45,10 +45,10 @@ def build_tsdb(ds: pf.Dataset, work: Path) -> Path:
         m0 = max(0, (b - t0) // 60)
         m1 = min(ds.minutes, (b + window_s - t0) // 60)
         om = work / f"window-{b}.om"
-        n = pf.write_openmetrics(ds, om, ("nvidia",), window=(m0, m1))
+        n = prometheus.write_openmetrics(ds, om, ("nvidia",), window=(m0, m1))
         size = om.stat().st_size / 1e6
         t = time.perf_counter()
-        pf.backfill(om, tsdb, max_block=f"{WINDOW_H}h")
+        prometheus.backfill(om, tsdb, max_block=f"{WINDOW_H}h")
         om.unlink()
         print(f"  window {m0 // 60:>4}h..{m1 // 60:>4}h: {n:>11,} samples, {size:>7,.0f} MB text, "
               f"promtool {time.perf_counter() - t:5.1f} s", flush=True)
@@ -72,7 +72,7 @@ def main() -> None:
     work = args.keep or Path(tempfile.mkdtemp(prefix="bench-prom-"))
     work.mkdir(parents=True, exist_ok=True)
     t = time.perf_counter()
-    ds = pf.generate(gpus=args.gpus, days=args.days, seed=args.seed)
+    ds = gpu_cluster.generate(gpus=args.gpus, days=args.days, seed=args.seed)
     print(f"cluster: {ds.total_gpus} GPUs on {len(ds.nodes)} nodes, {len(ds.pods):,} pods, "
           f"{ds.minutes // 60} hours at 1 minute (generated in {time.perf_counter() - t:.1f} s)")
     tsdb = work / "tsdb"
@@ -93,7 +93,7 @@ def main() -> None:
     if db.exists():
         db.unlink()
     try:
-        with pf.PrometheusServer(tsdb, lookback="1m") as server:
+        with prometheus.PrometheusServer(tsdb, lookback="1m") as server:
             cpu0 = prometheus_cpu_seconds(server.proc.pid)
             result = ingest_prometheus(settings, f"sqlite:///{db}", ds.end, url=server.url,
                                        since=ds.start.isoformat(), until=ds.end.isoformat())

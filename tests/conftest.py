@@ -1,14 +1,31 @@
-"""Shared fixtures: fixed time, isolated data directories, and real PostgreSQL databases.
+"""Shared fixtures: a fixed clock, no stray configuration, isolated homes, demo stores built once
+per session, configuration files, and real PostgreSQL databases.
 
-PostgreSQL is the server on 127.0.0.1:5432 (trust auth, user ``postgres``) that .ci/run starts;
-each fixture creates a uniquely named database and drops it afterwards.
+* The clock: ``NOW`` (a Thursday) for everything, ``MONDAY`` for the reports' "last week".
+  ``tests.cli.run`` sets ``GPUREPORT_NOW=NOW`` unless a test says otherwise.
+* No test sees the developer's configuration: ``GPUREPORT_*``, ``LLM_*``, ``LENS_*``, ``SMTP_*``,
+  ``STORAGE_*``, ``PG_*`` and ``PROMETHEUS_*`` variables are removed for the whole session.
+* ``home``: an empty ``GPUREPORT_HOME`` under the test's tmp_path, which is also the working
+  directory.
+* ``demo_store`` / ``demo_db``: the small demo profile (seed 42, now = NOW) generated once per
+  session into a SQLite file; ``monday_demo_store`` the same at MONDAY. They are shared: a test
+  that writes to a demo store takes ``demo_copy`` (a file copy) instead, and a test that writes
+  to the shared file fails. ``demo_pg``: the same rows in PostgreSQL, once per session
+  (``clone_pg_database`` copies it for a test that writes).
+* ``config_file``: writes a YAML config for ``--config``.
+* PostgreSQL is the server on 127.0.0.1:5432 (trust auth, user ``postgres``) that .ci/run starts;
+  ``pg_url`` and ``create_pg_database`` make uniquely named databases, dropped afterwards.
 """
 
 from __future__ import annotations
 
 import os
+import shutil
 import uuid
+from dataclasses import dataclass
 from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -17,7 +34,125 @@ PG_ADMIN_URL = os.environ.get("GPUREPORT_TEST_PG", "postgresql+psycopg://postgre
 # A Thursday: "this week" is Mon 2026-11-16 00:00 .. now, the demo's scripted drop starts that Monday.
 NOW = datetime(2026, 11, 19, 12, 0, tzinfo=timezone.utc)
 NOW_ISO = "2026-11-19T12:00:00Z"
+# The Monday after: "last week" is 2026-W47, the week of the scripted drop (reports, schedules).
+MONDAY = datetime(2026, 11, 23, 6, 0, tzinfo=timezone.utc)
+MONDAY_ISO = "2026-11-23T06:00:00Z"
 
+# Environment variables that configure gpureport (reporter/config.py's ENV_MAP, GPUREPORT_HOME,
+# GPUREPORT_NOW ...), and the ones that configure the tests themselves.
+CONFIG_ENV_PREFIXES = ("GPUREPORT_", "LLM_", "LENS_", "SMTP_", "STORAGE_", "PG_", "PROMETHEUS_")
+TEST_ENV = ("GPUREPORT_TEST_PG", "GPUREPORT_ALERTMANAGER")
+
+
+@pytest.fixture(scope="session", autouse=True)
+def no_stray_configuration():
+    """Whatever the developer's shell configures for gpureport, no test sees it."""
+    mp = pytest.MonkeyPatch()
+    for name in list(os.environ):
+        if name.startswith(CONFIG_ENV_PREFIXES) and name not in TEST_ENV:
+            mp.delenv(name)
+    yield
+    mp.undo()
+
+
+@pytest.fixture
+def home(tmp_path, monkeypatch) -> Path:
+    """An isolated, empty GPUREPORT_HOME; the test runs with tmp_path as working directory."""
+    monkeypatch.setenv("GPUREPORT_HOME", str(tmp_path / "home"))
+    monkeypatch.chdir(tmp_path)
+    return tmp_path / "home"
+
+
+@pytest.fixture
+def config_file(tmp_path):
+    """``config_file(text_or_dict, name="config.yaml") -> Path``: a YAML config for ``--config``.
+
+    Not named ``gpureport.yaml``, which would be picked up from the working directory.
+    """
+    import yaml
+
+    def write(content: str | dict, name: str = "config.yaml") -> Path:
+        path = tmp_path / name
+        path.write_text(content if isinstance(content, str) else yaml.safe_dump(content))
+        return path
+
+    return write
+
+
+# -- demo stores ----------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class DemoStore:
+    """A generated demo store: its SQLite file, the generator's summary and progress messages."""
+
+    path: Path
+    summary: Any  # reporter.demo.DemoSummary
+    progress: tuple[str, ...]
+
+    @property
+    def url(self) -> str:
+        return f"sqlite:///{self.path}"
+
+
+_SHARED_STORES: dict[Path, tuple[int, int]] = {}  # path -> (size, mtime_ns) when generated
+
+
+def _generate_demo(tmp_path_factory, now: datetime, name: str) -> DemoStore:
+    from reporter.demo import generate
+
+    path = tmp_path_factory.mktemp(name) / "demo.db"
+    messages: list[str] = []
+    summary = generate(f"sqlite:///{path}", seed=42, profile="small", now=now,
+                       progress=messages.append)
+    stat = path.stat()
+    _SHARED_STORES[path] = (stat.st_size, stat.st_mtime_ns)
+    return DemoStore(path, summary, tuple(messages))
+
+
+@pytest.fixture(scope="session")
+def demo_store(tmp_path_factory) -> DemoStore:
+    """The small demo profile (seed 42, now = NOW) in a SQLite file, built once per session."""
+    return _generate_demo(tmp_path_factory, NOW, "demo")
+
+
+@pytest.fixture(scope="session")
+def demo_db(demo_store) -> str:
+    """The URL of the shared demo store (read only: tests that write take ``demo_copy``)."""
+    return demo_store.url
+
+
+@pytest.fixture(scope="session")
+def monday_demo_store(tmp_path_factory) -> DemoStore:
+    """The same demo profile generated at MONDAY 06:00 (last week = the scenario week)."""
+    return _generate_demo(tmp_path_factory, MONDAY, "demo-monday")
+
+
+@pytest.fixture
+def demo_copy(demo_store, tmp_path) -> str:
+    """A private copy of the shared demo store (URL), for tests that change the data."""
+    dst = tmp_path / "demo-copy.db"
+    shutil.copyfile(demo_store.path, dst)
+    return f"sqlite:///{dst}"
+
+
+def sqlite_path(url: str) -> Path:
+    """The file of a ``sqlite:///`` URL."""
+    return Path(url.removeprefix("sqlite:///"))
+
+
+@pytest.fixture(autouse=True)
+def shared_demo_stores_stay_unchanged(request):
+    """Fail the test that wrote to a shared demo store (others would read its changes)."""
+    yield
+    for path, (size, mtime) in list(_SHARED_STORES.items()):
+        stat = path.stat()
+        if (stat.st_size, stat.st_mtime_ns) != (size, mtime):
+            _SHARED_STORES[path] = (stat.st_size, stat.st_mtime_ns)
+            pytest.fail(f"{request.node.nodeid} wrote to the shared demo store {path}; "
+                        f"tests that change data use the demo_copy fixture", pytrace=False)
+
+
+# -- PostgreSQL -----------------------------------------------------------------------------------
 
 def _admin_engine():
     from sqlalchemy import create_engine
@@ -54,27 +189,20 @@ def pg_url():
     drop_pg_database(url)
 
 
-@pytest.fixture
-def home(tmp_path, monkeypatch):
-    """An isolated GPUREPORT_HOME with no stray configuration from the environment."""
-    for var in ("GPUREPORT_SOURCE", "GPUREPORT_DATABASE_URL", "GPUREPORT_STATE_DATABASE_URL",
-                "LENS_API_URL", "LLM_API_KEY", "LLM_BASE_URL", "LLM_MODEL", "STORAGE_BACKEND",
-                "SMTP_HOST", "PROMETHEUS_URL", "GPUREPORT_NOW"):
-        monkeypatch.delenv(var, raising=False)
-    monkeypatch.setenv("GPUREPORT_HOME", str(tmp_path / "home"))
-    monkeypatch.chdir(tmp_path)
-    return tmp_path / "home"
+def clone_pg_database(url: str, prefix: str = "gr_clone") -> str:
+    """A new database that is a copy of ``url`` (``CREATE DATABASE ... TEMPLATE``); drop it with
+    ``drop_pg_database``. Idle connections to ``url`` left by earlier tests are closed first."""
+    from sqlalchemy import text
 
-
-@pytest.fixture(scope="session")
-def demo_db(tmp_path_factory) -> str:
-    """The small demo profile (seed 42, now = NOW) in a SQLite file, built once per test run."""
-    from reporter.demo import generate
-
-    path = tmp_path_factory.mktemp("demo") / "demo.db"
-    url = f"sqlite:///{path}"
-    generate(url, seed=42, profile="small", now=NOW)
-    return url
+    source = url.rsplit("/", 1)[1]
+    name = f"{prefix}_{uuid.uuid4().hex[:10]}"
+    eng = _admin_engine()
+    with eng.connect() as c:
+        c.execute(text("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                       "WHERE datname = :db AND pid <> pg_backend_pid()"), {"db": source})
+        c.execute(text(f'CREATE DATABASE "{name}" TEMPLATE "{source}"'))
+    eng.dispose()
+    return PG_ADMIN_URL.rsplit("/", 1)[0] + "/" + name
 
 
 def copy_lens_tables(src_url: str, dst_url: str) -> None:
@@ -95,9 +223,13 @@ def copy_lens_tables(src_url: str, dst_url: str) -> None:
 
 
 @pytest.fixture(scope="session")
-def demo_pg(demo_db) -> str:
-    """The same demo data in a PostgreSQL database (created once, dropped at the end)."""
+def demo_pg() -> str:
+    """The same demo data (seed 42, now = NOW) generated into PostgreSQL once per session — the
+    generator writes the same rows there as into SQLite (test_demo checks it). Read only: a
+    test that writes takes ``clone_pg_database(demo_pg)``."""
+    from reporter.demo import generate
+
     url = create_pg_database("gr_demo")
-    copy_lens_tables(demo_db, url)
+    generate(url, seed=42, profile="small", now=NOW)
     yield url
     drop_pg_database(url)

@@ -10,24 +10,22 @@ from __future__ import annotations
 
 import hashlib
 import json
-import shutil
 import sqlite3
-import threading
-from contextlib import contextmanager
 from datetime import datetime, timedelta, timezone
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Iterator
 
 import pytest
 
 from reporter.alerts import alert_jobs, list_alerts, run_check
 from reporter.alerts.rules import RulesError, fingerprint, load_rules, parse_rules
 from reporter.config import Config
-from tests.alertmanager_fixture import available as am_available
-from tests.alertmanager_fixture import running_alertmanager
-from tests.conftest import NOW
-from tests.smtp_server import smtp_server
+from tests.cli import run
+from tests.conftest import NOW, sqlite_path
+from tests.fakes.alertmanager import available as am_available
+from tests.fakes.alertmanager import running_alertmanager
+from tests.fakes.lens_api import serve_lens
+from tests.fakes.slack_webhook import webhook_server
+from tests.fakes.smtp import smtp_server
 
 H = timedelta(hours=1)
 M = timedelta(minutes=1)
@@ -36,48 +34,7 @@ TOKEN = "T000/B000/s3cr3t-t0ken"
 
 
 # ------------------------------------------------------------------------------------------
-# helpers: a webhook receiver, rule files, configuration, independent figures
-class Hook:
-    """A local HTTP server standing in for a Slack incoming webhook."""
-
-    def __init__(self) -> None:
-        self.requests: list[tuple[str, dict]] = []
-        self.statuses: list[int] = []  # answered in order; then 200
-        self.port = 0
-
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}/services/{TOKEN}"
-
-
-@contextmanager
-def webhook_server() -> Iterator[Hook]:
-    hook = Hook()
-
-    class Handler(BaseHTTPRequestHandler):
-        def do_POST(self):  # noqa: N802 - http.server hook name
-            body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
-            hook.requests.append((self.path, json.loads(body)))
-            status = hook.statuses.pop(0) if hook.statuses else 200
-            out = b"ok" if status == 200 else b"internal_error"
-            self.send_response(status)
-            self.send_header("Content-Length", str(len(out)))
-            self.end_headers()
-            self.wfile.write(out)
-
-        def log_message(self, *args):  # keep pytest output clean
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    hook.port = server.server_address[1]
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield hook
-    finally:
-        server.shutdown()
-        server.server_close()
-
-
+# helpers: rule files, configuration, independent figures
 def rules_yaml(channels: dict[str, dict], *, repeat: str = "1h", idle_for: str = "0m",
                extra_rules: str = "") -> str:
     chan_yaml = json.dumps(channels)  # JSON is YAML
@@ -129,14 +86,6 @@ def check(config: Config, at: datetime, **kw):
     return run_check(config, now=at, sleep=lambda _s: None, **kw)
 
 
-def copy_demo(demo_db: str, tmp_path: Path) -> tuple[str, Path]:
-    """A private copy of the demo store, for tests that change the data."""
-    src = Path(demo_db.removeprefix("sqlite:///"))
-    dst = tmp_path / "demo-copy.db"
-    shutil.copyfile(src, dst)
-    return f"sqlite:///{dst}", dst
-
-
 def sql(db_path: Path, query: str, *params) -> list[tuple]:
     with sqlite3.connect(db_path) as conn:
         return conn.execute(query, params).fetchall()
@@ -146,10 +95,6 @@ def make_idle_workload_busy(path: Path) -> None:
     """llm-eval-server works at 55% in its last hour (11:00): the idle condition clears."""
     sql(path, "UPDATE workload_gpu_hourly_stats SET avg_utilization = 55 WHERE workload_name = "
               "'llm-eval-server' AND datetime(stat_hour) = '2026-11-19 11:00:00'")
-
-
-def demo_path(demo_db: str) -> Path:
-    return Path(demo_db.removeprefix("sqlite:///"))
 
 
 def ts(dt: datetime) -> str:
@@ -226,7 +171,7 @@ def test_the_idle_8_gpu_workload_and_the_ml_team_drop_fire_with_exact_figures(
                      ("namespace-utilization-drop", "gpu-east/ml-team")}
 
     # independent figures
-    path = demo_path(demo_db)
+    path = sqlite_path(demo_db)
     gh, util, hours = expected_idle(path)[IDLE]
     u0, u1, drop, gh0, gh1 = expected_drops(path)[("gpu-east", "ml-team")]
     assert hours == 6 and gh == pytest.approx(48.0)
@@ -264,7 +209,7 @@ def test_healthy_namespaces_and_smaller_idle_workloads_do_not_fire(home, tmp_pat
     """Exactly the independently computed sets fire — no other namespace or workload."""
     cfg = make_config(tmp_path, demo_db, rules_yaml({}))
     result = check(cfg, NOW, dry_run=True)
-    path = demo_path(demo_db)
+    path = sqlite_path(demo_db)
     findings = {e.rule: e.findings for e in result.evaluations}
     idle = {(f.labels["cluster"], f.labels["namespace"], f.labels["workload"])
             for f in findings["idle-allocated-gpus"]}
@@ -281,8 +226,8 @@ def test_healthy_namespaces_and_smaller_idle_workloads_do_not_fire(home, tmp_pat
 # ==========================================================================================
 # 2. repeat interval and a single resolve notification
 def test_repeated_checks_wait_for_the_repeat_interval_and_resolve_once(
-        home, tmp_path, demo_db, smtp):
-    url, path = copy_demo(demo_db, tmp_path)
+        home, tmp_path, demo_copy, smtp):
+    url, path = demo_copy, sqlite_path(demo_copy)
     cfg = make_config(tmp_path, url, rules_yaml({"ops-mail": email_channel()}, repeat="1h"),
                       smtp_port=smtp.port)
     assert [d.kind for d in check(cfg, NOW).deliveries] == ["firing", "firing"]
@@ -339,7 +284,7 @@ def test_an_alert_stays_pending_until_it_has_held_for_its_for_duration(
 # 3. a failing webhook does not lose the alert, and email still goes out
 def test_a_webhook_500_is_retried_at_the_next_check_while_email_is_delivered(
         home, tmp_path, demo_db, smtp):
-    with webhook_server() as hook:
+    with webhook_server(TOKEN) as hook:
         channels = {"ops-mail": email_channel(),
                     "chat": {"type": "webhook", "url": hook.url(), "retries": 2, "backoff": 0}}
         cfg = make_config(tmp_path, demo_db, rules_yaml(channels), smtp_port=smtp.port)
@@ -378,12 +323,12 @@ def test_a_webhook_500_is_retried_at_the_next_check_while_email_is_delivered(
 
 
 def test_hostile_workload_names_are_escaped_in_html_slack_and_shell(
-        home, tmp_path, demo_db, smtp):
+        home, tmp_path, demo_copy, smtp):
     evil = "<script>alert(1)</script><!channel>'; rm -rf ~ #"
-    url, path = copy_demo(demo_db, tmp_path)
+    url, path = demo_copy, sqlite_path(demo_copy)
     sql(path, "UPDATE workload_gpu_hourly_stats SET workload_name = ? "
               "WHERE workload_name = 'llm-eval-server'", evil)
-    with webhook_server() as hook:
+    with webhook_server(TOKEN) as hook:
         channels = {"ops-mail": email_channel(),
                     "chat": {"type": "webhook", "url": hook.url(), "backoff": 0}}
         cfg = make_config(tmp_path, url, rules_yaml(channels), smtp_port=smtp.port)
@@ -406,8 +351,8 @@ def test_hostile_workload_names_are_escaped_in_html_slack_and_shell(
 # ==========================================================================================
 # 4. a real Alertmanager shows the alert and then its resolution
 @pytest.mark.skipif(not am_available(), reason="prometheus-alertmanager is not installed")
-def test_alertmanager_receives_the_alert_and_resolves_it(home, tmp_path, demo_db):
-    url, path = copy_demo(demo_db, tmp_path)
+def test_alertmanager_receives_the_alert_and_resolves_it(home, tmp_path, demo_copy):
+    url, path = demo_copy, sqlite_path(demo_copy)
     with running_alertmanager(tmp_path / "am") as am:
         channels = {"am": {"type": "alertmanager", "url": am.url, "backoff": 0}}
         cfg = make_config(tmp_path, url, rules_yaml(channels),
@@ -534,14 +479,9 @@ def test_yaml_syntax_errors_and_the_cli_report_one_line(home, tmp_path):
     bad.write_text("rules:\n  - name: x\n    kind: [unclosed\n")
     with pytest.raises(RulesError, match=r"alerts.yaml: line \d+: not valid YAML"):
         load_rules(bad)
-    from click.testing import CliRunner
-
-    from reporter.cli import cli
-
-    res = CliRunner().invoke(cli, ["--now", "2026-11-19T12:00:00Z", "alerts", "check",
-                                   "--rules", str(bad)])
-    assert res.exit_code == 1
-    assert "not valid YAML" in res.output and "Traceback" not in res.output
+    res = run("alerts", "check", "--rules", bad)
+    assert res.exit_code == 1, res
+    assert "not valid YAML" in res.stderr and "Traceback" not in res.stdout + res.stderr
 
 
 def test_a_rule_may_not_use_two_channels_of_one_type():
@@ -590,33 +530,27 @@ def test_dry_run_shows_what_would_happen_and_writes_nothing(home, tmp_path, demo
     assert [d.status for d in real.deliveries] == ["sent", "sent"]
 
 
-def test_cli_list_masks_webhook_secrets(home, tmp_path, demo_db):
-    from click.testing import CliRunner
-
-    from reporter.cli import cli
-
+def test_cli_list_masks_webhook_secrets(home, tmp_path, demo_db, config_file):
     channels = {"chat": {"type": "webhook", "url": f"http://127.0.0.1:9/services/{TOKEN}",
                          "retries": 0, "timeout": 1}}
     cfg = make_config(tmp_path, demo_db, rules_yaml(channels))
-    conf = tmp_path / "gpureport.yaml"
-    conf.write_text(json.dumps({"source": {"database_url": demo_db},
-                                "state": {"database_url": cfg.state.database_url},
-                                "alerts_file": cfg.alerts_file}))
-    runner = CliRunner()
-    res = runner.invoke(cli, ["--config", str(conf), "--now", "2026-11-19T12:00:00Z",
-                              "alerts", "check"])
-    assert res.exit_code == 1  # nothing listens on port 9: recorded as failed
-    assert "FAILED firing via chat (webhook http://127.0.0.1:9/****)" in res.output
-    listing = runner.invoke(cli, ["--config", str(conf), "alerts", "list"])
-    assert listing.exit_code == 0, listing.output
-    assert "idle-allocated-gpus" in listing.output and "webhook:failed" in listing.output
-    assert "http://127.0.0.1:9/****" in listing.output
-    as_json = runner.invoke(cli, ["--config", str(conf), "alerts", "list", "--json"])
-    data = json.loads(as_json.output)
+    conf = config_file({"source": {"database_url": demo_db},
+                        "state": {"database_url": cfg.state.database_url},
+                        "alerts_file": cfg.alerts_file})
+    res = run("--config", conf, "alerts", "check")
+    assert res.exit_code == 1, res  # nothing listens on port 9: recorded as failed
+    assert "FAILED firing via chat (webhook http://127.0.0.1:9/****)" in res.stdout + res.stderr
+    listing = run("--config", conf, "alerts", "list")
+    assert listing.exit_code == 0, listing
+    assert "idle-allocated-gpus" in listing.stdout and "webhook:failed" in listing.stdout
+    assert "http://127.0.0.1:9/****" in listing.stdout
+    as_json = run("--config", conf, "alerts", "list", "--json")
+    assert as_json.stderr == "", as_json
+    data = as_json.json()
     assert {a["rule"] for a in data["alerts"]} == {"idle-allocated-gpus",
                                                   "namespace-utilization-drop"}
-    for out in (res.output, listing.output, as_json.output):
-        assert TOKEN not in out and "s3cr3t" not in out
+    for out in (res, listing, as_json):
+        assert TOKEN not in out.stdout + out.stderr and "s3cr3t" not in out.stdout + out.stderr
 
 
 @pytest.mark.postgres
@@ -665,7 +599,6 @@ def test_idle_workloads_agree_between_the_sql_and_lens_sources(pg_url):
     from agent.sources import schema as s
     from agent.sources.lens import LensSource
     from agent.sources.sql import SqlSource
-    from tests.lens_server import serve_lens
 
     t0 = datetime(2026, 11, 19, 6)
     cluster = [{"cluster_name": "alpha", "stat_hour": t0 + i * H, "total_gpu_capacity": 64,

@@ -11,7 +11,7 @@ import pytest
 from reporter.config import SMTPSettings
 from reporter.delivery import (Attachment, DeliveryError, build_message, send_email,
                                sender_address, write_eml)
-from tests.smtp_server import DroppingServer, self_signed_cert, smtp_server, tiny_pdf
+from tests.fakes.smtp import DroppingServer, self_signed_cert, smtp_server, tiny_pdf
 
 pytestmark = pytest.mark.filterwarnings("ignore:Requiring AUTH while not requiring TLS:UserWarning")
 

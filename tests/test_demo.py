@@ -1,6 +1,8 @@
 """`gpureport demo` (reporter/demo.py): a deterministic, Lens-faithful demo store with a scripted
 ml-team utilization drop.
 
+The stores read here are the session's shared demo stores (tests/conftest.py: seed 42, small
+profile, generated at NOW and at MONDAY); tests that generate their own write to tmp_path.
 Expected values are computed here with our own SQL over the generated SQLite file (or
 SQLAlchemy reads for the cross-backend checksum), never by calling the generator's helpers.
 """
@@ -15,11 +17,10 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import NOW
 from reporter.demo import DemoError, generate
+from tests.conftest import NOW
 
 UTC = timezone.utc
-MONDAY_NOW = datetime(2026, 11, 23, 6, 0, tzinfo=UTC)
 S = datetime(2026, 11, 16)  # scenario week for both "now"s (naive UTC, as Lens stores it)
 USER = "primus-safe.user.name"
 LENS_TABLES = ("cluster_gpu_hourly_stats", "namespace_gpu_hourly_stats", "label_gpu_hourly_stats",
@@ -80,17 +81,15 @@ def checksum(url: str) -> dict[str, str]:
 
 
 @pytest.fixture(scope="module")
-def thursday(tmp_path_factory):
-    db = tmp_path_factory.mktemp("demo") / "thursday.db"
-    messages: list[str] = []
-    summary = generate(sqlite_url(db), seed=42, now=NOW, progress=messages.append)
-    return db, summary, messages
+def thursday(demo_store):
+    """The demo store generated at NOW (seed 42): (file, summary, progress messages)."""
+    return demo_store.path, demo_store.summary, list(demo_store.progress)
 
 
 @pytest.fixture(scope="module")
-def monday(tmp_path_factory):
-    db = tmp_path_factory.mktemp("demo") / "monday.db"
-    return db, generate(sqlite_url(db), seed=42, now=MONDAY_NOW)
+def monday(monday_demo_store):
+    """The demo store generated at MONDAY 06:00 (seed 42): (file, summary)."""
+    return monday_demo_store.path, monday_demo_store.summary
 
 
 @pytest.fixture(scope="module")
@@ -151,6 +150,7 @@ def test_sqlalchemy_readers_filter_the_stored_timestamps(thursday):
                       "AND stat_hour < ?", (ts(S), ts(datetime(2026, 11, 17))))[0][0] > 0
 
 
+@pytest.mark.slow  # four generations and checksums of the whole store: ~10 s
 def test_same_seed_same_rows_other_seed_differs_and_reset_replaces(tmp_path, thursday_checksum):
     db = tmp_path / "nested" / "dir" / "demo.db"  # parent directories are created
     url = sqlite_url(db)
@@ -495,6 +495,7 @@ def test_research_keeps_an_idle_four_gpu_notebook_all_the_time(thursday):
 # ---------------------------------------------------------------------------------------------
 
 @pytest.mark.postgres
+@pytest.mark.slow  # two generations into PostgreSQL and checksums of the whole store: ~8 s
 def test_postgres_store_holds_the_same_rows_as_sqlite(pg_url, thursday, thursday_checksum):
     summary = generate(pg_url, seed=42, now=NOW)
     assert summary.rows == thursday[1].rows
@@ -505,7 +506,7 @@ def test_postgres_store_holds_the_same_rows_as_sqlite(pg_url, thursday, thursday
     assert checksum(pg_url) == thursday_checksum
 
 
-@pytest.mark.slow
+@pytest.mark.slow  # 1.5 million workload rows: ~30 s
 def test_large_profile_meets_the_size_bars(tmp_path):
     db = tmp_path / "large.db"
     summary = generate(sqlite_url(db), profile="large", now=NOW)

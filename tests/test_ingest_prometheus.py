@@ -1,21 +1,18 @@
 """`gpureport ingest prometheus` against a real Prometheus over backfilled TSDB blocks.
 
-The cluster (tests/prom_fixture.py): 48 GPUs on 6 nodes (one joining mid-hour), 3 days at one
+The cluster (tests/fakes/gpu_cluster.py): 48 GPUs on 6 nodes (one joining mid-hour), 3 days at one
 sample per minute, Deployments with a mid-hour rollout, Jobs of 1-8 GPUs starting and stopping
 mid-hour (one with two GPU containers), PyTorchJobs of 8-GPU workers, owner-less pods, a
 ReplicaSet without Deployment, CPU-only and never-scheduled pods, users as the annotation
 ``primus-safe.user.name``. NVIDIA and AMD copies of the GPU metrics live in the same TSDB.
 
-Every expected figure is computed from the simulated pods themselves (``prom_fixture.expected``),
+Every expected figure is computed from the simulated pods themselves (``gpu_cluster.expected``),
 never through PromQL or gpureport's code.
 """
 
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 import threading
 from datetime import datetime, timedelta, timezone
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -25,16 +22,15 @@ import httpx
 import pytest
 from sqlalchemy import create_engine, text
 
-from tests import prom_fixture as pf
+from tests.cli import Result, run
 from tests.conftest import create_pg_database, drop_pg_database
+from tests.fakes import free_port, gpu_cluster
+from tests.fakes.prometheus import PrometheusServer, build
 
-pytestmark = [pytest.mark.slow]
-
-ROOT = Path(__file__).resolve().parent.parent
-USER_KEY = pf.USER_KEY
+USER_KEY = gpu_cluster.USER_KEY
 ALLOC_TOL, UTIL_TOL = 0.05, 0.5  # acceptance: GPUs, percentage points
 DAYS = 3
-START = pf.ANCHOR  # Sat 2026-11-14 00:00 UTC
+START = gpu_cluster.ANCHOR  # Sat 2026-11-14 00:00 UTC
 END = START + timedelta(days=DAYS)  # Tue 2026-11-17 00:00 UTC
 END_ISO = END.strftime("%Y-%m-%dT%H:%M:%SZ")
 
@@ -62,41 +58,36 @@ prometheus:
 
 @pytest.fixture(scope="module")
 def dataset():
-    return pf.generate(gpus=48, days=DAYS)
+    return gpu_cluster.generate(gpus=48, days=DAYS)
 
 
 @pytest.fixture(scope="module")
 def expect(dataset):
-    return pf.expected(dataset)
+    return gpu_cluster.expected(dataset)
 
 
 @pytest.fixture(scope="module")
 def prometheus(dataset, tmp_path_factory):
-    tsdb = pf.build(dataset, tmp_path_factory.mktemp("prom"))
-    with pf.PrometheusServer(tsdb, lookback="1m") as server:
+    tsdb = build(dataset, tmp_path_factory.mktemp("prom"))
+    with PrometheusServer(tsdb, lookback="1m") as server:
         yield server
 
 
 def gpureport(*args: str, db: str, config: str = NVIDIA_CONFIG, home: Path,
-              now: str = END_ISO) -> subprocess.CompletedProcess:
-    """The CLI as a separate process, as a user or CronJob runs it."""
+              now: str = END_ISO) -> Result:
+    """``gpureport --config home/gpureport.yaml --now NOW *args`` on the store ``db``, from
+    ``home`` (also its GPUREPORT_HOME)."""
     cfg = home / "gpureport.yaml"
     cfg.write_text(config)
-    env = {k: v for k, v in os.environ.items()
-           if not k.startswith(("LLM_", "GPUREPORT_", "LENS_", "SMTP_", "STORAGE_", "PG_",
-                                "PROMETHEUS_"))}
-    env.update({"GPUREPORT_HOME": str(home), "GPUREPORT_DATABASE_URL": db,
-                "PYTHONPATH": str(ROOT)})
-    return subprocess.run([sys.executable, "-m", "reporter.cli", "--config", str(cfg),
-                           "--now", now, *args],
-                          capture_output=True, text=True, env=env, cwd=home, timeout=600)
+    return run("--config", cfg, "--now", now, *args, cwd=home,
+               env={"GPUREPORT_HOME": str(home), "GPUREPORT_DATABASE_URL": db})
 
 
 def ingest(prom_url: str, db: str, home: Path, *extra: str, config: str = NVIDIA_CONFIG,
-           since: str = START.isoformat(), code: int = 0) -> subprocess.CompletedProcess:
+           since: str = START.isoformat(), code: int = 0) -> Result:
     r = gpureport("ingest", "prometheus", "--url", prom_url, "--since", since, *extra,
                   db=db, config=config, home=home)
-    assert r.returncode == code, (r.returncode, r.stdout[-2000:], r.stderr[-3000:])
+    assert r.exit_code == code, r
     return r
 
 
@@ -331,13 +322,6 @@ def test_amd_metric_names_produce_the_same_rows(prometheus, nvidia_db, tmp_path)
 
 # -- acceptance 5: failures are one line, exit 1, and never half an hour -----------------------
 
-def _error_line(r: subprocess.CompletedProcess) -> str:
-    lines = [line for line in r.stderr.splitlines() if line.strip()]
-    assert len(lines) == 1, r.stderr
-    assert "Traceback" not in r.stderr
-    return lines[0]
-
-
 def _hours_by_table(db: str) -> dict[str, set[int]]:
     out = {}
     for table in ("cluster_gpu_hourly_stats", "namespace_gpu_hourly_stats",
@@ -356,8 +340,8 @@ def _hours_by_table(db: str) -> dict[str, set[int]]:
 def test_unreachable_prometheus_is_one_line_and_writes_nothing(tmp_path):
     db = f"sqlite:///{tmp_path / 'store.db'}"
     config = NVIDIA_CONFIG + "  retries: 1\n  retry_backoff: 0.05\n"
-    r = ingest(f"http://127.0.0.1:{pf.free_port()}", db, tmp_path, code=1, config=config)
-    line = _error_line(r)
+    r = ingest(f"http://127.0.0.1:{free_port()}", db, tmp_path, code=1, config=config)
+    line = r.error_line()
     assert line.startswith("error: Prometheus at http://127.0.0.1:") and "connection refused" in line
     assert "after 2 attempts" in line
     assert all(not hours for hours in _hours_by_table(db).values())
@@ -396,7 +380,8 @@ class FaultyProxy:
         lock = threading.Lock()
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        threading.Thread(target=self.server.serve_forever, kwargs={"poll_interval": 0.05},
+                         daemon=True).start()
 
     def close(self):
         self.server.shutdown()
@@ -430,7 +415,7 @@ def test_prometheus_errors_leave_only_whole_hours(prometheus, tmp_path, status, 
                    code=1, config=config)
     finally:
         proxy.close()
-    line = _error_line(r)
+    line = r.error_line()
     assert expect_text in line, line
     assert "3 earlier hour(s) were written, each complete (resume with --since last)" in line
     hours = _hours_by_table(db)
@@ -470,7 +455,7 @@ def test_a_failing_write_rolls_back_the_whole_hour(prometheus, tmp_path):
         eng.dispose()
         r = ingest(prometheus.url, url, tmp_path, "--until", (START + timedelta(hours=4)).isoformat(),
                    code=1)
-        line = _error_line(r)
+        line = r.error_line()
         assert "writing hour 2026-11-14 02:00 to the store failed" in line and "disk quota exceeded" in line
         assert "2 earlier hour(s) were written" in line
         hours = _hours_by_table(url)
@@ -482,14 +467,14 @@ def test_a_failing_write_rolls_back_the_whole_hour(prometheus, tmp_path):
 def test_bad_arguments_and_names_are_one_line(prometheus, tmp_path):
     db = f"sqlite:///{tmp_path / 'store.db'}"
     r = ingest(prometheus.url, db, tmp_path, since="a fortnight", code=1)
-    assert "--since: expected e.g. 14d, 36h, 2w or an ISO time" in _error_line(r)
+    assert "--since: expected e.g. 14d, 36h, 2w or an ISO time" in r.error_line()
     r = ingest(prometheus.url, db, tmp_path, since=END.isoformat(), code=1)
-    assert "nothing to ingest" in _error_line(r)
+    assert "nothing to ingest" in r.error_line()
     bad = NVIDIA_CONFIG + '  utilization_metric: "DCGM util{x}"\n'
     r = ingest(prometheus.url, db, tmp_path, config=bad, code=1)
-    assert "prometheus.utilization_metric: not a Prometheus metric name" in _error_line(r)
+    assert "prometheus.utilization_metric: not a Prometheus metric name" in r.error_line()
     r = ingest("localhost:9090", db, tmp_path, code=1)
-    assert "must start with http://" in _error_line(r)
+    assert "must start with http://" in r.error_line()
 
 
 def test_wrong_resource_name_warns_instead_of_writing_zeros(prometheus, tmp_path):
@@ -514,8 +499,8 @@ def test_ask_trend_compare_drilldown_and_weekly_report_answer_from_ingested_data
         nvidia_db, expect, tmp_path):
     def ask(question: str) -> dict:
         r = gpureport("ask", question, "--json", "--no-llm", db=nvidia_db, home=tmp_path)
-        assert r.returncode == 0, (r.stdout[-2000:], r.stderr[-2000:])
-        return json.loads(r.stdout)
+        assert r.exit_code == 0, r
+        return r.json()
 
     # trend over the whole data: every hour, figures from the generated pods
     out = ask("What is the GPU utilization trend over the last 3 days?")
@@ -553,7 +538,7 @@ def test_ask_trend_compare_drilldown_and_weekly_report_answer_from_ingested_data
     out_dir = tmp_path / "reports"
     r = gpureport("report", "weekly", "--period", "2026-11-14..2026-11-16", "--format", "html",
                   "--out", str(out_dir), db=nvidia_db, home=tmp_path)
-    assert r.returncode == 0, (r.stdout[-2000:], r.stderr[-2000:])
+    assert r.exit_code == 0, r
     html = Path(r.stdout.strip().splitlines()[-1]).read_text()
     for ns in ("ml-team", "cv-team", "nlp-team", "research"):
         assert ns in html

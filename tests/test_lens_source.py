@@ -1,4 +1,4 @@
-"""The `lens` source against a local server that speaks the Lens contract (tests/lens_server.py).
+"""The `lens` source against a local server that speaks the Lens contract (tests/fakes/lens_api.py).
 
 One small PostgreSQL database is built per module from explicit rows; every expected figure is
 computed here from those rows (plain Python sums), never by the code under test. The data:
@@ -21,14 +21,14 @@ from datetime import datetime, timedelta, timezone
 
 import httpx
 import pytest
-from tests.conftest import create_pg_database, drop_pg_database
-from tests.lens_server import serve_lens
 from sqlalchemy import create_engine, insert
 
 from agent.sources import make_source
 from agent.sources import schema as s
 from agent.sources.base import NotFound, Scope, SourceError
 from agent.sources.lens import LensSource, normalize_base_url
+from tests.conftest import create_pg_database, drop_pg_database
+from tests.fakes.lens_api import serve_lens
 
 pytestmark = pytest.mark.postgres
 
@@ -636,28 +636,21 @@ def test_same_figures_as_the_sql_source(src, db_url, cluster):
         sql.close()
 
 
-def test_same_figures_as_the_sql_source_on_the_demo_store():
+def test_same_figures_as_the_sql_source_on_the_demo_store(demo_pg):
     """The demo's users live only in gpu_workload, which the API cannot show: skip the chain."""
-    demo = pytest.importorskip("reporter.demo")
+    from agent.sources.sql import SqlSource
     from tests.conftest import NOW
 
-    from agent.sources.sql import SqlSource
-
-    url = create_pg_database("gr_lens_demo")
-    try:
-        demo.generate(url, seed=3, profile="small", now=NOW)
-        sql = SqlSource(url)
-        start, end = NOW - timedelta(days=2), NOW
-        with serve_lens(url) as server:
-            with LensSource(server.url, backoff=0.001) as lens:
-                cluster = sql.clusters()[0]
-                namespace = sql.namespaces(cluster, start, end)[0]
-                user = sql.users(cluster, start, end)[0]
-                compare_sources(lens, sql, cluster, start, end, namespace, user, user_chain=False)
-                assert lens.latest_snapshot(None, NOW) == sql.latest_snapshot(None, NOW)
-        sql.close()
-    finally:
-        drop_pg_database(url)
+    sql = SqlSource(demo_pg)
+    start, end = NOW - timedelta(days=2), NOW
+    with serve_lens(demo_pg) as server:
+        with LensSource(server.url, backoff=0.001) as lens:
+            cluster = sql.clusters()[0]
+            namespace = sql.namespaces(cluster, start, end)[0]
+            user = sql.users(cluster, start, end)[0]
+            compare_sources(lens, sql, cluster, start, end, namespace, user, user_chain=False)
+            assert lens.latest_snapshot(None, NOW) == sql.latest_snapshot(None, NOW)
+    sql.close()
 
 
 def test_the_api_answers_json_with_snake_case_rows(server):

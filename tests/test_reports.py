@@ -1,7 +1,8 @@
 """Reports (product.md §7): the weekly digest, namespace drops and root causes as HTML and PDF.
 
-The demo store is generated with now = Monday 2026-11-23 06:00 UTC, so "last week" is
-2026-W47 — the week of the scripted ml-team drop — and the week before is 2026-W46. Expected
+The demo store is the session's Monday store (tests/conftest.py, now = Monday 2026-11-23 06:00
+UTC), so "last week" is 2026-W47 — the week of the scripted ml-team drop — and the week before is
+2026-W46. Expected
 figures are computed here with plain SQL over the demo tables, never by the code under test.
 PDFs are read back with pypdf (text, fonts, drawing operators) and poppler's pdftotext
 (word positions).
@@ -9,23 +10,18 @@ PDFs are read back with pypdf (text, fonts, drawing operators) and poppler's pdf
 
 from __future__ import annotations
 
-import os
 import re
 import shutil
 import sqlite3
 import subprocess
-import sys
 from collections import Counter
-from datetime import datetime, timezone
+from datetime import datetime
 from pathlib import Path
 
 import pytest
 
-from tests.conftest import NOW
-
-REPO = Path(__file__).resolve().parent.parent
-MONDAY = datetime(2026, 11, 23, 6, 0, tzinfo=timezone.utc)
-MONDAY_ISO = "2026-11-23T06:00:00Z"
+from tests.cli import Result, run
+from tests.conftest import MONDAY, MONDAY_ISO, NOW
 W47 = ("2026-11-16 00:00:00", "2026-11-23 00:00:00")
 W46 = ("2026-11-09 00:00:00", "2026-11-16 00:00:00")
 HOSTILE = "<script>alert(1)</script>"
@@ -92,29 +88,24 @@ def drawing_ops(path: Path, page: int = 0) -> Counter:
 
 # -- fixtures -----------------------------------------------------------------------------------
 @pytest.fixture(scope="module")
-def monday_db(tmp_path_factory) -> Path:
-    from reporter.demo import generate
-
-    path = tmp_path_factory.mktemp("reports") / "demo.db"
-    generate(f"sqlite:///{path}", seed=42, profile="small", now=MONDAY)
-    return path
+def monday_db(monday_demo_store) -> Path:
+    """The shared demo store generated at MONDAY (read only)."""
+    return monday_demo_store.path
 
 
-def run_cli(db: Path, tmp: Path, *args: str) -> subprocess.CompletedProcess:
-    env = {k: v for k, v in os.environ.items()
-           if not k.startswith(("GPUREPORT_", "LENS_", "LLM_", "SMTP_", "PG_"))}
-    env.update(GPUREPORT_DATABASE_URL=f"sqlite:///{db}", GPUREPORT_HOME=str(tmp / "home"),
-               GPUREPORT_NOW=MONDAY_ISO, PYTHONPATH=str(REPO))
-    return subprocess.run([sys.executable, "-m", "reporter.cli", *args], cwd=tmp, env=env,
-                          capture_output=True, text=True, timeout=300)
+def run_cli(db: Path, tmp: Path, *args: str) -> Result:
+    """``gpureport *args`` on the store ``db`` at MONDAY, from ``tmp`` (GPUREPORT_HOME tmp/home)."""
+    return run(*args, cwd=tmp, env={"GPUREPORT_DATABASE_URL": f"sqlite:///{db}",
+                                    "GPUREPORT_HOME": str(tmp / "home"),
+                                    "GPUREPORT_NOW": MONDAY_ISO})
 
 
 @pytest.fixture(scope="module")
 def weekly(monday_db, tmp_path_factory) -> dict[str, Path]:
-    """`gpureport report weekly --format both` on the demo store, as a real process."""
+    """`gpureport report weekly --format both --out out` on the demo store: the files it wrote."""
     tmp = tmp_path_factory.mktemp("weekly")
     proc = run_cli(monday_db, tmp, "report", "weekly", "--format", "both", "--out", "out")
-    assert proc.returncode == 0, proc.stderr
+    assert proc.exit_code == 0, proc
     paths = [Path(line) for line in proc.stdout.splitlines() if line.strip()]
     return {p.suffix.lstrip("."): (tmp / p if not p.is_absolute() else p) for p in paths}
 
@@ -209,7 +200,7 @@ def test_pdf_chart_is_drawn_as_vector_paths(weekly):
 def test_chinese_report_has_extractable_chinese_text_in_a_cjk_font(monday_db, tmp_path):
     proc = run_cli(monday_db, tmp_path, "report", "weekly", "--cluster", "gpu-east",
                    "--format", "pdf", "--lang", "zh", "--out", str(tmp_path / "zh"))
-    assert proc.returncode == 0, proc.stderr
+    assert proc.exit_code == 0, proc
     pdf = Path(proc.stdout.strip())
     text = pdf_text(pdf)
     for words in ("GPU 使用周报", "平均利用率", "分配率", "空闲 GPU 小时", "利用率下降", "命名空间"):
@@ -313,7 +304,7 @@ def test_a_first_week_without_a_week_before_shows_no_changes(source):
 def test_unknown_namespace_is_a_one_line_error_with_suggestions(monday_db, tmp_path):
     proc = run_cli(monday_db, tmp_path, "report", "root-cause", "--cluster", "gpu-east",
                    "--namespace", "ml-teem", "--format", "html")
-    assert proc.returncode == 1
+    assert proc.exit_code == 1, proc
     assert proc.stderr.strip() == "error: unknown namespace 'ml-teem'; did you mean: ml-team?"
     assert proc.stdout == "" and not list(tmp_path.glob("*.html"))
 

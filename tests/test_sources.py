@@ -15,9 +15,9 @@ from sqlalchemy import create_engine, text
 from agent.periods import baseline, this_week
 from agent.sources.base import NotFound, Scope
 from agent.sources.sql import SqlSource
-from tests.conftest import NOW, create_pg_database, drop_pg_database
+from tests.conftest import NOW, clone_pg_database, drop_pg_database
 from tests.expect import _ts, expected, raw_rows
-from tests.lens_server import serve_lens
+from tests.fakes.lens_api import serve_lens
 
 THIS_WEEK = this_week(NOW)
 BEFORE = baseline(THIS_WEEK)
@@ -143,15 +143,12 @@ def test_unknown_cluster_suggests_the_closest(demo_db):
 
 
 @pytest.mark.postgres
-def test_read_only_role_on_a_postgres_lens_database(demo_db):
+def test_read_only_role_on_a_postgres_lens_database(demo_pg):
     """A Lens database the role may only SELECT from: every query works, nothing is written."""
-    from tests.conftest import copy_lens_tables
-
-    url = create_pg_database("gr_lens_ro")
+    url = clone_pg_database(demo_pg, "gr_lens_ro")
     role = "gr_reader_" + url.rsplit("_", 1)[1]
     admin = create_engine(url, isolation_level="AUTOCOMMIT")
     try:
-        copy_lens_tables(demo_db, url)
         with admin.connect() as c:
             c.execute(text(f'CREATE ROLE "{role}" LOGIN'))
             c.execute(text(f'GRANT CONNECT ON DATABASE "{url.rsplit("/", 1)[1]}" TO "{role}"'))
@@ -181,12 +178,9 @@ def test_read_only_role_on_a_postgres_lens_database(demo_db):
         eng.dispose()
 
 
-def test_per_cluster_databases_are_not_filtered_by_cluster_name(tmp_path, demo_db):
+def test_per_cluster_databases_are_not_filtered_by_cluster_name(demo_copy, demo_db):
     """A Lens deployment: one database per cluster, whatever its rows call the cluster."""
-    from tests.conftest import copy_lens_tables
-
-    east = f"sqlite:///{tmp_path / 'east.db'}"
-    copy_lens_tables(demo_db, east)
+    east = demo_copy
     eng = create_engine(east)
     with eng.begin() as c:
         for table in ("cluster_gpu_hourly_stats", "namespace_gpu_hourly_stats"):

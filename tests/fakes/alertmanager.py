@@ -1,5 +1,8 @@
 """A real Prometheus Alertmanager for tests (Debian package ``prometheus-alertmanager``).
 
+The contract spoken is Alertmanager's own ``/api/v2`` API (``POST /api/v2/alerts`` to notify,
+``GET /api/v2/alerts`` to read back): the binary itself answers.
+
 ``running_alertmanager(tmp_path)`` starts ``/usr/bin/prometheus-alertmanager`` on a free
 127.0.0.1 port with a minimal configuration (one route to a receiver with no integrations, so
 nothing leaves the machine), its own storage directory and clustering disabled
@@ -14,7 +17,6 @@ from __future__ import annotations
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import time
 from contextlib import contextmanager
@@ -23,6 +25,8 @@ from pathlib import Path
 from typing import Iterator
 
 import httpx
+
+from tests.fakes import free_port
 
 AM_BINARY = os.environ.get("GPUREPORT_ALERTMANAGER", "/usr/bin/prometheus-alertmanager")
 
@@ -40,12 +44,6 @@ receivers:
 
 def available() -> bool:
     return Path(AM_BINARY).is_file() or shutil.which(AM_BINARY) is not None
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @dataclass
@@ -80,7 +78,7 @@ def running_alertmanager(workdir: Path, startup_timeout: float = 20.0) -> Iterat
     config.write_text(CONFIG)
     storage = workdir / "am-data"
     storage.mkdir(exist_ok=True)
-    port = _free_port()
+    port = free_port()
     log_path = workdir / "alertmanager.log"
     with open(log_path, "wb") as log:
         proc = subprocess.Popen(

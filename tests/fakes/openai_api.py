@@ -1,5 +1,8 @@
 """A local OpenAI-compatible HTTP server that answers with scripted completions.
 
+The contract spoken is OpenAI's Chat Completions API (``POST /v1/chat/completions``, tool
+calls, ``GET /v1/models``), as vLLM, Ollama and OpenAI serve it.
+
 The LLM path is exercised for real: langchain-openai's ``ChatOpenAI`` talks HTTP to this server
 exactly as it would to vLLM, Ollama or OpenAI. Each request to ``/v1/chat/completions`` takes the
 next scripted reply:
@@ -98,7 +101,8 @@ def serve_openai() -> Iterator[ScriptedOpenAI]:
     server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
     server.daemon_threads = True
     state.server = server
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05},
+                              daemon=True)
     thread.start()
     try:
         yield state

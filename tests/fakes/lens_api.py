@@ -1,5 +1,8 @@
 """A local HTTP server that speaks the Lens API contract (lens.md §1–§4.5), for tests.
 
+The contract spoken is the Lens API's ``/v1`` routes as a real Lens serves them — hourly stats,
+snapshots, clusters, ``/workloads`` — with its envelope, paging and error codes.
+
 It answers from a database holding the Lens tables (``agent/sources/schema.py``), with its own
 raw, parametrized SQL — deliberately independent of the code under test. gpureport's demo store
 keeps several clusters in one database, so the per-cluster databases of a real Lens are emulated
@@ -37,7 +40,7 @@ paged) and ``shuffle_ties`` (rows sharing a sort value come in a new random orde
 
 Usage::
 
-    from tests.lens_server import serve_lens
+    from tests.fakes.lens_api import serve_lens
 
     with serve_lens(pg_url) as server:      # or a sqlite:/// URL (the demo store)
         src = LensSource(server.url)        # http://127.0.0.1:PORT/v1
