@@ -7,10 +7,10 @@
   point ``SSL_CERT_FILE`` at it and the client's default TLS context trusts it.
 * ``DroppingServer`` accepts TCP connections and closes them at once: an SMTP server that is
   "down" in the way that makes clients retry, and it counts the attempts.
-* ``fake_render`` stands in for ``reporter.reports.render_for_schedule`` (which another engineer
-  writes): a small HTML page, a text part and a real one-page PDF, written under ``out_dir``.
-  Subprocesses load it with ``GPUREPORT_RENDER=tests.smtp_server:fake_render`` (repository
-  root on PYTHONPATH); ``GPUREPORT_FAKE_RENDER_SLEEP`` makes it slow, to catch a run mid-flight.
+* ``fake_render`` stands in for ``reporter.digest.render_for_schedule``: a small HTML page, a
+  text part and a real one-page PDF, written under ``out_dir``. Tests pass it as ``render=``;
+  a scheduler process gets it from ``tests/scheduler_process.py``.
+  ``GPUREPORT_FAKE_RENDER_SLEEP`` makes it slow, to catch a run mid-flight.
 """
 
 from __future__ import annotations
@@ -208,7 +208,7 @@ def tiny_pdf(text: str = "gpureport test report") -> bytes:
 
 def fake_render(schedule, period, out_dir: Path):
     """A stand-in renderer: HTML + text + PDF naming the schedule and period."""
-    from reporter.runner import RenderedReport
+    from reporter.digest import RenderedReport
 
     delay = float(os.environ.get("GPUREPORT_FAKE_RENDER_SLEEP", "0") or 0)
     if delay:

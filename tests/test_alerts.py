@@ -606,11 +606,11 @@ def test_cli_list_masks_webhook_secrets(home, tmp_path, demo_db):
     res = runner.invoke(cli, ["--config", str(conf), "--now", "2026-11-19T12:00:00Z",
                               "alerts", "check"])
     assert res.exit_code == 1  # nothing listens on port 9: recorded as failed
-    assert "FAILED firing via chat (webhook http://127.0.0.1:9/****)" in res.output
+    assert "FAILED firing via chat (webhook http://127.0.0.1:9/services/***)" in res.output
     listing = runner.invoke(cli, ["--config", str(conf), "alerts", "list"])
     assert listing.exit_code == 0, listing.output
     assert "idle-allocated-gpus" in listing.output and "webhook:failed" in listing.output
-    assert "http://127.0.0.1:9/****" in listing.output
+    assert "http://127.0.0.1:9/services/***" in listing.output
     as_json = runner.invoke(cli, ["--config", str(conf), "alerts", "list", "--json"])
     data = json.loads(as_json.output)
     assert {a["rule"] for a in data["alerts"]} == {"idle-allocated-gpus",
