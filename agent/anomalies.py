@@ -47,7 +47,8 @@ from datetime import datetime, timedelta
 from statistics import median
 from typing import Iterable, Literal, Sequence, Union
 
-from agent.sources.base import HourlyPoint, iso, utc
+from agent.periods import iso, utc
+from agent.sources.base import HourlyPoint
 
 METRICS = ("avg_utilization", "allocation_rate", "allocated_gpus")
 UNITS = {"avg_utilization": "pp", "allocation_rate": "pp", "allocated_gpus": "GPUs"}

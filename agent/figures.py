@@ -16,8 +16,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Callable, Iterable, TypeVar
 
-from agent.periods import Period
-from agent.sources.base import PeriodStats, Scope, Source, iso
+from agent.periods import Period, iso
+from agent.sources.base import PeriodStats, Scope, Source
 
 T = TypeVar("T")
 

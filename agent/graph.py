@@ -24,16 +24,21 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from agent import phrasing
-from agent.periods import Period, PeriodError, baseline as baseline_of, last_days
-from agent.sources.base import Source, SourceError
+from agent.errors import LLMError, PeriodError, SourceError
+from agent.figures import run_concurrently
+from agent.names import resolve_name
+from agent.periods import Period, baseline as baseline_of, last_days, this_week
+from agent.sources.base import Source
 from agent.state import (
     AgentState,
     period_to_dict,
     understanding_from_dict,
     understanding_to_dict,
 )
-from agent.tools import PeriodArgs, ScopeArgs, make_tools
+from agent.tools import PeriodArgs, ScopeArgs, make_tools, rows_of
+from agent.understand import llm as llm_mod
 from agent.understand.model import Issue, Metadata, Understanding
+from agent.understand.rules import detect_language, understand as rule_understand
 
 log = logging.getLogger("gpureport.agent")
 
@@ -106,17 +111,13 @@ class Agent:
     def metadata(self, record: list) -> Metadata:
         if self._meta is not None:
             return self._meta
-        from agent.figures import run_concurrently
-
         start, end = self.now - timedelta(days=METADATA_DAYS), self.now
         src = self.source
-        names = getattr(src, "workload_names", None)
         clusters, namespaces, users, workloads, label_keys, annotation_keys = run_concurrently(
             src.clusters,
             lambda: src.namespaces(None, start, end),
             lambda: src.users(None, start, end),
-            (lambda: names(None, start, end)) if names else
-            (lambda: sorted({w.name for w in src.workloads(None, start, end)})),
+            lambda: src.workload_names(None, start, end),
             lambda: src.dimension_keys(None, "label", start, end),
             lambda: src.dimension_keys(None, "annotation", start, end),
         )
@@ -138,8 +139,6 @@ class Agent:
 
     # -- nodes --------------------------------------------------------------------------------
     def understand(self, state: AgentState) -> dict:
-        from agent.understand.rules import detect_language, understand as rule_understand
-
         question = (state.get("question") or "").strip()
         if state.get("preset"):
             u = understanding_from_dict(state["preset"])
@@ -154,13 +153,11 @@ class Agent:
         if state.get("last") and self._is_follow_up(question, u):
             u = self._merge_follow_up(u, understanding_from_dict(state["last"]), meta)
         if self.llm is not None and state.get("use_llm", True) and question and u.confidence < 0.6:
-            from agent.understand import llm as llm_mod
-
             llm_calls += 1
             try:
                 extracted = llm_mod.extract(self.llm, question, meta, self.now)
                 u = self._validated(extracted, u, meta)
-            except llm_mod.LLMError as exc:
+            except LLMError as exc:
                 warnings.append(f"LLM unavailable, answered with the rules: {exc}")
         if state.get("cluster"):
             u.cluster = state["cluster"]
@@ -171,8 +168,6 @@ class Agent:
             if len(homes) == 1:
                 u.cluster = homes[0]
         if u.cluster is not None and meta.clusters and u.cluster not in meta.clusters:
-            from agent.understand.resolve import resolve_name
-
             match, sugg = resolve_name(u.cluster, meta.clusters)
             if match:
                 u.cluster = match
@@ -203,8 +198,6 @@ class Agent:
         """Default periods of product.md §4 for what the question left open."""
         try:
             if u.intent == "drilldown" and u.period is None:
-                from agent.periods import this_week
-
                 u.period = this_week(self.now)
             if u.period is None and u.intent in ("trend", "compare", "ranking"):
                 u.period = last_days(self.now, 7)
@@ -268,8 +261,6 @@ class Agent:
 
     def _validated(self, extracted: Understanding, rules: Understanding, meta: Metadata) -> Understanding:
         """LLM output is a proposal: names must exist in the metadata like any other mention."""
-        from agent.understand.resolve import resolve_name
-
         extracted.question = rules.question
         extracted.issues = [i for i in rules.issues if i.kind == "ambiguous"]
         for kind, options in (("namespace", meta.namespaces), ("user", meta.users),
@@ -426,7 +417,7 @@ class Agent:
                 results[msg.tool_call_id] = {"tool": call["tool"], "args": call["args"],
                                              "artifact": msg.artifact}
                 collected.append({"tool": call["tool"], "args": call["args"],
-                                  "rows": _rows_of(msg.artifact)})
+                                  "rows": rows_of(msg.artifact)})
         if step < len(plan) and all(c["id"] in results for c in plan[step]):
             step += 1
             plan += self._follow_ups(state, results, plan)
@@ -472,8 +463,6 @@ class Agent:
         llm_calls = state.get("llm_calls", 0)
         warnings: list[str] = []
         if self.llm is not None and state.get("use_llm", True) and u.source == "llm" and u.intent != "help":
-            from agent.understand import llm as llm_mod
-
             llm_calls += 1
             try:
                 text = llm_mod.rephrase(self.llm, u.question, answer, insights, figures, u.language)
@@ -485,7 +474,7 @@ class Agent:
                     warnings.append(f"LLM answer rejected: numbers not in the figures ({', '.join(bad[:5])})")
                 elif text.strip():
                     answer = text.strip()
-            except llm_mod.LLMError as exc:
+            except LLMError as exc:
                 warnings.append(f"LLM phrasing unavailable, template answer used: {exc}")
         return {"figures": figures, "answer": answer, "insights": insights, "llm_calls": llm_calls,
                 "warnings": (state.get("warnings") or []) + warnings}
@@ -560,12 +549,6 @@ def _entity_label(scope: dict) -> str:
     if kind == "label":
         return f"{scope['label_key']}={scope['label_value']}"
     return scope.get(kind) or kind
-
-
-def _rows_of(artifact: Any) -> int:
-    from agent.tools import _rows
-
-    return _rows(artifact)
 
 
 __all__ = ["Agent", "SourceError", "period_to_dict"]

@@ -1,5 +1,9 @@
-"""Periods: "last week", "过去3天", "2026-W47", "2026-11-01..2026-11-08" -> half-open [start, end).
+"""Time in gpureport: periods, "now", calendar boundaries, and how periods are written.
 
+One module for every date computation, so that the agent, schedules, reports, alerts, ingest and
+the sources agree on what "last week" or "the current hour" is.
+
+Periods: "last week", "过去3天", "2026-W47", "2026-11-01..2026-11-08" -> half-open [start, end).
 Every relative period is computed from an explicit ``now`` (``--now`` / ``GPUREPORT_NOW``) so
 runs are reproducible. Definitions follow product.md §4:
 
@@ -11,22 +15,30 @@ runs are reproducible. Definitions follow product.md §4:
   period of the same length immediately before it.
 
 Calendar boundaries are taken in UTC unless a time zone is given (schedules use their own).
+Arithmetic on instants is done in UTC (``midnight`` returns UTC), so a week is always 168 hours
+after a calendar boundary has been found in the zone.
 """
 
 from __future__ import annotations
 
+import os
 import re
 from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta, timezone, tzinfo
 from zoneinfo import ZoneInfo
 
-
-class PeriodError(ValueError):
-    """A period that cannot be used (malformed, impossible, or empty)."""
+from agent.errors import PeriodError
 
 
 @dataclass(frozen=True)
 class Period:
+    """A half-open span ``[start, end)`` of aware datetimes and how people call it.
+
+    The agent's periods are in UTC. A schedule's period keeps the offsets of its zone (``tz``),
+    so that ``start.isoformat()`` reads as the schedule's local midnight; ``start_utc`` and
+    ``end_utc`` give the instants in UTC either way.
+    """
+
     start: datetime
     end: datetime
     label: str
@@ -34,59 +46,120 @@ class Period:
     # used to choose the comparison baseline
     unit: str | None = None
     to_now: bool = False
+    tz: str | None = None  # the calendar zone the period was cut in, when not UTC
+    kind: str | None = None  # a schedule's period kind: last-week | yesterday | interval
 
     def __post_init__(self):
         if self.end <= self.start:
             raise PeriodError(f"period '{self.label}' is empty or reversed "
-                              f"({_fmt(self.start)} .. {_fmt(self.end)})")
+                              f"({iso(self.start)} .. {iso(self.end)})")
 
     @property
     def hours(self) -> float:
         return (self.end - self.start).total_seconds() / 3600.0
 
+    @property
+    def start_utc(self) -> datetime:
+        return utc(self.start)
+
+    @property
+    def end_utc(self) -> datetime:
+        return utc(self.end)
+
+    @property
+    def slug(self) -> str:
+        """The label in a form safe for file and directory names."""
+        return re.sub(r"[^A-Za-z0-9_.-]+", "_", self.label).strip("_")
+
     def as_dict(self) -> dict:
-        return {"start": _fmt(self.start), "end": _fmt(self.end)}
+        return {"start": iso(self.start), "end": iso(self.end)}
 
     def relabel(self, label: str) -> "Period":
         return replace(self, label=label)
 
+    def in_utc(self) -> "Period":
+        """The same span with UTC datetimes (for arithmetic that must not follow a zone's DST)."""
+        return replace(self, start=self.start_utc, end=self.end_utc)
 
-def _fmt(dt: datetime) -> str:
-    return dt.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
 
-
-def parse_now(value: str | None) -> datetime:
-    """``--now`` / ``GPUREPORT_NOW`` -> aware UTC; None -> the real clock."""
-    if not value:
-        return datetime.now(timezone.utc)
-    try:
-        dt = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
-    except ValueError:
-        raise PeriodError(f"--now: '{value}' is not an ISO 8601 time "
-                          "(e.g. 2026-11-19T12:00:00Z)") from None
+# -- instants --------------------------------------------------------------------------------
+def utc(dt: datetime) -> datetime:
+    """Aware UTC from aware or naive-UTC input (Lens stores naive UTC wall clock)."""
     return dt.replace(tzinfo=timezone.utc) if dt.tzinfo is None else dt.astimezone(timezone.utc)
 
 
+def naive(dt: datetime) -> datetime:
+    """Naive UTC wall clock, the form Lens' timestamp columns hold."""
+    return utc(dt).replace(tzinfo=None)
+
+
+def iso(dt: datetime | None) -> str | None:
+    """``2026-11-19T12:00:00Z``: how instants are written in JSON, records and messages."""
+    return utc(dt).strftime("%Y-%m-%dT%H:%M:%SZ") if dt is not None else None
+
+
+def utc_text(dt: datetime | None) -> str | None:
+    """``2026-11-19 12:00 UTC``: an instant in sentences (alert texts and notifications)."""
+    return utc(dt).strftime("%Y-%m-%d %H:%M UTC") if dt is not None else None
+
+
+def floor_hour(dt: datetime) -> datetime:
+    """The start of the UTC hour holding ``dt`` (hourly rows are keyed by it)."""
+    return utc(dt).replace(minute=0, second=0, microsecond=0)
+
+
+def zone(tz: tzinfo | str | None) -> tzinfo:
+    """A zone from a name (``Asia/Shanghai``), a ``tzinfo``, or None (UTC)."""
+    if tz is None:
+        return timezone.utc
+    return ZoneInfo(tz) if isinstance(tz, str) else tz
+
+
+def parse_now(value: str | None, what: str = "--now") -> datetime:
+    """``--now`` / ``GPUREPORT_NOW`` (ISO 8601, ``Z`` allowed; naive = UTC) -> aware UTC;
+    None or empty -> the real clock."""
+    if not value:
+        return datetime.now(timezone.utc)
+    text = value.strip()
+    if text.endswith(("Z", "z")):
+        text = text[:-1] + "+00:00"
+    try:
+        dt = datetime.fromisoformat(text)
+    except ValueError:
+        raise PeriodError(f"{what}: '{value}' is not an ISO 8601 time "
+                          "(e.g. 2026-11-19T12:00:00Z)") from None
+    return utc(dt)
+
+
+def resolve_now(now: datetime | None = None) -> datetime:
+    """``now`` if given (naive = UTC), else ``GPUREPORT_NOW``, else the clock; always aware."""
+    if now is not None:
+        return now if now.tzinfo else now.replace(tzinfo=timezone.utc)
+    return parse_now(os.environ.get("GPUREPORT_NOW"), "GPUREPORT_NOW")
+
+
+# -- calendar boundaries ---------------------------------------------------------------------
 def _local(now: datetime, tz: tzinfo | None) -> datetime:
     return now.astimezone(tz or timezone.utc)
 
 
-def _midnight(d: date, tz: tzinfo | None) -> datetime:
+def midnight(d: date, tz: tzinfo | None = None) -> datetime:
+    """00:00 of day ``d`` in ``tz`` (default UTC), as an aware UTC datetime."""
     return datetime(d.year, d.month, d.day, tzinfo=tz or timezone.utc).astimezone(timezone.utc)
 
 
 def week_start(now: datetime, tz: tzinfo | None = None) -> datetime:
+    """Monday 00:00 (in ``tz``) of the ISO week holding ``now``, as aware UTC."""
     local = _local(now, tz).date()
-    return _midnight(local - timedelta(days=local.weekday()), tz)
+    return midnight(local - timedelta(days=local.weekday()), tz)
 
 
-def _month_start(d: date) -> date:
+def month_start(d: date) -> date:
     return d.replace(day=1)
 
 
-def _prev_month_start(d: date) -> date:
-    first = d.replace(day=1)
-    return (first - timedelta(days=1)).replace(day=1)
+def prev_month_start(d: date) -> date:
+    return (month_start(d) - timedelta(days=1)).replace(day=1)
 
 
 def last_days(now: datetime, n: float, label: str | None = None) -> Period:
@@ -106,14 +179,14 @@ def _num(n: float) -> str:
 
 
 def today(now: datetime, tz: tzinfo | None = None) -> Period:
-    start = _midnight(_local(now, tz).date(), tz)
+    start = midnight(_local(now, tz).date(), tz)
     if start >= now:
         raise PeriodError("'today' has not started yet at --now")
     return Period(start, now, "today", unit="day", to_now=True)
 
 
 def yesterday(now: datetime, tz: tzinfo | None = None) -> Period:
-    end = _midnight(_local(now, tz).date(), tz)
+    end = midnight(_local(now, tz).date(), tz)
     return Period(end - timedelta(days=1), end, "yesterday", unit="day")
 
 
@@ -127,13 +200,13 @@ def this_week(now: datetime, tz: tzinfo | None = None) -> Period:
 def last_week(now: datetime, tz: tzinfo | None = None, weeks_back: int = 1) -> Period:
     end = week_start(now, tz) - timedelta(weeks=weeks_back - 1)
     start = end - timedelta(weeks=1)
-    iso = _local(start, tz).isocalendar()
-    label = "last week" if weeks_back == 1 else f"{iso[0]}-W{iso[1]:02d}"
+    year, week, _ = _local(start, tz).isocalendar()
+    label = "last week" if weeks_back == 1 else f"{year}-W{week:02d}"
     return Period(start, end, label, unit="week")
 
 
 def this_month(now: datetime, tz: tzinfo | None = None) -> Period:
-    start = _midnight(_month_start(_local(now, tz).date()), tz)
+    start = midnight(month_start(_local(now, tz).date()), tz)
     if start >= now:
         raise PeriodError("'this month' has not started yet at --now")
     return Period(start, now, "this month", unit="month", to_now=True)
@@ -141,7 +214,7 @@ def this_month(now: datetime, tz: tzinfo | None = None) -> Period:
 
 def last_month(now: datetime, tz: tzinfo | None = None) -> Period:
     d = _local(now, tz).date()
-    return Period(_midnight(_prev_month_start(d), tz), _midnight(_month_start(d), tz),
+    return Period(midnight(prev_month_start(d), tz), midnight(month_start(d), tz),
                   "last month", unit="month")
 
 
@@ -150,7 +223,7 @@ def iso_week(year: int, week: int, tz: tzinfo | None = None) -> Period:
         monday = date.fromisocalendar(year, week, 1)
     except ValueError:
         raise PeriodError(f"{year}-W{week:02d} is not an ISO week") from None
-    start = _midnight(monday, tz)
+    start = midnight(monday, tz)
     return Period(start, start + timedelta(weeks=1), f"{year}-W{week:02d}", unit="week")
 
 
@@ -160,7 +233,7 @@ def _parse_point(text: str, tz: tzinfo | None, *, is_end: bool) -> datetime:
         if re.fullmatch(r"\d{4}-\d{2}-\d{2}", text):
             d = date.fromisoformat(text)
             # an end date is inclusive for people: 2026-11-01..2026-11-07 covers the 7th
-            return _midnight(d + timedelta(days=1) if is_end else d, tz)
+            return midnight(d + timedelta(days=1) if is_end else d, tz)
         dt = datetime.fromisoformat(text.replace("Z", "+00:00"))
     except ValueError:
         raise PeriodError(f"'{text}' is not a date (YYYY-MM-DD) or ISO 8601 time") from None
@@ -175,7 +248,7 @@ def baseline(period: Period, tz: tzinfo | None = None) -> Period:
         return Period(period.start - shift, period.end - shift, name, unit=period.unit)
     if period.unit == "month":
         d = _local(period.start, tz).date()
-        prev = _midnight(_prev_month_start(d), tz)
+        prev = midnight(prev_month_start(d), tz)
         if period.to_now:
             end = prev + (period.end - period.start)
             end = min(end, period.start)
@@ -199,7 +272,7 @@ def _span(length: timedelta) -> str:
 def parse_period(value: str, now: datetime, tz: tzinfo | str | None = None) -> Period:
     """A period as written on the command line or in a schedule."""
     if isinstance(tz, str):
-        tz = ZoneInfo(tz)
+        tz = zone(tz)
     v = value.strip().lower().replace("_", "-")
     simple = {
         "today": today, "yesterday": yesterday,
@@ -231,3 +304,30 @@ def parse_period(value: str, now: datetime, tz: tzinfo | str | None = None) -> P
     raise PeriodError(
         f"unknown period '{value}': use today, yesterday, this-week, last-week, this-month, "
         "last-month, last-7d, YYYY-Www or START..END")
+
+
+# -- periods as people read them (titles, file names, email subjects) -------------------------
+def iso_week_of(p: Period, tz: tzinfo | str | None = None) -> str | None:
+    """``2026-W47`` when the period is exactly one ISO week (in ``tz``), else None."""
+    tz = zone(tz)
+    s, e = p.start.astimezone(tz), p.end.astimezone(tz)
+    if (s.weekday() == 0 and (s.hour, s.minute, s.second) == (0, 0, 0)
+            and e - s == timedelta(weeks=1)):
+        y, w, _ = s.isocalendar()
+        return f"{y}-W{w:02d}"
+    return None
+
+
+def period_text(p: Period, tz: tzinfo | str | None = None) -> str:
+    """Dates of a period, end inclusive for people: ``2026-11-16 – 2026-11-22``."""
+    tz = zone(tz)
+    s, e = p.start.astimezone(tz), p.end.astimezone(tz)
+    if all((d.hour, d.minute, d.second) == (0, 0, 0) for d in (s, e)):
+        last = (e - timedelta(days=1)).date()
+        return s.date().isoformat() if last == s.date() else f"{s.date()} – {last}"
+    return f"{s:%Y-%m-%d %H:%M} – {e:%Y-%m-%d %H:%M}"
+
+
+def period_name(p: Period, tz: tzinfo | str | None = None) -> str:
+    """The short name of a period for titles and file names (``2026-W47`` or its dates)."""
+    return iso_week_of(p, tz) or period_text(p, tz)

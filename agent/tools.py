@@ -8,13 +8,13 @@ a model look the same, and the LangGraph ``ToolNode`` can run independent calls 
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
 from agent import figures
-from agent.periods import Period, PeriodError, parse_now
+from agent.periods import Period, parse_now
 from agent.sources.base import Scope, Source
 
 
@@ -116,7 +116,8 @@ class RankingArgs(BaseModel):
     label_key: str | None = None
 
 
-def _rows(artifact: Any) -> int:
+def rows_of(artifact: Any) -> int:
+    """How many rows a tool's artifact holds (for ``data_collected``)."""
     if isinstance(artifact, list):
         return len(artifact)
     if isinstance(artifact, dict):
@@ -134,7 +135,7 @@ def make_tools(source: Source, now: datetime) -> list:
     def wrap(name: str, description: str, args_schema: type[BaseModel], fn):
         def run(**kwargs):
             artifact = fn(args_schema.model_validate(kwargs))
-            return f"{name}: {_rows(artifact)} rows", artifact
+            return f"{name}: {rows_of(artifact)} rows", artifact
 
         return StructuredTool.from_function(func=run, name=name, description=description,
                                             args_schema=args_schema,
@@ -209,11 +210,3 @@ def make_tools(source: Source, now: datetime) -> list:
         wrap("rank_entities", "Rank namespaces, users or workloads by idle GPU-hours, GPU-hours "
              "or utilization.", RankingArgs, ranking),
     ]
-
-
-def recent_window(now: datetime, days: int = 7) -> PeriodArgs:
-    """The window discovery looks at ("namespaces active in the last 7 days")."""
-    try:
-        return PeriodArgs.of(Period(now - timedelta(days=days), now, f"last {days} days"))
-    except PeriodError:  # pragma: no cover - days > 0 always gives a valid period
-        raise

@@ -21,6 +21,8 @@ import re
 from datetime import datetime, timedelta, tzinfo
 from typing import Sequence
 
+from agent.periods import parse_now
+
 FONT_STACK = '"Noto Sans", "Noto Sans CJK SC", "DejaVu Sans", sans-serif'
 COLORS = ("#2563eb", "#f59e0b", "#94a3b8")
 
@@ -79,7 +81,7 @@ def _hour_index(times: Sequence[str], start: datetime, n: int) -> dict[int, int]
     """Position of each series point (ISO hour) as whole hours since ``start``."""
     out = {}
     for i, t in enumerate(times):
-        dt = datetime.fromisoformat(t.replace("Z", "+00:00"))
+        dt = parse_now(t)
         k = int((dt - start).total_seconds() // 3600)
         if 0 <= k < n:
             out[k] = i

@@ -1,70 +1,55 @@
 """The ``gpureport`` command line: a Click group whose commands are thin shells.
 
 Commands live in their own modules and are imported only when invoked, so ``gpureport --help``
-stays instant (no SQLAlchemy, LangGraph or WeasyPrint at start-up). Errors a user can act on
-are printed as one line on stderr with exit code 1 (2 for usage, 3 when a question needs
-clarification); ``-v`` adds the traceback.
+stays instant (no SQLAlchemy, LangGraph or WeasyPrint at start-up); this module imports only
+Click and ``agent.errors``. Every ``GpureportError`` (``agent/errors.py``) is printed as one line
+``error: <message>`` on stderr with the error's exit code (1, or 2 for usage); a question that
+needs clarification exits 3; anything else is reported with its type name, and ``-v`` adds the
+traceback.
 """
 
 from __future__ import annotations
 
 import importlib
-import os
 import sys
-from dataclasses import dataclass, field
-from datetime import datetime
-from typing import Any
+import traceback
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import click
+
+from agent.errors import GpureportError, PeriodError
 
 EXIT_OK, EXIT_ERROR, EXIT_USAGE, EXIT_CLARIFY = 0, 1, 2, 3
 
 
-class UserError(click.ClickException):
-    """A failure the user can act on: printed as one line, exit 1."""
+class _Failed(click.ClickException):
+    """A ``GpureportError`` leaving a command: ``error: <message>`` and the error's exit code."""
 
-    exit_code = EXIT_ERROR
+    def __init__(self, error: GpureportError) -> None:
+        super().__init__(str(error))
+        self.exit_code = error.exit_code
 
-    def show(self, file=None) -> None:  # one line, no "Error: " decoration games
+    def show(self, file=None) -> None:  # one line, no "Error: " decoration
         click.echo(f"error: {self.format_message()}", err=True)
 
 
-@dataclass
-class AppContext:
-    """What every command gets: configuration, the fixed "now", display zone, verbosity."""
+class Command(click.Command):
+    """A gpureport command. A ``GpureportError`` it raises leaves through Click's own exception
+    protocol as one line ``error: <message>``, so the command behaves the same whether it runs
+    under ``main()`` or is invoked on its own (``CliRunner`` in tests)."""
 
-    config_path: str | None = None
-    now_arg: str | None = None
-    tz: str | None = None
-    verbose: int = 0
-    _config: Any = field(default=None, repr=False)
-    _now: datetime | None = field(default=None, repr=False)
+    def invoke(self, ctx: click.Context):
+        try:
+            return super().invoke(ctx)
+        except GpureportError as exc:
+            raise _Failed(exc) from exc
 
-    @property
-    def config(self):
-        if self._config is None:
-            from reporter.config import load_config
 
-            self._config = load_config(self.config_path)
-        return self._config
+class Group(Command, click.Group):
+    """A group of gpureport commands; its subcommands and subgroups are gpureport ones too."""
 
-    @property
-    def now(self) -> datetime:
-        if self._now is None:
-            from agent.periods import parse_now
-
-            self._now = parse_now(self.now_arg or os.environ.get("GPUREPORT_NOW"))
-        return self._now
-
-    def source(self):
-        from agent.sources import make_source
-
-        return make_source(self.config.source)
-
-    def state(self):
-        from reporter.statedb import open_state
-
-        return open_state(self.config.state.database_url)
+    command_class = Command
+    group_class = type  # subgroups: this same class
 
 
 # name -> ("module:attribute", one-line help shown by --help without importing the module)
@@ -81,20 +66,16 @@ LAZY_COMMANDS: dict[str, tuple[str, str]] = {
 }
 
 
-class LazyGroup(click.Group):
+class LazyGroup(Group):
+    """The root group: ``LAZY_COMMANDS`` names each command's module, imported when invoked."""
+
     def list_commands(self, ctx: click.Context) -> list[str]:
         return sorted(set(super().list_commands(ctx)) | set(LAZY_COMMANDS))
 
     def get_command(self, ctx: click.Context, name: str) -> click.Command | None:
         if name in LAZY_COMMANDS:
             module, attr = LAZY_COMMANDS[name][0].split(":")
-            try:
-                mod = importlib.import_module(module)
-            except ModuleNotFoundError as exc:
-                if exc.name == module:
-                    return None  # not built yet
-                raise
-            return getattr(mod, attr)
+            return getattr(importlib.import_module(module), attr)
         return super().get_command(ctx, name)
 
     def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
@@ -121,17 +102,15 @@ def cli(ctx: click.Context, config_path, now_arg, tz, verbose) -> None:
       gpureport ask "Why is ml-team's utilization lower this week than last week?"
       gpureport report weekly --format both
     """
-    if tz:
-        from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+    from reporter.app import AppContext
 
+    if tz:
         try:
             ZoneInfo(tz)
         except (ZoneInfoNotFoundError, ValueError):
             raise click.BadParameter(f"unknown time zone '{tz}'", param_hint="--tz") from None
     app = AppContext(config_path=config_path, now_arg=now_arg, tz=tz, verbose=verbose)
     if now_arg:
-        from agent.periods import PeriodError
-
         try:
             app.now  # noqa: B018 - validate eagerly: a bad --now is a usage error
         except PeriodError as exc:
@@ -139,32 +118,21 @@ def cli(ctx: click.Context, config_path, now_arg, tz, verbose) -> None:
     ctx.obj = app
 
 
-def _user_errors() -> tuple[type[BaseException], ...]:
-    """Exception types that mean "tell the user in one line", imported only if loaded."""
-    found: list[type[BaseException]] = []
-    for module, names in (
-        ("reporter.config", ("ConfigError",)),
-        ("agent.sources.base", ("SourceError",)),
-        ("agent.periods", ("PeriodError",)),
-        ("reporter.statedb", ("StateError",)),
-        ("reporter.demo", ("DemoError",)),
-        ("reporter.schedules", ("ScheduleError",)),
-        ("reporter.delivery", ("DeliveryError",)),
-    ):
-        mod = sys.modules.get(module)
-        for name in names:
-            if mod is not None and hasattr(mod, name):
-                found.append(getattr(mod, name))
-    return tuple(found)
-
-
 def main(argv: list[str] | None = None) -> None:
+    """The ``gpureport`` entry point: every way out of a command becomes an exit code here."""
     verbose = any(a in ("-v", "-vv", "--verbose") for a in (argv or sys.argv[1:]))
     try:
         rv = cli.main(args=argv, prog_name="gpureport", standalone_mode=False)
     except click.exceptions.Exit as exc:
         sys.exit(exc.exit_code)
+    except GpureportError as exc:  # raised outside a command body
+        if verbose:
+            traceback.print_exception(exc)
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(exc.exit_code)
     except click.ClickException as exc:
+        if verbose and exc.__cause__ is not None:
+            traceback.print_exception(exc.__cause__)
         exc.show()
         sys.exit(exc.exit_code)
     except click.exceptions.Abort:
@@ -173,10 +141,7 @@ def main(argv: list[str] | None = None) -> None:
     except KeyboardInterrupt:
         click.echo("interrupted", err=True)
         sys.exit(130)
-    except Exception as exc:  # noqa: BLE001 - the one place that turns errors into exit codes
-        if isinstance(exc, _user_errors()) and not verbose:
-            click.echo(f"error: {exc}", err=True)
-            sys.exit(EXIT_ERROR)
+    except Exception as exc:  # noqa: BLE001 - a bug or a library failing unexpectedly
         if verbose:
             raise
         click.echo(f"error: {type(exc).__name__}: {exc} (run with -v for the traceback)", err=True)
@@ -186,7 +151,7 @@ def main(argv: list[str] | None = None) -> None:
 
 if __name__ == "__main__":
     # ``python -m reporter.cli``: run the importable module, not this ``__main__`` copy, so that
-    # commands (which import ``reporter.cli``) share one AppContext class
+    # the commands (which import ``reporter.cli``) and the group share one set of classes
     from reporter.cli import main as _main
 
     _main()

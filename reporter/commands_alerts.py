@@ -1,63 +1,29 @@
 """``gpureport alerts check [--dry-run]`` and ``gpureport alerts list``: thin Click shells.
 
-The work is in ``reporter.alerts``; these commands turn options into one call and known
-failures (bad rule file, unreachable state database, another check running) into one line on
-stderr. ``check`` exits 1 when a rule could not be evaluated or a notification failed (it is
+The work is in ``reporter.alerts``; these commands turn options into one call. Failures (bad
+rule file, unreachable state database) are ``GpureportError``s and print as one line
+``error: ...`` like every command's; another check holding the lock is not a failure (exit 0).
+``check`` exits 1 when a rule could not be evaluated or a notification failed (it is
 recorded and retried at the next check), so a CronJob shows the problem.
 """
 
 from __future__ import annotations
 
 import json
-import sys
-from datetime import datetime, timezone
-from typing import Any
 
 import click
 
-
-def _app(ctx: click.Context) -> Any:
-    app = ctx.find_root().obj if ctx.find_root().obj is not None else ctx.obj
-    if app is None or not hasattr(app, "config"):
-        from types import SimpleNamespace
-
-        from reporter.config import ConfigError, load_config
-
-        try:
-            config = load_config(None)
-        except ConfigError as exc:
-            raise click.ClickException(str(exc)) from None
-        app = SimpleNamespace(config=config, now=datetime.now(timezone.utc), verbose=0, tz=None)
-    return app
-
-
-def _known() -> tuple[type[BaseException], ...]:
-    from agent.sources.base import SourceError
-    from reporter.alerts.rules import RulesError
-    from reporter.alerts.state import AlertsBusy
-    from reporter.config import ConfigError
-    from reporter.statedb import StateError
-
-    return (RulesError, StateError, AlertsBusy, SourceError, ConfigError)
-
-
-def _tz(app: Any):
-    tz = getattr(app, "tz", None)
-    if not tz:
-        return timezone.utc
-    from zoneinfo import ZoneInfo
-
-    return ZoneInfo(tz) if isinstance(tz, str) else tz
+from agent.errors import AlertsBusy, RulesError
+from agent.periods import parse_now, zone
+from agent.text import one_line
+from reporter.cli import Group
 
 
 def _fmt(value: str | None, tz) -> str:
-    if not value:
-        return "-"
-    dt = datetime.strptime(value, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=timezone.utc)
-    return dt.astimezone(tz).strftime("%Y-%m-%d %H:%M")
+    return parse_now(value).astimezone(tz).strftime("%Y-%m-%d %H:%M") if value else "-"
 
 
-@click.group("alerts")
+@click.group("alerts", cls=Group)
 def alerts() -> None:
     """Evaluate alert rules (schedules/alerts.yaml), notify channels, show state."""
 
@@ -73,16 +39,13 @@ def check_command(ctx: click.Context, dry_run: bool, rules_file: str | None,
                   as_json: bool) -> None:
     """Evaluate every rule now; notify on new firing, repeat interval and resolve."""
     from reporter.alerts import run_check
-    from reporter.alerts.state import AlertsBusy
 
-    app = _app(ctx)
+    app = ctx.obj
     try:
         result = run_check(app.config, now=app.now, rules_file=rules_file, dry_run=dry_run)
-    except AlertsBusy as exc:
+    except AlertsBusy as exc:  # not a failure: the other check does the work
         click.echo(str(exc), err=True)
         ctx.exit(0)
-    except _known() as exc:
-        raise click.ClickException(str(exc).splitlines()[0]) from None
     if as_json:
         click.echo(json.dumps(result.as_dict(), indent=2, ensure_ascii=False))
     else:
@@ -98,17 +61,12 @@ def check_command(ctx: click.Context, dry_run: bool, rules_file: str | None,
 @alerts.command("list")
 @click.option("--all", "include_resolved", is_flag=True, help="Include resolved alerts.")
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
-@click.pass_context
-def list_command(ctx: click.Context, include_resolved: bool, as_json: bool) -> None:
+@click.pass_obj
+def list_command(app, include_resolved: bool, as_json: bool) -> None:
     """Current alerts (firing, pending) and the channels they go to (secrets masked)."""
     from reporter.alerts import list_alerts, load_for
-    from reporter.alerts.rules import RulesError
 
-    app = _app(ctx)
-    try:
-        items = list_alerts(app.config, include_resolved=include_resolved)
-    except _known() as exc:
-        raise click.ClickException(str(exc).splitlines()[0]) from None
+    items = list_alerts(app.config, include_resolved=include_resolved)
     channels: list[dict[str, str]] = []
     try:
         path, rules = load_for(app.config)
@@ -120,7 +78,7 @@ def list_command(ctx: click.Context, include_resolved: bool, as_json: bool) -> N
         click.echo(json.dumps({"alerts": items, "channels": channels}, indent=2,
                               ensure_ascii=False))
         return
-    tz = _tz(app)
+    tz = zone(app.tz)
     if not items:
         click.echo("no active alerts" if not include_resolved else "no alerts recorded")
     else:
@@ -133,7 +91,7 @@ def list_command(ctx: click.Context, include_resolved: bool, as_json: bool) -> N
             chans = " ".join(f"{k}:{v['status']}" for k, v in sorted(a["deliveries"].items()))
             click.echo(f"{a['status']:<9} {a['severity']:<9} {a['rule'][:26]:<26} "
                        f"{_fmt(since, tz):<17} {_fmt(a['last_notified_at'], tz):<17} "
-                       f"{chans or '-':<28} {_one_line(a['summary'])}")
+                       f"{chans or '-':<28} {one_line(a['summary'], limit=None)}")
     if channels:
         click.echo("")
         click.echo("channels:")
@@ -141,13 +99,4 @@ def list_command(ctx: click.Context, include_resolved: bool, as_json: bool) -> N
             click.echo(f"  {c['name']:<20} {c['type']:<13} {c['target']}")
 
 
-def _one_line(text: Any) -> str:
-    """Data-derived text on one terminal line, control characters removed."""
-    s = " ".join(str(text or "").split())
-    return "".join(ch for ch in s if ch.isprintable())
-
-
 __all__ = ["alerts"]
-
-if __name__ == "__main__":  # pragma: no cover
-    sys.exit(alerts())

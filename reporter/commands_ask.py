@@ -7,9 +7,8 @@ import sys
 
 import click
 
-from reporter.cli import EXIT_CLARIFY, AppContext
-
-pass_app = click.make_pass_decorator(AppContext)
+from agent.phrasing import gh, name, p1, signed
+from reporter.cli import EXIT_CLARIFY, Command
 SPARK = "▁▂▃▄▅▆▇█"
 MAX_QUESTION = 10_000
 
@@ -28,8 +27,6 @@ def sparkline(values: list[float], width: int = 48) -> str:
 
 def render_text(out: dict) -> str:
     """The answer for a person: prose, insights, and a small table or sparkline."""
-    from agent.phrasing import gh, name, p1, signed
-
     lines = [out["answer"]]
     f = out.get("figures") or {}
     if out["needs_clarification"]:
@@ -68,7 +65,7 @@ def render_text(out: dict) -> str:
     return "\n".join(lines)
 
 
-@click.command()
+@click.command(cls=Command)
 @click.argument("question", required=False, default="")
 @click.option("--cluster", help="Cluster to ask about (default: ask back when several exist).")
 @click.option("--session", help="Conversation id: follow-ups resolve against its last turn.")
@@ -77,8 +74,8 @@ def render_text(out: dict) -> str:
 @click.option("--no-llm", is_flag=True, help="Rules only, even when an LLM key is configured.")
 @click.option("--interactive/--no-interactive", default=None,
               help="Ask back in the terminal when clarification is needed (default: when stdin is a TTY).")
-@pass_app
-def ask(app: AppContext, question: str, cluster, session, lang, as_json, no_llm, interactive) -> None:
+@click.pass_obj
+def ask(app, question: str, cluster, session, lang, as_json, no_llm, interactive) -> None:
     """Ask a question about GPU usage, in English or Chinese.
 
     \b
@@ -88,12 +85,13 @@ def ask(app: AppContext, question: str, cluster, session, lang, as_json, no_llm,
       gpureport ask "现在集群有多少GPU在使用？"
     """
     from agent.graph import Agent
+    from agent.sources import make_source
 
     if question == "-":
         question = sys.stdin.read()
     question = question[:MAX_QUESTION]
     cfg = app.config
-    source = app.source()
+    source = make_source(cfg.source)
     interactive = (sys.stdin.isatty() and sys.stdout.isatty()) if interactive is None else interactive
     if as_json:
         interactive = False
@@ -112,10 +110,11 @@ def ask(app: AppContext, question: str, cluster, session, lang, as_json, no_llm,
                                 overrides={entity: choice}, use_llm=not no_llm)
             return out
 
-        if session:
+        if session:  # the session tables live beside the run records: migrations first
             from agent.sessions import checkpointer
+            from reporter.statedb import open_state
 
-            app.state()  # migrations first: the session tables live beside the run records
+            open_state(cfg.state.database_url).close()
             with checkpointer(cfg.state.database_url) as saver:
                 out = run(saver)
         else:

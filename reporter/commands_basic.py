@@ -4,35 +4,34 @@ from __future__ import annotations
 
 import click
 
-from reporter.cli import AppContext, UserError
+from agent.errors import ConfigError
+from agent.text import mask_url, one_line
+from reporter.cli import Command
 
-pass_app = click.make_pass_decorator(AppContext)
 
-
-@click.command()
+@click.command(cls=Command)
 @click.option("--seed", default=42, show_default=True, type=int, help="Random seed (same seed, same data).")
 @click.option("--profile", type=click.Choice(["small", "large"]), default="small", show_default=True,
               help="small: 3 clusters, ~700 GPUs; large: benchmark size (>4,000 GPUs, >1.5M rows).")
 @click.option("--reset", is_flag=True, help="Replace demo data already in the store.")
-@pass_app
-def demo(app: AppContext, seed: int, profile: str, reset: bool) -> None:
+@click.pass_obj
+def demo(app, seed: int, profile: str, reset: bool) -> None:
     """Fill the embedded store with a synthetic cluster and its scripted scenarios.
 
     The data ends at --now (default: the current hour) and covers the four ISO weeks before the
     current one. It is written only to source.database_url, and only if that database is empty
     or already holds demo data: a real Lens database is refused.
     """
+    from reporter.config import ensure_data_dir
     from reporter.demo import generate
 
     cfg = app.config
     if cfg.source.kind == "lens":
-        raise UserError("demo writes the embedded SQL store; source.kind is 'lens' "
-                        "(unset LENS_API_URL / GPUREPORT_SOURCE)")
+        raise ConfigError("demo writes the embedded SQL store; source.kind is 'lens' "
+                          "(unset LENS_API_URL / GPUREPORT_SOURCE)")
     if cfg.source.databases:
-        raise UserError("demo writes source.database_url; source.databases points at Lens "
-                        "databases, which gpureport never writes")
-    from reporter.config import ensure_data_dir, mask_url
-
+        raise ConfigError("demo writes source.database_url; source.databases points at Lens "
+                          "databases, which gpureport never writes")
     ensure_data_dir()
 
     def progress(msg: str) -> None:
@@ -54,22 +53,25 @@ def _check(name: str, fn) -> tuple[str, bool, str]:
     try:
         return name, True, fn()
     except Exception as exc:  # noqa: BLE001 - doctor reports every failure as a line
-        msg = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        return name, False, msg
+        return name, False, one_line(exc)
 
 
-@click.command()
+@click.command(cls=Command)
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
-@pass_app
-def doctor(app: AppContext, as_json: bool) -> None:
+@click.pass_obj
+def doctor(app, as_json: bool) -> None:
     """Print the effective configuration (secrets masked) and check each configured service."""
     import json
 
     import yaml
 
+    from agent.sources import make_source
+    from reporter.statedb import open_state
+
     cfg = app.config
-    checks = [_check("source", lambda: _ping_source(app))]
-    checks.append(_check("state database", lambda: _ping_state(app)))
+    checks = [_check("source", lambda: _ping_source(cfg.source.kind, make_source(cfg.source)))]
+    url = cfg.state.database_url
+    checks.append(_check("state database", lambda: _ping_state(url, open_state(url))))
     if cfg.llm.enabled:
         checks.append(_check("llm", lambda: _ping_llm(cfg.llm)))
     if cfg.smtp.host:
@@ -95,19 +97,16 @@ def doctor(app: AppContext, as_json: bool) -> None:
         raise click.exceptions.Exit(1)
 
 
-def _ping_source(app: AppContext) -> str:
-    src = app.source()
+def _ping_source(kind: str, source) -> str:
     try:
-        return f"{app.config.source.kind}: {src.ping()}"
+        return f"{kind}: {source.ping()}"
     finally:
-        src.close()
+        source.close()
 
 
-def _ping_state(app: AppContext) -> str:
-    from reporter.config import mask_url
-
-    st = app.state()
-    return f"{mask_url(app.config.state.database_url)} (schema {st.revision()})"
+def _ping_state(url: str, state) -> str:
+    with state:
+        return f"{mask_url(url)} (schema {state.revision()})"
 
 
 def _ping_llm(llm) -> str:
@@ -142,4 +141,4 @@ def _ping_prometheus(url: str, timeout: float) -> str:
     return f"{url} (Prometheus {r.json().get('data', {}).get('version', '?')})"
 
 
-__all__ = ["demo", "doctor", "UserError"]
+__all__ = ["demo", "doctor"]

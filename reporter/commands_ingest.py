@@ -6,12 +6,12 @@ import sys
 
 import click
 
-from reporter.cli import AppContext, UserError
+from agent.errors import ConfigError
+from agent.text import mask_url
+from reporter.cli import Group
 
-pass_app = click.make_pass_decorator(AppContext)
 
-
-@click.group()
+@click.group(cls=Group)
 def ingest() -> None:
     """Fill the Lens-schema hourly tables from another monitoring system."""
 
@@ -25,36 +25,32 @@ def ingest() -> None:
 @click.option("--until", metavar="ISO", help="End, exclusive; only full hours (default: now).")
 @click.option("--cluster", metavar="NAME",
               help="cluster_name written into the rows (default: prometheus.cluster_name).")
-@pass_app
-def prometheus(app: AppContext, url: str | None, since: str, until: str | None,
+@click.pass_obj
+def prometheus(app, url: str | None, since: str, until: str | None,
                cluster: str | None) -> None:
     """Compute hourly cluster/namespace/workload/label stats and allocation snapshots from
     DCGM (or AMD) exporter and kube-state-metrics data, and upsert them into the store.
 
     Idempotent: an hour that is ingested again replaces its rows in one transaction.
     """
-    from reporter.config import ensure_data_dir, mask_url
-    from reporter.ingest.client import PrometheusError
-    from reporter.ingest.prometheus import IngestError, ingest_prometheus
+    from reporter.config import ensure_data_dir
+    from reporter.ingest.prometheus import ingest_prometheus
 
     cfg = app.config
     if cfg.source.kind == "lens":
-        raise UserError("ingest writes the embedded SQL store; source.kind is 'lens' "
-                        "(unset LENS_API_URL / GPUREPORT_SOURCE)")
+        raise ConfigError("ingest writes the embedded SQL store; source.kind is 'lens' "
+                          "(unset LENS_API_URL / GPUREPORT_SOURCE)")
     if cfg.source.database_url in cfg.source.databases.values():
-        raise UserError("source.database_url is also listed in source.databases (a Lens "
-                        "database); gpureport never writes a Lens database")
+        raise ConfigError("source.database_url is also listed in source.databases (a Lens "
+                          "database); gpureport never writes a Lens database")
     if cfg.source.database_url.startswith("sqlite"):
         ensure_data_dir()
 
     with _progress() as on_progress:
-        try:
-            result = ingest_prometheus(
-                cfg.prometheus, cfg.source.database_url, app.now, url=url, since=since,
-                until=until, cluster=cluster, user_annotation=cfg.source.user_annotation,
-                on_progress=on_progress)
-        except (PrometheusError, IngestError) as exc:
-            raise UserError(str(exc)) from None
+        result = ingest_prometheus(
+            cfg.prometheus, cfg.source.database_url, app.now, url=url, since=since,
+            until=until, cluster=cluster, user_annotation=cfg.source.user_annotation,
+            on_progress=on_progress)
 
     span = f"{result.start:%Y-%m-%d %H:%M} .. {result.end:%Y-%m-%d %H:%M} UTC"
     if result.hours_requested == 0:

@@ -11,13 +11,12 @@ import sys
 
 import click
 
-from reporter.cli import AppContext
+from reporter.cli import Command
+from reporter.reports import KINDS
 
-pass_app = click.make_pass_decorator(AppContext)
 
-
-@click.command()
-@click.argument("kind", type=click.Choice(["weekly", "namespace-drops", "root-cause", "idle"]))
+@click.command(cls=Command)
+@click.argument("kind", type=click.Choice(KINDS))
 @click.option("--cluster", help="One cluster (default: every cluster, with a summary).")
 @click.option("--namespace", help="Narrow the report to one namespace.")
 @click.option("--period", metavar="PERIOD",
@@ -31,8 +30,8 @@ pass_app = click.make_pass_decorator(AppContext)
               help="Report language.")
 @click.option("--threshold", type=click.FloatRange(min=0), default=None,
               help="Namespace drop threshold in pp (default: config drop_threshold_pp, 5).")
-@pass_app
-def report(app: AppContext, kind, cluster, namespace, period, fmt, out_dir, lang,
+@click.pass_obj
+def report(app, kind, cluster, namespace, period, fmt, out_dir, lang,
            threshold) -> None:
     """Render a report: weekly digest, namespace drops, root causes (or idle workloads).
 
@@ -42,14 +41,15 @@ def report(app: AppContext, kind, cluster, namespace, period, fmt, out_dir, lang
       gpureport report namespace-drops --cluster gpu-east --period 2026-W47
       gpureport report root-cause --cluster gpu-east --namespace ml-team --lang zh
     """
-    from reporter.reports import build_report
+    from agent.sources import make_source
     from reporter.render import write_report
+    from reporter.reports import build_report
 
     cfg = app.config
     out = out_dir or cfg.report_dir or "."
     limit = cfg.drop_threshold_pp if threshold is None else threshold
     with _progress(enabled=sys.stderr.isatty()) as step:
-        source = app.source()
+        source = make_source(cfg.source)
         try:
             ctx = build_report(kind, source, app.now, cluster=cluster, namespace=namespace,
                                period=period, lang=lang, drop_threshold=limit,

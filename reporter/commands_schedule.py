@@ -1,10 +1,9 @@
 """``gpureport run``, ``history`` and ``scheduler run|list``: thin Click shells.
 
-Each command turns its options into one call of ``runner``, ``statedb`` or ``scheduler`` and
-the known failures (bad schedule, unreachable state database, failed run) into one line on
-stderr with exit code 1 (``reporter.cli.UserError``). ``ctx.obj`` is the CLI's ``AppContext``
-(``.config``, ``.now``, ``.tz``, ``.verbose``); a command invoked on its own (without the group)
-loads the configuration from the default places.
+Each command turns its options into one call of ``runner``, ``statedb`` or ``scheduler``;
+failures (bad schedule, unreachable state database, failed run) are ``GpureportError``s and
+print as one line on stderr (``reporter.cli.Command``). ``ctx.obj`` is the CLI's
+``AppContext`` (``.config``, ``.now``, ``.tz``, ``.verbose``).
 """
 
 from __future__ import annotations
@@ -17,44 +16,8 @@ from typing import Any
 
 import click
 
-log = logging.getLogger(__name__)
-
-
-def _app(ctx: click.Context) -> Any:
-    if ctx.obj is None:
-        from reporter.cli import AppContext
-
-        ctx.obj = AppContext()
-    return ctx.obj
-
-
-def _fail(app: Any, exc: BaseException) -> click.ClickException:
-    """One line on stderr, exit 1; the traceback only with -v."""
-    from reporter.cli import UserError
-
-    if getattr(app, "verbose", False):
-        log.error("details", exc_info=exc)
-    return UserError(str(exc).splitlines()[0] if str(exc) else type(exc).__name__)
-
-
-def _known_errors() -> tuple[type[BaseException], ...]:
-    from reporter.config import ConfigError
-    from reporter.runner import RunError
-    from reporter.schedules import ScheduleError
-    from reporter.statedb import StateError
-
-    return (ConfigError, ScheduleError, StateError, RunError)
-
-
-def _display_tz(app: Any):
-    tz = getattr(app, "tz", None)
-    if not tz:
-        return timezone.utc
-    if isinstance(tz, str):
-        from zoneinfo import ZoneInfo
-
-        return ZoneInfo(tz)
-    return tz
+from agent.periods import zone
+from reporter.cli import Command, Group
 
 
 def _fmt(dt: datetime | None, tz: Any, fmt: str = "%Y-%m-%d %H:%M:%S") -> str:
@@ -62,50 +25,41 @@ def _fmt(dt: datetime | None, tz: Any, fmt: str = "%Y-%m-%d %H:%M:%S") -> str:
 
 
 # --------------------------------------------------------------------------------------------
-@click.command("run")
+@click.command("run", cls=Command)
 @click.argument("schedule")
 @click.option("--dry-run", is_flag=True, help="Write the message to an .eml file instead of sending.")
 @click.option("--force", is_flag=True, help="Send even if this period was already delivered.")
-@click.pass_context
-def run(ctx: click.Context, schedule: str, dry_run: bool, force: bool) -> None:
+@click.pass_obj
+def run(app, schedule: str, dry_run: bool, force: bool) -> None:
     """Run SCHEDULE once for the period it covers now (what the CronJob calls)."""
     from reporter.runner import run_schedule, signals_as_exceptions
 
-    app = _app(ctx)
-    try:
-        with signals_as_exceptions():
-            result = run_schedule(app.config, schedule, now=app.now, dry_run=dry_run,
-                                  force=force, trigger="cli")
-    except _known_errors() as exc:
-        raise _fail(app, exc) from None
+    with signals_as_exceptions():
+        result = run_schedule(app.config, schedule, now=app.now, dry_run=dry_run, force=force,
+                              trigger="cli")
     click.echo(result.summary())
 
 
 # --------------------------------------------------------------------------------------------
-@click.command("history")
+@click.command("history", cls=Command)
 @click.option("--limit", default=20, show_default=True, type=click.IntRange(1, 10000))
 @click.option("--schedule", "schedule_name", metavar="NAME", help="Only runs of this schedule.")
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
-@click.pass_context
-def history(ctx: click.Context, limit: int, schedule_name: str | None,
-                    as_json: bool) -> None:
+@click.pass_obj
+def history(app, limit: int, schedule_name: str | None, as_json: bool) -> None:
     """Past runs (newest first) and their deliveries."""
     from reporter.statedb import open_state
 
-    app = _app(ctx)
-    tz = _display_tz(app)
-    try:
-        with open_state(app.config.state.database_url) as db:
-            rows = [(r, db.list_deliveries(r.id)) for r in db.list_runs(limit, schedule_name)]
-    except _known_errors() as exc:
-        raise _fail(app, exc) from None
+    tz = zone(app.tz)
+    with open_state(app.config.state.database_url) as db:
+        rows = [(r, db.list_deliveries(r.id)) for r in db.list_runs(limit, schedule_name)]
 
     if as_json:
-        def iso(v: Any) -> Any:
+        def json_value(v: Any) -> Any:
             return v.isoformat() if isinstance(v, datetime) else v
 
-        out = [{**{k: iso(v) for k, v in r._mapping.items()},
-                "deliveries": [{k: iso(v) for k, v in d._mapping.items()} for d in ds]}
+        out = [{**{k: json_value(v) for k, v in r._mapping.items()},
+                "deliveries": [{k: json_value(v) for k, v in d._mapping.items()} for d in ds]}
                for r, ds in rows]
         click.echo(json.dumps(out, indent=2, ensure_ascii=False))
         return
@@ -128,7 +82,7 @@ def history(ctx: click.Context, limit: int, schedule_name: str | None,
 
 
 # --------------------------------------------------------------------------------------------
-@click.group("scheduler")
+@click.group("scheduler", cls=Group)
 def scheduler() -> None:
     """Long-running scheduler and its next fire times."""
 
@@ -139,36 +93,35 @@ def scheduler() -> None:
 @click.pass_context
 def scheduler_run_command(ctx: click.Context, poll_interval: float) -> None:
     """Fire every enabled schedule on its cron until SIGTERM/SIGINT."""
+    from reporter.alerts import alert_jobs
     from reporter.scheduler import run_scheduler
+    from reporter.statedb import open_state
 
-    app = _app(ctx)
+    app = ctx.obj
     root = logging.getLogger()
     if not root.handlers:
         logging.basicConfig(stream=sys.stderr,
-                            level=logging.DEBUG if getattr(app, "verbose", False) else logging.INFO,
+                            level=logging.DEBUG if app.verbose else logging.INFO,
                             format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     elif root.level > logging.INFO:
         root.setLevel(logging.INFO)
-    try:
-        code = run_scheduler(app.config, poll_interval=poll_interval)
-    except _known_errors() as exc:
-        raise _fail(app, exc) from None
+    with open_state(app.config.state.database_url) as state:
+        # the alert check (``check.cron`` of the rule file) is one more job; the scheduler
+        # itself knows nothing of alerts
+        code = run_scheduler(app.config, poll_interval=poll_interval, state=state,
+                             extra_jobs=alert_jobs(app.config, state))
     ctx.exit(code)
 
 
 @scheduler.command("list")
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
-@click.pass_context
-def scheduler_list_command(ctx: click.Context, as_json: bool) -> None:
+@click.pass_obj
+def scheduler_list_command(app, as_json: bool) -> None:
     """Each schedule's next fire time, in its own time zone."""
     from reporter.scheduler import next_fires
     from reporter.schedules import load_schedules
 
-    app = _app(ctx)
-    try:
-        fires = next_fires(load_schedules(app.config.schedules_dir), app.now)
-    except _known_errors() as exc:
-        raise _fail(app, exc) from None
+    fires = next_fires(load_schedules(app.config.schedules_dir), app.now)
     if as_json:
         click.echo(json.dumps([{
             "name": f.schedule.name, "enabled": f.schedule.enabled, "cron": f.schedule.cron,

@@ -18,6 +18,7 @@ from urllib.parse import quote
 
 from pydantic import ConfigDict, Field, SecretStr, ValidationError, model_validator
 
+from agent.errors import ConfigError
 from agent.settings import (
     LLMSettings,
     PrometheusSettings,
@@ -26,11 +27,8 @@ from agent.settings import (
     data_dir,
     default_state_url,
 )
+from agent.text import mask_url
 from reporter.yamlfile import read_yaml
-
-
-class ConfigError(ValueError):
-    """Configuration that cannot be used. The message names the key and the reason."""
 
 
 class StateSettings(Strict):
@@ -80,18 +78,6 @@ class Config(Strict):
             data[section][key] = mask_url(data[section][key])
         data["source"]["databases"] = {k: mask_url(v) for k, v in data["source"]["databases"].items()}
         return data
-
-
-def mask_url(url: str | None) -> str | None:
-    """Hide the password of a database URL (``postgresql://u:****@host/db``)."""
-    if not url:
-        return url
-    from sqlalchemy.engine import make_url
-
-    try:
-        return make_url(url).render_as_string(hide_password=True)
-    except Exception:  # noqa: BLE001 - an unparsable URL is shown without its userinfo
-        return url.split("@")[-1]
 
 
 def config_path(explicit: str | None) -> Path | None:
@@ -203,4 +189,4 @@ def ensure_data_dir() -> Path:
     return d
 
 
-__all__ = ["Config", "ConfigError", "load_config", "mask_url", "ensure_data_dir"]
+__all__ = ["Config", "ConfigError", "load_config", "ensure_data_dir"]

@@ -26,20 +26,13 @@ from email.utils import format_datetime, make_msgid, parseaddr
 from pathlib import Path
 from typing import TYPE_CHECKING, Callable, Sequence
 
+from agent.errors import DeliveryError
+
 if TYPE_CHECKING:  # pragma: no cover
     from reporter.config import SMTPSettings
 
 log = logging.getLogger(__name__)
 MAX_BACKOFF_S = 60.0
-
-
-class DeliveryError(RuntimeError):
-    """Sending failed for good. ``str()`` is one line; ``attempts`` says how often we tried."""
-
-    def __init__(self, message: str, *, attempts: int, permanent: bool) -> None:
-        super().__init__(message)
-        self.attempts = attempts
-        self.permanent = permanent
 
 
 @dataclass(frozen=True)

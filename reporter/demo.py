@@ -48,6 +48,11 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any, Callable, Iterable, Sequence
 
+from agent.errors import DemoError
+from agent.periods import floor_hour, week_start
+from agent.sources import schema
+from agent.text import mask_url, one_line
+
 USER_KEY = "primus-safe.user.name"
 UNKNOWN_VALUE = "unknown"  # Lens' default_value for a missing annotation
 MARKER_TABLE = "gpureport_demo"
@@ -59,10 +64,6 @@ SCENARIO_CLUSTER = "gpu-east"
 IDLE_SERVER = "llm-eval-server"
 
 ProgressFn = Callable[[str], None]
-
-
-class DemoError(RuntimeError):
-    """The demo store cannot be (re)generated. One-line message."""
 
 
 @dataclass
@@ -631,8 +632,6 @@ def _emit(cluster: _Cluster, ws: list[_W], sink: _Sink, span_start: datetime, ho
           cluster_seed: int, progress: ProgressFn) -> None:
     """Hourly rows and snapshots of one cluster, flushed every ~CHUNK_ROWS rows (at an hour
     boundary) in one transaction each, so memory stays flat whatever the profile."""
-    from agent.sources import schema
-
     order = sorted(ws, key=lambda w: w.start)
     pos, active = 0, []
     snap_times = _snapshot_times(hours)
@@ -744,36 +743,11 @@ def _marker_table():
                  Column("value", Text, nullable=False))
 
 
-def week_start(dt: datetime) -> datetime:
-    """Monday 00:00 of the ISO week containing ``dt`` (same tz-ness as ``dt``)."""
-    d = dt.replace(hour=0, minute=0, second=0, microsecond=0)
-    return d - timedelta(days=d.weekday())
-
-
 def span(now: datetime) -> tuple[datetime, datetime, datetime]:
     """(start, end, scenario week S) as aware UTC: start = Monday 4 ISO weeks before now's week,
     end = now truncated to the hour (exclusive), S = Monday of the week containing now − 3 days."""
-    now = _aware(now).replace(minute=0, second=0, microsecond=0)
+    now = floor_hour(now)
     return week_start(now) - timedelta(weeks=4), now, week_start(now - timedelta(days=3))
-
-
-def _aware(dt: datetime) -> datetime:
-    return dt.replace(tzinfo=timezone.utc) if dt.tzinfo is None else dt.astimezone(timezone.utc)
-
-
-def _safe_url(url: str) -> str:
-    from sqlalchemy.engine import make_url
-
-    try:
-        return make_url(url).render_as_string(hide_password=True)
-    except Exception:  # noqa: BLE001 - an unparsable URL is reported as given
-        return "<invalid url>"
-
-
-def _first_line(exc: BaseException) -> str:
-    orig = getattr(exc, "orig", None) or exc
-    text = str(orig).strip().splitlines()
-    return text[0] if text else type(orig).__name__
 
 
 def _engine(url: str):
@@ -783,7 +757,7 @@ def _engine(url: str):
     try:
         u = make_url(url)
     except Exception as exc:  # noqa: BLE001
-        raise DemoError(f"invalid database URL: {_first_line(exc)}") from None
+        raise DemoError(f"invalid database URL: {one_line(exc)}") from None
     if u.get_backend_name() == "sqlite" and u.database not in (None, "", ":memory:") \
             and not u.database.startswith("file:"):
         parent = Path(u.database).expanduser().parent
@@ -809,8 +783,6 @@ def _engine(url: str):
 def _prepare(engine, reset: bool, marker, values: dict[str, str]) -> None:
     """Refuse foreign data, clear a previous demo when asked, create tables, write the marker."""
     from sqlalchemy import inspect, literal_column, select, text
-
-    from agent.sources import schema
 
     with engine.begin() as conn:
         existing = set(inspect(conn).get_table_names())
@@ -871,8 +843,6 @@ def generate(url: str, *, seed: int = 42, profile: str = "small", now: datetime,
             "seed": str(seed), "profile": profile, "now": end.isoformat(),
             "generated_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
             "status": "incomplete"})
-        from agent.sources import schema
-
         sink = _Sink(engine)
         names: set[tuple[str, str]] = set()
         for cluster in clusters:
@@ -898,7 +868,7 @@ def generate(url: str, *, seed: int = 42, profile: str = "small", now: datetime,
     except DemoError:
         raise
     except SQLAlchemyError as exc:
-        raise DemoError(f"demo store {_safe_url(url)}: {_first_line(exc)}") from None
+        raise DemoError(f"demo store {mask_url(url)}: {one_line(exc)}") from None
     finally:
         engine.dispose()
     ns_count = sum(len(c.namespaces) for c in clusters)

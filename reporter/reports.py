@@ -35,21 +35,23 @@ Decisions:
 
 from __future__ import annotations
 
-import inspect
 import threading
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta, timezone, tzinfo
-from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable, Sequence
-from zoneinfo import ZoneInfo
+from typing import Any, Callable, Sequence
 
-from agent.periods import Period, baseline as baseline_of, parse_period
-from agent.sources.base import NotFound, Scope, Source, SourceError
-
-if TYPE_CHECKING:  # pragma: no cover
-    from reporter.config import Config
-    from reporter.runner import RenderedReport
-    from reporter.schedules import Period as SchedulePeriod, Schedule
+from agent import figures, phrasing
+from agent.errors import NotFound, ReportError
+from agent.graph import Agent
+from agent.names import resolve_name
+from agent.periods import (Period, baseline as baseline_of, parse_period, period_name,
+                           period_text, zone)
+from agent.phrasing import _period_words, gh, p1, signed, top_contributors
+from agent.sources.base import (ChildKind, HourlyPoint, PeriodStats, Scope, Snapshot, Source,
+                                WorkloadInfo)
+from agent.understand.model import Understanding
+from reporter.charts import usage_chart
+from reporter.strings import strings
 
 KINDS = ("weekly", "namespace-drops", "root-cause", "idle")
 BLOCK_ORDER = ("kpis", "narrative", "chart", "table", "drops", "attribution", "movers", "idle",
@@ -73,78 +75,94 @@ NARRATE_CHANGE_PP = 1.0
 ProgressFn = Callable[[float, str], None]
 
 
-class ReportError(SourceError):
-    """A report that cannot be built (bad kind, a question the agent could not answer)."""
-
-
 # -------------------------------------------------------------------------------------------
 # memoized source
 class CachedSource:
     """A ``Source`` whose answers are remembered for the length of one report build.
+
+    Every ``Source`` method is here, spelled out: the queries (sums, series, names) go through
+    the memo, ``ping``/``close``/``idle_workloads`` straight to the source. The memo key is the
+    method and its arguments with defaults filled in, so ``f(s, c, a, b)`` and
+    ``f(s, c, a, b, label_key=None)`` are one query.
 
     Thread-safe (``figures`` runs independent calls in threads): concurrent identical calls
     wait for the first one instead of querying twice. Lists are returned as shallow copies;
     the values in them are never mutated by ``figures``.
     """
 
-    _CACHED = frozenset({"clusters", "namespaces", "users", "workloads", "dimension_keys",
-                         "dimension_values", "period_stats", "children_stats", "hourly_series",
-                         "latest_snapshot", "newest_stat_hour"})
-
     def __init__(self, source: Source):
         self._source = source
         self._memo: dict[tuple, Any] = {}
         self._locks: dict[tuple, threading.Lock] = {}
         self._guard = threading.Lock()
-        self.calls = 0  # calls that reached the real source
-        self.hits = 0
 
-    @property
-    def inner(self) -> Source:
-        return self._source
-
-    def __getattr__(self, name: str):
-        attr = getattr(self._source, name)
-        if name not in self._CACHED or not callable(attr):
-            return attr
-
-        try:
-            signature = inspect.signature(attr)
-        except (TypeError, ValueError):
-            signature = None
-
-        def call(*args, **kwargs):
-            # canonical key: f(s, c, a, b) and f(s, c, a, b, label_key=None) are one query
-            if signature is not None:
-                try:
-                    bound = signature.bind(*args, **kwargs)
-                    bound.apply_defaults()
-                    key = (name, tuple(bound.arguments.items()))
-                except TypeError:
-                    return attr(*args, **kwargs)
-            else:
-                key = (name, args, tuple(sorted(kwargs.items())))
-            try:
-                hash(key)
-            except TypeError:
-                return attr(*args, **kwargs)
+    def _cached(self, call: Callable[..., Any], *args: Any) -> Any:
+        key = (call.__name__, *args)
+        with self._guard:
+            if key in self._memo:
+                return _copy(self._memo[key])
+            lock = self._locks.setdefault(key, threading.Lock())
+        with lock:
             with self._guard:
                 if key in self._memo:
-                    self.hits += 1
                     return _copy(self._memo[key])
-                lock = self._locks.setdefault(key, threading.Lock())
-            with lock:
-                with self._guard:
-                    if key in self._memo:
-                        self.hits += 1
-                        return _copy(self._memo[key])
-                value = attr(*args, **kwargs)
-                with self._guard:
-                    self._memo[key] = value
-                    self.calls += 1
-            return _copy(value)
+            value = call(*args)
+            with self._guard:
+                self._memo[key] = value
+        return _copy(value)
 
-        return call
+    def clusters(self) -> list[str]:
+        return self._cached(self._source.clusters)
+
+    def namespaces(self, cluster: str | None, start: datetime, end: datetime) -> list[str]:
+        return self._cached(self._source.namespaces, cluster, start, end)
+
+    def dimension_keys(self, cluster: str | None, dimension_type: str,
+                       start: datetime, end: datetime) -> list[str]:
+        return self._cached(self._source.dimension_keys, cluster, dimension_type, start, end)
+
+    def dimension_values(self, cluster: str | None, dimension_type: str, key: str,
+                         start: datetime, end: datetime) -> list[str]:
+        return self._cached(self._source.dimension_values, cluster, dimension_type, key, start, end)
+
+    def users(self, cluster: str | None, start: datetime, end: datetime,
+              namespace: str | None = None) -> list[str]:
+        return self._cached(self._source.users, cluster, start, end, namespace)
+
+    def workloads(self, cluster: str | None, start: datetime, end: datetime,
+                  namespace: str | None = None, user: str | None = None) -> list[WorkloadInfo]:
+        return self._cached(self._source.workloads, cluster, start, end, namespace, user)
+
+    def workload_names(self, cluster: str | None, start: datetime, end: datetime) -> list[str]:
+        return self._cached(self._source.workload_names, cluster, start, end)
+
+    def period_stats(self, scope: Scope, start: datetime, end: datetime) -> PeriodStats:
+        return self._cached(self._source.period_stats, scope, start, end)
+
+    def children_stats(self, scope: Scope, child: ChildKind, start: datetime, end: datetime,
+                       label_key: str | None = None,
+                       label_type: str = "label") -> list[PeriodStats]:
+        return self._cached(self._source.children_stats, scope, child, start, end, label_key,
+                            label_type)
+
+    def hourly_series(self, scope: Scope, start: datetime, end: datetime) -> list[HourlyPoint]:
+        return self._cached(self._source.hourly_series, scope, start, end)
+
+    def latest_snapshot(self, cluster: str | None, at: datetime) -> Snapshot | None:
+        return self._cached(self._source.latest_snapshot, cluster, at)
+
+    def newest_stat_hour(self, cluster: str | None) -> datetime | None:
+        return self._cached(self._source.newest_stat_hour, cluster)
+
+    def idle_workloads(self, cluster: str | None, start: datetime, end: datetime,
+                       min_gpus: float, max_utilization: float) -> list[PeriodStats]:
+        return self._source.idle_workloads(cluster, start, end, min_gpus, max_utilization)
+
+    def ping(self) -> str:
+        return self._source.ping()
+
+    def close(self) -> None:
+        self._source.close()
 
 
 def _copy(value: Any) -> Any:
@@ -201,8 +219,6 @@ class Drill:
     @property
     def top(self) -> list[dict]:
         """The contributors that pushed the change in its direction, strongest first."""
-        from agent.phrasing import top_contributors
-
         return top_contributors({"total_delta_pp": self.delta_pp,
                                  "contributors": self.users + self.workloads})
 
@@ -294,8 +310,6 @@ class ReportContext:
 
     def subject_context(self) -> dict[str, Any]:
         """Variables for the email subject template (on top of the schedule's own)."""
-        from agent.phrasing import gh, p1, signed
-
         main = self.main
         kpis = {k.key: k.as_dict() for k in (main.kpis if main else [])}
 
@@ -322,54 +336,15 @@ class ReportContext:
 
 
 # -------------------------------------------------------------------------------------------
-# periods as people read them
-def _tz(tz: tzinfo | str | None) -> tzinfo:
-    if tz is None:
-        return timezone.utc
-    return ZoneInfo(tz) if isinstance(tz, str) else tz
-
-
-def iso_week_of(p: Period, tz: tzinfo | None = None) -> str | None:
-    """``2026-W47`` when the period is exactly one ISO week (in ``tz``), else None."""
-    tz = _tz(tz)
-    s, e = p.start.astimezone(tz), p.end.astimezone(tz)
-    if (s.weekday() == 0 and (s.hour, s.minute, s.second) == (0, 0, 0)
-            and e - s == timedelta(weeks=1)):
-        y, w, _ = s.isocalendar()
-        return f"{y}-W{w:02d}"
-    return None
-
-
-def period_text(p: Period, tz: tzinfo | None = None) -> str:
-    """Dates of a period, end inclusive for people: ``2026-11-16 – 2026-11-22``."""
-    tz = _tz(tz)
-    s, e = p.start.astimezone(tz), p.end.astimezone(tz)
-    midnight = all((d.hour, d.minute, d.second) == (0, 0, 0) for d in (s, e))
-    if midnight:
-        last = (e - timedelta(days=1)).date()
-        return s.date().isoformat() if last == s.date() else f"{s.date()} – {last}"
-    return f"{s:%Y-%m-%d %H:%M} – {e:%Y-%m-%d %H:%M}"
-
-
-def period_name(p: Period, tz: tzinfo | None = None) -> str:
-    """The short name of a period for titles and file names (``2026-W47`` or its dates)."""
-    return iso_week_of(p, tz) or period_text(p, tz)
-
-
-# -------------------------------------------------------------------------------------------
 # asking the agent
 class _Asker:
     """Puts preset questions to one agent for one pair of periods."""
 
     def __init__(self, source: Source, now: datetime, lang: str, period: Period,
                  base: Period, questions: list[str]):
-        from agent.graph import Agent
-
         self.agent = Agent(source, now)
         self.lang = lang
         if lang == "zh":  # the agent phrases period labels as given: give them in Chinese
-            from agent.phrasing import _period_words
-
             period = period.relabel(_period_words(period.label, lang))
             base = base.relabel(_period_words(base.label, lang))
         self.period, self.base = period, base
@@ -377,8 +352,6 @@ class _Asker:
 
     def ask(self, question: str, intent: str, *, period: Period | None = None,
             base: Period | None = None, **entities) -> dict:
-        from agent.understand.model import Understanding
-
         u = Understanding(question=question, language=self.lang, intent=intent,  # type: ignore[arg-type]
                           confidence=1.0, period=period or self.period,
                           baseline=base or self.base, period_explicit=True, **entities)
@@ -446,8 +419,6 @@ class _Plan:
 def _section(asker: _Asker, source: Source, plan: _Plan, cluster: str | None,
              namespace: str | None, title: str, tick: Callable[[str], None]) -> Section:
     """One section: the preset questions about one scope, answered by the agent."""
-    from agent import figures
-
     scope_kind = "namespace" if namespace else ("cluster" if cluster else "all")
     sec = Section(key=f"{cluster or 'all'}/{namespace}" if namespace else (cluster or "all"),
                   title=title, scope=scope_kind, cluster=cluster, namespace=namespace)
@@ -575,8 +546,6 @@ def _section(asker: _Asker, source: Source, plan: _Plan, cluster: str | None,
 
 def _ns_answer(asker: _Asker, f: dict, cluster: str | None, ns: str) -> str:
     """The phrasing of a namespace drill-down the agent computed as a follow-up."""
-    from agent import phrasing
-
     entities = {"cluster": cluster, "namespace": ns}
     answer, _ = phrasing.phrase("drilldown", f, entities, asker.lang, asker.period.label,
                                 asker.base.label)
@@ -584,8 +553,6 @@ def _ns_answer(asker: _Asker, f: dict, cluster: str | None, ns: str) -> str:
 
 
 def _chart(cur: dict, prev: dict, period: Period, base: Period, plan: _Plan) -> str | None:
-    from reporter.charts import usage_chart
-
     return usage_chart(cur.get("series", []), period.start, period.end,
                        baseline=prev.get("series", []), baseline_start=base.start,
                        labels=plan.labels, tz=plan.tz, day_names=plan.day_names)
@@ -632,8 +599,6 @@ def resolve_periods(kinds: Sequence[str], period: str | Period | None, now: date
 def _resolve(kind: str, name: str, options: Sequence[str]) -> str:
     """A name given on the command line -> the real name (exact, case- or separator-
     insensitive, as ``ask`` resolves them), else ``NotFound`` with "did you mean"."""
-    from agent.understand.resolve import resolve_name
-
     match, suggestions = resolve_name(name, list(options))
     if match is None:
         raise NotFound(kind, name, suggestions)
@@ -652,19 +617,17 @@ def build_report(kind: str | Sequence[str], source: Source, now: datetime,
     unknown cluster or namespace, ``PeriodError`` for an unusable period, ``ReportError`` for
     an unknown kind; a period without data is not an error (the report says so).
     """
-    from reporter.render import strings
-
     kinds = (kind,) if isinstance(kind, str) else tuple(dict.fromkeys(kind))
     for k in kinds:
         if k not in KINDS:
             raise ReportError(f"unknown report kind '{k}' (choose {', '.join(KINDS)})")
     if lang not in ("en", "zh"):
         raise ReportError(f"unknown language '{lang}' (choose en or zh)")
-    zone = _tz(tz)
+    tz = zone(tz)
     progress = progress or (lambda _f, _m: None)
     blocks = frozenset(b for k in kinds for b in BLOCKS[k])
     cached = source if isinstance(source, CachedSource) else CachedSource(source)
-    p, base = resolve_periods(kinds, period, now, zone)
+    p, base = resolve_periods(kinds, period, now, tz)
 
     progress(0.0, "metadata")
     known_clusters = cached.clusters()
@@ -683,7 +646,7 @@ def build_report(kind: str | Sequence[str], source: Source, now: datetime,
                  labels={"utilization": t["chart_util"], "allocation": t["chart_alloc"],
                          "baseline": t["chart_base"].format(baseline=_period_word(base, lang)),
                          "title": t["chart_title"]},
-                 day_names=t["days"], tz=zone)
+                 day_names=t["days"], tz=tz)
     questions: list[str] = []
     asker = _Asker(cached, now, lang, p, base, questions)
 
@@ -731,73 +694,13 @@ def build_report(kind: str | Sequence[str], source: Source, now: datetime,
                          lang=lang, cluster=listed[0] if len(listed) == 1 else None,
                          clusters=listed or known_clusters, namespace=namespace, period=p,
                          baseline=base, now=now, generated_at=datetime.now(timezone.utc),
-                         tz=zone, threshold_pp=drop_threshold, sections=sections,
+                         tz=tz, threshold_pp=drop_threshold, sections=sections,
                          questions=questions, subset=len(listed) > 1)
 
 
 def _period_word(p: Period, lang: str) -> str:
-    from agent.phrasing import _period_words
-
     return _period_words(p.label, lang)
 
 
-def render_for_schedule(schedule: "Schedule", period: "SchedulePeriod", out_dir: Path, *,
-                        config: "Config | None" = None, source: Source | None = None,
-                        now: datetime | None = None, lang: str = "en",
-                        progress: ProgressFn | None = None) -> "RenderedReport":
-    """What ``reporter.runner`` calls for one run: the report of ``schedule`` over ``period``
-    as files (HTML and/or PDF per ``schedule.formats``) plus the email bodies.
-
-    Loads the configuration and opens the source itself unless given. The report's period is
-    exactly the schedule's [start, end); its baseline is the period before it.
-    """
-    from reporter.render import render_email, render_html, render_pdf
-    from reporter.runner import RenderedReport
-    from reporter.schedules import resolve_now
-
-    own_source = source is None
-    if config is None and (source is None):
-        from reporter.config import load_config
-
-        config = load_config()
-    if source is None:
-        from agent.sources import make_source
-
-        source = make_source(config.source)  # type: ignore[union-attr]
-    threshold = config.drop_threshold_pp if config is not None else 5.0
-    unit = {"last-week": "week", "yesterday": "day"}.get(period.kind)
-    p = Period(period.start_utc, period.end_utc, period.label, unit=unit)
-    try:
-        ctx = build_report(list(schedule.reports), source, resolve_now(now),
-                           cluster=list(schedule.clusters) or None, period=p, lang=lang,
-                           drop_threshold=threshold, progress=progress, tz=schedule.zone)
-    finally:
-        if own_source:
-            source.close()
-    out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    html = render_html(ctx)
-    files: list[Path] = []
-    stem = f"{schedule.name}-{period.slug}"
-    if "html" in schedule.formats:
-        path = out_dir / f"{stem}.html"
-        path.write_text(html, encoding="utf-8")
-        files.append(path)
-    pdf = None
-    if "pdf" in schedule.formats:
-        pdf = render_pdf(html)
-        path = out_dir / f"{stem}.pdf"
-        path.write_bytes(pdf)
-        files.append(path)
-    if pdf is not None:  # the summary in the body, the full report attached
-        email_html, email_text = render_email(ctx, attachment=f"{stem}.pdf")
-    else:  # no attachment: the body is the full report (the text part its summary)
-        _, email_text = render_email(ctx)
-        email_html = html
-    return RenderedReport(subject_context=ctx.subject_context(), html=email_html,
-                          text=email_text, pdf=pdf, files=files)
-
-
 __all__ = ["KINDS", "BLOCKS", "ReportContext", "Section", "Kpi", "Drill", "CachedSource",
-           "ReportError", "build_report", "render_for_schedule", "period_text", "period_name",
-           "iso_week_of", "resolve_periods"]
+           "build_report", "resolve_periods"]

@@ -7,12 +7,12 @@ The order is the contract (product.md §8, architecture.md "one scheduled run"):
    so history shows the firing, and nothing is sent.
 2. A ``running`` record is written. Older ``running`` records of the same key (a process killed
    before it could write its end) are closed as ``failed``.
-3. The report is rendered by an injected ``render(schedule, period, out_dir)``; the default is
-   ``reporter.reports.render_for_schedule`` (given ``config=`` when it accepts it).
+3. The report is rendered by ``render(schedule, period, out_dir)``; the default is
+   ``reporter.digest.render_for_schedule`` with the run's configuration (tests pass their own).
 4. Delivery is the last step. The ``succeeded`` status, the message-id and the delivery row are
    written in one transaction after the SMTP server accepted the message; any failure before
-   that — rendering, an injected fault (``GPUREPORT_FAIL_AFTER_RENDER=1``), SMTP giving up,
-   SIGTERM — records ``failed`` with the reason, and the next run sends exactly once.
+   that — rendering, building the message, SMTP giving up, SIGTERM — records ``failed`` with
+   the reason, and the next run sends exactly once.
 
 The one window no database can close: the server accepted the message and the process died
 before the commit. Delivery is therefore at-least-once; the window is the length of one
@@ -23,42 +23,27 @@ recorded with ``dry_run = true``, and never counts as delivered.
 
 from __future__ import annotations
 
-import importlib
-import inspect
 import logging
-import os
 import signal
 import time
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import partial
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable, Iterator, Literal
+from typing import Any, Callable, Iterator, Literal
 
-from reporter.schedules import Period, Schedule, get_schedule, period_for, render_subject
-
-if TYPE_CHECKING:  # pragma: no cover
-    from reporter.config import Config
-    from reporter.statedb import StateDB
+from agent.errors import DeliveryError, Interrupted, RunError, StateError
+from agent.periods import Period
+from agent.settings import data_dir
+from agent.text import one_line
+from reporter.config import Config
+from reporter.delivery import Attachment, build_message, send_email, sender_address, write_eml
+from reporter.digest import RenderFn, render_for_schedule
+from reporter.schedules import Schedule, get_schedule, period_for, render_subject
+from reporter.statedb import DeliveryRecord as record, StateDB, open_state
 
 log = logging.getLogger(__name__)
-
-FAIL_AFTER_RENDER_ENV = "GPUREPORT_FAIL_AFTER_RENDER"
-RENDER_ENV = "GPUREPORT_RENDER"  # "module:function", a test hook for subprocesses
-
-
-@dataclass
-class RenderedReport:
-    """What a renderer hands back: the email parts and the files it wrote under ``out_dir``."""
-
-    subject_context: dict[str, Any]
-    html: str
-    text: str
-    pdf: bytes | None
-    files: list[Path] = field(default_factory=list)
-
-
-RenderFn = Callable[[Schedule, Period, Path], RenderedReport]
 
 
 @dataclass
@@ -94,18 +79,6 @@ class RunResult:
                 f"{self.message_id}{extra} [run #{self.run_id}]")
 
 
-class RunError(RuntimeError):
-    """A run that failed. ``str()`` is one line; ``result`` holds the recorded outcome."""
-
-    def __init__(self, message: str, result: RunResult | None = None) -> None:
-        super().__init__(message)
-        self.result = result
-
-
-class Interrupted(Exception):
-    """SIGTERM/SIGINT arrived during a run; raised where the run was, so it gets recorded."""
-
-
 @contextmanager
 def signals_as_exceptions() -> Iterator[None]:
     """Turn SIGTERM into ``Interrupted`` for the duration (main thread only).
@@ -127,49 +100,14 @@ def signals_as_exceptions() -> Iterator[None]:
         signal.signal(signal.SIGTERM, previous)
 
 
-def _one_line(exc: BaseException) -> str:
-    """Our own errors read as sentences; anything else keeps its type name for the operator."""
-    from reporter.delivery import DeliveryError
-    from reporter.statedb import StateError
-
-    text = str(exc).strip().splitlines()
-    msg = text[0] if text else ""
-    if isinstance(exc, (RunError, Interrupted, DeliveryError, StateError)):
-        return msg or type(exc).__name__
-    return f"{type(exc).__name__}: {msg}" if msg else type(exc).__name__
-
-
-def default_render(config: "Config | None" = None) -> RenderFn:
-    """``$GPUREPORT_RENDER`` (``module:function``) if set, else the report engine."""
-    spec = os.environ.get(RENDER_ENV)
-    if spec:
-        module, _, attr = spec.partition(":")
-        return getattr(importlib.import_module(module), attr or "render")
-    try:
-        from reporter.reports import render_for_schedule
-    except ImportError as exc:
-        raise RunError(f"report rendering is not available ({exc})") from None
-    try:
-        accepts_config = "config" in inspect.signature(render_for_schedule).parameters
-    except (TypeError, ValueError):
-        accepts_config = False
-    if accepts_config:
-        return lambda s, p, out: render_for_schedule(s, p, out, config=config)
-    return render_for_schedule
-
-
-def output_dir(config: "Config", schedule: Schedule, period: Period) -> Path:
+def output_dir(config: Config, schedule: Schedule, period: Period) -> Path:
     """``report_dir`` (default: ``<data dir>/reports``) / schedule / period."""
-    from agent.settings import data_dir
-
     base = Path(config.report_dir).expanduser() if config.report_dir else data_dir() / "reports"
     return base / schedule.name / period.slug
 
 
 def _retrying(fn: Callable[[], Any], what: str, attempts: int = 3, backoff: float = 1.0) -> Any:
     """Retry a state-database write; used where losing the write would cost a duplicate email."""
-    from reporter.statedb import StateError
-
     for i in range(1, attempts + 1):
         try:
             return fn()
@@ -181,17 +119,16 @@ def _retrying(fn: Callable[[], Any], what: str, attempts: int = 3, backoff: floa
     return None  # pragma: no cover
 
 
-def run_schedule(config: "Config", schedule: str | Schedule, *, now: datetime | None = None,
+def run_schedule(config: Config, schedule: str | Schedule, *, now: datetime | None = None,
                  dry_run: bool = False, force: bool = False, trigger: str = "cli",
-                 render: RenderFn | None = None, state: "StateDB | None" = None,
+                 render: RenderFn | None = None, state: StateDB | None = None,
                  out_dir: Path | None = None) -> RunResult:
     """Run one schedule once. Returns the result; raises ``RunError`` when the run failed.
 
+    ``render`` makes the digest (default: ``render_for_schedule`` with ``config``).
     ``ScheduleError`` and ``StateError`` (bad schedule, unreachable state database) are raised
     before anything is recorded.
     """
-    from reporter.statedb import open_state
-
     if isinstance(schedule, str):
         schedule = get_schedule(schedule, config.schedules_dir)
     period = period_for(schedule, now)
@@ -205,13 +142,9 @@ def run_schedule(config: "Config", schedule: str | Schedule, *, now: datetime | 
             db.close()
 
 
-def _run(config: "Config", schedule: Schedule, period: Period, db: "StateDB", *, dry_run: bool,
+def _run(config: Config, schedule: Schedule, period: Period, db: StateDB, *, dry_run: bool,
          force: bool, trigger: str, render: RenderFn | None,
          out_dir: Path | None) -> RunResult:
-    from reporter.delivery import (Attachment, DeliveryError, build_message, send_email,
-                                   sender_address, write_eml)
-    from reporter.statedb import DeliveryRecord as record
-
     key = dict(schedule=schedule.name, period_start=period.start_utc, period_end=period.end_utc)
     recipients = list(schedule.recipients)
     if not force and not dry_run:
@@ -240,11 +173,8 @@ def _run(config: "Config", schedule: Schedule, period: Period, db: "StateDB", *,
                            "use --dry-run to write the message to a file instead")
         out = out_dir or output_dir(config, schedule, period)
         out.mkdir(parents=True, exist_ok=True)
-        rendered = (render or default_render(config))(schedule, period, out)
+        rendered = (render or partial(render_for_schedule, config=config))(schedule, period, out)
         result.files = [Path(f) for f in rendered.files]
-        if os.environ.get(FAIL_AFTER_RENDER_ENV) == "1":
-            raise RunError(f"injected failure between rendering and sending "
-                           f"({FAIL_AFTER_RENDER_ENV}=1)")
         subject = render_subject(schedule, period, rendered.subject_context)
         attachments = []
         if "pdf" in schedule.formats and rendered.pdf:
@@ -263,7 +193,7 @@ def _run(config: "Config", schedule: Schedule, period: Period, db: "StateDB", *,
                     if sent.refused else None)
             delivery = record("email", target, "sent", message_id, note)
     except BaseException as exc:  # noqa: BLE001 - every failure is recorded, then re-raised
-        reason = _one_line(exc)
+        reason = one_line(exc)
         deliveries = []
         if isinstance(exc, DeliveryError):
             deliveries.append(record("email", target, "failed", message_id, reason))
@@ -274,7 +204,7 @@ def _run(config: "Config", schedule: Schedule, period: Period, db: "StateDB", *,
                       f"recording run #{run_id} as failed")
         except Exception as rec_exc:  # noqa: BLE001 - report both problems in one line
             raise RunError(f"{reason}; and the failure could not be recorded: "
-                           f"{_one_line(rec_exc)}", result) from exc
+                           f"{one_line(rec_exc)}", result) from exc
         if not isinstance(exc, Exception):
             raise  # KeyboardInterrupt / SystemExit: recorded, now let it through
         raise RunError(reason, result) from exc
@@ -289,9 +219,9 @@ def _run(config: "Config", schedule: Schedule, period: Period, db: "StateDB", *,
         log.error("message %s was sent but run #%s could not be recorded; the next run "
                   "will send it again", message_id, run_id)
         raise RunError(f"sent message {message_id}, but recording run #{run_id} failed: "
-                       f"{_one_line(exc)}", result) from exc
+                       f"{one_line(exc)}", result) from exc
     return result
 
 
-__all__ = ["RenderedReport", "RenderFn", "RunResult", "RunError", "Interrupted",
-           "run_schedule", "default_render", "output_dir", "signals_as_exceptions"]
+__all__ = ["RenderFn", "RunResult", "RunError", "Interrupted", "run_schedule", "output_dir",
+           "signals_as_exceptions"]

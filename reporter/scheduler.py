@@ -21,10 +21,11 @@ job whose trigger is unchanged is kept as is on start-up (re-adding it would mov
 time past a missed firing). SIGTERM/SIGINT stop the process cleanly: no new firings, running
 jobs finish and record their outcome, exit 0.
 
-Besides one job per enabled schedule, the alert check runs as a job when the alert rule file
-has a ``check`` cron (``reporter.alerts.alert_jobs``); other job kinds plug in as ``JobSpec``s
-via ``run_scheduler(extra_jobs=...)``: a deterministic cron trigger and a callable taking the
-scheduled fire time.
+Besides one job per enabled schedule, other job kinds plug in as ``JobSpec``s via
+``run_scheduler(extra_jobs=...)``: a deterministic cron trigger and a callable taking the
+scheduled fire time. The alert check is one (``reporter.alerts.alert_jobs``, when the alert rule
+file has a ``check`` cron); ``gpureport scheduler run`` builds it, so this module never imports
+``reporter.alerts``.
 """
 
 from __future__ import annotations
@@ -39,14 +40,21 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from typing import TYPE_CHECKING, Any, Callable, Sequence
 
-from reporter.schedules import Schedule, latest_fire, load_schedules, resolve_now
+from sqlalchemy import text
+
+from agent.errors import RunError
+from agent.periods import resolve_now
+from reporter.cron import latest_fire
+from reporter.digest import RenderFn
+from reporter.jobs import JobSpec
+from reporter.runner import run_schedule
+from reporter.schedules import Schedule, load_schedules, period_for
+from reporter.statedb import StateDB, open_state
 
 if TYPE_CHECKING:  # pragma: no cover
     from apscheduler.schedulers.base import BaseScheduler
 
     from reporter.config import Config
-    from reporter.runner import RenderFn
-    from reporter.statedb import StateDB
 
 log = logging.getLogger(__name__)
 
@@ -61,20 +69,9 @@ def holder_id() -> str:
     return f"{socket.gethostname()}:{os.getpid()}"
 
 
-@dataclass(frozen=True)
-class JobSpec:
-    """A job the scheduler fires. ``run(fire_time)`` is called after this firing was claimed."""
-
-    id: str
-    trigger: Any  # a CronTrigger: replicas must compute identical fire times
-    run: Callable[[datetime], Any]
-    misfire_grace_s: int = 3600
-    description: str = ""
-
-
 @dataclass
 class _Active:
-    state: "StateDB"
+    state: StateDB
     jobs: dict[str, JobSpec]
     holder: str
 
@@ -107,11 +104,9 @@ def fire(job_id: str) -> None:
         log.error("job %s (%s) failed: %s", job_id, fire_time.isoformat(), exc)
 
 
-def schedule_jobs(config: "Config", schedules: dict[str, Schedule], state: "StateDB",
-                  render: "RenderFn | None" = None) -> list[JobSpec]:
+def schedule_jobs(config: "Config", schedules: dict[str, Schedule], state: StateDB,
+                  render: RenderFn | None = None) -> list[JobSpec]:
     """One job per enabled schedule; a firing runs the schedule for its fire time."""
-    from reporter.runner import RunError, run_schedule
-
     def make_run(schedule: Schedule) -> Callable[[datetime], Any]:
         def run(fire_time: datetime) -> None:
             try:
@@ -124,17 +119,6 @@ def schedule_jobs(config: "Config", schedules: dict[str, Schedule], state: "Stat
 
     return [JobSpec(f"schedule:{s.name}", s.trigger(), make_run(s), s.misfire_grace_s,
                     s.description) for s in schedules.values() if s.enabled]
-
-
-def _alert_jobs(config: "Config", state: "StateDB") -> list[JobSpec]:
-    """The alert check job (``check.cron`` of the alert rule file), when alerting is built in."""
-    from importlib.util import find_spec
-
-    if find_spec("reporter.alerts") is None:
-        return []
-    from reporter.alerts import alert_jobs
-
-    return list(alert_jobs(config, state))
 
 
 def _sync_jobs(scheduler: "BaseScheduler", jobs: Sequence[JobSpec]) -> None:
@@ -163,7 +147,7 @@ class _Leader:
     firing claims alone prevent double execution.
     """
 
-    def __init__(self, state: "StateDB") -> None:
+    def __init__(self, state: StateDB) -> None:
         self.engine = state.engine
         self.pg = state.engine.dialect.name == "postgresql"
         self.conn: Any = None
@@ -171,8 +155,6 @@ class _Leader:
     def acquire(self) -> bool:
         if not self.pg:
             return True
-        from sqlalchemy import text
-
         try:
             if self.conn is None:
                 self.conn = self.engine.connect().execution_options(isolation_level="AUTOCOMMIT")
@@ -187,8 +169,6 @@ class _Leader:
     def alive(self) -> bool:
         if not self.pg:
             return True
-        from sqlalchemy import text
-
         try:
             return bool(self.conn.execute(text(
                 "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND granted "
@@ -199,8 +179,6 @@ class _Leader:
 
     def release(self) -> None:
         if self.conn is not None:
-            from sqlalchemy import text
-
             try:
                 self.conn.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": LEADER_LOCK_KEY})
             except Exception:  # noqa: BLE001 - closing the connection releases it anyway
@@ -234,7 +212,7 @@ def _scheduler_class() -> type:
     return _Scheduler
 
 
-def _start_apscheduler(state: "StateDB", jobs: Sequence[JobSpec], *,
+def _start_apscheduler(state: StateDB, jobs: Sequence[JobSpec], *,
                        paused: bool = False) -> "BaseScheduler":
     from apscheduler.executors.pool import ThreadPoolExecutor
     from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
@@ -252,22 +230,25 @@ def _start_apscheduler(state: "StateDB", jobs: Sequence[JobSpec], *,
     return scheduler
 
 
-def run_scheduler(config: "Config", *, render: "RenderFn | None" = None,
+def run_scheduler(config: "Config", *, render: RenderFn | None = None,
                   poll_interval: float = 10.0, stop: threading.Event | None = None,
-                  extra_jobs: Sequence[JobSpec] = ()) -> int:
-    """Run until SIGTERM/SIGINT (or ``stop`` is set). Returns the exit code (0)."""
-    global _ACTIVE
-    from reporter.statedb import open_state
+                  state: StateDB | None = None, extra_jobs: Sequence[JobSpec] = ()) -> int:
+    """Run until SIGTERM/SIGINT (or ``stop`` is set). Returns the exit code (0).
 
+    ``state``: the state database to use (the caller keeps it open and closes it); by default
+    the configured one is opened here and closed on the way out. ``extra_jobs`` are fired
+    besides the schedules (the alert check).
+    """
+    global _ACTIVE
     schedules = load_schedules(config.schedules_dir)
-    state = open_state(config.state.database_url)
+    own_state = state is None
+    state = state or open_state(config.state.database_url)
     stop = stop or threading.Event()
     previous_handlers = _install_signal_handlers(stop)
     holder = holder_id()
     leader = _Leader(state)
     try:
-        jobs = [*schedule_jobs(config, schedules, state, render), *_alert_jobs(config, state),
-                *extra_jobs]
+        jobs = [*schedule_jobs(config, schedules, state, render), *extra_jobs]
         _ACTIVE = _Active(state, {j.id: j for j in jobs}, holder)
         standby_logged = False
         while not stop.is_set():
@@ -297,7 +278,8 @@ def run_scheduler(config: "Config", *, render: "RenderFn | None" = None,
         _ACTIVE = None
         _restore_signal_handlers(previous_handlers)
         leader.release()
-        state.close()
+        if own_state:
+            state.close()
 
 
 def _install_signal_handlers(stop: threading.Event) -> dict[int, Any]:
@@ -325,8 +307,6 @@ class NextFire:
 
 def next_fires(schedules: dict[str, Schedule], now: datetime | None = None) -> list[NextFire]:
     """Each schedule's next firing after ``now`` (``scheduler list``), soonest first."""
-    from reporter.schedules import period_for
-
     now = resolve_now(now)
     out = []
     for s in schedules.values():
@@ -336,36 +316,5 @@ def next_fires(schedules: dict[str, Schedule], now: datetime | None = None) -> l
     return sorted(out, key=lambda n: (not n.schedule.enabled, n.next_fire or far, n.schedule.name))
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    """``python -m reporter.scheduler``: the scheduler without the full CLI (tests, debugging)."""
-    import argparse
-
-    from reporter.config import ConfigError, load_config
-    from reporter.schedules import ScheduleError
-    from reporter.statedb import StateError
-
-    p = argparse.ArgumentParser(prog="python -m reporter.scheduler")
-    p.add_argument("--config")
-    p.add_argument("--poll-interval", type=float, default=10.0)
-    p.add_argument("-v", "--verbose", action="store_true")
-    args = p.parse_args(argv)
-    logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO,
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    try:
-        return run_scheduler(load_config(args.config), poll_interval=args.poll_interval)
-    except (ConfigError, ScheduleError, StateError) as exc:
-        import sys
-
-        print(f"error: {exc}", file=sys.stderr)
-        return 1
-
-
 __all__ = ["JobSpec", "NextFire", "fire", "next_fires", "run_scheduler", "schedule_jobs",
-           "holder_id", "main"]
-
-if __name__ == "__main__":  # pragma: no cover
-    import sys
-
-    from reporter import scheduler as _self  # jobs reference reporter.scheduler:fire, not __main__
-
-    sys.exit(_self.main())
+           "holder_id"]

@@ -13,9 +13,7 @@ Decisions:
 * Every file is validated when schedules are loaded, and the first bad one stops the program
   with ``<file>: <field>: <reason>``: a typo in a schedule should fail the deploy, not
   silently drop a digest.
-* ``cron`` has the standard five fields with standard day-of-week numbers (0 or 7 = Sunday;
-  APScheduler 3 alone would read 0 as Monday, so numbers are translated to names). A sixth,
-  leading field gives seconds (``*/5 * * * * *``), used by tests and fast demos.
+* ``cron`` has the standard five fields, or six with seconds first (``reporter.cron``).
 * ``period`` says what a run covers, in the schedule's time zone: ``last-week`` = the previous
   full ISO week (Monday 00:00 to Monday 00:00), ``yesterday`` = the previous calendar day,
   ``interval`` = from the cron firing before the current one up to the current one (the latest
@@ -25,10 +23,8 @@ Decisions:
 
 from __future__ import annotations
 
-import os
 import re
-from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta, timezone
+from datetime import datetime, timedelta
 from email.utils import parseaddr
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, Mapping
@@ -37,101 +33,21 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from pydantic import (BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, field_validator,
                       model_validator)
 
+from agent.errors import ScheduleError
+from agent.names import suggestions
+from agent.periods import Period, midnight, resolve_now
+from reporter.cron import cron_trigger, latest_fire
+from reporter.reports import KINDS
+from reporter.yamlfile import read_yaml
+
 if TYPE_CHECKING:  # pragma: no cover
     from apscheduler.triggers.cron import CronTrigger
 
-REPORT_KINDS = ("weekly", "namespace-drops", "root-cause", "idle")
-ReportKind = Literal["weekly", "namespace-drops", "root-cause", "idle"]
+ReportKind = Literal[KINDS]  # type: ignore[valid-type] - the kinds of reporter.reports
 PeriodKind = Literal["last-week", "yesterday", "interval"]
 SKIPPED_FILES = {"alerts.yaml", "alerts.yml"}
 NAME_RE = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
 DEFAULT_SUBJECT = "GPU report {{ schedule }}: {{ period_label }} ({{ clusters }})"
-
-
-class ScheduleError(ValueError):
-    """A schedule that cannot be used. The message names the file, the field and the reason."""
-
-
-# --------------------------------------------------------------------------------------------
-# cron
-_DOW_NAMES = ("sun", "mon", "tue", "wed", "thu", "fri", "sat")
-
-
-def _dow_number(token: str) -> int:
-    t = token.strip().lower()
-    if t in _DOW_NAMES:
-        return _DOW_NAMES.index(t)
-    if t.isdigit() and 0 <= int(t) <= 7:
-        return int(t) % 7
-    raise ValueError(f"day of week {token!r} is not 0-7 or sun-sat")
-
-
-def _translate_dow(field: str) -> str:
-    """Standard cron day-of-week (0/7 = Sunday, names, ranges, steps) -> APScheduler names."""
-    if field in ("*", "?"):
-        return "*"
-    days: list[int] = []
-    for part in field.split(","):
-        rng, _, step_s = part.partition("/")
-        step = int(step_s) if step_s else 1
-        if step_s and (not step_s.isdigit() or step < 1):
-            raise ValueError(f"day of week step {step_s!r} is not a positive number")
-        if rng == "*":
-            lo, hi = 0, 6
-        elif "-" in rng:
-            a, b = rng.split("-", 1)
-            lo, hi = _dow_number(a), _dow_number(b)
-            if b.strip() == "7":
-                hi = 7
-            if hi < lo:
-                raise ValueError(f"day of week range {rng!r} runs backwards")
-        else:
-            lo = hi = _dow_number(rng)
-        days.extend(d % 7 for d in range(lo, hi + 1, step))
-    return ",".join(_DOW_NAMES[d] for d in sorted(set(days)))
-
-
-def cron_trigger(expr: str, tz: str | ZoneInfo) -> "CronTrigger":
-    """A validated APScheduler ``CronTrigger`` for a 5-field (or seconds-first 6-field) cron."""
-    from apscheduler.triggers.cron import CronTrigger
-
-    fields = expr.split()
-    if len(fields) == 5:
-        fields = ["0", *fields]
-    if len(fields) != 6:
-        raise ValueError(f"expected 5 fields (minute hour day month day-of-week) or 6 with "
-                         f"seconds first, got {len(fields)}")
-    second, minute, hour, day, month, dow = fields
-    zone = ZoneInfo(tz) if isinstance(tz, str) else tz
-    try:
-        return CronTrigger(second=second, minute=minute, hour=hour, day=day, month=month,
-                           day_of_week=_translate_dow(dow), timezone=zone)
-    except ValueError as exc:
-        raise ValueError(str(exc)) from None
-
-
-def fires_between(trigger: "CronTrigger", start: datetime, end: datetime):
-    """Fire times t with start <= t <= end, in order."""
-    t = trigger.get_next_fire_time(None, start)
-    while t is not None and t <= end:
-        yield t
-        t = trigger.get_next_fire_time(None, t + timedelta(microseconds=1))
-
-
-def latest_fire(trigger: "CronTrigger", at: datetime, *, inclusive: bool = True) -> datetime | None:
-    """The latest fire time at or before ``at`` (strictly before unless ``inclusive``).
-
-    APScheduler only looks forward, so the window behind ``at`` doubles until it holds a firing:
-    a handful of steps for any cron, and never more than ~3 firings walked.
-    """
-    window = timedelta(seconds=1)
-    limit = timedelta(days=800)
-    while window <= limit:
-        found = [t for t in fires_between(trigger, at - window, at) if inclusive or t < at]
-        if found:
-            return found[-1]
-        window *= 2
-    return None
 
 
 # --------------------------------------------------------------------------------------------
@@ -231,7 +147,7 @@ class Schedule(BaseModel):
         t = self.trigger().get_next_fire_time(None, now + timedelta(microseconds=1))
         return t.astimezone(self.zone) if t else None
 
-    def period_for(self, now: datetime | None = None) -> "Period":
+    def period_for(self, now: datetime | None = None) -> Period:
         return period_for(self, now)
 
     @model_validator(mode="after")
@@ -245,79 +161,32 @@ class Schedule(BaseModel):
 
 # --------------------------------------------------------------------------------------------
 # periods
-@dataclass(frozen=True)
-class Period:
-    """The half-open span [start, end) a run covers, as aware datetimes in the schedule's zone."""
-
-    start: datetime
-    end: datetime
-    kind: str
-    label: str
-    timezone: str
-
-    @property
-    def start_utc(self) -> datetime:
-        return self.start.astimezone(timezone.utc)
-
-    @property
-    def end_utc(self) -> datetime:
-        return self.end.astimezone(timezone.utc)
-
-    @property
-    def slug(self) -> str:
-        """A file-name-safe label (output directory of the run)."""
-        return re.sub(r"[^A-Za-z0-9_.-]+", "_", self.label).strip("_")
-
-
-def parse_now(value: str) -> datetime:
-    """ISO 8601 (``Z`` allowed); a naive value is UTC."""
-    v = value.strip()
-    if v.endswith(("Z", "z")):
-        v = v[:-1] + "+00:00"
-    dt = datetime.fromisoformat(v)
-    return dt if dt.tzinfo else dt.replace(tzinfo=timezone.utc)
-
-
-def resolve_now(now: datetime | None = None) -> datetime:
-    """``now`` if given, else ``GPUREPORT_NOW``, else the clock (always aware)."""
-    if now is not None:
-        return now if now.tzinfo else now.replace(tzinfo=timezone.utc)
-    env = os.environ.get("GPUREPORT_NOW")
-    if env:
-        try:
-            return parse_now(env)
-        except ValueError:
-            raise ScheduleError(f"GPUREPORT_NOW: {env!r} is not an ISO 8601 time") from None
-    return datetime.now(timezone.utc)
-
-
-def _midnight(d: date, zone: ZoneInfo) -> datetime:
-    return datetime.combine(d, time(0), tzinfo=zone)
-
-
 def period_for(schedule: Schedule, now: datetime | None = None) -> Period:
-    """The period a run of ``schedule`` at ``now`` covers (see the module docstring)."""
-    zone = schedule.zone
-    local = resolve_now(now).astimezone(zone)
+    """The period a run of ``schedule`` at ``now`` covers (see the module docstring), with the
+    offsets of the schedule's zone; its ``label`` names the run (``2026-W46``, ``2026-11-18``)."""
+    tz = schedule.zone
+    local = resolve_now(now).astimezone(tz)
+
+    def period(start: datetime, end: datetime, label: str, unit: str | None) -> Period:
+        return Period(start.astimezone(tz), end.astimezone(tz), label, unit=unit,
+                      tz=schedule.timezone, kind=schedule.period)
+
     if schedule.period == "last-week":
-        monday = local.date() - timedelta(days=local.isoweekday() - 1)
+        monday = local.date() - timedelta(days=local.weekday())
         start_d = monday - timedelta(days=7)
-        iso = start_d.isocalendar()
-        return Period(_midnight(start_d, zone), _midnight(monday, zone), "last-week",
-                      f"{iso.year}-W{iso.week:02d}", schedule.timezone)
+        year, week, _ = start_d.isocalendar()
+        return period(midnight(start_d, tz), midnight(monday, tz), f"{year}-W{week:02d}", "week")
     if schedule.period == "yesterday":
         day = local.date() - timedelta(days=1)
-        return Period(_midnight(day, zone), _midnight(local.date(), zone), "yesterday",
-                      day.isoformat(), schedule.timezone)
+        return period(midnight(day, tz), midnight(local.date(), tz), day.isoformat(), "day")
     trigger = schedule.trigger()
     end = latest_fire(trigger, local, inclusive=True)
     start = latest_fire(trigger, end, inclusive=False) if end else None
     if end is None or start is None:
         raise ScheduleError(f"schedule {schedule.name}: cron {schedule.cron!r} has no firing "
                             f"before {local.isoformat()}")
-    start, end = start.astimezone(zone), end.astimezone(zone)
-    return Period(start, end, "interval", f"{start.isoformat()}/{end.isoformat()}",
-                  schedule.timezone)
+    start, end = start.astimezone(tz), end.astimezone(tz)
+    return period(start, end, f"{start.isoformat()}/{end.isoformat()}", None)
 
 
 # --------------------------------------------------------------------------------------------
@@ -368,15 +237,13 @@ def _field_error(exc: ValidationError) -> str:
         if msg.startswith(prefix):
             msg = msg[len(prefix):]
     if err["type"] == "literal_error" and err["loc"] and err["loc"][0] == "reports":
-        msg = f"unknown report kind {err.get('input')!r} (known: {', '.join(REPORT_KINDS)})"
+        msg = f"unknown report kind {err.get('input')!r} (known: {', '.join(KINDS)})"
     # model-level checks (cron needs the time zone) already start with their field name
     return f"{loc}: {msg}" if loc else msg
 
 
 def load_schedule_file(path: Path) -> Schedule:
     """Read and validate one schedule file; ``ScheduleError`` names the file and the field."""
-    from reporter.yamlfile import read_yaml
-
     data = read_yaml(path, ScheduleError)
     if not isinstance(data, dict):
         raise ScheduleError(f"{path}: expected a mapping of schedule fields at the top level")
@@ -420,9 +287,7 @@ def load_schedules(schedules_dir: str | Path | None = None, *,
 def get_schedule(name: str, schedules_dir: str | Path | None = None) -> Schedule:
     schedules = load_schedules(schedules_dir)
     if name not in schedules:
-        from difflib import get_close_matches
-
-        close = get_close_matches(name, list(schedules), n=1)
+        close = suggestions(name, schedules)
         hint = f"; did you mean {close[0]!r}?" if close else ""
         known = ", ".join(schedules) or "none"
         raise ScheduleError(f"unknown schedule {name!r} (available: {known}){hint}")
@@ -430,7 +295,7 @@ def get_schedule(name: str, schedules_dir: str | Path | None = None) -> Schedule
 
 
 __all__ = [
-    "Schedule", "Period", "ScheduleError", "REPORT_KINDS", "load_schedules", "get_schedule",
+    "Schedule", "Period", "ScheduleError", "load_schedules", "get_schedule",
     "load_schedule_file", "shipped_schedules_dir", "period_for", "render_subject",
-    "subject_variables", "cron_trigger", "latest_fire", "resolve_now", "parse_now",
+    "subject_variables",
 ]

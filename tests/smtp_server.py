@@ -1,9 +1,9 @@
 """``fake_render``, the stand-in renderer the runner and scheduler tests use, and (re-exported
 from ``tests.fakes.smtp``) the SMTP test server those tests import from here.
 
-* ``fake_render`` stands in for ``reporter.reports.render_for_schedule``: a small HTML page, a
-  text part and a real one-page PDF, written under ``out_dir``. Subprocesses load it with
-  ``GPUREPORT_RENDER=tests.smtp_server:fake_render`` (repository root on PYTHONPATH);
+* ``fake_render`` stands in for ``reporter.digest.render_for_schedule``: a small HTML page, a
+  text part and a real one-page PDF, written under ``out_dir``. Tests pass it as ``render=``;
+  a scheduler process gets it from ``tests/scheduler_process.py``.
   ``GPUREPORT_FAKE_RENDER_SLEEP`` makes it slow, to catch a run mid-flight.
 
 The SMTP server, ``DroppingServer``, ``self_signed_cert`` and ``tiny_pdf`` live in
@@ -26,7 +26,7 @@ __all__ = ["fake_render", "DroppingServer", "Received", "SMTPTestServer", "self_
 
 def fake_render(schedule, period, out_dir: Path):
     """A stand-in renderer: HTML + text + PDF naming the schedule and period."""
-    from reporter.runner import RenderedReport
+    from reporter.digest import RenderedReport
 
     delay = float(os.environ.get("GPUREPORT_FAKE_RENDER_SLEEP", "0") or 0)
     if delay:

@@ -539,11 +539,11 @@ def test_cli_list_masks_webhook_secrets(home, tmp_path, demo_db, config_file):
                         "alerts_file": cfg.alerts_file})
     res = run("--config", conf, "alerts", "check")
     assert res.exit_code == 1, res  # nothing listens on port 9: recorded as failed
-    assert "FAILED firing via chat (webhook http://127.0.0.1:9/****)" in res.stdout + res.stderr
+    assert "FAILED firing via chat (webhook http://127.0.0.1:9/services/***)" in res.stdout + res.stderr
     listing = run("--config", conf, "alerts", "list")
     assert listing.exit_code == 0, listing
     assert "idle-allocated-gpus" in listing.stdout and "webhook:failed" in listing.stdout
-    assert "http://127.0.0.1:9/****" in listing.stdout
+    assert "http://127.0.0.1:9/services/***" in listing.stdout
     as_json = run("--config", conf, "alerts", "list", "--json")
     assert as_json.stderr == "", as_json
     data = as_json.json()

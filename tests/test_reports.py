@@ -357,7 +357,7 @@ def test_progress_is_reported_from_start_to_end(source):
 
 
 def test_render_for_schedule_writes_files_and_email_bodies(source, tmp_path):
-    from reporter.reports import render_for_schedule
+    from reporter.digest import render_for_schedule
     from reporter.schedules import get_schedule, period_for, render_subject
 
     schedule = get_schedule("weekly-digest")

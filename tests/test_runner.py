@@ -1,7 +1,9 @@
 """One run of a schedule: period, rendering, SMTP delivery, run records, idempotency.
 
 The renderer is ``tests.smtp_server.fake_render`` (small HTML, text and a real PDF), so these
-tests exercise the runner and not the report engine; the SMTP server is a real aiosmtpd.
+tests exercise the runner and not the report engine: passed as ``render=``, or put in place of
+the runner's default renderer where the command line is invoked. The SMTP server is a real
+aiosmtpd.
 """
 
 from __future__ import annotations
@@ -16,8 +18,11 @@ from types import SimpleNamespace
 import pytest
 from click.testing import CliRunner
 
+import reporter.runner
+from agent.errors import RunError
+from agent.periods import parse_now
 from reporter.config import Config
-from reporter.runner import RunError, run_schedule
+from reporter.runner import run_schedule
 from reporter.schedules import ScheduleError, get_schedule, load_schedules, period_for
 from reporter.statedb import open_state
 from tests.conftest import NOW
@@ -42,7 +47,6 @@ W46_END = datetime(2026, 11, 15, 16, 0, tzinfo=timezone.utc)
 @pytest.fixture
 def setup(home, tmp_path, monkeypatch):
     """A schedules dir with team-digest, a SQLite state database, and a config factory."""
-    monkeypatch.delenv("GPUREPORT_FAIL_AFTER_RENDER", raising=False)
     sdir = tmp_path / "schedules"
     sdir.mkdir()
     (sdir / "team.yaml").write_text(SCHEDULE)
@@ -59,6 +63,13 @@ def setup(home, tmp_path, monkeypatch):
         })
 
     return SimpleNamespace(config=config, state_url=state_url, sdir=sdir, tmp=tmp_path)
+
+
+def _fake_default_renderer(monkeypatch) -> None:
+    """The CLI renders with the runner's default renderer: make that the fake one."""
+    monkeypatch.setattr(reporter.runner, "render_for_schedule",
+                        lambda schedule, period, out, config=None: fake_render(schedule, period,
+                                                                               out))
 
 
 def _runs(state_url: str):
@@ -120,13 +131,16 @@ def test_same_period_twice_sends_once_and_force_sends_again(setup):
 
 def test_failure_between_rendering_and_sending_records_failed_then_next_run_sends_once(
         setup, monkeypatch):
+    def fail(**_message):
+        raise RunError("injected failure between rendering and sending")
+
     with smtp_server() as server:
         cfg = setup.config(server.port)
-        monkeypatch.setenv("GPUREPORT_FAIL_AFTER_RENDER", "1")
-        with pytest.raises(RunError, match="injected failure between rendering and sending"):
-            run_schedule(cfg, "team-digest", now=NOW, render=fake_render)
+        with monkeypatch.context() as m:  # the message cannot be built: nothing is sent
+            m.setattr(reporter.runner, "build_message", fail)
+            with pytest.raises(RunError, match="injected failure between rendering and sending"):
+                run_schedule(cfg, "team-digest", now=NOW, render=fake_render)
         assert server.messages == []
-        monkeypatch.delenv("GPUREPORT_FAIL_AFTER_RENDER")
         again = run_schedule(cfg, "team-digest", now=NOW, render=fake_render)
         third = run_schedule(cfg, "team-digest", now=NOW, render=fake_render)
         time.sleep(0.2)
@@ -159,7 +173,7 @@ def test_a_run_killed_midway_is_closed_by_the_next_run(setup):
 def test_smtp_down_retries_then_records_failed_and_cli_exits_1(setup, monkeypatch):
     from reporter.commands_schedule import run as run_cmd
 
-    monkeypatch.setenv("GPUREPORT_RENDER", "tests.smtp_server:fake_render")
+    _fake_default_renderer(monkeypatch)
     down = DroppingServer()
     try:
         cfg = setup.config(down.port, retries=2, retry_backoff=0.05)
@@ -240,7 +254,7 @@ def test_sigterm_during_a_cli_run_is_recorded_as_failed(setup):
 def test_cli_run_prints_one_summary_line(setup, monkeypatch):
     from reporter.commands_schedule import run as run_cmd
 
-    monkeypatch.setenv("GPUREPORT_RENDER", "tests.smtp_server:fake_render")
+    _fake_default_renderer(monkeypatch)
     with smtp_server() as server:
         app = SimpleNamespace(config=setup.config(server.port), now=NOW, verbose=0, tz=None)
         first = CliRunner().invoke(run_cmd, ["team-digest"], obj=app)
@@ -272,15 +286,11 @@ def _schedule(tmp_path: Path, **fields) -> "object":
 ])
 def test_weekly_period_is_the_last_full_iso_week_in_the_schedule_zone(tmp_path, now, tz, start,
                                                                      end, label):
-    from reporter.schedules import parse_now
-
     p = period_for(_schedule(tmp_path, timezone=tz), parse_now(now))
     assert (p.start.isoformat(), p.end.isoformat(), p.label) == (start, end, label)
 
 
 def test_daily_period_is_yesterday_and_respects_dst(tmp_path):
-    from reporter.schedules import parse_now
-
     s = _schedule(tmp_path, timezone="Europe/Berlin", period="yesterday")
     p = period_for(s, parse_now("2026-03-30T10:00:00Z"))  # the day after the spring change
     assert p.label == "2026-03-29"
@@ -290,8 +300,6 @@ def test_daily_period_is_yesterday_and_respects_dst(tmp_path):
 
 
 def test_interval_period_runs_from_the_previous_firing_to_the_current_one(tmp_path):
-    from reporter.schedules import parse_now
-
     s = _schedule(tmp_path, cron="*/5 * * * * *", period="interval")
     p = period_for(s, parse_now("2026-11-19T12:00:07Z"))
     assert (p.start_utc.isoformat(), p.end_utc.isoformat()) == \
@@ -309,8 +317,6 @@ def test_now_comes_from_gpureport_now_when_not_given(tmp_path, monkeypatch):
 
 def test_cron_day_of_week_numbers_follow_standard_cron(tmp_path):
     """0 and 7 are Sunday (APScheduler 3 alone would take 0 as Monday)."""
-    from reporter.schedules import parse_now
-
     now = parse_now("2026-11-19T12:00:00Z")  # a Thursday
     assert _schedule(tmp_path, cron="0 7 * * 0").next_fire(now).strftime("%a %d") == "Sun 22"
     assert _schedule(tmp_path, cron="0 7 * * 7").next_fire(now).strftime("%a %d") == "Sun 22"
@@ -414,7 +420,6 @@ def test_run_dry_run_end_to_end_with_the_real_renderer(home):
     if find_spec("reporter.reports") is None:
         pytest.skip("reporter.reports (the report engine) is not in this tree yet")
     env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
-    env.pop("GPUREPORT_RENDER", None)
     base = [sys.executable, "-m", "reporter.cli", "--now", "2026-11-19T12:00:00Z"]
     demo = subprocess.run([*base, "demo", "--seed", "7", "--reset"], env=env,
                           capture_output=True, text=True, timeout=300)

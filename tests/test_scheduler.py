@@ -1,7 +1,8 @@
 """``gpureport scheduler``: real processes, a real PostgreSQL state database, a real SMTP server.
 
 A schedule due every two seconds (``*/2 * * * * *``, ``period: interval``) makes each firing
-its own period, so counting runs and emails per period counts firings.
+its own period, so counting runs and emails per period counts firings. Scheduler processes
+run ``tests/scheduler_process.py``: the ``scheduler run`` command with the fake renderer.
 """
 
 from __future__ import annotations
@@ -64,17 +65,17 @@ def _write_config(tmp: Path, state_url: str, smtp_port: int, schedule: str = EVE
 
 def _env(**extra: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("SMTP_", "GPUREPORT_NOW"))}
-    env.update(PYTHONPATH=str(ROOT), GPUREPORT_RENDER="tests.smtp_server:fake_render", **extra)
+    env.update(PYTHONPATH=str(ROOT), **extra)
     return env
 
 
 class Replica:
-    """One ``gpureport scheduler run`` process with its log in a file."""
+    """One ``gpureport scheduler run`` process (fake renderer) with its log in a file."""
 
     def __init__(self, tmp: Path, cfg: Path, name: str, **env: str) -> None:
         self.log = tmp / f"{name}.log"
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "reporter.cli", "--config", str(cfg), "scheduler", "run",
+            [sys.executable, "-m", "tests.scheduler_process", "--config", str(cfg),
              "--poll-interval", "0.3"],
             cwd=tmp, env=_env(**env), stdout=subprocess.DEVNULL, stderr=self.log.open("wb"))
 
@@ -243,7 +244,7 @@ def test_in_process_scheduler_on_sqlite_fires_and_stops(home, tmp_path):
 
 def test_fire_skips_a_firing_another_replica_claimed(home, tmp_path):
     import reporter.scheduler as sch
-    from reporter.schedules import cron_trigger, latest_fire
+    from reporter.cron import cron_trigger, latest_fire
 
     calls: list[datetime] = []
     with open_state(f"sqlite:///{tmp_path / 'state.db'}") as db:
@@ -335,15 +336,15 @@ def test_history_lists_runs_and_deliveries(home, tmp_path):
 
 
 def test_the_alert_check_becomes_a_scheduler_job_when_its_rules_have_a_cron(home, tmp_path):
+    from reporter.alerts import alert_jobs
     from reporter.config import load_config
-    from reporter.scheduler import _alert_jobs
 
     state_url = f"sqlite:///{tmp_path / 'state.db'}"
     cfg = load_config(str(_write_config(tmp_path, state_url, 25)))
     with open_state(state_url) as db:
-        assert _alert_jobs(cfg, db) == []  # rules without `check`
+        assert alert_jobs(cfg, db) == []  # rules without `check`
         (tmp_path / "schedules" / "alerts.yaml").write_text(
             "rules: []\ncheck: {cron: '*/15 * * * *', timezone: UTC}\n")
-        (job,) = _alert_jobs(cfg, db)
+        (job,) = alert_jobs(cfg, db)
     assert job.id == "alerts:check"
     assert job.trigger.get_next_fire_time(None, NOW).isoformat() == "2026-11-19T12:00:00+00:00"

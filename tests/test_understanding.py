@@ -21,7 +21,7 @@ import pytest
 import yaml
 
 from agent.understand.model import Metadata
-from agent.understand.resolve import resolve_name
+from agent.names import resolve_name
 from agent.understand.rules import MAX_SCAN, detect_language, understand
 
 UTC = timezone.utc

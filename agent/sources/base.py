@@ -30,34 +30,15 @@ Semantics every source follows (so `sql` and `lens` give identical figures):
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
-from datetime import datetime, timezone
-from typing import Iterable, Literal, Protocol, runtime_checkable
+from datetime import datetime
+from typing import Literal, Protocol, runtime_checkable
+
+from agent.errors import NotFound, SourceError
+from agent.periods import iso
 
 ScopeKind = Literal["cluster", "namespace", "user", "label", "workload"]
 ChildKind = Literal["namespace", "user", "workload", "label"]
 UNKNOWN_USER = "(unknown)"
-
-
-class SourceError(RuntimeError):
-    """A data source could not answer (unreachable, refused, malformed). One-line message."""
-
-
-class NotFound(SourceError):
-    """A named entity does not exist; ``suggestions`` holds the closest real names."""
-
-    def __init__(self, kind: str, name: str, suggestions: list[str] | None = None):
-        self.kind, self.name, self.suggestions = kind, name, list(suggestions or [])
-        hint = f"; did you mean: {', '.join(self.suggestions)}?" if self.suggestions else ""
-        super().__init__(f"unknown {kind} '{name}'{hint}")
-
-
-def suggest(name: str, options: Iterable[str], n: int = 3) -> list[str]:
-    """Closest real names for a misspelt one (case-insensitive), for ``NotFound``."""
-    import difflib
-
-    lowered = {o.lower(): o for o in options}
-    hits = difflib.get_close_matches(name.lower(), list(lowered), n=n, cutoff=0.5)
-    return [lowered[h] for h in hits]
 
 
 @dataclass(frozen=True)
@@ -216,7 +197,9 @@ class WorkloadInfo:
 
 @runtime_checkable
 class Source(Protocol):
-    """What the agent needs from a place that holds Lens-shaped GPU statistics.
+    """What the agent, reports and alerts need from a place that holds Lens-shaped GPU
+    statistics: every method any caller uses, implemented by every source (``sql``, ``lens``),
+    so that no caller has to probe a source for what it can do.
 
     Periods are half-open ``[start, end)`` in aware UTC datetimes.
     """
@@ -237,6 +220,10 @@ class Source(Protocol):
     def workloads(self, cluster: str | None, start: datetime, end: datetime,
                   namespace: str | None = None, user: str | None = None) -> list[WorkloadInfo]: ...
 
+    def workload_names(self, cluster: str | None, start: datetime, end: datetime) -> list[str]:
+        """Distinct workload names (what name resolution needs, cheaper than ``workloads``)."""
+        ...
+
     def period_stats(self, scope: Scope, start: datetime, end: datetime) -> PeriodStats: ...
 
     def children_stats(self, scope: Scope, child: ChildKind, start: datetime, end: datetime,
@@ -249,23 +236,15 @@ class Source(Protocol):
 
     def newest_stat_hour(self, cluster: str | None) -> datetime | None: ...
 
+    def idle_workloads(self, cluster: str | None, start: datetime, end: datetime,
+                       min_gpus: float, max_utilization: float) -> list[PeriodStats]:
+        """Per workload, the sums over its hourly rows holding ``>= min_gpus`` GPUs at
+        ``< max_utilization`` % (the idle-GPU alert rule)."""
+        ...
+
     def ping(self) -> str: ...
 
     def close(self) -> None: ...
-
-
-def utc(dt: datetime) -> datetime:
-    """Aware UTC from aware or naive-UTC input (Lens stores naive UTC wall clock)."""
-    return dt.replace(tzinfo=timezone.utc) if dt.tzinfo is None else dt.astimezone(timezone.utc)
-
-
-def naive(dt: datetime) -> datetime:
-    """Naive UTC wall clock, the form Lens' timestamp columns hold."""
-    return utc(dt).replace(tzinfo=None)
-
-
-def iso(dt: datetime) -> str:
-    return utc(dt).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 # -- snapshots: one parsing and one merging rule for every source ------------------------------
@@ -306,3 +285,10 @@ def merge_snapshots(found: list[Snapshot], cluster: str | None) -> Snapshot | No
         by_namespace=sorted(by_ns.values(), key=lambda a: (-a.allocated_gpus, a.namespace)),
     )
 
+
+__all__ = [
+    "Source", "Scope", "ScopeKind", "ChildKind", "PeriodStats", "HourlyPoint",
+    "NamespaceAllocation", "Snapshot", "WorkloadInfo", "UNKNOWN_USER", "namespace_allocations",
+    "merge_snapshots",
+    "NotFound", "SourceError",  # defined in agent.errors; callers import them from here too
+]

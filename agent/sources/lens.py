@@ -51,20 +51,20 @@ from typing import Any, NamedTuple
 
 import httpx
 
+from agent.errors import NotFound, SourceError
+from agent.names import suggestions
+from agent.periods import floor_hour, utc
 from agent.sources.base import (
     UNKNOWN_USER,
     HourlyPoint,
-    NotFound,
     PeriodStats,
     Scope,
     Snapshot,
-    SourceError,
     WorkloadInfo,
-    suggest,
     merge_snapshots,
     namespace_allocations,
-    utc,
 )
+from agent.text import mask_url
 
 ANNOTATION = "annotation"
 PAGE_ROWS = 1000  # what the server really puts on a page (lens.md §4.1)
@@ -98,13 +98,6 @@ def normalize_base_url(url: str) -> str:
                           f"'{u.scheme}'")
     path = u.path.rstrip("/") or "/v1"
     return str(u.copy_with(path=path, query=None, fragment=None))
-
-
-def display_url(url: str) -> str:
-    """The URL as it may appear in messages: no user, password or query string."""
-    u = httpx.URL(url)
-    port = f":{u.port}" if u.port else ""
-    return f"{u.scheme}://{u.host}{port}{u.path}"
 
 
 def rfc3339(dt: datetime) -> str:
@@ -169,10 +162,6 @@ def _num(row: dict, key: str) -> float:
         raise SourceError(f"Lens API returned a non-numeric {key}: {value!r}") from None
 
 
-def _floor_hour(dt: datetime) -> datetime:
-    return dt.replace(minute=0, second=0, microsecond=0)
-
-
 class _Row(NamedTuple):
     cluster: str  # the cluster we asked for (a real Lens row carries its writer's name)
     hour: datetime
@@ -218,7 +207,7 @@ class LensSource:
                  timeout: float = 15.0, retries: int = 3, backoff: float = 0.5,
                  transport: httpx.BaseTransport | None = None):
         self.base_url = normalize_base_url(base_url)
-        self.shown_url = display_url(self.base_url)
+        self.shown_url = mask_url(self.base_url)
         self.user_annotation = user_annotation
         self.timeout = timeout
         self.retries = max(0, int(retries))
@@ -280,7 +269,7 @@ class LensSource:
                 options = self.clusters()
             except SourceError:
                 options = []
-            raise NotFound("cluster", str(cluster), suggest(str(cluster), options))
+            raise NotFound("cluster", str(cluster), suggestions(str(cluster), options))
         raise SourceError(f"Lens API error {code} for {full_path}: {message or '(no message)'}")
 
     def _strings(self, path: str, params: dict[str, Any]) -> list[str]:
@@ -326,9 +315,9 @@ class LensSource:
         seen, total, _ = self._pass(path, params, lo, hi, ("time", "asc"))
         if len(seen) >= total:
             return list(seen.values())
-        mid = _floor_hour(lo + (hi - lo) / 2)
+        mid = floor_hour(lo + (hi - lo) / 2)
         if mid <= lo:
-            mid = _floor_hour(lo) + timedelta(hours=1)
+            mid = floor_hour(lo) + timedelta(hours=1)
         if mid <= hi:  # two smaller windows; each eventually fits on one stable page
             return (self._paged(path, params, lo, mid - timedelta(seconds=1))
                     + self._paged(path, params, mid, hi))
@@ -595,7 +584,7 @@ class LensSource:
     def newest_stat_hour(self, cluster: str | None) -> datetime | None:
         """Newest cluster-row hour: the last two days first (small page), else all time."""
         newest: datetime | None = None
-        recent = _floor_hour(datetime.now(timezone.utc)) - timedelta(days=2)
+        recent = floor_hour(datetime.now(timezone.utc)) - timedelta(days=2)
         for name in self._targets(cluster):
             for lo in (recent, _EPOCH):
                 page = self._get("/gpu-aggregation/cluster/hourly-stats", {
@@ -616,7 +605,7 @@ class LensSource:
     def close(self) -> None:
         self._client.close()
 
-    # -- alerting (added for reporter/alerts; mirrors SqlSource.idle_workloads) ----------------
+    # -- alerting (mirrors SqlSource.idle_workloads) -------------------------------------------
     def idle_workloads(self, cluster: str | None, start: datetime, end: datetime,
                        min_gpus: float, max_utilization: float) -> list[PeriodStats]:
         """Per workload, sums over its idle hourly rows in ``[start, end)`` (see sql.py).
@@ -641,13 +630,7 @@ class LensSource:
                     user=max(row_user(r.data, self.user_annotation) for r in group)))
         return sorted(out, key=lambda p: (p.cluster or "", p.namespace or "", p.name))
 
-    # -- extras beyond the Source protocol (workload inventory, lens.md §4.5) -----------------
-    def workload_metadata(self, cluster: str | None = None) -> dict[str, list[str]]:
-        """``/workloadMetadata``: namespaces and kinds of the live (non-deleted) workloads."""
-        data = self._get("/workloadMetadata", {"cluster": cluster}) or {}
-        return {"namespaces": sorted(str(x) for x in data.get("namespaces") or []),
-                "kinds": sorted(str(x) for x in data.get("kinds") or [])}
-
+    # -- workload inventory (lens.md §4.5) ------------------------------------------------------
     def workload_names(self, cluster: str | None, start: datetime, end: datetime) -> list[str]:
         """Names for resolving mentions in a question. The top-level ``/workloads`` list is a few
         large pages, where the hourly rows of five weeks would be hundreds of requests; a

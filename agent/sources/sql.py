@@ -15,6 +15,7 @@ Two layouts are supported:
 from __future__ import annotations
 
 import functools
+import json
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
@@ -25,22 +26,21 @@ from sqlalchemy import Select, and_, create_engine, distinct, func, literal, sel
 from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.exc import SQLAlchemyError
 
+from agent.errors import NotFound, SourceError
+from agent.names import suggestions
+from agent.periods import naive, utc
 from agent.sources import schema as s
 from agent.sources.base import (
     UNKNOWN_USER,
     HourlyPoint,
-    NotFound,
     PeriodStats,
     Scope,
     Snapshot,
-    SourceError,
     WorkloadInfo,
-    suggest,
     merge_snapshots,
-    naive,
     namespace_allocations,
-    utc,
 )
+from agent.text import mask_url, one_line
 
 ANNOTATION = "annotation"
 
@@ -70,8 +70,7 @@ def _guard(fn):
         except SourceError:
             raise
         except SQLAlchemyError as exc:
-            reason = str(getattr(exc, "orig", None) or exc).strip().splitlines()[0]
-            raise SourceError(f"database {self.describe()}: {reason}") from None
+            raise SourceError(f"database {self.describe()}: {one_line(exc)}") from None
 
     return wrapper
 
@@ -115,9 +114,8 @@ class SqlSource:
     # -- plumbing ---------------------------------------------------------------------------
     def describe(self) -> str:
         if self.database_urls:
-            return ", ".join(f"{c}={make_url(u).render_as_string(hide_password=True)}"
-                             for c, u in self.database_urls.items())
-        return make_url(self.database_url).render_as_string(hide_password=True)
+            return ", ".join(f"{c}={mask_url(u)}" for c, u in self.database_urls.items())
+        return mask_url(self.database_url)
 
     def _engine_for(self, key: str, url: str) -> Engine:
         if key not in self._engines:
@@ -129,14 +127,14 @@ class SqlSource:
             if cluster is None:
                 return [_Target(self._engine_for(c, u), None) for c, u in self.database_urls.items()]
             if cluster not in self.database_urls:
-                raise NotFound("cluster", cluster, suggest(cluster, self.database_urls))
+                raise NotFound("cluster", cluster, suggestions(cluster, self.database_urls))
             return [_Target(self._engine_for(cluster, self.database_urls[cluster]), None)]
         eng = self._engine_for("", self.database_url)
         if cluster is None:
             return [_Target(eng, None)]
         known = self.clusters()
         if cluster not in known:
-            raise NotFound("cluster", cluster, suggest(cluster, known))
+            raise NotFound("cluster", cluster, suggestions(cluster, known))
         return [_Target(eng, cluster)]
 
     @staticmethod
@@ -457,7 +455,7 @@ class SqlSource:
                 newest = utc(value)
         return newest
 
-    # -- alerting (added for reporter/alerts; not part of the Source protocol) ------------------
+    # -- alerting ------------------------------------------------------------------------------
     @_guard
     def idle_workloads(self, cluster: str | None, start: datetime, end: datetime,
                        min_gpus: float, max_utilization: float) -> list[PeriodStats]:
@@ -501,8 +499,6 @@ class SqlSource:
 def snapshot_from_row(cluster: str, row) -> Snapshot:
     details = row.allocation_details or {}
     if isinstance(details, str):
-        import json
-
         details = json.loads(details)
     return Snapshot(
         cluster=cluster,

@@ -18,14 +18,11 @@ from typing import Literal
 
 from pydantic import BaseModel, Field, ValidationError
 
+from agent.errors import LLMError
 from agent.periods import PeriodError, baseline as baseline_of, parse_period
 from agent.understand.model import Metadata, Understanding
 
 MAX_OPTIONS_IN_PROMPT = 60
-
-
-class LLMError(RuntimeError):
-    """The model could not be used for this question (one line, shown as a warning)."""
 
 
 class Extraction(BaseModel):

@@ -9,7 +9,7 @@ next does not misread it:
    mapped to the label type the source lists it under;
 3. **names**: Latin-letter tokens (so "ml-team这周的利用率" yields ``ml-team``), quoted
    strings and joined neighbours ("the nlp team" -> nlp-team), resolved against the real
-   metadata with ``resolve.NameIndex``. A kind word next to a name types it ("namespace X",
+   metadata with ``agent.names.NameIndex``. A kind word next to a name types it ("namespace X",
    "user X", "X集群", "任务X"); an untyped name is looked up in every kind. A near miss is never
    replaced silently: it becomes ``Issue("unknown", kind, text, suggestions)`` so the agent asks
    "did you mean ml-team?";
@@ -57,11 +57,11 @@ from datetime import datetime, timedelta, timezone, tzinfo
 from typing import Callable, Literal
 
 from agent import periods as P
+from agent.names import NameIndex, normalize
 from agent.periods import Period, PeriodError
 from agent.understand import vocab_en as EN
 from agent.understand import vocab_zh as ZH
 from agent.understand.model import INTENTS, Issue, Metadata, Understanding
-from agent.understand.resolve import NameIndex, normalize
 
 MAX_SCAN = 2000
 MAX_FUZZY = 25  # distinct words fuzzily looked up per question: bounds the cost of hostile input
@@ -160,16 +160,12 @@ def _last(now: datetime, n: float | None, unit: str) -> Period:
     return P.last_days(now, days)
 
 
-def _midnight(d, tz: tzinfo | None) -> datetime:
-    return datetime(d.year, d.month, d.day, tzinfo=tz or _UTC).astimezone(_UTC)
-
-
 def _since_weekday(now: datetime, tz: tzinfo | None, wd: int) -> Period:
     if wd == 0:
         return P.this_week(now, tz)
     local = now.astimezone(tz or _UTC).date()
     day = local - timedelta(days=(local.weekday() - wd) % 7)
-    start = _midnight(day, tz)
+    start = P.midnight(day, tz)
     if start >= now:
         raise PeriodError(f"'since {EN.WEEKDAYS[wd].title()}' has not started yet at --now")
     return Period(start, now, f"since {EN.WEEKDAYS[wd].title()}", to_now=True)

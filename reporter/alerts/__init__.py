@@ -17,8 +17,8 @@ change and what would be sent. All times come from ``now`` (``--now``/``GPUREPOR
 scheduler's fire time) so checks are reproducible; only Alertmanager timestamps use the wall
 clock (see ``channels``).
 
-``alert_jobs`` is the hook ``reporter.scheduler.run_scheduler`` calls: the rule file's
-``check.cron`` becomes one more scheduler job that runs a check at each firing.
+``alert_jobs`` turns the rule file's ``check.cron`` into one more scheduler job that runs a
+check at each firing; ``gpureport scheduler run`` hands it to ``run_scheduler(extra_jobs=...)``.
 """
 
 from __future__ import annotations
@@ -30,11 +30,19 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable
 
-from reporter.alerts.rules import (AlertsFile, DataView, Evaluation, RulesError, evaluate,
-                                   load_rules, rules_path)
+from agent.errors import AlertsBusy, RulesError
+from agent.periods import iso
+from agent.sources import make_source
+from agent.sources.base import Source
+from reporter.alerts.channels import SendContext, deliver
+from reporter.alerts.rules import AlertsFile, DataView, Evaluation, evaluate, load_rules, rules_path
+from reporter.alerts.state import (KEEP_RESOLVED, AlertRow, AlertStore, Change, Due,
+                                   NotificationRow, due_notifications, needs_history, reconcile)
+from reporter.cron import cron_trigger
+from reporter.jobs import JobSpec
+from reporter.statedb import open_state
 
 if TYPE_CHECKING:  # pragma: no cover
-    from reporter.alerts.state import AlertRow, Change, Due
     from reporter.config import Config
     from reporter.statedb import StateDB
 
@@ -64,9 +72,9 @@ class CheckResult:
     rules_file: Path
     dry_run: bool
     evaluations: list[Evaluation] = field(default_factory=list)
-    changes: list["Change"] = field(default_factory=list)
+    changes: list[Change] = field(default_factory=list)
     deliveries: list[Delivery] = field(default_factory=list)
-    active: list["AlertRow"] = field(default_factory=list)
+    active: list[AlertRow] = field(default_factory=list)
 
     @property
     def errors(self) -> list[str]:
@@ -82,9 +90,6 @@ class CheckResult:
         return 1 if self.errors else 0
 
     def as_dict(self) -> dict[str, Any]:
-        def iso(dt: datetime | None) -> str | None:
-            return dt.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ") if dt else None
-
         return {
             "now": iso(self.now), "rules_file": str(self.rules_file), "dry_run": self.dry_run,
             "rules": [{"rule": e.rule, "findings": len(e.findings), "error": e.error,
@@ -127,10 +132,7 @@ class CheckResult:
         return out
 
 
-def alert_dict(row: "AlertRow") -> dict[str, Any]:
-    def iso(dt: datetime | None) -> str | None:
-        return dt.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ") if dt else None
-
+def alert_dict(row: AlertRow) -> dict[str, Any]:
     return {"fingerprint": row.fingerprint, "rule": row.rule, "severity": row.severity,
             "status": row.status, "labels": row.labels, "value": row.value,
             "summary": row.annotations.get("summary"),
@@ -149,23 +151,18 @@ def load_for(config: "Config | None",
 
 
 def run_check(config: "Config", *, now: datetime, rules_file: str | Path | None = None,
-              dry_run: bool = False, source: Any = None, state: "StateDB | None" = None,
+              dry_run: bool = False, source: Source | None = None,
+              state: "StateDB | None" = None,
               wall_now: Callable[[], datetime] | None = None,
               sleep: Callable[[float], None] | None = None) -> CheckResult:
     """One ``alerts check`` (see the module docstring). Raises ``RulesError``,
     ``StateError``, ``AlertsBusy``; data-source failures are per rule, in the result."""
-    from reporter.alerts.channels import SendContext, deliver
-    from reporter.alerts.state import (KEEP_RESOLVED, AlertStore, NotificationRow,
-                                       due_notifications, needs_history, reconcile)
-
     now = now.astimezone(timezone.utc)
     path, rules = load_for(config, rules_file)
     result = CheckResult(now=now, rules_file=path, dry_run=dry_run)
 
     own_source = source is None
     if own_source:
-        from agent.sources import make_source
-
         source = make_source(config.source)
     try:
         view = DataView(source, now, rules.defaults.stale_after)
@@ -176,8 +173,6 @@ def run_check(config: "Config", *, now: datetime, rules_file: str | Path | None 
 
     own_state = state is None
     if own_state:
-        from reporter.statedb import open_state
-
         state = open_state(config.state.database_url)
     try:
         store = AlertStore(state)
@@ -193,8 +188,7 @@ def run_check(config: "Config", *, now: datetime, rules_file: str | Path | None 
                 store.prune(now - KEEP_RESOLVED)
             history = store.history(fp for fp, r in rows.items() if needs_history(r, now))
             dues = due_notifications(rows.values(), rules, history, now)
-            result.deliveries = _send(dues, config, now, store, dry_run, wall_now, sleep,
-                                      SendContext, deliver, NotificationRow)
+            result.deliveries = _send(dues, config, now, store, dry_run, wall_now, sleep)
             result.active = sorted((r for r in rows.values() if r.status != "resolved"),
                                    key=lambda r: (r.status != "firing", r.rule, r.where))
     finally:
@@ -205,13 +199,13 @@ def run_check(config: "Config", *, now: datetime, rules_file: str | Path | None 
     return result
 
 
-def _send(dues: list["Due"], config: "Config", now: datetime, store: Any, dry_run: bool,
-          wall_now, sleep, SendContext, deliver, NotificationRow) -> list[Delivery]:
-    by_channel: dict[str, list["Due"]] = defaultdict(list)
+def _send(dues: list[Due], config: "Config", now: datetime, store: AlertStore, dry_run: bool,
+          wall_now: Callable[[], datetime] | None,
+          sleep: Callable[[float], None] | None) -> list[Delivery]:
+    by_channel: dict[str, list[Due]] = defaultdict(list)
     for d in dues:
         by_channel[d.channel_name].append(d)
-    ctx = SendContext(smtp=getattr(config, "smtp", None),
-                      public_url=getattr(config, "public_url", None), now=now)
+    ctx = SendContext(smtp=config.smtp, public_url=config.public_url, now=now)
     if wall_now is not None:
         ctx.wall_now = wall_now
     if sleep is not None:
@@ -241,12 +235,8 @@ def _send(dues: list["Due"], config: "Config", now: datetime, store: Any, dry_ru
 def list_alerts(config: "Config", *, include_resolved: bool = False,
                 state: "StateDB | None" = None) -> list[dict[str, Any]]:
     """Current alert state (firing first), each with its latest delivery per channel type."""
-    from reporter.alerts.state import AlertStore
-
     own = state is None
     if own:
-        from reporter.statedb import open_state
-
         state = open_state(config.state.database_url)
     try:
         store = AlertStore(state)
@@ -267,22 +257,18 @@ def list_alerts(config: "Config", *, include_resolved: bool = False,
             if notes:
                 n = notes[-1]
                 latest[channel] = {"kind": n.kind, "status": n.status, "error": n.error,
-                                   "at": n.at.astimezone(timezone.utc)
-                                   .strftime("%Y-%m-%dT%H:%M:%SZ")}
+                                   "at": iso(n.at)}
         d["deliveries"] = latest
         out.append(d)
     return out
 
 
-def alert_jobs(config: "Config", state: "StateDB") -> list[Any]:
-    """Scheduler hook: ``check.cron`` of the rule file -> one ``JobSpec`` running a check.
+def alert_jobs(config: "Config", state: "StateDB") -> list[JobSpec]:
+    """``check.cron`` of the rule file -> one ``JobSpec`` running a check (on ``state``).
 
     No rule file, no ``check`` section or ``check.enabled: false`` -> no job. An invalid rule
     file raises ``RulesError`` so ``scheduler run`` fails at start, like a bad schedule.
     """
-    from reporter.scheduler import JobSpec
-    from reporter.schedules import cron_trigger
-
     try:
         path, rules = load_for(config)
     except RulesError as exc:
@@ -293,8 +279,6 @@ def alert_jobs(config: "Config", state: "StateDB") -> list[Any]:
         return []
 
     def run(fire_time: datetime) -> None:
-        from reporter.alerts.state import AlertsBusy
-
         try:
             result = run_check(config, now=fire_time, state=state)
         except AlertsBusy as exc:

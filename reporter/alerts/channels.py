@@ -42,7 +42,11 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Sequence
 
-from reporter.alerts.rules import format_duration, mask_url
+from agent.errors import DeliveryError
+from agent.periods import utc_text
+from agent.text import mask_url, one_line
+from reporter.alerts.rules import format_duration
+from reporter.delivery import build_message, send_email, sender_address
 
 if TYPE_CHECKING:  # pragma: no cover
     from reporter.alerts.state import Due
@@ -69,19 +73,15 @@ class SendContext:
 
 # --------------------------------------------------------------------------------------------
 # what a notice says
-def _t(dt: datetime | None) -> str | None:
-    return dt.astimezone(timezone.utc).strftime("%Y-%m-%d %H:%M UTC") if dt else None
-
-
 def notice_view(due: "Due") -> dict[str, Any]:
     """The template/payload view of one due notification (plain strings, not yet escaped)."""
     row = due.row
     ann = row.annotations
     resolved = due.kind == "resolved"
     since = row.started_at or row.first_seen_at
-    lines = [f"firing since {_t(since)}"]
+    lines = [f"firing since {utc_text(since)}"]
     if resolved:
-        lines.append(f"resolved at {_t(row.resolved_at)}"
+        lines.append(f"resolved at {utc_text(row.resolved_at)}"
                      + (f" ({ann['resolved_reason']})" if ann.get("resolved_reason") else ""))
     elif due.kind == "repeat":
         lines.append(f"reminder every {format_duration(due.repeat_interval)}")
@@ -96,8 +96,8 @@ def notice_view(due: "Due") -> dict[str, Any]:
         "drilldown": str(ann.get("drilldown") or ""),
         "where": row.where or "-",
         "labels": dict(row.labels),
-        "since": _t(since),
-        "resolved_at": _t(row.resolved_at) if resolved else None,
+        "since": utc_text(since),
+        "resolved_at": utc_text(row.resolved_at) if resolved else None,
         "when": "; ".join(lines),
         "fingerprint": row.fingerprint,
         "figures": ann.get("figures") or {},
@@ -135,7 +135,7 @@ def render_email(notices: Sequence["Due"], *, prefix: str = "[gpureport]",
     """(subject, text, html) for one email listing ``notices``."""
     views = [notice_view(d) for d in _order(notices)]
     env = _jinja()
-    ctx = {"notices": views, "generated_at": _t(generated_at or datetime.now(timezone.utc)),
+    ctx = {"notices": views, "generated_at": utc_text(generated_at or datetime.now(timezone.utc)),
            "firing": sum(v["status"] == "FIRING" for v in views),
            "resolved": sum(v["status"] == "RESOLVED" for v in views)}
     text = env.get_template("alert.txt.j2").render(**ctx)
@@ -154,8 +154,6 @@ def render_email(notices: Sequence["Due"], *, prefix: str = "[gpureport]",
 # --------------------------------------------------------------------------------------------
 # email
 def send_email_batch(channel: Any, notices: Sequence["Due"], ctx: SendContext) -> str | None:
-    from reporter.delivery import DeliveryError, build_message, send_email, sender_address
-
     if ctx.smtp is None:
         return "SMTP is not configured"
     subject, text, html = render_email(notices, prefix=channel.subject_prefix,
@@ -165,7 +163,7 @@ def send_email_batch(channel: Any, notices: Sequence["Due"], ctx: SendContext) -
                             html=html, text=text)
         send_email(msg, ctx.smtp, sleep=ctx.sleep)
     except DeliveryError as exc:
-        return str(exc).splitlines()[0]
+        return one_line(exc)
     except (ValueError, TypeError) as exc:  # a header the email package refuses
         return f"cannot build the message: {exc}"
     return None

@@ -59,28 +59,28 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from fnmatch import fnmatchcase
 from pathlib import Path
-from typing import Annotated, Any, Literal, Union
+from typing import TYPE_CHECKING, Annotated, Any, Literal, Union
 from urllib.parse import urlsplit
 
 from pydantic import (BaseModel, ConfigDict, Field, ValidationError, field_validator,
                       model_validator)
 
-from reporter.schedules import ScheduleError
+from agent.errors import RulesError, SourceError
+from agent.periods import floor_hour, iso, utc_text, week_start
+from agent.sources.base import Scope, Source
+from agent.text import mask_url, one_line
+from reporter.cron import cron_trigger
+from reporter.yamlfile import read_yaml
+
+if TYPE_CHECKING:  # pragma: no cover
+    from reporter.config import Config
 
 RULE_KINDS = ("idle-gpus", "namespace-drop", "cluster-low-utilization", "allocation-pressure",
               "stale-data")
-SEVERITIES = ("info", "warning", "critical")
 NAME_RE = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
 _DURATION_RE = re.compile(r"^(?:(\d+)d)?(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?$")
 _ENV_RE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
 HOUR = timedelta(hours=1)
-
-
-class RulesError(ScheduleError):
-    """An alert rule file that cannot be used: ``<file>: <field>: <reason>``, one line.
-
-    A ``ScheduleError``, so every place that reports a bad schedule in one line (the CLI,
-    ``scheduler run``) reports a bad rule file the same way."""
 
 
 # --------------------------------------------------------------------------------------------
@@ -133,21 +133,6 @@ def expand_env(value: str) -> str:
         return os.environ[name]
 
     return _ENV_RE.sub(sub, value)
-
-
-def mask_url(url: str) -> str:
-    """A URL that is safe to print: scheme, host and port only (paths of chat webhooks *are*
-    the secret, e.g. ``https://hooks.slack.com/services/T0/B0/XXXX``)."""
-    try:
-        parts = urlsplit(url)
-        host = parts.hostname or ""
-        port = f":{parts.port}" if parts.port else ""
-    except ValueError:
-        return "****"
-    if not parts.scheme or not host:
-        return "****"
-    rest = "/****" if (parts.path not in ("", "/") or parts.query) else ""
-    return f"{parts.scheme}://{host}{port}{rest}"
 
 
 class _Model(BaseModel):
@@ -220,7 +205,7 @@ class EmailChannel(_Model):
 
     @field_validator("subject_prefix")
     @classmethod
-    def _one_line(cls, v: str) -> str:
+    def _no_newline(cls, v: str) -> str:
         if "\n" in v or "\r" in v:
             raise ValueError("must be one line")
         return v
@@ -389,8 +374,6 @@ class CheckSchedule(_Model):
 
     @model_validator(mode="after")
     def _cron(self) -> "CheckSchedule":
-        from reporter.schedules import cron_trigger
-
         try:
             cron_trigger(self.cron, self.timezone)
         except Exception as exc:  # noqa: BLE001 - bad zone or cron: same one-line report
@@ -519,8 +502,6 @@ def parse_rules(data: Any, source: str = "<alerts>") -> AlertsFile:
 
 def load_rules(path: str | Path) -> AlertsFile:
     """Read and validate one rule file; ``RulesError`` names the file, the field and why."""
-    from reporter.yamlfile import read_yaml
-
     p = Path(path)
     data = read_yaml(p, RulesError)
     return parse_rules(data, str(p))
@@ -535,14 +516,14 @@ def shipped_rules_file() -> Path | None:
     return None
 
 
-def rules_path(explicit: str | None = None, config: Any = None) -> Path:
+def rules_path(explicit: str | None = None, config: "Config | None" = None) -> Path:
     """Which rule file applies: ``--rules``, else config ``alerts_file``, else
     ``alerts.yaml``/``alerts.yml`` in ``schedules_dir`` (the ConfigMap), else the shipped one."""
     if explicit:
         return Path(explicit).expanduser()
-    if config is not None and getattr(config, "alerts_file", None):
+    if config is not None and config.alerts_file:
         return Path(config.alerts_file).expanduser()
-    if config is not None and getattr(config, "schedules_dir", None):
+    if config is not None and config.schedules_dir:
         for name in ("alerts.yaml", "alerts.yml"):
             p = Path(config.schedules_dir).expanduser() / name
             if p.is_file():
@@ -598,18 +579,6 @@ class Evaluation:
     error: str | None = None
 
 
-def floor_hour(dt: datetime) -> datetime:
-    return dt.astimezone(timezone.utc).replace(minute=0, second=0, microsecond=0)
-
-
-def _t(dt: datetime) -> str:
-    return dt.astimezone(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
-
-
-def _iso(dt: datetime | None) -> str | None:
-    return dt.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ") if dt else None
-
-
 def shell_quote(text: str) -> str:
     """Quote for a POSIX shell; readable double quotes for an apostrophe ("ml-team's"), and
     ``shlex.quote`` whenever the text holds anything a double-quoted string would expand."""
@@ -632,7 +601,7 @@ def _n(x: float) -> str:
 class DataView:
     """The source plus per-check caches (cluster list, newest hour per cluster)."""
 
-    def __init__(self, source: Any, now: datetime, stale_after: timedelta):
+    def __init__(self, source: Source, now: datetime, stale_after: timedelta):
         self.source = source
         self.now = now.astimezone(timezone.utc)
         self.stale_after = stale_after
@@ -656,14 +625,12 @@ class DataView:
             return None, "no hourly stats"
         lag = self.now - (newest + HOUR)
         if lag > self.stale_after:
-            return None, f"data stale (newest hour {_t(newest)})"
+            return None, f"data stale (newest hour {utc_text(newest)})"
         return min(floor_hour(self.now), newest + HOUR), None
 
 
 def evaluate(rule: AnyRule, view: DataView) -> Evaluation:
     """Findings of one rule; a data source failure becomes ``Evaluation.error``."""
-    from agent.sources.base import SourceError
-
     ev = Evaluation(rule.name)
     try:
         clusters = [c for c in view.clusters() if rule.scope.clusters.matches(c)]
@@ -681,7 +648,7 @@ def evaluate(rule: AnyRule, view: DataView) -> Evaluation:
             else:
                 ev.covered.add(cluster)
     except SourceError as exc:
-        ev.error = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        ev.error = one_line(exc)
         ev.findings.clear()
         ev.covered.clear()
     return ev
@@ -689,10 +656,6 @@ def evaluate(rule: AnyRule, view: DataView) -> Evaluation:
 
 def _idle(rule: IdleGpusRule, view: DataView, cluster: str, end: datetime,
           ev: Evaluation) -> str | None:
-    if not hasattr(view.source, "idle_workloads"):
-        from agent.sources.base import SourceError
-
-        raise SourceError("this data source cannot evaluate idle-gpus rules")
     start = end - timedelta(hours=rule.hours)
     for st in view.source.idle_workloads(cluster, start, end, rule.min_gpus,
                                          rule.max_utilization):
@@ -706,7 +669,7 @@ def _idle(rule: IdleGpusRule, view: DataView, cluster: str, end: datetime,
             "cluster": cluster, "namespace": ns, "workload": st.name, "workload_kind": st.kind,
             "user": st.user, "gpus": gpus, "avg_utilization": st.avg_utilization,
             "gpu_hours": st.gpu_hours, "idle_gpu_hours": st.idle_gpu_hours,
-            "hours": st.rows, "window_start": _iso(start), "window_end": _iso(end),
+            "hours": st.rows, "window_start": iso(start), "window_end": iso(end),
             "min_gpus": rule.min_gpus, "max_utilization": rule.max_utilization,
         }
         who = f"{st.kind or 'workload'}" + (f", user {st.user}" if st.user else "")
@@ -719,7 +682,7 @@ def _idle(rule: IdleGpusRule, view: DataView, cluster: str, end: datetime,
             description=(
                 f"Workload {st.name} ({who}) in namespace {ns} on cluster {cluster} held "
                 f"at least {_n(rule.min_gpus)} GPUs below {rule.max_utilization:g}% utilization "
-                f"in each of the last {rule.hours} hours ({_t(start)} to {_t(end)}): "
+                f"in each of the last {rule.hours} hours ({utc_text(start)} to {utc_text(end)}): "
                 f"{st.gpu_hours:.1f} GPU-hours at {st.avg_utilization:.1f}% average utilization, "
                 f"{st.idle_gpu_hours:.1f} idle GPU-hours."),
             drilldown=_ask(f"What is the utilization trend of workload {st.name} in namespace "
@@ -730,9 +693,6 @@ def _idle(rule: IdleGpusRule, view: DataView, cluster: str, end: datetime,
 
 def _drop(rule: NamespaceDropRule, view: DataView, cluster: str, end: datetime,
           ev: Evaluation) -> str | None:
-    from agent.periods import week_start
-    from agent.sources.base import Scope
-
     ws = week_start(view.now)
     elapsed = end - ws
     if elapsed < timedelta(hours=rule.min_elapsed_hours):
@@ -758,8 +718,8 @@ def _drop(rule: NamespaceDropRule, view: DataView, cluster: str, end: datetime,
             "avg_utilization_before": a.avg_utilization, "avg_utilization_after": b.avg_utilization,
             "gpu_hours_before": a.gpu_hours, "gpu_hours_after": b.gpu_hours,
             "workloads_before": a.workloads, "workloads_after": b.workloads,
-            "period_start": _iso(ws), "period_end": _iso(end),
-            "baseline_start": _iso(ws - week), "baseline_end": _iso(end - week),
+            "period_start": iso(ws), "period_end": iso(end),
+            "baseline_start": iso(ws - week), "baseline_end": iso(end - week),
             "min_drop_pp": rule.min_drop_pp,
         }
         rel_text = f", {rel:.1f}% relative" if rel is not None else ""
@@ -770,9 +730,9 @@ def _drop(rule: NamespaceDropRule, view: DataView, cluster: str, end: datetime,
                      f"({a.avg_utilization:.1f}% -> {b.avg_utilization:.1f}%)"),
             description=(
                 f"Namespace {ns} on cluster {cluster} averaged {b.avg_utilization:.1f}% "
-                f"utilization on {b.gpu_hours:.1f} GPU-hours this week so far ({_t(ws)} to "
-                f"{_t(end)}), against {a.avg_utilization:.1f}% on {a.gpu_hours:.1f} GPU-hours "
-                f"in the same span of last week: down {drop:.1f} pp{rel_text}."),
+                f"utilization on {b.gpu_hours:.1f} GPU-hours this week so far "
+                f"({utc_text(ws)} to {utc_text(end)}), against {a.avg_utilization:.1f}% on "
+                f"{a.gpu_hours:.1f} GPU-hours in the same span of last week: down {drop:.1f} pp{rel_text}."),
             drilldown=_ask(f"Why is {ns}'s utilization lower this week than last week? Which "
                            f"workloads caused this?", cluster),
         ))
@@ -781,8 +741,6 @@ def _drop(rule: NamespaceDropRule, view: DataView, cluster: str, end: datetime,
 
 def _low(rule: ClusterLowUtilizationRule, view: DataView, cluster: str, end: datetime,
          ev: Evaluation) -> str | None:
-    from agent.sources.base import Scope
-
     start = end - timedelta(hours=rule.hours)
     st = view.source.period_stats(Scope(kind="cluster", cluster=cluster), start, end)
     if st.gpu_hours < rule.min_gpu_hours or st.avg_utilization >= rule.max_utilization:
@@ -790,7 +748,7 @@ def _low(rule: ClusterLowUtilizationRule, view: DataView, cluster: str, end: dat
     figures = {"cluster": cluster, "avg_utilization": st.avg_utilization,
                "allocation_rate": st.allocation_rate, "gpu_hours": st.gpu_hours,
                "idle_gpu_hours": st.idle_gpu_hours, "hours": rule.hours,
-               "window_start": _iso(start), "window_end": _iso(end),
+               "window_start": iso(start), "window_end": iso(end),
                "max_utilization": rule.max_utilization}
     ev.findings.append(Finding(
         rule.name, rule.kind, rule.severity, {"cluster": cluster}, st.avg_utilization, figures,
@@ -798,9 +756,9 @@ def _low(rule: ClusterLowUtilizationRule, view: DataView, cluster: str, end: dat
                  f"(threshold {rule.max_utilization:g}%)"),
         description=(
             f"Cluster {cluster} averaged {st.avg_utilization:.1f}% utilization over the last "
-            f"{rule.hours} hours ({_t(start)} to {_t(end)}) on {st.gpu_hours:.1f} allocated "
-            f"GPU-hours ({st.allocation_rate:.1f}% of capacity): {st.idle_gpu_hours:.1f} idle "
-            f"GPU-hours."),
+            f"{rule.hours} hours ({utc_text(start)} to {utc_text(end)}) on "
+            f"{st.gpu_hours:.1f} allocated GPU-hours ({st.allocation_rate:.1f}% of capacity): "
+            f"{st.idle_gpu_hours:.1f} idle GPU-hours."),
         drilldown=_ask(f"Which workloads wasted the most GPU hours over the last "
                        f"{rule.hours} hours?", cluster),
     ))
@@ -809,8 +767,6 @@ def _low(rule: ClusterLowUtilizationRule, view: DataView, cluster: str, end: dat
 
 def _pressure(rule: AllocationPressureRule, view: DataView, cluster: str, end: datetime,
               ev: Evaluation) -> str | None:
-    from agent.sources.base import Scope
-
     start = end - timedelta(hours=rule.hours)
     series = view.source.hourly_series(Scope(kind="cluster", cluster=cluster), start, end)
     if len(series) < rule.hours or any(p.allocation_rate < rule.min_allocation_rate
@@ -821,7 +777,7 @@ def _pressure(rule: AllocationPressureRule, view: DataView, cluster: str, end: d
     figures = {"cluster": cluster, "min_allocation_rate": min(rates),
                "last_allocation_rate": last.allocation_rate,
                "allocated_gpus": last.allocated_gpus, "capacity_gpus": last.capacity_gpus,
-               "hours": rule.hours, "window_start": _iso(start), "window_end": _iso(end),
+               "hours": rule.hours, "window_start": iso(start), "window_end": iso(end),
                "threshold": rule.min_allocation_rate}
     ev.findings.append(Finding(
         rule.name, rule.kind, rule.severity, {"cluster": cluster}, min(rates), figures,
@@ -830,7 +786,7 @@ def _pressure(rule: AllocationPressureRule, view: DataView, cluster: str, end: d
                  f"{_n(last.allocated_gpus)} of {_n(last.capacity_gpus)} GPUs)"),
         description=(
             f"Cluster {cluster} had an allocation rate of at least {min(rates):.1f}% in each of "
-            f"the last {rule.hours} hours ({_t(start)} to {_t(end)}); in the last hour "
+            f"the last {rule.hours} hours ({utc_text(start)} to {utc_text(end)}); in the last hour "
             f"{_n(last.allocated_gpus)} of {_n(last.capacity_gpus)} GPUs were allocated "
             f"({last.allocation_rate:.1f}%). New GPU workloads may wait for capacity."),
         drilldown=_ask("How many GPUs are currently in use in the cluster?", cluster),
@@ -849,10 +805,10 @@ def _stale(rule: StaleDataRule, view: DataView, clusters: list[str], ev: Evaluat
                 continue
             lag_h = lag.total_seconds() / 3600.0
             summary = (f"{cluster}: no new hourly GPU stats for {format_duration(lag)} "
-                       f"(newest hour {_t(newest)})")
+                       f"(newest hour {utc_text(newest)})")
             description = (
-                f"The newest hourly row of cluster {cluster} is for {_t(newest)}; it became "
-                f"complete at {_t(newest + HOUR)}, {format_duration(lag)} ago (allowed: "
+                f"The newest hourly row of cluster {cluster} is for {utc_text(newest)}; it became "
+                f"complete at {utc_text(newest + HOUR)}, {format_duration(lag)} ago (allowed: "
                 f"{format_duration(rule.max_age)}). Reports and other alerts for {cluster} "
                 f"are based on old data until the Lens aggregation job (or `gpureport ingest`) "
                 f"writes new hours; `gpureport doctor` checks the data source.")
@@ -861,7 +817,7 @@ def _stale(rule: StaleDataRule, view: DataView, clusters: list[str], ev: Evaluat
             summary = f"{cluster}: no hourly GPU stats at all"
             description = (f"Cluster {cluster} is in the scope of rule {rule.name} but the data "
                            f"source holds no hourly stats for it.")
-        figures = {"cluster": cluster, "newest_stat_hour": _iso(newest), "lag_hours": lag_h,
+        figures = {"cluster": cluster, "newest_stat_hour": iso(newest), "lag_hours": lag_h,
                    "max_age_hours": rule.max_age.total_seconds() / 3600.0}
         ev.findings.append(Finding(
             rule.name, rule.kind, rule.severity, {"cluster": cluster}, lag_h, figures,
@@ -882,5 +838,5 @@ __all__ = [
     "IdleGpusRule", "NamespaceDropRule", "ClusterLowUtilizationRule", "AllocationPressureRule",
     "StaleDataRule", "RulesError", "Finding", "Evaluation", "DataView", "evaluate",
     "fingerprint", "load_rules", "parse_rules", "rules_path", "parse_duration",
-    "format_duration", "mask_url", "RULE_KINDS",
+    "format_duration", "RULE_KINDS",
 ]

@@ -39,6 +39,13 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, Iterable, Iterator
 
+from sqlalchemy import and_, delete, insert, select, text, update
+from sqlalchemy.exc import SQLAlchemyError
+
+from agent.errors import AlertsBusy, StateError
+from agent.text import mask_url, one_line
+from reporter.statedb.models import alert_notifications, alert_state
+
 if TYPE_CHECKING:  # pragma: no cover
     from reporter.alerts.rules import AlertsFile, Evaluation
     from reporter.statedb import StateDB
@@ -47,10 +54,6 @@ RESOLVE_RETRY_FOR = timedelta(days=7)
 KEEP_RESOLVED = timedelta(days=30)
 CHECK_LOCK_KEY = int.from_bytes(hashlib.sha256(b"gpureport:alerts:check").digest()[:8],
                                 "big", signed=True)
-
-
-class AlertsBusy(RuntimeError):
-    """Another ``alerts check`` holds the lock (PostgreSQL state database)."""
 
 
 @dataclass
@@ -209,19 +212,13 @@ class AlertStore:
         self.db = db
 
     def _wrap(self, fn):
-        from sqlalchemy.exc import SQLAlchemyError
-
-        from reporter.statedb import StateError, _masked, _one_line
-
         try:
             return fn()
         except SQLAlchemyError as exc:
-            raise StateError(f"state database {_masked(self.db.url)}: {_one_line(exc)}") from None
+            raise StateError(f"state database {mask_url(self.db.url)}: {one_line(exc)}") from None
 
     def load(self) -> dict[str, AlertRow]:
-        from sqlalchemy import select
-
-        from reporter.statedb.models import alert_state as t
+        t = alert_state
 
         def go() -> dict[str, AlertRow]:
             with self.db.engine.connect() as conn:
@@ -234,10 +231,7 @@ class AlertStore:
 
     def save(self, rows: Iterable[AlertRow]) -> None:
         """Insert or update the given rows in one transaction."""
-        from sqlalchemy import insert, update
-
-        from reporter.statedb.models import alert_state as t
-
+        t = alert_state
         rows = list(rows)
 
         def go() -> None:
@@ -259,10 +253,7 @@ class AlertStore:
 
     def history(self, fingerprints: Iterable[str]) -> dict[tuple[str, str], list[NotificationRow]]:
         """Notification rows of these alerts, oldest first, by (fingerprint, channel type)."""
-        from sqlalchemy import select
-
-        from reporter.statedb.models import alert_notifications as n
-
+        n = alert_notifications
         fps = sorted(set(fingerprints))
         out: dict[tuple[str, str], list[NotificationRow]] = {}
 
@@ -279,11 +270,8 @@ class AlertStore:
 
     def record(self, notes: Iterable[NotificationRow], notified: dict[str, datetime]) -> None:
         """Delivery attempts, and ``last_notified_at`` of the alerts that got one out."""
-        from sqlalchemy import insert, update
-
-        from reporter.statedb.models import alert_notifications as n
-        from reporter.statedb.models import alert_state as t
-
+        n = alert_notifications
+        t = alert_state
         notes = list(notes)
 
         def go() -> None:
@@ -301,9 +289,7 @@ class AlertStore:
     def prune(self, resolved_before: datetime) -> int:
         """Forget alerts resolved before ``resolved_before`` (their notification rows stay as
         history). Workload names come and go, so without this the table only grows."""
-        from sqlalchemy import and_, delete
-
-        from reporter.statedb.models import alert_state as t
+        t = alert_state
 
         def go() -> int:
             with self.db.engine.begin() as conn:
@@ -323,7 +309,6 @@ class AlertStore:
         if self.db.engine.dialect.name != "postgresql":
             yield
             return
-        from sqlalchemy import text
 
         conn = self._wrap(lambda: self.db.engine.connect()
                           .execution_options(isolation_level="AUTOCOMMIT"))

@@ -16,15 +16,8 @@ from datetime import datetime
 
 import httpx
 
-from agent.sources.base import SourceError
-
-
-class PrometheusError(SourceError):
-    """Prometheus could not be reached or refused a query. One line."""
-
-
-class TooManySamples(PrometheusError):
-    """The query would load more samples than ``--query.max-samples`` allows (retry smaller)."""
+from agent.errors import PrometheusError, TooManySamples
+from agent.text import one_line
 
 
 @dataclass
@@ -112,7 +105,7 @@ class PrometheusClient:
             text = f"{body.get('errorType', 'error')}: {body.get('error', '?')}"
             cls = TooManySamples if "too many samples" in text else PrometheusError
             raise cls(f"Prometheus at {self.url} refused {what} "
-                      f"(HTTP {resp.status_code}) {_one_line(text)}")
+                      f"(HTTP {resp.status_code}) {one_line(text)}")
         return body.get("data") or {}
 
 
@@ -120,19 +113,14 @@ def _error_text(resp: httpx.Response) -> str:
     try:
         body = resp.json()
         if isinstance(body, dict) and body.get("error"):
-            return _one_line(f"HTTP {resp.status_code} {body.get('errorType', '')}: {body['error']}")
+            return one_line(f"HTTP {resp.status_code} {body.get('errorType', '')}: {body['error']}")
     except ValueError:
         pass
-    return f"HTTP {resp.status_code} {_one_line(resp.text[:200])}".strip()
+    return f"HTTP {resp.status_code} {one_line(resp.text[:200])}".strip()
 
 
 def _connect_cause(exc: httpx.HTTPError) -> str:
     text = str(exc) or type(exc).__name__
     if "refused" in text.lower():
         return "connection refused"
-    return _one_line(text)
-
-
-def _one_line(text: str, limit: int = 300) -> str:
-    text = " ".join(text.split())
-    return text if len(text) <= limit else text[: limit - 1] + "…"
+    return one_line(text)

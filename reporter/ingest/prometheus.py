@@ -44,10 +44,14 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from typing import Callable
 
-from agent.settings import PrometheusSettings
-from agent.sources.base import SourceError
+from sqlalchemy.exc import SQLAlchemyError
 
-from .client import PrometheusClient, PrometheusError, Series, TooManySamples
+from agent.errors import IngestError, PrometheusError, TooManySamples
+from agent.periods import floor_hour, utc
+from agent.settings import PrometheusSettings
+from agent.text import mask_url, one_line
+
+from .client import PrometheusClient, Series
 from .promql import WK, WN, Dimension, PromQL, ksm_label, validate_names
 from .store import HourRows, Store, WorkloadMeta, workload_uid
 
@@ -55,10 +59,6 @@ HOUR = timedelta(hours=1)
 DEFAULT_SINCE = "14d"
 UNKNOWN = "unknown"  # Lens' default_value for a missing label/annotation
 AMD_DEFAULTS = {"utilization_metric": "gpu_gfx_activity", "gpu_resource": "amd_com_gpu"}
-
-
-class IngestError(SourceError):
-    """The ingest cannot run as asked (bad range, bad config). One line."""
 
 
 @dataclass
@@ -107,11 +107,6 @@ def dimensions(p: PrometheusSettings, user_annotation: str) -> list[Dimension]:
     return out
 
 
-def floor_hour(dt: datetime) -> datetime:
-    dt = dt.astimezone(timezone.utc)
-    return dt.replace(minute=0, second=0, microsecond=0)
-
-
 def parse_when(text: str, now: datetime, what: str) -> datetime:
     """``14d`` / ``36h`` / ``2w`` before now, or an ISO 8601 time (UTC when no zone is given)."""
     m = re.fullmatch(r"\s*(\d+)\s*([hdw])\s*", text)
@@ -122,7 +117,7 @@ def parse_when(text: str, now: datetime, what: str) -> datetime:
         dt = datetime.fromisoformat(text.strip())
     except ValueError:
         raise IngestError(f"{what}: expected e.g. 14d, 36h, 2w or an ISO time, got '{text}'") from None
-    return dt.replace(tzinfo=timezone.utc) if dt.tzinfo is None else dt.astimezone(timezone.utc)
+    return utc(dt)
 
 
 def plan_range(now: datetime, since: str, until: str | None,
@@ -238,15 +233,11 @@ def ingest_prometheus(
 
 
 def _open_store(database_url: str, cluster: str, user_annotation: str) -> Store:
-    from sqlalchemy.exc import SQLAlchemyError
-
-    from reporter.config import mask_url
-
     try:
         return Store(database_url, cluster, user_annotation)
     except SQLAlchemyError as exc:
-        first = str(getattr(exc, "orig", exc) or exc).strip().splitlines()[0]
-        raise IngestError(f"cannot open the store {mask_url(database_url)}: {first}") from None
+        raise IngestError(f"cannot open the store {mask_url(database_url)}: "
+                          f"{one_line(exc)}") from None
 
 
 def _run(client: PrometheusClient, pool: ThreadPoolExecutor, clock: _Clock, store: Store,
@@ -258,8 +249,6 @@ def _run(client: PrometheusClient, pool: ThreadPoolExecutor, clock: _Clock, stor
     A chunk is written only after all its queries succeeded, so a failing query leaves no hour
     of that chunk touched. Returns the chunk size finally used.
     """
-    from sqlalchemy.exc import SQLAlchemyError
-
     total, done = result.hours_requested, 0
     if on_progress:
         on_progress(0, total)
@@ -289,9 +278,9 @@ def _run(client: PrometheusClient, pool: ThreadPoolExecutor, clock: _Clock, stor
                 try:
                     store.write_hour(rows, list(metas.values()) if i == last else None)
                 except SQLAlchemyError as exc:
-                    first = str(getattr(exc, "orig", exc) or exc).strip().splitlines()[0]
                     raise IngestError(f"writing hour {rows.hour:%Y-%m-%d %H:00} to the store "
-                                      f"failed (nothing of that hour was written): {first}") from None
+                                      f"failed (nothing of that hour was written): "
+                                      f"{one_line(exc)}") from None
                 result.hours_written += 1
                 for k, v in rows.counts().items():
                     result.rows[k] += v

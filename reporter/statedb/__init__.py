@@ -32,6 +32,8 @@ from sqlalchemy import Engine, Row, and_, create_engine, event, insert, select, 
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError, IntegrityError, SQLAlchemyError
 
+from agent.errors import StateError
+from agent.text import mask_url, one_line
 from reporter.statedb.models import deliveries, runs, scheduler_locks
 
 log = logging.getLogger(__name__)
@@ -43,10 +45,6 @@ MIGRATION_LOCK_KEY = int.from_bytes(hashlib.sha256(b"gpureport:statedb:migrate")
                                     "big", signed=True)
 
 T = TypeVar("T")
-
-
-class StateError(RuntimeError):
-    """The state database cannot be used. ``str()`` is one line, fit for the terminal."""
 
 
 def utcnow() -> datetime:
@@ -61,22 +59,6 @@ def normalize_url(url: str) -> str:
     return url
 
 
-def _masked(url: str) -> str:
-    from reporter.config import mask_url
-
-    return mask_url(url) or url
-
-
-def _one_line(exc: BaseException) -> str:
-    """The first meaningful line of a driver error, without SQLAlchemy's background link."""
-    orig = getattr(exc, "orig", None) or exc
-    for line in str(orig).splitlines():
-        line = line.strip()
-        if line and not line.startswith("(Background on this error"):
-            return line
-    return type(orig).__name__
-
-
 def _wrap_db_errors(fn: Callable[..., T]) -> Callable[..., T]:
     @wraps(fn)
     def inner(self: "StateDB", *args: Any, **kwargs: Any) -> T:
@@ -85,7 +67,7 @@ def _wrap_db_errors(fn: Callable[..., T]) -> Callable[..., T]:
         except StateError:
             raise
         except (DBAPIError, SQLAlchemyError) as exc:
-            raise StateError(f"state database {_masked(self.url)}: {_one_line(exc)}") from exc
+            raise StateError(f"state database {mask_url(self.url)}: {one_line(exc)}") from exc
     return inner
 
 
@@ -345,12 +327,12 @@ def open_state(url: str) -> StateDB:
     try:
         engine = _make_engine(url)
     except Exception as exc:  # noqa: BLE001 - bad URL, missing driver, unwritable directory
-        raise StateError(f"state database {_masked(url)}: {_one_line(exc)}") from None
+        raise StateError(f"state database {mask_url(url)}: {one_line(exc)}") from None
     try:
         _upgrade(engine)
     except Exception as exc:  # noqa: BLE001 - unreachable server, permissions, bad revision
         engine.dispose()
-        raise StateError(f"state database {_masked(url)}: {_one_line(exc)}") from None
+        raise StateError(f"state database {mask_url(url)}: {one_line(exc)}") from None
     return StateDB(engine, url)
 
 

@@ -1,4 +1,8 @@
-"""Match a name someone typed against the real names of the source, and say "did you mean".
+"""The one "did you mean": match a name someone typed against the real names, or suggest some.
+
+Used wherever a person names something that must exist: entities in a question (clusters,
+namespaces, users, workloads, label keys), ``--cluster``/``--namespace`` of a report, a
+cluster a source does not know, a schedule name on the command line.
 
 Matching goes from strict to loose, and only the strict steps *resolve* a name:
 
@@ -87,7 +91,7 @@ class NameIndex:
         Ties (``gpu-weast`` is as close to gpu-east as to gpu-west) go to the name sharing the
         longer beginning (Jaro–Winkler), since people rarely mistype the start of a name.
         """
-        from rapidfuzz import fuzz, process
+        from rapidfuzz import fuzz, process  # only for a name that did not match
         from rapidfuzz.distance import JaroWinkler
 
         n = normalize(clean(text))
@@ -109,17 +113,6 @@ def _cached_index(options: tuple[str, ...]) -> NameIndex:
     return NameIndex(options)
 
 
-def exact_match(text: str, options: Sequence[str]) -> str | None:
-    """Steps 1–3 only: the real name ``text`` denotes, or None."""
-    return NameIndex.of(options).match(text)
-
-
-def scored_suggestions(text: str, options: Iterable[str], cutoff: float = SUGGEST_CUTOFF
-                       ) -> list[tuple[str, float]]:
-    """Near names with their 0–100 score, best first."""
-    return NameIndex.of(list(options)).suggest(text, cutoff)
-
-
 def resolve_name(text: str, options: Sequence[str]) -> tuple[str | None, list[str]]:
     """``(real name, [])`` when ``text`` denotes one; else ``(None, closest real names)``.
 
@@ -133,3 +126,8 @@ def resolve_name(text: str, options: Sequence[str]) -> tuple[str | None, list[st
     if match is not None:
         return match, []
     return None, [name for name, _ in index.suggest(text)]
+
+
+def suggestions(text: str, options: Iterable[str]) -> list[str]:
+    """The closest real names for ``text`` (at most three, best first), for "did you mean"."""
+    return [name for name, _ in NameIndex.of(list(options)).suggest(text)]

@@ -1,0 +1,131 @@
+"""The words of reports and digest emails, in English and Chinese (keyed by ``lang``).
+
+Data only, kept apart from ``render`` because the report builder needs some of them too (chart
+labels and day names are drawn into the SVG when a report is built).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+STRINGS: dict[str, dict[str, Any]] = {
+    "en": {
+        "title_weekly": "Weekly GPU digest",
+        "title_namespace-drops": "Namespace utilization drops",
+        "title_root-cause": "Root causes of the utilization change",
+        "title_idle": "Idle allocated GPUs",
+        "period": "Period", "compared_with": "compared with", "generated": "Generated",
+        "data_as_of": "data as of", "all_clusters": "All clusters", "page": "Page",
+        "kpi_avg_utilization": "Average utilization", "kpi_allocation_rate": "Allocation rate",
+        "kpi_gpu_hours": "GPU-hours", "kpi_idle_gpu_hours": "Idle GPU-hours",
+        "kpi_prev": "{value} {baseline}", "kpi_no_base": "no data {baseline}",
+        "chart_util": "Utilization", "chart_alloc": "Allocation rate",
+        "chart_base": "Utilization, {baseline}", "chart_title": "Hourly utilization and allocation (%)",
+        "h_narrative": "Summary", "h_chart": "Hourly utilization and allocation rate",
+        "chart_note": "Percent of allocated GPU capacity used (GPU-hour weighted) and percent of "
+                      "GPU capacity allocated, hour by hour; dashed: utilization {baseline}, "
+                      "same hour of the week.",
+        "h_table_namespace": "Namespaces, week over week", "h_table_user": "Users, week over week",
+        "h_table_cluster": "Clusters, week over week",
+        "h_drops": "Namespaces whose utilization dropped by {threshold} pp or more",
+        "no_drops": "No namespace's utilization dropped by {threshold} pp or more.",
+        "h_attribution_namespace": "What changed the utilization: by namespace",
+        "h_attribution_user": "What changed the utilization: by user",
+        "attribution_note": "Impact = each one's share of the change in GPU-hour weighted "
+                            "utilization; the impacts add up to the total change.",
+        "h_movers": "Inside the namespaces that moved",
+        "no_movers": "No namespace moved by {threshold} pp or more.",
+        "h_idle": "Most idle allocated workloads",
+        "idle_note": "Idle GPU-hours = allocated GPU-hours × (1 − utilization).",
+        "idle_more": "{n} more workloads with GPU usage are not listed.",
+        "no_idle": "No workload held GPUs in this period.",
+        "h_snapshot": "Current allocation",
+        "snapshot_line": "{allocated} of {total} GPUs allocated ({rate}) at {time}.",
+        "no_snapshot": "No allocation snapshot is available.",
+        "col_namespace": "Namespace", "col_user": "User", "col_cluster": "Cluster",
+        "col_workload": "Workload", "col_kind": "Kind", "col_util": "Utilization",
+        "col_util_prev": "Util. before", "col_util_now": "Util. now",
+        "col_delta_pp": "Δ pp", "col_gpu_hours": "GPU-hours", "col_gpu_hours_delta": "Δ GPU-h",
+        "col_alloc": "Alloc.", "col_idle": "Idle GPU-h", "col_workloads": "Workloads",
+        "col_impact": "Impact", "col_status": "", "col_gpus": "GPUs",
+        "col_gpu_hours_change": "GPU-hours before → now", "col_util_change": "Utilization before → now",
+        "status_new": "new", "status_gone": "gone", "status_empty": "no data",
+        "by_user": "By user", "by_workload": "By workload",
+        "more_rows": "{n} more not listed.",
+        "empty": "No GPU usage data for {scope} in {period}.",
+        "newest": "The newest hourly data is from {time}.",
+        "no_data_at_all": "The data source holds no hourly data for it.",
+        "insights": "Details",
+        "footer": "gpureport · figures computed from the Lens hourly statistics; utilization is "
+                  "GPU-hour weighted, changes are in percentage points (pp).",
+        "days": ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"),
+        "email_intro": "{title} for {scope}, {period}, compared with {baseline}.",
+        "email_attached": "The full report is attached as a PDF ({file}).",
+        "email_file": "The full report: {file}.",
+        "email_dropped": "Namespaces whose utilization dropped by {threshold} pp or more",
+        "email_no_drops": "No namespace's utilization dropped by {threshold} pp or more.",
+        "email_empty": "There is no GPU usage data for this period.",
+        "email_idle": "Most idle allocated workloads",
+    },
+    "zh": {
+        "title_weekly": "GPU 使用周报",
+        "title_namespace-drops": "命名空间利用率下降",
+        "title_root-cause": "利用率变化原因",
+        "title_idle": "已分配但空闲的 GPU",
+        "period": "统计周期", "compared_with": "对比", "generated": "生成时间",
+        "data_as_of": "数据截至", "all_clusters": "所有集群", "page": "页",
+        "kpi_avg_utilization": "平均利用率", "kpi_allocation_rate": "分配率",
+        "kpi_gpu_hours": "GPU 小时", "kpi_idle_gpu_hours": "空闲 GPU 小时",
+        "kpi_prev": "{baseline}：{value}", "kpi_no_base": "{baseline}无数据",
+        "chart_util": "利用率", "chart_alloc": "分配率",
+        "chart_base": "利用率（{baseline}）", "chart_title": "每小时利用率与分配率（%）",
+        "h_narrative": "摘要", "h_chart": "每小时利用率与分配率",
+        "chart_note": "利用率按 GPU 小时加权；分配率为已分配 GPU 占总容量的比例。虚线：{baseline}同一时刻的利用率。",
+        "h_table_namespace": "各命名空间环比", "h_table_user": "各用户环比",
+        "h_table_cluster": "各集群环比",
+        "h_drops": "利用率下降 {threshold} pp 及以上的命名空间",
+        "no_drops": "没有命名空间的利用率下降 {threshold} pp 及以上。",
+        "h_attribution_namespace": "利用率变化归因：按命名空间",
+        "h_attribution_user": "利用率变化归因：按用户",
+        "attribution_note": "影响 = 各项对 GPU 小时加权利用率变化的贡献，合计等于总变化。",
+        "h_movers": "变化较大的命名空间",
+        "no_movers": "没有命名空间的利用率变化 {threshold} pp 及以上。",
+        "h_idle": "空闲最多的已分配任务",
+        "idle_note": "空闲 GPU 小时 = 已分配 GPU 小时 ×（1 − 利用率）。",
+        "idle_more": "另有 {n} 个使用 GPU 的任务未列出。",
+        "no_idle": "本周期没有任务占用 GPU。",
+        "h_snapshot": "当前分配",
+        "snapshot_line": "{time}：{total} 块 GPU 中已分配 {allocated} 块（{rate}）。",
+        "no_snapshot": "暂无 GPU 分配快照。",
+        "col_namespace": "命名空间", "col_user": "用户", "col_cluster": "集群",
+        "col_workload": "任务", "col_kind": "类型", "col_util": "利用率",
+        "col_util_prev": "之前利用率", "col_util_now": "本期利用率",
+        "col_delta_pp": "变化 pp", "col_gpu_hours": "GPU 小时", "col_gpu_hours_delta": "GPU 小时变化",
+        "col_alloc": "分配率", "col_idle": "空闲 GPU 小时", "col_workloads": "任务数",
+        "col_impact": "影响", "col_status": "", "col_gpus": "GPU 数",
+        "col_gpu_hours_change": "GPU 小时 之前 → 本期", "col_util_change": "利用率 之前 → 本期",
+        "status_new": "新增", "status_gone": "已结束", "status_empty": "无数据",
+        "by_user": "按用户", "by_workload": "按任务",
+        "more_rows": "另有 {n} 项未列出。",
+        "empty": "{scope}在{period}没有 GPU 使用数据。",
+        "newest": "最新的小时数据时间：{time}。",
+        "no_data_at_all": "数据源中没有它的小时数据。",
+        "insights": "细节",
+        "footer": "gpureport · 数据来自 Lens 小时统计；利用率按 GPU 小时加权，变化以百分点（pp）表示。",
+        "days": ("周一", "周二", "周三", "周四", "周五", "周六", "周日"),
+        "email_intro": "{scope}的{title}：{period}，对比{baseline}。",
+        "email_attached": "完整报告见附件 PDF（{file}）。",
+        "email_file": "完整报告：{file}。",
+        "email_dropped": "利用率下降 {threshold} pp 及以上的命名空间",
+        "email_no_drops": "没有命名空间的利用率下降 {threshold} pp 及以上。",
+        "email_empty": "本周期没有 GPU 使用数据。",
+        "email_idle": "空闲最多的已分配任务",
+    },
+}
+
+
+def strings(lang: str) -> dict[str, Any]:
+    return STRINGS["zh" if lang == "zh" else "en"]
+
+
+__all__ = ["STRINGS", "strings"]
