@@ -24,6 +24,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from agent import phrasing
+from agent.catalog import METADATA_DAYS, OPTIONS_DAYS, clusters_with_namespace, load_metadata
 from agent.periods import Period, PeriodError, baseline as baseline_of, last_days
 from agent.sources.base import Source, SourceError
 from agent.state import (
@@ -37,8 +38,6 @@ from agent.understand.model import Issue, Metadata, Understanding
 
 log = logging.getLogger("gpureport.agent")
 
-METADATA_DAYS = 35  # names active in the last five weeks resolve
-OPTIONS_DAYS = 7  # clarification offers namespaces active in the last 7 days
 FOLLOW_UP = re.compile(r"^\s*(and|what about|how about|same for|instead|then|also|那|那么|还有|换成|再看)"
                        r"|(instead of|呢[？?]?\s*$|\?\s*$)", re.I)
 
@@ -104,36 +103,8 @@ class Agent:
 
     # -- metadata ---------------------------------------------------------------------------
     def metadata(self, record: list) -> Metadata:
-        if self._meta is not None:
-            return self._meta
-        from agent.figures import run_concurrently
-
-        start, end = self.now - timedelta(days=METADATA_DAYS), self.now
-        src = self.source
-        names = getattr(src, "workload_names", None)
-        clusters, namespaces, users, workloads, label_keys, annotation_keys = run_concurrently(
-            src.clusters,
-            lambda: src.namespaces(None, start, end),
-            lambda: src.users(None, start, end),
-            (lambda: names(None, start, end)) if names else
-            (lambda: sorted({w.name for w in src.workloads(None, start, end)})),
-            lambda: src.dimension_keys(None, "label", start, end),
-            lambda: src.dimension_keys(None, "annotation", start, end),
-        )
-        keys = {"label": label_keys, "annotation": annotation_keys}
-        pairs = [(t, k) for t, ks in keys.items() for k in ks]
-        found = run_concurrently(*[(lambda t=t, k=k: src.dimension_values(None, t, k, start, end))
-                                   for t, k in pairs]) if pairs else []
-        values = {k: v for (_, k), v in zip(pairs, found)}
-        record += [
-            {"tool": "get_available_clusters", "args": {}, "rows": len(clusters)},
-            {"tool": "get_available_namespaces", "args": {"days": METADATA_DAYS}, "rows": len(namespaces)},
-            {"tool": "get_workload_metadata", "args": {"days": METADATA_DAYS}, "rows": len(workloads)},
-            {"tool": "get_available_dimension_keys", "args": {"days": METADATA_DAYS},
-             "rows": sum(len(v) for v in keys.values())},
-        ]
-        self._meta = Metadata(clusters=clusters, namespaces=namespaces, users=users,
-                              workloads=workloads, label_keys=keys, label_values=values)
+        if self._meta is None:
+            self._meta = load_metadata(self.source, self.now, record)
         return self._meta
 
     # -- nodes --------------------------------------------------------------------------------
@@ -195,9 +166,7 @@ class Agent:
         }
 
     def _clusters_with_namespace(self, namespace: str) -> list[str]:
-        start = self.now - timedelta(days=METADATA_DAYS)
-        return [c for c in self.source.clusters()
-                if namespace in self.source.namespaces(c, start, self.now)]
+        return clusters_with_namespace(self.source, self.now, namespace)
 
     def _defaults(self, u: Understanding) -> None:
         """Default periods of product.md §4 for what the question left open."""
