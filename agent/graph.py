@@ -345,11 +345,16 @@ class Agent:
                 calls.append({"tool": "compare_usage", "args": {
                     "a_scope": scope, "a_period": base, "a_label": u.baseline.label,
                     "b_scope": scope, "b_period": period, "b_label": u.period.label}})
+                if u.breakdown:
+                    calls.append({"tool": "compare_children", "args": {
+                        "scope": scope, "child": u.breakdown, "period": period, "baseline": base}})
         elif u.intent == "drilldown":
             calls.append({"tool": "drilldown_change",
                           "args": {"scope": scope, "period": period, "baseline": base}})
         elif u.intent == "realtime":
             calls.append({"tool": "get_latest_snapshot", "args": {"cluster": u.cluster}})
+        elif u.intent == "freshness":
+            calls.append({"tool": "get_data_freshness", "args": {"cluster": u.cluster}})
         elif u.intent == "ranking":
             calls.append({"tool": "rank_entities", "args": {
                 "scope": scope, "entity": u.ranking_entity or "namespace", "by": u.ranking_by or "idle",
@@ -475,6 +480,11 @@ class Agent:
         if not arts:
             return {}
         main = arts[0]["artifact"]
+        if u.intent == "compare" and u.breakdown:
+            main = dict(next(r["artifact"] for r in arts if r["tool"] == "compare_usage"))
+            main["children"] = next((r["artifact"]["rows"] for r in arts
+                                     if r["tool"] == "compare_children"), [])
+            main["child"] = u.breakdown
         if u.intent == "drilldown" and len(arts) > 1:
             main = dict(main)
             main["namespace_drilldown"] = arts[1]["artifact"]

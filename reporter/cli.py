@@ -61,6 +61,14 @@ class AppContext:
 
         return make_source(self.config.source)
 
+    def agent_deps(self, source=None, *, use_llm: bool = True):
+        """What the agent needs from this invocation: the source, the fixed "now", the LLM
+        settings (None with ``use_llm=False``)."""
+        from agent.ask import AgentDeps
+
+        return AgentDeps(source=source if source is not None else self.source(), now=self.now,
+                         llm=self.config.llm if use_llm else None)
+
     def state(self):
         from reporter.statedb import open_state
 

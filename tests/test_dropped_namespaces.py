@@ -81,3 +81,20 @@ def test_the_week_over_week_table_and_freshness_are_agent_tools(demo_db):
 
 def rows_drop(rows, name):
     return -next(r for r in rows if r["name"] == name)["delta_pp"]
+
+
+def test_a_compare_preset_can_carry_the_children_table_and_freshness_is_askable(demo_db):
+    src = make_source(SourceSettings(database_url=demo_db))
+    deps = AgentDeps(src, NOW)
+    period = this_week(NOW)
+    u = Understanding(question="How did each namespace of gpu-east compare with last week?",
+                      intent="compare", confidence=1.0, cluster="gpu-east", period=period,
+                      baseline=baseline(period), breakdown="namespace")
+    ans = answer_preset(u, deps)
+    rows = {r["name"]: r for r in ans.figures["children"]}
+    assert ans.figures["child"] == "namespace" and "ml-team" in rows
+    assert abs(rows["ml-team"]["delta_pp"] + 16.678946108020668) < 1e-6
+    assert any(i.startswith("Largest changes: ml-team −16.7 pp") for i in ans.insights)
+    fresh = answer_preset(Understanding(question="How fresh is the data?", intent="freshness",
+                                        confidence=1.0), deps)
+    assert "2026-11-19T11:00:00Z" in fresh.headline and len(fresh.insights) == 3
