@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Callable, Iterable, TypeVar
 
 from agent.periods import Period, iso
@@ -299,3 +299,47 @@ def realtime(source: Source, cluster: str | None, now: datetime) -> dict:
             for a in snap.by_namespace
         ],
     }
+
+
+def dropped_namespaces(rows: list[dict], min_drop_pp: float, *, min_share_pct: float = 0.0,
+                       min_gpu_hours: float = 0.0) -> list[dict]:
+    """The namespaces whose utilization dropped — one rule for reports and alerts alike.
+
+    ``rows`` are ``children_compare`` rows of one cluster. A namespace dropped when it held at
+    least ``min_gpu_hours`` GPU-hours in *both* periods (one that started or stopped is
+    new/gone, not a drop), its GPU-hour weighted utilization fell by at least ``min_drop_pp``,
+    and it holds at least ``min_share_pct`` % of the cluster's GPU-hours in the current period
+    (answers.md §8: a −30 pp drop of a namespace that used two GPU-hours is not material).
+    Largest drop first, ties by name. Each row gets ``drop_pp`` and ``share_pct``.
+    """
+    total = sum((r["after"] or {}).get("gpu_hours", 0.0) for r in rows)
+    out = []
+    for r in rows:
+        b, a = r.get("before"), r.get("after")
+        if r.get("delta_pp") is None or b is None or a is None:
+            continue
+        if b["gpu_hours"] < min_gpu_hours or a["gpu_hours"] < min_gpu_hours:
+            continue
+        drop = -r["delta_pp"]
+        share = a["gpu_hours"] / total * 100.0 if total else 0.0
+        if drop >= min_drop_pp and share >= min_share_pct:
+            out.append({**r, "drop_pp": drop, "share_pct": share})
+    out.sort(key=lambda r: (-r["drop_pp"], r["name"]))
+    return out
+
+
+def freshness(source: Source, cluster: str | None, now: datetime) -> dict:
+    """How recent the data is, per cluster: the newest hourly row and its age at ``now``.
+
+    ``newest`` is the *start* of the newest hour with rows; the data is complete up to an hour
+    after it. ``age_hours`` is measured from that end, so a job that wrote 11:00–12:00 at 12:05
+    is 0.08 h old, not 1.08 h.
+    """
+    names = [cluster] if cluster else source.clusters()
+    rows = []
+    for c in names:
+        newest = source.newest_stat_hour(c)
+        rows.append({"cluster": c, "newest": iso(newest) if newest else None,
+                     "age_hours": ((now - (newest + timedelta(hours=1))).total_seconds() / 3600.0
+                                   if newest else None)})
+    return {"clusters": rows}

@@ -24,8 +24,8 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from agent import phrasing
+from agent.catalog import OPTIONS_DAYS, clusters_with_namespace, load_metadata
 from agent.errors import LLMError, PeriodError, SourceError
-from agent.figures import run_concurrently
 from agent.names import resolve_name
 from agent.periods import Period, baseline as baseline_of, last_days, this_week
 from agent.sources.base import Source
@@ -42,8 +42,6 @@ from agent.understand.rules import detect_language, understand as rule_understan
 
 log = logging.getLogger("gpureport.agent")
 
-METADATA_DAYS = 35  # names active in the last five weeks resolve
-OPTIONS_DAYS = 7  # clarification offers namespaces active in the last 7 days
 FOLLOW_UP = re.compile(r"^\s*(and|what about|how about|same for|instead|then|also|那|那么|还有|换成|再看)"
                        r"|(instead of|呢[？?]?\s*$|\?\s*$)", re.I)
 
@@ -109,32 +107,8 @@ class Agent:
 
     # -- metadata ---------------------------------------------------------------------------
     def metadata(self, record: list) -> Metadata:
-        if self._meta is not None:
-            return self._meta
-        start, end = self.now - timedelta(days=METADATA_DAYS), self.now
-        src = self.source
-        clusters, namespaces, users, workloads, label_keys, annotation_keys = run_concurrently(
-            src.clusters,
-            lambda: src.namespaces(None, start, end),
-            lambda: src.users(None, start, end),
-            lambda: src.workload_names(None, start, end),
-            lambda: src.dimension_keys(None, "label", start, end),
-            lambda: src.dimension_keys(None, "annotation", start, end),
-        )
-        keys = {"label": label_keys, "annotation": annotation_keys}
-        pairs = [(t, k) for t, ks in keys.items() for k in ks]
-        found = run_concurrently(*[(lambda t=t, k=k: src.dimension_values(None, t, k, start, end))
-                                   for t, k in pairs]) if pairs else []
-        values = {k: v for (_, k), v in zip(pairs, found)}
-        record += [
-            {"tool": "get_available_clusters", "args": {}, "rows": len(clusters)},
-            {"tool": "get_available_namespaces", "args": {"days": METADATA_DAYS}, "rows": len(namespaces)},
-            {"tool": "get_workload_metadata", "args": {"days": METADATA_DAYS}, "rows": len(workloads)},
-            {"tool": "get_available_dimension_keys", "args": {"days": METADATA_DAYS},
-             "rows": sum(len(v) for v in keys.values())},
-        ]
-        self._meta = Metadata(clusters=clusters, namespaces=namespaces, users=users,
-                              workloads=workloads, label_keys=keys, label_values=values)
+        if self._meta is None:
+            self._meta = load_metadata(self.source, self.now, record)
         return self._meta
 
     # -- nodes --------------------------------------------------------------------------------
@@ -190,9 +164,7 @@ class Agent:
         }
 
     def _clusters_with_namespace(self, namespace: str) -> list[str]:
-        start = self.now - timedelta(days=METADATA_DAYS)
-        return [c for c in self.source.clusters()
-                if namespace in self.source.namespaces(c, start, self.now)]
+        return clusters_with_namespace(self.source, self.now, namespace)
 
     def _defaults(self, u: Understanding) -> None:
         """Default periods of product.md §4 for what the question left open."""
@@ -367,11 +339,16 @@ class Agent:
                 calls.append({"tool": "compare_usage", "args": {
                     "a_scope": scope, "a_period": base, "a_label": u.baseline.label,
                     "b_scope": scope, "b_period": period, "b_label": u.period.label}})
+                if u.breakdown:
+                    calls.append({"tool": "compare_children", "args": {
+                        "scope": scope, "child": u.breakdown, "period": period, "baseline": base}})
         elif u.intent == "drilldown":
             calls.append({"tool": "drilldown_change",
                           "args": {"scope": scope, "period": period, "baseline": base}})
         elif u.intent == "realtime":
             calls.append({"tool": "get_latest_snapshot", "args": {"cluster": u.cluster}})
+        elif u.intent == "freshness":
+            calls.append({"tool": "get_data_freshness", "args": {"cluster": u.cluster}})
         elif u.intent == "ranking":
             calls.append({"tool": "rank_entities", "args": {
                 "scope": scope, "entity": u.ranking_entity or "namespace", "by": u.ranking_by or "idle",
@@ -495,6 +472,11 @@ class Agent:
         if not arts:
             return {}
         main = arts[0]["artifact"]
+        if u.intent == "compare" and u.breakdown:
+            main = dict(next(r["artifact"] for r in arts if r["tool"] == "compare_usage"))
+            main["children"] = next((r["artifact"]["rows"] for r in arts
+                                     if r["tool"] == "compare_children"), [])
+            main["child"] = u.breakdown
         if u.intent == "drilldown" and len(arts) > 1:
             main = dict(main)
             main["namespace_drilldown"] = arts[1]["artifact"]

@@ -94,7 +94,7 @@ def phrase(intent: str, figures: dict, entities: dict, lang: str, period_label: 
            baseline_label: str | None = None) -> tuple[str, list[str]]:
     """(answer, insights) from figures. Every number here comes from ``figures``."""
     fn = {"trend": _trend, "compare": _compare, "drilldown": _drilldown, "realtime": _realtime,
-          "ranking": _ranking, "discovery": _discovery}.get(intent)
+          "ranking": _ranking, "discovery": _discovery, "freshness": _freshness}.get(intent)
     if fn is None:
         return help_text(lang), []
     return fn(figures, entities, lang, period_label, baseline_label)
@@ -141,6 +141,12 @@ def _compare(f, e, lang, pl, bl):
                   + (f" ({signed(f['delta_pct'], '%')})." if f.get("delta_pct") is not None else "."))
         ins = [f"GPU-hours: {gh(a['gpu_hours'])} → {gh(b['gpu_hours'])}; allocation rate "
                f"{p1(a['allocation_rate'])}% → {p1(b['allocation_rate'])}%."]
+    moved = sorted((r for r in f.get("children") or [] if r.get("delta_pp") is not None),
+                   key=lambda r: (-abs(r["delta_pp"]), r["name"]))[:3]
+    if moved:
+        lines = ("、" if lang == "zh" else ", ").join(
+            f"{name(r['name'])} {signed(r['delta_pp'])}" for r in moved)
+        ins.append(f"变化最大：{lines}。" if lang == "zh" else f"Largest changes: {lines}.")
     return answer, ins
 
 
@@ -265,6 +271,24 @@ def _ranking(f, e, lang, pl, bl):
                f"{p1(it['avg_utilization'])}% utilization, {gh(it['gpu_hours'])} GPU-hours"
                for i, it in enumerate(items[:5])]
     return answer, ins
+
+
+def _freshness(f, e, lang, pl, bl):
+    rows = f.get("clusters") or []
+    have = [r for r in rows if r["newest"]]
+    if not have:
+        return ("No hourly data yet." if lang == "en" else "还没有小时数据。"), []
+    if lang == "zh":
+        ins = [f"{name(r['cluster'])}：最新数据 {r['newest']}（{p1(r['age_hours'])} 小时前）"
+               if r["newest"] else f"{name(r['cluster'])}：没有数据" for r in rows]
+        oldest = max(have, key=lambda r: r["age_hours"])
+        return (f"最旧的集群数据为 {name(oldest['cluster'])}，截至 {oldest['newest']}"
+                f"（{p1(oldest['age_hours'])} 小时前）。", ins)
+    ins = [f"{name(r['cluster'])}: newest hour {r['newest']} ({p1(r['age_hours'])} h old)"
+           if r["newest"] else f"{name(r['cluster'])}: no data" for r in rows]
+    oldest = max(have, key=lambda r: r["age_hours"])
+    return (f"The stalest data is {name(oldest['cluster'])}'s, up to the hour starting "
+            f"{oldest['newest']} ({p1(oldest['age_hours'])} h old).", ins)
 
 
 def _discovery(f, e, lang, pl, bl):

@@ -107,6 +107,18 @@ class DrilldownArgs(BaseModel):
     baseline: PeriodArgs
 
 
+class ChildrenCompareArgs(BaseModel):
+    scope: ScopeArgs = Field(default_factory=ScopeArgs)
+    child: Literal["namespace", "user", "workload", "label"] = "namespace"
+    period: PeriodArgs
+    baseline: PeriodArgs
+    label_key: str | None = None
+
+
+class FreshnessArgs(BaseModel):
+    cluster: str | None = None
+
+
 class RankingArgs(BaseModel):
     scope: ScopeArgs = Field(default_factory=ScopeArgs)
     entity: Literal["namespace", "user", "workload", "label"] = "namespace"
@@ -121,7 +133,8 @@ def rows_of(artifact: Any) -> int:
     if isinstance(artifact, list):
         return len(artifact)
     if isinstance(artifact, dict):
-        for key in ("series", "items", "contributors", "by_namespace", "options", "workloads"):
+        for key in ("series", "items", "contributors", "by_namespace", "options", "workloads",
+                    "rows", "clusters"):
             if isinstance(artifact.get(key), list):
                 return len(artifact[key])
         return 1
@@ -185,6 +198,14 @@ def make_tools(source: Source, now: datetime) -> list:
     def drilldown(a: DrilldownArgs):
         return figures.drilldown(source, a.scope.scope(), a.period.period(), a.baseline.period())
 
+    def children(a: ChildrenCompareArgs):
+        rows = figures.children_compare(source, a.scope.scope(), a.child, a.period.period(),
+                                        a.baseline.period(), label_key=a.label_key)
+        return {"child": a.child, "rows": rows}
+
+    def freshness(a: FreshnessArgs):
+        return figures.freshness(source, a.cluster, now)
+
     def ranking(a: RankingArgs):
         return figures.ranking(source, a.scope.scope(), a.entity, a.period.period(), a.by,
                                a.limit, a.label_key)
@@ -207,6 +228,11 @@ def make_tools(source: Source, now: datetime) -> list:
         wrap("compare_usage", "Compare two periods of one entity or two entities.", CompareArgs, compare),
         wrap("drilldown_change", "Attribute a change in utilization to users and workloads "
              "(or namespaces for a cluster).", DrilldownArgs, drilldown),
+        wrap("compare_children", "Every child (namespaces of a cluster, users of a namespace, ...) "
+             "in two periods, with its change: the week-over-week table.", ChildrenCompareArgs,
+             children),
+        wrap("get_data_freshness", "The newest hour of data per cluster and its age.",
+             FreshnessArgs, freshness),
         wrap("rank_entities", "Rank namespaces, users or workloads by idle GPU-hours, GPU-hours "
              "or utilization.", RankingArgs, ranking),
     ]

@@ -11,7 +11,9 @@ import os
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from agent.deps import AgentDeps
 from agent.periods import parse_now
+from agent.sources.base import Source
 from reporter.config import Config, load_config
 
 
@@ -36,3 +38,8 @@ class AppContext:
         if self._now is None:
             self._now = parse_now(self.now_arg or os.environ.get("GPUREPORT_NOW"))
         return self._now
+
+    def agent_deps(self, source: Source, *, use_llm: bool = True) -> AgentDeps:
+        """What the agent needs from this invocation: the source the command opened, the fixed
+        "now", the LLM settings (None with ``use_llm=False``: rules only, no network)."""
+        return AgentDeps(source=source, now=self.now, llm=self.config.llm if use_llm else None)

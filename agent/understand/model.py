@@ -12,8 +12,10 @@ from typing import Literal
 
 from agent.periods import Period
 
-Intent = Literal["trend", "compare", "drilldown", "realtime", "discovery", "ranking", "help"]
-INTENTS: tuple[str, ...] = ("trend", "compare", "drilldown", "realtime", "discovery", "ranking", "help")
+Intent = Literal["trend", "compare", "drilldown", "realtime", "discovery", "ranking", "freshness",
+                 "help"]
+INTENTS: tuple[str, ...] = ("trend", "compare", "drilldown", "realtime", "discovery", "ranking",
+                            "freshness", "help")
 EntityKind = Literal["cluster", "namespace", "user", "workload", "label"]
 
 
@@ -73,6 +75,9 @@ class Understanding:
     # discovery: what to list ("clusters", "namespaces", "label_keys", "label_values",
     # "users", "workloads")
     discovery_target: str | None = None
+    # compare of two periods: also every child of the scope (namespaces of a cluster, users of
+    # a namespace) side by side — the week-over-week table of the digest
+    breakdown: Literal["namespace", "user", "workload", "label"] | None = None
     issues: list[Issue] = field(default_factory=list)
     # which parts came from the rules vs the LLM, for the record
     source: Literal["rules", "llm"] = "rules"

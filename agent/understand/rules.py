@@ -67,8 +67,8 @@ MAX_SCAN = 2000
 MAX_FUZZY = 25  # distinct words fuzzily looked up per question: bounds the cost of hostile input
 KINDS = ("namespace", "cluster", "user", "workload")
 # tie-break between equal intent scores: the more specific question wins
-_PRIORITY = {"drilldown": 6, "compare": 5, "ranking": 4, "realtime": 3, "discovery": 2,
-             "help": 1, "trend": 0}
+_PRIORITY = {"drilldown": 6, "compare": 5, "ranking": 4, "realtime": 3, "freshness": 3,
+             "discovery": 2, "help": 1, "trend": 0}
 
 _CJK = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
 

@@ -1,0 +1,83 @@
+"""The answer to one question, in parts that the CLI, the HTTP API and report templates render.
+
+Every part is built from the same computed ``figures`` (answers.md §6), so nobody downstream
+ever parses the prose: a terminal prints ``headline``, ``notes``, the ``tables`` and the
+``warnings``; a report template puts ``headline`` in its narrative and a table in its section;
+``to_json()`` is the stable ``ask --json`` shape of product.md §6.
+
+* ``headline`` — the answer in one or two sentences; its first sentence names the scope.
+* ``insights`` — one line per detail (a contributor, a ranked item). When a table shows the same
+  rows, a terminal prints the table instead; JSON keeps both for scripts written against the seed.
+* ``notes`` — context that no table shows (e.g. "Inside ml-team: …", "Figures cover all
+  clusters"): always printed.
+* ``tables`` — rows for people: named, with column keys and labels; values stay numbers.
+* ``warnings`` — what the reader must know to trust the figures (partial coverage, LLM fallback).
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+
+@dataclass
+class Column:
+    key: str
+    label: str
+    # how a value is shown: text | pct (one decimal and %) | pp (signed, " pp") | gpu_hours |
+    # int | change (a "before → after" pair given as a two-item list)
+    kind: str = "text"
+
+
+@dataclass
+class Table:
+    name: str  # stable id: "contributors", "ranking", "by_namespace", "options", ...
+    columns: list[Column]
+    rows: list[dict[str, Any]]
+    title: str | None = None
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+
+@dataclass
+class Answer:
+    headline: str
+    intent: str = "help"
+    language: str = "en"
+    insights: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    tables: list[Table] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+    entities: dict[str, Any] = field(default_factory=dict)
+    figures: dict[str, Any] = field(default_factory=dict)
+    needs_clarification: bool = False
+    options: list[str] = field(default_factory=list)
+    question: str | None = None  # the clarification question, when one is needed
+    data_collected: list[dict] = field(default_factory=list)
+    llm_calls: int = 0
+    session_id: str | None = None
+
+    def table(self, name: str) -> Table | None:
+        return next((t for t in self.tables if t.name == name), None)
+
+    def to_json(self) -> dict[str, Any]:
+        """The stable ``ask --json`` object (product.md §6), plus ``warnings``, ``notes`` and
+        ``tables``. ``insights`` holds the detail lines and then the notes, as before."""
+        return {
+            "answer": self.headline,
+            "insights": [*self.insights, *self.notes],
+            "language": self.language,
+            "intent": self.intent,
+            "entities": self.entities,
+            "figures": self.figures,
+            "needs_clarification": self.needs_clarification,
+            "options": self.options,
+            "question": self.question if self.needs_clarification else None,
+            "data_collected": self.data_collected,
+            "llm_calls": self.llm_calls,
+            "session_id": self.session_id,
+            "warnings": self.warnings,
+            "notes": self.notes,
+            "tables": [t.as_dict() for t in self.tables],
+        }

@@ -1,0 +1,24 @@
+"""What the agent needs from outside, in one value: handed to the graph in
+``config["configurable"]["deps"]`` so that no node reaches for a global.
+
+Kept in its own light module (no LangGraph) so the CLI's application context can build it
+without paying for the graph at start-up.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from agent.settings import LLMSettings
+from agent.sources.base import Source
+
+
+@dataclass(frozen=True)
+class AgentDeps:
+    source: Source
+    now: datetime
+    llm: LLMSettings | None = None  # None or without a key: rules only, no network at all
+    default_cluster: str | None = None
+    catalog: Any = None  # a TTL cache of small catalogues (clusters, namespaces, label keys)
