@@ -113,12 +113,13 @@ def _idle(rule: IdleGpusRule, view: DataView, cluster: str, end: datetime,
                      f"{st.avg_utilization:.1f}% utilization"),
             description=(
                 f"Workload {st.name} ({who}) in namespace {ns} on cluster {cluster} held "
-                f"at least {gpus_text(rule.min_gpus)} GPUs below {rule.max_utilization:g}% utilization "
-                f"in each of the last {rule.hours} hours ({utc_text(start)} to {utc_text(end)}): "
+                f"at least {gpus_text(rule.min_gpus)} GPUs below {rule.max_utilization:g}% "
+                f"utilization in each of the last {rule.hours} hours ({utc_text(start)} to {utc_text(end)}): "
                 f"{st.gpu_hours:.1f} GPU-hours at {st.avg_utilization:.1f}% average utilization, "
                 f"{st.idle_gpu_hours:.1f} idle GPU-hours."),
-            drilldown=ask_command(f"What is the utilization trend of workload {st.name} in namespace "
-                           f"{ns} over the last {max(rule.hours, 24)} hours?", cluster),
+            drilldown=ask_command(f"What is the utilization trend of workload {st.name} in "
+                                  f"namespace {ns} over the last {max(rule.hours, 24)} hours?",
+                                  cluster),
         ))
     return None
 
@@ -195,7 +196,7 @@ def _low(rule: ClusterLowUtilizationRule, view: DataView, cluster: str, end: dat
             f"{st.gpu_hours:.1f} allocated GPU-hours ({st.allocation_rate:.1f}% of capacity): "
             f"{st.idle_gpu_hours:.1f} idle GPU-hours."),
         drilldown=ask_command(f"Which workloads wasted the most GPU hours over the last "
-                       f"{rule.hours} hours?", cluster),
+                              f"{rule.hours} hours?", cluster),
     ))
     return None
 
@@ -223,8 +224,8 @@ def _pressure(rule: AllocationPressureRule, view: DataView, cluster: str, end: d
         description=(
             f"Cluster {cluster} had an allocation rate of at least {min(rates):.1f}% in each of "
             f"the last {rule.hours} hours ({utc_text(start)} to {utc_text(end)}); in the last hour "
-            f"{gpus_text(last.allocated_gpus)} of {gpus_text(last.capacity_gpus)} GPUs were allocated "
-            f"({last.allocation_rate:.1f}%). New GPU workloads may wait for capacity."),
+            f"{gpus_text(last.allocated_gpus)} of {gpus_text(last.capacity_gpus)} GPUs were "
+            f"allocated ({last.allocation_rate:.1f}%). New GPU workloads may wait for capacity."),
         drilldown=ask_command("How many GPUs are currently in use in the cluster?", cluster),
     ))
     return None
@@ -258,7 +259,8 @@ def _stale(rule: StaleDataRule, view: DataView, clusters: list[str], ev: Evaluat
         ev.findings.append(Finding(
             rule.name, rule.kind, rule.severity, {"cluster": cluster}, lag_h, figures,
             summary=summary, description=description,
-            drilldown=ask_command("What is the GPU utilization trend over the last 24 hours?", cluster),
+            drilldown=ask_command("What is the GPU utilization trend over the last 24 hours?",
+                                  cluster),
         ))
 
 
