@@ -518,3 +518,23 @@ def test_the_share_rule_is_configurable(tiny_drop_db, tmp_path, config_file):
     assert proc.exit_code == 0, proc
     html = Path(proc.stdout.strip()).read_text(encoding="utf-8")
     assert re.search(r"<tr class=\"drop\">\s*<td class=\"name\">tiny-team</td>", html)
+
+
+def test_the_report_kinds_and_the_scheduler_side_import_no_report_engine():
+    """``report --help`` and ``scheduler list`` name the report kinds and the renderer's
+    contract without paying for LangGraph, the charts or the PDF engine (a fresh process:
+    what is imported is the thing tested)."""
+    import subprocess
+    import sys
+
+    code = ("import sys, reporter.commands_report, reporter.commands_schedule, "
+            "reporter.schedules, reporter.runner, reporter.scheduler, reporter.digest, "
+            "reporter.reports.presets; "
+            "print(sorted({m.split('.')[0] for m in sys.modules if m.split('.')[0] in "
+            "('langgraph', 'langchain_core', 'langchain_openai', 'weasyprint', 'pygal', "
+            "'jinja2', 'alembic')}))")
+    env = {**__import__("os").environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env,
+                         timeout=60)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "[]"
