@@ -460,25 +460,34 @@ def test_reports_import_no_figures_phrasing_or_source_code():
     assert not found, found
 
 
-@pytest.fixture(scope="module")
-def tiny_drop_db(monday_db, tmp_path_factory) -> Path:
-    """The Monday store plus a namespace of gpu-east that used 10 GPU-hours a week and fell
-    from 90 % to 10 % utilization in W47: an 80 pp drop of 0.03 % of the cluster."""
+def add_namespace_hours(db: Path, cluster: str, namespace: str,
+                        weeks: list[tuple[datetime, float]], hours: int = 10) -> None:
+    """Write ``hours`` hourly rows of one GPU at the given utilization from each week's start."""
     from datetime import timedelta
 
-    path = tmp_path_factory.mktemp("tiny") / "demo.db"
-    shutil.copy(monday_db, path)
     rows = []
-    for week, util in ((datetime(2026, 11, 9), 90.0), (datetime(2026, 11, 16), 10.0)):
-        for h in range(10):
+    for week, util in weeks:
+        for h in range(hours):
             hour = (week + timedelta(hours=h)).strftime("%Y-%m-%d %H:%M:%S.%f")
-            rows.append(("gpu-east", "tiny-team", hour, 0, 1.0, util, util, util, 1, hour, hour))
-    with sqlite3.connect(path) as con:
+            rows.append((cluster, namespace, hour, 0, 1.0, util, util, util, 1, hour, hour))
+    with sqlite3.connect(db) as con:
         con.executemany(
             "INSERT INTO namespace_gpu_hourly_stats (cluster_name, namespace, stat_hour, "
             "total_gpu_capacity, allocated_gpu_count, avg_utilization, max_utilization, "
             "min_utilization, active_workload_count, created_at, updated_at) "
             "VALUES (?,?,?,?,?,?,?,?,?,?,?)", rows)
+
+
+@pytest.fixture(scope="module")
+def tiny_drop_db(monday_db, tmp_path_factory) -> Path:
+    """The Monday store plus a namespace of gpu-east that used 10 GPU-hours a week and fell
+    from 90 % to 10 % utilization in W47: an 80 pp drop of 0.03 % of the cluster; and one of
+    gpu-lab that ran only in W44."""
+    path = tmp_path_factory.mktemp("tiny") / "demo.db"
+    shutil.copy(monday_db, path)
+    add_namespace_hours(path, "gpu-east", "tiny-team", [(datetime(2026, 11, 9), 90.0),
+                                                        (datetime(2026, 11, 16), 10.0)])
+    add_namespace_hours(path, "gpu-lab", "old-team", [(datetime(2026, 10, 26), 50.0)])
     return path
 
 
@@ -538,3 +547,25 @@ def test_the_report_kinds_and_the_scheduler_side_import_no_report_engine():
                          timeout=60)
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == "[]"
+
+
+def test_a_namespace_of_the_reports_period_only_is_known(tiny_drop_db):
+    """--namespace is resolved against the agent's recent namespaces, then against those with
+    data in the report's periods: old-team ran in W44 only."""
+    from agent.sources.base import NotFound
+    from agent.sources.sql import SqlSource
+    from reporter.reports.build import build_report
+
+    src = SqlSource(f"sqlite:///{tiny_drop_db}")
+    try:
+        ctx = build_report("root-cause", src, MONDAY, cluster="gpu-lab", namespace="Old_Team",
+                           period="2026-W44")
+        with pytest.raises(NotFound, match="unknown namespace 'old-teem'; did you mean: "
+                                           "old-team"):
+            build_report("root-cause", src, MONDAY, cluster="gpu-lab", namespace="old-teem",
+                         period="2026-W44")
+    finally:
+        src.close()
+    assert ctx.namespace == "old-team"
+    (sec,) = ctx.sections
+    assert sec.kpi("gpu_hours").value == pytest.approx(10.0)
