@@ -145,22 +145,13 @@ def test_a_tiny_namespace_that_fell_is_a_drop_for_neither_unless_the_share_rule_
     """A namespace of gpu-east that used 10 GPU-hours in each span and fell 80 pp: below 2 %
     of the cluster, neither the digest nor the alert calls it a drop; with the share rule off
     both do, with the same figure."""
-    import sqlite3
-    from datetime import datetime, timedelta
+    from datetime import datetime
 
     from tests.conftest import sqlite_path
+    from tests.rows import add_namespace_hours
 
-    rows = []
-    for week, util in ((datetime(2026, 11, 9), 90.0), (datetime(2026, 11, 16), 10.0)):
-        for h in range(10):
-            hour = (week + timedelta(hours=h)).strftime("%Y-%m-%d %H:%M:%S.%f")
-            rows.append(("gpu-east", "tiny-team", hour, 0, 1.0, util, util, util, 1, hour, hour))
-    with sqlite3.connect(sqlite_path(demo_copy)) as con:
-        con.executemany(
-            "INSERT INTO namespace_gpu_hourly_stats (cluster_name, namespace, stat_hour, "
-            "total_gpu_capacity, allocated_gpu_count, avg_utilization, max_utilization, "
-            "min_utilization, active_workload_count, created_at, updated_at) "
-            "VALUES (?,?,?,?,?,?,?,?,?,?,?)", rows)
+    add_namespace_hours(sqlite_path(demo_copy), "gpu-east", "tiny-team",
+                        [(datetime(2026, 11, 9), 90.0), (datetime(2026, 11, 16), 10.0)])
     digest, alert = _drops_both_ways(demo_copy, 2.0)
     assert set(digest) == set(alert) == {("gpu-east", "ml-team")}
     digest, alert = _drops_both_ways(demo_copy, 0.0)

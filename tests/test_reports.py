@@ -21,6 +21,7 @@ from pathlib import Path
 import pytest
 
 from tests.cli import Result, run
+from tests.rows import add_namespace_hours
 from tests.conftest import MONDAY, MONDAY_ISO, NOW
 W47 = ("2026-11-16 00:00:00", "2026-11-23 00:00:00")
 W46 = ("2026-11-09 00:00:00", "2026-11-16 00:00:00")
@@ -458,24 +459,6 @@ def test_reports_import_no_figures_phrasing_or_source_code():
                 found += [f"{path.name}: {a.name}" for a in node.names
                           if a.name.startswith(("agent.figures", "agent.phrasing"))]
     assert not found, found
-
-
-def add_namespace_hours(db: Path, cluster: str, namespace: str,
-                        weeks: list[tuple[datetime, float]], hours: int = 10) -> None:
-    """Write ``hours`` hourly rows of one GPU at the given utilization from each week's start."""
-    from datetime import timedelta
-
-    rows = []
-    for week, util in weeks:
-        for h in range(hours):
-            hour = (week + timedelta(hours=h)).strftime("%Y-%m-%d %H:%M:%S.%f")
-            rows.append((cluster, namespace, hour, 0, 1.0, util, util, util, 1, hour, hour))
-    with sqlite3.connect(db) as con:
-        con.executemany(
-            "INSERT INTO namespace_gpu_hourly_stats (cluster_name, namespace, stat_hour, "
-            "total_gpu_capacity, allocated_gpu_count, avg_utilization, max_utilization, "
-            "min_utilization, active_workload_count, created_at, updated_at) "
-            "VALUES (?,?,?,?,?,?,?,?,?,?,?)", rows)
 
 
 @pytest.fixture(scope="module")
