@@ -20,6 +20,8 @@ from tests.offscript_facts import Facts, ts
 
 @dataclass
 class Entry:
+    """One question of the set: what is asked, of which store, at which now, and its checks."""
+
     section: str
     index: int
     q: str
@@ -32,7 +34,6 @@ class Entry:
     @property
     def id(self) -> str:
         return f"{self.section}[{self.index}]"
-
 
 
 MISSING = object()
@@ -111,6 +112,8 @@ def approx(a: Any, b: Any, tol: float = 1e-6) -> bool:
 
 @dataclass
 class Ctx:
+    """One answer under test: its entry, what the run printed, the parsed JSON, the store's facts."""
+
     entry: Entry
     exit_code: int
     stdout: str

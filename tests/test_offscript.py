@@ -45,6 +45,7 @@ CJK = re.compile(r"[\u3400-\u9fff\u3000-\u303f\uff00-\uffef]")
 # -- the question set and one run of it ------------------------------------------------------------
 
 def load_set() -> list[Entry]:
+    """Every entry of tests/data/offscript.yaml, in file order, numbered within its section."""
     doc = yaml.safe_load(SET_FILE.read_text(encoding="utf-8"))
     entries = []
     for section, items in doc["sections"].items():
@@ -55,7 +56,6 @@ def load_set() -> list[Entry]:
                                  str(item.pop("now", NOW_ISO)), item.pop("store", "demo")))
             assert not item, f"{section}[{i}]: unknown keys {sorted(item)}"
     return entries
-
 
 
 @dataclass
@@ -69,6 +69,8 @@ class Outcome:
 
 
 def evaluate(entry: Entry, url: str, facts: Facts) -> Outcome:
+    """Ask the entry's question of the store at ``url`` (no LLM is configured: conftest removes
+    every LLM_* variable) and run its implicit and explicit checks."""
     r = run("--now", entry.now, "ask", entry.q, "--json", *entry.args,
             env={"GPUREPORT_DATABASE_URL": url})
     try:
