@@ -439,6 +439,7 @@ def test_a_failing_write_rolls_back_the_whole_hour(prometheus, tmp_path):
     """A database error in the middle of an hour (after its cluster and namespace rows were
     inserted) leaves none of that hour's rows; the hours before it stay complete."""
     from agent.sources import schema
+    from reporter import store_marker
 
     url = create_pg_database("gr_ingest_fail")
     try:
@@ -446,6 +447,7 @@ def test_a_failing_write_rolls_back_the_whole_hour(prometheus, tmp_path):
         schema.metadata.create_all(eng)
         bad_hour = (START + timedelta(hours=2)).replace(tzinfo=None)
         with eng.begin() as c:
+            store_marker.write_marks(c, "ingest", ["lab"])  # a store of ingest's own
             c.execute(text(
                 "CREATE FUNCTION refuse() RETURNS trigger AS $$ BEGIN "
                 f"IF NEW.stat_hour = '{bad_hour:%Y-%m-%d %H:%M:%S}' THEN "
