@@ -9,14 +9,13 @@ print as one line on stderr (``reporter.cli.Command``). ``ctx.obj`` is the CLI's
 from __future__ import annotations
 
 import json
-import logging
-import sys
 from datetime import datetime, timezone
 from typing import Any
 
 import click
 
 from agent.periods import zone
+from reporter import logs
 from reporter.cli import Command, Group
 
 
@@ -98,13 +97,7 @@ def scheduler_run_command(ctx: click.Context, poll_interval: float) -> None:
     from reporter.statedb import open_state
 
     app = ctx.obj
-    root = logging.getLogger()
-    if not root.handlers:
-        logging.basicConfig(stream=sys.stderr,
-                            level=logging.DEBUG if app.verbose else logging.INFO,
-                            format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    elif root.level > logging.INFO:
-        root.setLevel(logging.INFO)
+    logs.configure(app.verbose, service=True)  # its log is its output: INFO, time stamps
     with open_state(app.config.state.database_url) as state:
         # the alert check (``check.cron`` of the rule file) is one more job; the scheduler
         # itself knows nothing of alerts
