@@ -27,10 +27,17 @@ def _fmt(dt: datetime | None, tz: Any, fmt: str = "%Y-%m-%d %H:%M:%S") -> str:
 @click.command("run", cls=Command)
 @click.argument("schedule")
 @click.option("--dry-run", is_flag=True, help="Write the message to an .eml file instead of sending.")
-@click.option("--force", is_flag=True, help="Send even if this period was already delivered.")
+@click.option("--force", is_flag=True,
+              help="Send even if this period was delivered, or its delivery is uncertain.")
 @click.pass_obj
 def run(app, schedule: str, dry_run: bool, force: bool) -> None:
-    """Run SCHEDULE once for the period it covers now (what the CronJob calls)."""
+    """Run SCHEDULE once for the period it covers now (what the CronJob calls).
+
+    Safe to start several times at once: the first claims the period and the others exit 0
+    ("already being delivered by run N"). Exit 1 when the run failed, or when the SMTP
+    connection broke after the message was handed over (status uncertain: not resent without
+    --force).
+    """
     from reporter.runner import run_schedule, signals_as_exceptions
 
     with signals_as_exceptions():
@@ -46,7 +53,11 @@ def run(app, schedule: str, dry_run: bool, force: bool) -> None:
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 @click.pass_obj
 def history(app, limit: int, schedule_name: str | None, as_json: bool) -> None:
-    """Past runs (newest first) and their deliveries."""
+    """Past runs (newest first) and their deliveries.
+
+    STATUS ``uncertain``: the SMTP connection failed after the message was handed over; look
+    for its message-id in a mailbox, then ``gpureport run NAME --force`` if it never arrived.
+    """
     from reporter.statedb import open_state
 
     tz = zone(app.tz)
@@ -77,6 +88,8 @@ def history(app, limit: int, schedule_name: str | None, as_json: bool) -> None:
                    f"{_fmt(r.started_at, tz):<21} {took:>7}  {r.trigger:<9}  {detail}{flags}")
         for d in ds:
             extra = f"  {d.error}" if d.error else ""
+            if d.status == "uncertain":  # what to look for in a mailbox before --force
+                extra = f"  message-id {d.message_id}: may or may not have been delivered"
             click.echo(f"{'':>7}- {d.channel} {d.status} {_fmt(d.at, tz)} -> {d.target}{extra}")
 
 

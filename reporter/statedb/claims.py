@@ -299,8 +299,8 @@ def settle(claim: Claim, status: Literal["delivered", "uncertain", "released"]
             claims.c.id == claim.id, claims.c.run_id == claim.run_id,
             claims.c.status == "held")).values(status=status, updated_at=utcnow()))
         if result.rowcount != 1:
-            log.warning("run #%s no longer held its claim when it finished (%s)", claim.run_id,
-                        status)
+            log.warning("run #%s finished (%s) after another run had taken over its claim; "
+                        "the claim stays with that run", claim.run_id, status)
     return apply
 
 
