@@ -37,7 +37,8 @@ from agent.text import MASK, mask_url
 
 QUIET = ("httpx", "httpcore", "urllib3", "hpack", "h2", "openai", "apscheduler",
          "apscheduler.scheduler", "apscheduler.executors.default", "asyncio", "aiosmtpd",
-         "mail.log", "multipart", "weasyprint", "fontTools", "alembic", "sqlalchemy")
+         "mail.log", "multipart", "weasyprint", "fontTools", "alembic", "sqlalchemy",
+         "psycopg", "langchain", "langgraph", "langsmith", "PIL", "matplotlib", "filelock")
 FORMAT = "%(levelname)s %(name)s: %(message)s"
 SERVICE_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 

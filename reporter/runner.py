@@ -188,6 +188,9 @@ def _run(config: Config, schedule: Schedule, period: Period, db: StateDB, *, dry
                            delivered_by=outcome.by_run, refused=outcome)
         log.info("%s", result.summary())
         return result
+    log.debug("%s %s: claimed by run #%s (generation %s, lease %.0f s%s)", schedule.name,
+              period.label, outcome.run_id, outcome.generation, outcome.lease_s,
+              f", taken over from run #{outcome.took_over}" if outcome.took_over else "")
     with Heartbeat(lambda: renew(db, outcome), outcome.lease_s / 4,
                    f"claim of {schedule.name} {period.label} (run #{outcome.run_id})") as beat:
         return _work(config, schedule, period, db, outcome.run_id, (outcome, beat), render,

@@ -98,6 +98,7 @@ def fire(job_id: str) -> None:
         log.info("job %s: firing %s already taken by another replica", job_id,
                  fire_time.isoformat())
         return
+    log.debug("job %s: claimed firing %s as %s", job_id, fire_time.isoformat(), active.holder)
     try:
         spec.run(fire_time)
     except Exception as exc:  # noqa: BLE001 - logged; APScheduler must keep scheduling

@@ -208,3 +208,42 @@ def test_an_answer_after_the_timeout_is_one_copy_and_uncertain(tmp_path, demo_db
     assert forced[0] == 0, forced
     assert len(fast.messages) == 1
     assert fast.messages[0].message["Message-ID"] != slow.messages[0].message["Message-ID"]
+
+
+# ---------------------------------------------------------------------------------------------
+def test_two_alert_checks_at_once_on_sqlite_notify_once(tmp_path, demo_db):
+    """Issue 11 item 6: the SQLite state database gets a check lock too. The webhook answers
+    slowly, so the second check arrives while the first is still notifying (without the lock
+    it would find the new alert un-notified and post it again)."""
+    from tests.fakes.slack_webhook import webhook_server
+
+    with webhook_server("T000/B000/l0ckT0ken") as hook:
+        hook.delay = 2.0
+        rules = tmp_path / "alerts.yaml"
+        rules.write_text(yaml.safe_dump({
+            "defaults": {"channels": ["hook"], "repeat_interval": "1h"},
+            "channels": {"hook": {"type": "webhook", "url": hook.url(), "retries": 0,
+                                  "timeout": 10}},
+            "rules": [{"name": "idle", "kind": "idle-gpus", "min_gpus": 8,
+                       "max_utilization": 10, "hours": 6}]}))
+        cfg = tmp_path / "gpureport.yaml"
+        cfg.write_text(yaml.safe_dump({
+            "source": {"database_url": demo_db},
+            "state": {"database_url": f"sqlite:///{tmp_path / 'state.db'}"},
+            "alerts_file": str(rules)}))
+        env = {k: v for k, v in os.environ.items() if not k.startswith("GPUREPORT_NOW")}
+        env.update(PYTHONPATH=str(ROOT), GPUREPORT_HOME=str(tmp_path / "home"))
+        procs = [subprocess.Popen([sys.executable, "-m", "reporter.cli", "--config", str(cfg),
+                                   "--now", "2026-11-19T12:00:00Z", "alerts", "check"],
+                                  cwd=tmp_path, env=env, text=True, stdout=subprocess.PIPE,
+                                  stderr=subprocess.PIPE) for _ in range(2)]
+        results = [finish(p) for p in procs]
+        time.sleep(0.3)
+        posts = len(hook.requests)
+
+    busy = [r for r in results if "another `gpureport alerts check` is running" in r[2]]
+    print(f"\n[alert checks] processes=2 webhook posts={posts} skipped as busy={len(busy)}")
+    assert [code for code, _, _ in results] == [0, 0], results
+    assert posts == 1
+    for _, _, err in busy:
+        assert " (pid " in err and " on host " in err and err.strip().endswith("skipped")
