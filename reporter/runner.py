@@ -88,7 +88,7 @@ class RunResult:
         if self.status == "skipped" and why is not None and why.reason == "uncertain":
             return (f"{head}: the delivery by run #{why.by_run} is uncertain: message "
                     f"{why.message_id} may or may not have arrived; not sent again (look for "
-                    f"it in a recipient's mailbox, then use --force to send it anyway){tail}")
+                    f"it in a recipient's mailbox; if it is not there, use --force){tail}")
         if self.status == "skipped":
             return (f"{head}: already delivered by run #{self.delivered_by}; not sent again "
                     f"(use --force to send anyway){tail}")
@@ -305,8 +305,15 @@ def _record_uncertain(db: StateDB, schedule: Schedule, period: Period, result: R
         reason += f"; and it could not be recorded: {one_line(rec_exc)}"
     raise RunError(f"{reason}. It is not sent again: look for Message-ID {message_id} in a "
                    f"recipient's mailbox or the relay's log; if it did not arrive, run "
-                   f"`gpureport run {schedule.name} --force` for {period.label} "
-                   f"[run #{result.run_id}]", result) from exc
+                   f"`{force_command(schedule, period)}` [run #{result.run_id}]",
+                   result) from exc
+
+
+def force_command(schedule: Schedule, period: Period) -> str:
+    """The command that sends ``period`` again: ``--now`` = its end selects it for every
+    period kind (last-week, yesterday, interval), also once it is no longer the current one."""
+    end = period.end_utc.strftime("%Y-%m-%dT%H:%M:%SZ")
+    return f"gpureport --now {end} run {schedule.name} --force"
 
 
 __all__ = ["RenderFn", "RunResult", "RunError", "Interrupted", "run_schedule", "output_dir",

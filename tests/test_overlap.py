@@ -190,7 +190,7 @@ def test_an_answer_after_the_timeout_is_one_copy_and_uncertain(tmp_path, demo_db
         (line,) = err.strip().splitlines()
         assert line.startswith("error: SMTP delivery via 127.0.0.1:")
         assert "it may or may not have been delivered (Message-ID <" in line
-        assert "gpureport run overlap --force" in line
+        assert "`gpureport --now 2026-11-19T00:00:00Z run overlap --force`" in line
         time.sleep(3)  # the slow server has answered: nothing else was attempted
         again = finish(s.start(now))
         history = run("--config", s.config, "history", env={"GPUREPORT_HOME": str(s.home)})

@@ -458,7 +458,7 @@ def test_smtp_answering_after_the_timeout_is_uncertain_and_never_resent(setup):
         message = str(info.value)
         assert "the connection failed after the message data was sent" in message
         assert "it may or may not have been delivered" in message and "\n" not in message
-        assert "gpureport run team-digest --force" in message
+        assert "`gpureport --now 2026-11-15T16:00:00Z run team-digest --force`" in message
         time.sleep(3)  # the server has answered by now: no second attempt arrived meanwhile
         assert len(slow.messages) == 1
         expected = message_id_for("team-digest", W46_START, W46_END,
@@ -482,9 +482,12 @@ def test_smtp_answering_after_the_timeout_is_uncertain_and_never_resent(setup):
     assert f"email uncertain" in shown.stdout and expected in shown.stdout
 
     with smtp_server() as fast:  # the operator checked: it never arrived; --force sends anew
-        forced = run_schedule(setup.config(fast.port), "team-digest", now=NOW,
-                              render=fake_render, force=True)
+        # the --now the error line suggests selects the same period, a week later too
+        forced = run_schedule(setup.config(fast.port), "team-digest",
+                              now=parse_now("2026-11-15T16:00:00Z"), render=fake_render,
+                              force=True)
         (received,) = fast.wait_for(1)
+    assert forced.period.label == "2026-W46"
     assert forced.status == "succeeded" and received.message["Message-ID"] != expected
     assert received.message["Message-ID"] == message_id_for(
         "team-digest", W46_START, W46_END, ["leads@example.com", "ops@example.org"], 2)
