@@ -14,8 +14,9 @@ that counts what arrives per period. ``--now`` picks the period (a ``yesterday``
   exit 1 with the "may or may not have been delivered" line, no resend without ``--force``,
   ``history`` shows ``uncertain``.
 
-Each test prints its tally (run with ``-s`` to see it). The PostgreSQL variants and the kill
-rounds on SQLite are ``slow`` (the default suite keeps the 4 × 3 case on SQLite).
+Each test prints its tally (run with ``-s`` to see it). The PostgreSQL variants, the kill rounds
+and the stall after DATA are ``slow`` (run by .ci/run); the default suite keeps the 4 × 3 case
+on SQLite and the two alert checks, and tests/test_runner.py covers the stall in process.
 """
 
 from __future__ import annotations
@@ -181,6 +182,7 @@ def test_sigkill_of_the_holder_then_the_next_run_delivers_exactly_once(tmp_path,
 
 
 # ---------------------------------------------------------------------------------------------
+@pytest.mark.slow  # ~15 s of processes and server delays; test_runner covers it in process
 def test_an_answer_after_the_timeout_is_one_copy_and_uncertain(tmp_path, demo_db, state_url):
     now = "2026-11-19T09:00:00Z"
     with smtp_server(answer_delay=3) as slow, smtp_server() as fast:
