@@ -14,7 +14,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 from typing import Any, Mapping
-from urllib.parse import quote
+from urllib.parse import quote, unquote, urlsplit
 
 from pydantic import ConfigDict, Field, SecretStr, ValidationError, model_validator
 
@@ -27,12 +27,16 @@ from agent.settings import (
     data_dir,
     default_state_url,
 )
-from agent.text import mask_url
-from reporter.yamlfile import read_yaml
+from agent.text import mask_url, one_line
+from reporter.logs import add_secrets
+from reporter.yamlfile import describe, read_yaml
 
 
 class StateSettings(Strict):
     database_url: str = Field(default_factory=default_state_url)
+    # how long a run's claim on (schedule, period) outlives its last renewal (renewed every
+    # quarter of it): the time a crashed run blocks the next one
+    claim_lease_s: float = Field(120.0, ge=1.0, le=3600.0)
 
 
 class SMTPSettings(Strict):
@@ -72,6 +76,23 @@ class Config(Strict):
                                       description="share of the cluster a dropped namespace holds")
     public_url: str | None = None  # link target for alert generatorURL, if any
 
+    def secret_values(self) -> list[str]:
+        """Every secret this configuration holds (passwords, API keys, URL passwords), for
+        ``reporter.logs.add_secrets``: no log record may contain one."""
+        out = [self.smtp.password.get_secret_value() if self.smtp.password else None,
+               self.llm.api_key.get_secret_value() if self.llm.api_key else None]
+        urls = [self.source.database_url, self.state.database_url, self.source.lens_url,
+                self.source.prometheus_url, self.prometheus.url, self.llm.base_url,
+                self.public_url, *self.source.databases.values()]
+        for url in urls:
+            try:
+                password = urlsplit(url).password if url else None
+            except ValueError:
+                password = None
+            out.append(unquote(password) if password else None)
+            out.append(password)
+        return [v for v in out if v]
+
     def masked(self) -> dict[str, Any]:
         """The effective configuration with every secret replaced by ``****``."""
         data = self.model_dump(mode="json", by_alias=True)
@@ -81,6 +102,11 @@ class Config(Strict):
             data[section][key] = mask_url(data[section][key])
         data["source"]["databases"] = {k: mask_url(v) for k, v in data["source"]["databases"].items()}
         return data
+
+
+# the sections of the file and one key of each, for the "expected a mapping" error
+SECTIONS = {"source": "database_url", "state": "database_url", "llm": "api_key",
+            "smtp": "host", "prometheus": "url"}
 
 
 def config_path(explicit: str | None) -> Path | None:
@@ -157,8 +183,15 @@ def load_config(path: str | None = None, env: Mapping[str, str] | None = None) -
         if loaded is None:
             loaded = {}
         if not isinstance(loaded, dict):
-            raise ConfigError(f"config file {file}: expected a mapping at the top level")
+            raise ConfigError(f"config file {file}: expected a mapping (key: value lines) at "
+                              f"the top level, got {describe(loaded)}")
         data = loaded
+        for key, value in data.items():
+            if key in SECTIONS and not isinstance(value, (dict, type(None))):
+                raise ConfigError(f"config file {file}: {key}: expected a mapping of "
+                                  f"{key} settings (e.g. '{key}:' then indented "
+                                  f"'{SECTIONS[key]}: ...'), got {describe(value)}")
+        data = {k: ({} if k in SECTIONS and v is None else v) for k, v in data.items()}
 
     seed_state = _seed_state_url(env)
     if seed_state:
@@ -179,7 +212,11 @@ def load_config(path: str | None = None, env: Mapping[str, str] | None = None) -
         err = exc.errors()[0]
         key = ".".join(str(p) for p in err["loc"]) or "(top level)"
         where = f" in {file}" if file else ""
-        raise ConfigError(f"config{where}: {key}: {err['msg']}") from None
+        value = f" (got {describe(err['input'])})" if "input" in err and \
+            err["type"] not in ("missing", "extra_forbidden") and \
+            not isinstance(err["input"], dict) else ""
+        raise ConfigError(one_line(f"config{where}: {key}: {err['msg']}{value}")) from None
+    add_secrets(cfg.secret_values())
     if cfg.source.kind == "lens" and not cfg.source.lens_url:
         raise ConfigError("config: source.lens_url: required when source.kind is lens "
                           "(set LENS_API_URL)")
