@@ -5,7 +5,7 @@ A report is a handful of questions put to the same agent that answers ``gpurepor
 period before?" (compare: the KPI tiles), "why did it change?" (drill-down: root causes and the
 contributors of each namespace that dropped), "which workloads held GPUs idle?" (ranking),
 "what is allocated right now?" (realtime). Each question is an ``Understanding`` built here —
-no parsing — and answered by ``Agent.answer``; its ``figures`` fill the tables and its
+no parsing — and answered by ``agent.ask.answer_preset``; its ``figures`` fill the tables and its
 ``answer``/``insights`` are the narrative. The week-over-week namespace table is one grouped
 query per period (``figures.children_compare``). No figure is computed in this module.
 
@@ -42,7 +42,7 @@ from typing import Any, Callable, Sequence
 
 from agent import figures, phrasing
 from agent.errors import NotFound, ReportError
-from agent.graph import Agent
+from agent.ask import AgentDeps, answer_preset
 from agent.names import resolve_name
 from agent.periods import (Period, baseline as baseline_of, parse_period, period_name,
                            period_text, zone)
@@ -342,7 +342,7 @@ class _Asker:
 
     def __init__(self, source: Source, now: datetime, lang: str, period: Period,
                  base: Period, questions: list[str]):
-        self.agent = Agent(source, now)
+        self.deps = AgentDeps(source, now)
         self.lang = lang
         if lang == "zh":  # the agent phrases period labels as given: give them in Chinese
             period = period.relabel(_period_words(period.label, lang))
@@ -355,7 +355,7 @@ class _Asker:
         u = Understanding(question=question, language=self.lang, intent=intent,  # type: ignore[arg-type]
                           confidence=1.0, period=period or self.period,
                           baseline=base or self.base, period_explicit=True, **entities)
-        out = self.agent.answer(u)
+        out = answer_preset(u, self.deps).to_json()
         self.questions.append(question)
         if out.get("needs_clarification"):
             raise ReportError(f"preset question '{question}' could not be answered: "
