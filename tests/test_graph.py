@@ -11,6 +11,7 @@ from __future__ import annotations
 import threading
 import time
 from dataclasses import dataclass
+from datetime import datetime, timezone
 
 import pytest
 
@@ -228,6 +229,20 @@ def test_a_period_clarification_applies_the_chosen_period(deps):
     assert "last-week" in asked.options
     done = ask("", deps, session=asked.thread_id, resume=str(asked.options.index("last-week") + 1))
     assert done.entities["period"] == last_week(NOW).as_dict()
+
+
+def test_monday_midnight_asks_for_a_period_and_takes_the_choice(deps):
+    """At Monday 00:00 "this week" is empty: the agent asks once, offering only periods that
+    exist at that moment, and the chosen one is answered (with its natural baseline)."""
+    monday = datetime(2026, 11, 23, 0, 0, tzinfo=timezone.utc)
+    at_monday = AgentDeps(deps.source, monday)
+    asked = ask("Why is ml-team's utilization lower this week?", at_monday)
+    assert asked.needs_clarification and asked.clarify_entity == "period"
+    assert "this-week" not in asked.options and "today" not in asked.options
+    done = ask("", at_monday, session=asked.thread_id, resume="last-week")
+    assert not done.needs_clarification and done.intent == "drilldown"
+    assert done.entities["period"] == last_week(monday).as_dict()
+    assert done.entities["baseline"] == baseline(last_week(monday)).as_dict()
 
 
 def test_in_a_session_an_option_resumes_and_anything_else_starts_a_new_turn(deps):

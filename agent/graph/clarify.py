@@ -77,10 +77,19 @@ def options_for(issue: Issue, u: Understanding, deps: AgentDeps, record: list[di
                 for k in source.dimension_keys(u.cluster, t, start, now)]
         record.append({"tool": "get_available_dimension_keys", "args": {}, "rows": len(opts)})
     elif entity == "period":
-        opts = list(PERIOD_OPTIONS)
+        opts = [o for o in PERIOD_OPTIONS if _usable(o, now)]
     else:
         opts = []
     return opts
+
+
+def _usable(period: str, now) -> bool:
+    """Whether ``period`` means something at ``now`` ("this week" is empty at Monday 00:00)."""
+    try:
+        parse_period(period, now)
+    except PeriodError:
+        return False
+    return True
 
 
 def pick(choice: str, options: list[str]) -> str | None:
@@ -120,6 +129,8 @@ def apply_choice(u: Understanding, issue: Issue, choice: str, options: list[str]
 
 
 def _apply_period(u: Understanding, text: str, deps: AgentDeps) -> Understanding:
+    """The chosen period settles every question about the period."""
+    u.issues = [i for i in u.issues if i.entity != "period"]
     try:
         period = parse_period(text, deps.now)
     except PeriodError as exc:

@@ -124,7 +124,8 @@ def defaults(u: Understanding, deps: AgentDeps) -> None:
                 and u.period is not None):
             u.baseline = baseline_of(u.period)
     except PeriodError as exc:
-        u.issues.append(Issue("ambiguous", "period", str(exc)))
+        if not any(i.entity == "period" for i in u.issues):  # asked once, whatever the cause
+            u.issues.append(Issue("ambiguous", "period", str(exc)))
 
 
 # -- follow-ups in a session ---------------------------------------------------------------------------
