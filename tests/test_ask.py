@@ -428,3 +428,17 @@ def test_printable_strips_terminal_control(raw, shown):
     from agent.text import printable
 
     assert printable(raw) == shown
+
+
+def test_a_rule_path_question_imports_no_llm_client_pdf_chart_or_migration_module():
+    """A real start-up: a question the rules answer loads none of langchain-openai, WeasyPrint,
+    pygal or Alembic (item 9: they cost start-up time and this path never uses them)."""
+    r = run_process("ask", "Why is ml-team's utilization lower this week than last week?",
+                    python=("-X", "importtime"))
+    assert r.exit_code == 0, r
+    imported = {line.rsplit("|", 1)[-1].strip() for line in r.stderr.splitlines()
+                if line.startswith("import time:")}
+    assert "agent.graph.build" in imported
+    heavy = {m for m in imported if m.split(".")[0] in ("langchain_openai", "openai", "weasyprint",
+                                                        "pygal", "alembic")}
+    assert not heavy, sorted(heavy)
