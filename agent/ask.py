@@ -74,6 +74,8 @@ def stream(question: str, deps: AgentDeps, *, session: str | None = None,
     graph, config = _bound(deps, session, checkpointer)
     value: Any
     if resume is not None:
+        if session is None:
+            raise UsageError("resume needs the conversation that asked back (session=answer.thread_id)")
         if _waiting_for(graph, config) is None:
             raise UsageError(f"nothing to resume: conversation '{session}' is not waiting for "
                              "an answer")

@@ -17,7 +17,7 @@ import pytest
 
 from agent.answer import Data, Final, Status
 from agent.ask import AgentDeps, answer_preset, ask, stream
-from agent.errors import UsageError
+from agent.errors import SourceError, UsageError
 from agent.graph import build
 from agent.graph.execute import execute
 from agent.graph.plan import plan
@@ -376,3 +376,39 @@ def test_chinese_answers_have_chinese_column_labels(deps):
     assert a.language == "zh"
     assert [c.label for c in a.table("ranking").columns] == ["命名空间", "GPU小时", "利用率 %",
                                                              "空闲GPU小时"]
+
+
+class FailingOnce:
+    """The demo source whose ``latest_snapshot`` fails the first time it is called."""
+
+    def __init__(self, inner):
+        self._inner, self.failed = inner, False
+
+    def __getattr__(self, name):
+        attr = getattr(self._inner, name)
+        if name != "latest_snapshot":
+            return attr
+
+        def once(*args, **kwargs):
+            if not self.failed:
+                self.failed = True
+                raise SourceError("the snapshot service is down")
+            return attr(*args, **kwargs)
+        return once
+
+
+def test_a_source_failure_ends_the_run_and_the_session_goes_on(deps):
+    from langgraph.checkpoint.memory import InMemorySaver
+
+    saver = InMemorySaver(serde=serializer())
+    flaky = AgentDeps(FailingOnce(deps.source), NOW)
+    with pytest.raises(SourceError, match="snapshot service is down"):
+        ask("How many GPUs are currently in use?", flaky, session="f", checkpointer=saver,
+            cluster="gpu-east")
+    again = ask("How many GPUs are currently in use?", flaky, session="f", checkpointer=saver,
+                cluster="gpu-east")
+    assert again.intent == "realtime" and again.figures["total_gpus"] > 0
+    follow = ask("and what about gpu-west?", flaky, session="f", checkpointer=saver)
+    assert (follow.intent, follow.entities["cluster"]) == ("realtime", "gpu-west")
+    with pytest.raises(UsageError, match="session=answer.thread_id"):
+        ask("", deps, resume="1")
