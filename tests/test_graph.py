@@ -219,6 +219,10 @@ def test_choices_by_name_and_free_text_and_a_choice_that_names_nothing(deps):
     by_name = ask("trend for namespace ml-teem", deps)
     done = ask("", deps, session=by_name.thread_id, resume="ML-Team")
     assert done.entities["namespace"] == "ml-team"
+    label = ask("How is team=nlpp doing this month?", deps)
+    assert label.clarify_entity == "label" and label.options == ["team=nlp"]
+    done = ask("", deps, session=label.thread_id, resume="1")
+    assert done.entities["label"] == "team=nlp" and done.intent == "trend"
 
 
 def test_a_period_clarification_applies_the_chosen_period(deps):

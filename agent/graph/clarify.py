@@ -104,7 +104,7 @@ def apply_choice(u: Understanding, issue: Issue, choice: str, options: list[str]
                  clusters: list[str]) -> Understanding:
     """A new understanding with ``choice`` settled for ``issue`` (or the issue restated for the
     choice, with its own suggestions, when it names nothing real)."""
-    out = replace(u, issues=[i for i in u.issues if i is not issue])
+    out = replace(u, issues=u.issues[1:])  # ``issue`` is the first
     value = pick(choice, options)
     if issue.entity == "period":
         return _apply_period(out, value or choice.strip(), deps)
