@@ -152,6 +152,9 @@ def configure(verbose: int = 0, *, service: bool = False) -> None:
     root.setLevel(level)
     for name in QUIET:
         logging.getLogger(name).setLevel(logging.WARNING)
+    # psycopg warns "error ignored terminating <Pipeline>: pipeline aborted" after a failed
+    # executemany — a second line about the failure gpureport already reports in one
+    logging.getLogger("psycopg").setLevel(logging.ERROR)
     install()
 
 
