@@ -1,9 +1,10 @@
 """``GET /api/gpu-analysis/capabilities``: what the agent can answer, in the seed's shape.
 
-Built from the agent itself: one entry per intent of ``agent.understand.model.INTENTS`` (a
-test fails if an intent is added without an entry here), the scope kinds and metrics are read
-from the argument schemas of the agent's tools, and every example is a question the rule
-parser understands as that intent (tests/test_serve_api.py puts each through it).
+Built from the agent itself, so it never advertises what the agent does not do: the table
+below proposes a description and example questions per intent, and an example is listed only
+if the rule parser understands it as that intent today; an intent without such an example is
+left out (the ``freshness`` intent, used by reports, has no question wording yet). The scope
+kinds and metrics are read from the argument schemas of the agent's tools.
 """
 
 from __future__ import annotations
@@ -11,8 +12,10 @@ from __future__ import annotations
 import typing
 from functools import lru_cache
 
+from agent.periods import parse_now
 from agent.tools import RankingArgs, ScopeArgs, TrendArgs
-from agent.understand.model import INTENTS
+from agent.understand.model import INTENTS, Metadata
+from agent.understand.rules import understand
 
 # intent -> (name, description, examples: English then Chinese)
 CAPABILITIES: dict[str, tuple[str, str, tuple[str, ...]]] = {
@@ -53,6 +56,19 @@ CAPABILITIES: dict[str, tuple[str, str, tuple[str, ...]]] = {
 }
 
 
+# the names the examples mention, as a source would list them
+_EXAMPLE_NAMES = Metadata(clusters=["gpu-east", "gpu-west"],
+                          namespaces=["ml-team", "cv-team", "ml-training"],
+                          label_keys={"label": ["team"]})
+_EXAMPLE_NOW = parse_now("2026-11-19T12:00:00Z")
+
+
+def understood(intent: str, example: str) -> bool:
+    """Does the rule parser take ``example`` as ``intent``?"""
+    return understand(example, _EXAMPLE_NOW, _EXAMPLE_NAMES,
+                      default_cluster="gpu-east").intent == intent
+
+
 def _literal_values(model: type, name: str) -> list[str]:
     return list(typing.get_args(model.model_fields[name].annotation))
 
@@ -61,14 +77,17 @@ def _literal_values(model: type, name: str) -> list[str]:
 def capabilities() -> dict:
     """The seed's shape: ``capabilities`` [{type, name, description, examples}],
     ``supported_dimensions``, ``supported_metrics``."""
-    missing = set(INTENTS) - set(CAPABILITIES)
-    if missing:  # pragma: no cover - caught by the tests before it ships
-        raise RuntimeError(f"no capability entry for intent(s) {sorted(missing)}")
+    entries = []
+    for intent in INTENTS:
+        if intent not in CAPABILITIES:
+            continue
+        name, description, examples = CAPABILITIES[intent]
+        kept = [e for e in examples if understood(intent, e)]
+        if kept:
+            entries.append({"type": intent, "name": name, "description": description,
+                            "examples": kept})
     return {
-        "capabilities": [{"type": intent, "name": name, "description": description,
-                          "examples": list(examples)}
-                         for intent in INTENTS
-                         for name, description, examples in [CAPABILITIES[intent]]],
+        "capabilities": entries,
         "supported_dimensions": [*_literal_values(ScopeArgs, "kind"), "annotation"],
         # the trend metrics, and the figures rankings order by
         "supported_metrics": [*_literal_values(TrendArgs, "metric"), "allocation_rate",
