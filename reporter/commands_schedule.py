@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import sys
 from datetime import datetime, timezone
 from typing import Any
@@ -90,14 +91,22 @@ def scheduler() -> None:
 @scheduler.command("run")
 @click.option("--poll-interval", default=10.0, show_default=True, type=click.FloatRange(0.1),
               help="Seconds between leader-lock checks (standby replicas poll this often).")
+@click.option("--metrics-port", type=click.IntRange(1, 65535),
+              help="Serve Prometheus /metrics on this port (runs, deliveries, data age).")
 @click.pass_context
-def scheduler_run_command(ctx: click.Context, poll_interval: float) -> None:
+def scheduler_run_command(ctx: click.Context, poll_interval: float,
+                          metrics_port: int | None) -> None:
     """Fire every enabled schedule on its cron until SIGTERM/SIGINT."""
     from reporter.alerts import alert_jobs
+    from reporter.metrics import serve_scheduler_metrics
     from reporter.scheduler import run_scheduler
     from reporter.statedb import open_state
 
     app = ctx.obj
+    if metrics_port:  # data age is measured from --now / GPUREPORT_NOW if given, else the clock
+        fixed = app.now_arg or os.environ.get("GPUREPORT_NOW")
+        ctx.call_on_close(serve_scheduler_metrics(metrics_port, app.config.source,
+                                                  (lambda: app.now) if fixed else None))
     root = logging.getLogger()
     if not root.handlers:
         logging.basicConfig(stream=sys.stderr,

@@ -28,7 +28,7 @@ from __future__ import annotations
 
 import logging
 import os
-from datetime import datetime
+from datetime import datetime, timezone
 from typing import Callable, Iterable
 
 from prometheus_client import (
@@ -43,6 +43,10 @@ from prometheus_client import (
 )
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
+
+from agent.figures import freshness
+from agent.settings import SourceSettings
+from agent.sources import make_source
 
 log = logging.getLogger(__name__)
 MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
@@ -180,6 +184,26 @@ def exposition() -> tuple[bytes, str]:
     return generate_latest(REGISTRY), CONTENT_TYPE_LATEST
 
 
+def serve_scheduler_metrics(port: int, source_settings: SourceSettings,
+                            now: Callable[[], datetime] | None = None) -> Callable[[], None]:
+    """``scheduler run --metrics-port``: ``/metrics`` of this process on ``port``, with
+    ``gpureport_data_age_seconds`` read from the configured source at each scrape (age at
+    ``now()``, default the clock). Returns a function that stops the endpoint and closes the
+    source."""
+    source = make_source(source_settings)
+    clock = now or (lambda: datetime.now(timezone.utc))
+    collector = DataAge(lambda at: freshness(source, None, at or clock()))
+    REGISTRY.register(collector)
+    stop_http = start_http_server(port)
+
+    def stop() -> None:
+        stop_http()
+        REGISTRY.unregister(collector)
+        source.close()
+
+    return stop
+
+
 def start_http_server(port: int, host: str = "0.0.0.0") -> Callable[[], None]:
     """Serve ``/metrics`` of this process on ``host:port`` in a daemon thread (the
     scheduler's ``--metrics-port``); returns a function that stops it."""
@@ -197,4 +221,5 @@ def start_http_server(port: int, host: str = "0.0.0.0") -> Callable[[], None]:
 
 __all__ = ["REGISTRY", "DataAge", "exposition", "observe_request", "observe_question",
            "observe_tool", "observe_llm_tokens", "observe_source_call", "record_report_run",
-           "record_delivery", "record_alert_notification", "start_http_server"]
+           "record_delivery", "record_alert_notification", "serve_scheduler_metrics",
+           "start_http_server"]

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import importlib.metadata
+import os
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any, Callable
@@ -40,10 +41,11 @@ def version() -> str:
 
 
 def clock(now_arg: str | None) -> Callable[[], datetime]:
-    """A fixed "now" (``--now`` / ``GPUREPORT_NOW``: reproducible answers) or the real clock,
-    read per request (a service runs for weeks)."""
-    if now_arg:
-        fixed = parse_now(now_arg)
+    """A fixed "now" (``--now``, else ``GPUREPORT_NOW``: reproducible answers) or the real
+    clock, read per request (a service runs for weeks)."""
+    fixed_text = now_arg or os.environ.get("GPUREPORT_NOW")
+    if fixed_text:
+        fixed = parse_now(fixed_text, "--now" if now_arg else "GPUREPORT_NOW")
         return lambda: fixed
     return lambda: datetime.now(timezone.utc)
 

@@ -57,6 +57,7 @@ def configure_logging(verbose: int = 0) -> None:
                             format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     elif root.level > logging.INFO:
         root.setLevel(logging.INFO)
+    logging.getLogger("httpx").setLevel(logging.WARNING)  # one line per Lens request is noise
     access = logging.getLogger("gpureport.access")
     if not access.handlers:
         handler = logging.StreamHandler(sys.stderr)
