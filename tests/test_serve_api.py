@@ -499,3 +499,50 @@ def test_the_access_log_has_no_question_and_no_query_string(service, caplog):
     assert "secret-project" not in text and "limit=5" not in text
     assert all({"status", "duration_ms", "request_id", "method", "path"} <= set(line)
                for line in lines)
+
+
+# -- the command line ----------------------------------------------------------------------------
+def test_serve_fails_fast_with_one_line_when_the_state_database_is_unreachable(config_file):
+    from tests.cli import run
+    from tests.fakes import free_port
+
+    cfg = config_file({"state": {"database_url": "postgresql+psycopg://u:pw@127.0.0.1:1/state"}})
+    r = run("--config", cfg, "serve", "--port", free_port())
+    assert r.exit_code == 1
+    line = r.error_line()
+    assert line.startswith("error: state database postgresql+psycopg://u:***@127.0.0.1:1/state")
+
+
+def test_serve_refuses_a_port_in_use(config_file, tmp_path):
+    import socket
+
+    from tests.cli import run
+
+    cfg = config_file({"state": {"database_url": f"sqlite:///{tmp_path / 's.db'}"}})
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        s.listen()
+        r = run("--config", cfg, "serve", "--port", s.getsockname()[1])
+    assert r.exit_code == 1
+    assert r.error_line().startswith(f"error: cannot listen on 127.0.0.1:{s.getsockname()[1]}")
+
+
+def test_an_abandoned_run_stops_at_its_next_source_call(demo_db):
+    from agent.sources import make_source
+    from agent.settings import SourceSettings
+    from reporter.serve.work import Abandoned, Control, WatchedSource
+
+    source = make_source(SourceSettings(database_url=demo_db))
+    try:
+        control = Control()
+        watched = WatchedSource(source, control)
+        assert watched.clusters() == ["gpu-east", "gpu-lab", "gpu-west"]
+        assert control.source_calls == 1
+        control.cancel("client disconnected")
+        with pytest.raises(Abandoned, match="client disconnected"):
+            watched.namespaces(None, NOW, NOW)
+        assert control.source_calls == 1
+        watched.close()  # the shared source stays open for other runs
+        assert source.clusters() == ["gpu-east", "gpu-lab", "gpu-west"]
+    finally:
+        source.close()
