@@ -306,7 +306,7 @@ def slow_lens(demo_db):
         yield lens
 
 
-def wait_quiet(lens, quiet: float = 1.0, limit: float = 20.0) -> int:
+def wait_quiet(lens, quiet: float = 2.0, limit: float = 30.0) -> int:
     """The number of requests the fake Lens has seen once none arrived for ``quiet`` s (a run
     that kept working would never fall silent: every request it sends waits the delay)."""
     deadline = time.monotonic() + limit
@@ -522,9 +522,10 @@ def test_serve_refuses_a_port_in_use(config_file, tmp_path):
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         s.listen()
-        r = run("--config", cfg, "serve", "--port", s.getsockname()[1])
+        port = s.getsockname()[1]
+        r = run("--config", cfg, "serve", "--port", port)
     assert r.exit_code == 1
-    assert r.error_line().startswith(f"error: cannot listen on 127.0.0.1:{s.getsockname()[1]}")
+    assert r.error_line().startswith(f"error: cannot listen on 127.0.0.1:{port}")
 
 
 def test_an_abandoned_run_stops_at_its_next_source_call(demo_db):
