@@ -65,6 +65,7 @@ LAZY_COMMANDS: dict[str, tuple[str, str]] = {
     "ingest": ("reporter.commands_ingest:ingest", "Fill hourly tables from Prometheus."),
     "history": ("reporter.commands_schedule:history", "Past runs and deliveries."),
     "doctor": ("reporter.commands_basic:doctor", "Show the effective config and reach every service."),
+    "serve": ("reporter.commands_serve:serve", "Serve the chat API, web page and metrics over HTTP."),
 }
 
 

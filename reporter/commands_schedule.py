@@ -12,6 +12,7 @@ stderr (``reporter.cli.Command``). ``ctx.obj`` is the CLI's
 from __future__ import annotations
 
 import json
+import os
 from datetime import datetime, timezone
 from functools import partial
 from typing import Any
@@ -108,16 +109,24 @@ def scheduler() -> None:
 @scheduler.command("run")
 @click.option("--poll-interval", default=10.0, show_default=True, type=click.FloatRange(0.1),
               help="Seconds between leader-lock checks (standby replicas poll this often).")
+@click.option("--metrics-port", type=click.IntRange(1, 65535),
+              help="Serve Prometheus /metrics on this port (runs, deliveries, data age).")
 @click.pass_context
-def scheduler_run_command(ctx: click.Context, poll_interval: float) -> None:
+def scheduler_run_command(ctx: click.Context, poll_interval: float,
+                          metrics_port: int | None) -> None:
     """Fire every enabled schedule on its cron until SIGTERM/SIGINT."""
     from reporter.alerts import alert_jobs
+    from reporter.metrics import serve_scheduler_metrics
     from reporter.render.scheduled import render_for_schedule
     from reporter.scheduler import run_scheduler
     from reporter.statedb import open_state
 
     app = ctx.obj
     logs.configure(app.verbose, service=True)  # its log is its output: INFO, time stamps
+    if metrics_port:  # data age is measured from --now / GPUREPORT_NOW if given, else the clock
+        fixed = app.now_arg or os.environ.get("GPUREPORT_NOW")
+        ctx.call_on_close(serve_scheduler_metrics(metrics_port, app.config.source,
+                                                  (lambda: app.now) if fixed else None))
     with open_state(app.config.state.database_url) as state:
         # the alert check (``check.cron`` of the rule file) is one more job; the scheduler
         # itself knows nothing of alerts

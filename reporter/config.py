@@ -12,11 +12,12 @@ A bad file or value raises ``ConfigError`` naming the key and the reason, in one
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 from typing import Any, Mapping
 from urllib.parse import quote, unquote, urlsplit
 
-from pydantic import ConfigDict, Field, SecretStr, ValidationError, model_validator
+from pydantic import ConfigDict, Field, SecretStr, ValidationError, field_validator, model_validator
 
 from agent.errors import ConfigError
 from agent.settings import (
@@ -61,12 +62,40 @@ class SMTPSettings(Strict):
         return self
 
 
+class ServerSettings(Strict):
+    """``gpureport serve``: where it listens and what it allows (api.md "What a service in a
+    cluster needs"). With ``token`` set every ``/api/*`` call needs ``Authorization: Bearer
+    <token>``; CORS stays off unless ``cors_origins`` lists origins (never ``*`` with
+    credentials, as the seed did)."""
+
+    host: str = "127.0.0.1"
+    port: int = Field(8001, ge=1, le=65535)
+    token: SecretStr | None = None
+    cors_origins: list[str] = Field(default_factory=list)
+    workers: int = Field(1, ge=1, le=64)
+    threads: int = Field(8, ge=1, le=256, description="agent runs at once per worker")
+    request_timeout_s: float = Field(60.0, gt=0, le=3600)
+    max_body_bytes: int = Field(65536, ge=1024, le=64 * 1024 * 1024)
+
+    @field_validator("cors_origins")
+    @classmethod
+    def _origins(cls, v: list[str]) -> list[str]:
+        for origin in v:
+            if origin == "*":
+                raise ValueError("'*' is not allowed: list the origins of the web pages that "
+                                 "call the API")
+            if not re.fullmatch(r"https?://[^/\s]+", origin):
+                raise ValueError(f"{origin!r} is not an origin (scheme://host[:port], no path)")
+        return v
+
+
 class Config(Strict):
     source: SourceSettings = Field(default_factory=SourceSettings)
     state: StateSettings = Field(default_factory=StateSettings)
     llm: LLMSettings = Field(default_factory=LLMSettings)
     smtp: SMTPSettings = Field(default_factory=SMTPSettings)
     prometheus: PrometheusSettings = Field(default_factory=PrometheusSettings)
+    server: ServerSettings = Field(default_factory=ServerSettings)
     schedules_dir: str | None = None
     report_dir: str | None = None
     alerts_file: str | None = None
@@ -98,6 +127,7 @@ class Config(Strict):
         data = self.model_dump(mode="json", by_alias=True)
         data["llm"]["api_key"] = "****" if self.llm.api_key else None
         data["smtp"]["password"] = "****" if self.smtp.password else None
+        data["server"]["token"] = "****" if self.server.token else None
         for section, key in (("source", "database_url"), ("state", "database_url")):
             data[section][key] = mask_url(data[section][key])
         data["source"]["databases"] = {k: mask_url(v) for k, v in data["source"]["databases"].items()}
@@ -131,6 +161,11 @@ def _bool(v: str) -> bool:
     return v.strip().lower() in {"1", "true", "yes", "on"}
 
 
+def _split_origins(v: str) -> list[str]:
+    """``GPUREPORT_SERVER_CORS_ORIGINS``: origins separated by commas."""
+    return [o.strip() for o in v.split(",") if o.strip()]
+
+
 ENV_MAP: dict[str, tuple[str, Any]] = {
     "GPUREPORT_SOURCE": ("source.kind", str),
     "GPUREPORT_DATABASE_URL": ("source.database_url", str),
@@ -149,6 +184,14 @@ ENV_MAP: dict[str, tuple[str, Any]] = {
     "SMTP_SSL": ("smtp.ssl", _bool),
     "SMTP_FROM": ("smtp.from", str),
     "GPUREPORT_SCHEDULES_DIR": ("schedules_dir", str),
+    "GPUREPORT_SERVER_HOST": ("server.host", str),
+    "GPUREPORT_SERVER_PORT": ("server.port", str),
+    "GPUREPORT_SERVER_TOKEN": ("server.token", str),
+    "GPUREPORT_SERVER_CORS_ORIGINS": ("server.cors_origins", _split_origins),
+    "GPUREPORT_SERVER_WORKERS": ("server.workers", str),
+    "GPUREPORT_SERVER_THREADS": ("server.threads", str),
+    "GPUREPORT_SERVER_REQUEST_TIMEOUT_S": ("server.request_timeout_s", str),
+    "GPUREPORT_SERVER_MAX_BODY_BYTES": ("server.max_body_bytes", str),
 }
 
 
@@ -229,4 +272,4 @@ def ensure_data_dir() -> Path:
     return d
 
 
-__all__ = ["Config", "ConfigError", "load_config", "ensure_data_dir"]
+__all__ = ["Config", "ServerSettings", "ConfigError", "load_config", "ensure_data_dir"]
