@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any, Mapping
 from urllib.parse import quote
 
-from pydantic import ConfigDict, Field, SecretStr, ValidationError, model_validator
+from pydantic import ConfigDict, Field, SecretStr, ValidationError, field_validator, model_validator
 
 from agent.errors import ConfigError
 from agent.settings import (
@@ -57,12 +57,68 @@ class SMTPSettings(Strict):
         return self
 
 
+class SlackSettings(Strict):
+    """The ``slack:`` section: the bot token (files upload v2, messages, DMs) and the HTTP policy.
+
+    ``bot_token`` is an ``xoxb-`` token of an installed Slack app (env ``SLACK_BOT_TOKEN``);
+    it only ever travels in the ``Authorization`` header to ``api_url`` and is shown as ``****``
+    by ``doctor``. ``webhook_url`` is an optional default incoming webhook (summary only, env
+    ``SLACK_WEBHOOK_URL``): its path is the secret, so it is a ``SecretStr`` as well.
+    ``timeout``/``retries``/``retry_backoff`` apply to every Slack request (the web API, the
+    upload URL and webhooks); a 429's ``Retry-After`` is honoured up to ``max_retry_after``
+    seconds, beyond that the send fails at once (the next run tries again).
+    """
+
+    bot_token: SecretStr | None = None
+    api_url: str = "https://slack.com/api"
+    webhook_url: SecretStr | None = None
+    timeout: float = Field(30.0, gt=0)
+    retries: int = Field(3, ge=0, le=10)
+    retry_backoff: float = Field(1.0, ge=0)
+    max_retry_after: float = Field(60.0, ge=0, le=3600)
+
+    @field_validator("bot_token")
+    @classmethod
+    def _token(cls, v: SecretStr | None) -> SecretStr | None:
+        if v is None or not v.get_secret_value().strip():
+            return None
+        token = v.get_secret_value().strip()
+        if not token.startswith("xox") or any(ch.isspace() or not ch.isprintable() for ch in token):
+            # never echo the value: it may be a real secret pasted into the wrong key
+            raise ValueError("expected a Slack bot token (xoxb-...)")
+        return SecretStr(token)
+
+    @field_validator("api_url")
+    @classmethod
+    def _api_url(cls, v: str) -> str:
+        if not v.startswith(("http://", "https://")):
+            raise ValueError("expected an http(s) URL such as https://slack.com/api")
+        return v.rstrip("/")
+
+
+class MSTeamsSettings(Strict):
+    """The ``msteams:`` section (Microsoft Teams incoming webhooks / Workflows).
+
+    Named ``msteams`` because ``teams:`` is the routing table of people's teams (issue 14).
+    ``webhook_url`` is an optional default destination (env ``TEAMS_WEBHOOK_URL``); the URL
+    carries its signature, so it is a ``SecretStr`` and ``doctor`` shows it masked.
+    """
+
+    webhook_url: SecretStr | None = None
+    timeout: float = Field(30.0, gt=0)
+    retries: int = Field(3, ge=0, le=10)
+    retry_backoff: float = Field(1.0, ge=0)
+    max_retry_after: float = Field(60.0, ge=0, le=3600)
+
+
 class Config(Strict):
     source: SourceSettings = Field(default_factory=SourceSettings)
     state: StateSettings = Field(default_factory=StateSettings)
     llm: LLMSettings = Field(default_factory=LLMSettings)
     smtp: SMTPSettings = Field(default_factory=SMTPSettings)
     prometheus: PrometheusSettings = Field(default_factory=PrometheusSettings)
+    slack: SlackSettings = Field(default_factory=SlackSettings)
+    msteams: MSTeamsSettings = Field(default_factory=MSTeamsSettings)
     schedules_dir: str | None = None
     report_dir: str | None = None
     alerts_file: str | None = None
@@ -77,6 +133,10 @@ class Config(Strict):
         data = self.model_dump(mode="json", by_alias=True)
         data["llm"]["api_key"] = "****" if self.llm.api_key else None
         data["smtp"]["password"] = "****" if self.smtp.password else None
+        data["slack"]["bot_token"] = "****" if self.slack.bot_token else None
+        for section in ("slack", "msteams"):
+            hook = getattr(self, section).webhook_url
+            data[section]["webhook_url"] = mask_url(hook.get_secret_value()) if hook else None
         for section, key in (("source", "database_url"), ("state", "database_url")):
             data[section][key] = mask_url(data[section][key])
         data["source"]["databases"] = {k: mask_url(v) for k, v in data["source"]["databases"].items()}
@@ -123,6 +183,10 @@ ENV_MAP: dict[str, tuple[str, Any]] = {
     "SMTP_SSL": ("smtp.ssl", _bool),
     "SMTP_FROM": ("smtp.from", str),
     "GPUREPORT_SCHEDULES_DIR": ("schedules_dir", str),
+    "SLACK_BOT_TOKEN": ("slack.bot_token", str),
+    "SLACK_WEBHOOK_URL": ("slack.webhook_url", str),
+    "SLACK_API_URL": ("slack.api_url", str),
+    "TEAMS_WEBHOOK_URL": ("msteams.webhook_url", str),
 }
 
 
@@ -192,4 +256,5 @@ def ensure_data_dir() -> Path:
     return d
 
 
-__all__ = ["Config", "ConfigError", "load_config", "ensure_data_dir"]
+__all__ = ["Config", "ConfigError", "MSTeamsSettings", "SlackSettings", "load_config",
+           "ensure_data_dir"]
