@@ -99,27 +99,29 @@ def observe_request(endpoint: str, status: int, seconds: float) -> None:
 
 def observe_question(answer: dict | None, outcome: str, *, language: str = "en") -> None:
     """One question: ``answer`` is the ``ask --json`` object (None when the run failed);
-    ``outcome`` is answered | clarification | error. Tool calls are counted from its
-    ``data_collected``; the LLM calls from ``llm_calls`` (their purpose is not in the answer
-    yet, so they count as ``question``)."""
+    ``outcome`` is answered | clarification | error. Its tool calls and LLM calls are counted
+    as they happen (``observe_tool``, ``observe_llm_call``)."""
     answer = answer or {}
     QUESTIONS.labels(answer.get("intent") or "unknown", answer.get("language") or language,
                      outcome).inc()
-    if answer.get("llm_calls"):
-        LLM_CALLS.labels("question").inc(int(answer["llm_calls"]))
-    for call in answer.get("data_collected") or []:
-        TOOL_CALLS.labels(str(call.get("tool") or "unknown"), "ok").inc()
 
 
 def observe_tool(tool: str, outcome: str, seconds: float | None = None) -> None:
-    """One tool call with its own timing (the agent's stream gives these per tool)."""
+    """One tool call (ok | error | cancelled) with its own timing (from the agent's stream)."""
     TOOL_CALLS.labels(tool, outcome).inc()
     if seconds is not None:
         TOOL_SECONDS.labels(tool).observe(seconds)
 
 
+def observe_llm_call(purpose: str) -> None:
+    """One language-model call (extract | phrase | other), counted when it starts."""
+    LLM_CALLS.labels(purpose).inc()
+
+
 def observe_llm_tokens(kind: str, count: int) -> None:
-    LLM_TOKENS.labels(kind).inc(count)
+    """Tokens a model reported using (prompt | completion)."""
+    if count > 0:
+        LLM_TOKENS.labels(kind).inc(count)
 
 
 def observe_source_call(method: str, seconds: float) -> None:
@@ -220,6 +222,6 @@ def start_http_server(port: int, host: str = "0.0.0.0") -> Callable[[], None]:
 
 
 __all__ = ["REGISTRY", "DataAge", "exposition", "observe_request", "observe_question",
-           "observe_tool", "observe_llm_tokens", "observe_source_call", "record_report_run",
+           "observe_tool", "observe_llm_call", "observe_llm_tokens", "observe_source_call", "record_report_run",
            "record_delivery", "record_alert_notification", "serve_scheduler_metrics",
            "start_http_server"]

@@ -88,11 +88,16 @@ def test_a_stream_client_reads_session_first_and_final_before_done(service):
     assert types[-2:] == ["final", "done"]
     assert types[1] == "status" and events[1]["stage"] == "understand"
     assert "data" in types and types.index("data") < types.index("final")
-    stages = [e["stage"] for e in events if e["type"] == "status"]
-    assert stages == ["understand", "respond"]
-    data = [e for e in events if e["type"] == "data"]
-    assert all(e["stage"] == "execute" and len(e["data"]) == 1 for e in data)
-    assert "query_gpu_usage_trend" in {next(iter(e["data"])) for e in data}
+    # one status per graph node as it starts, the tool's data inside execute
+    order = [e["stage"] if e["type"] == "status" else e["type"] for e in events]
+    assert order == ["session", "understand", "plan", "execute", "data", "synthesize",
+                     "respond", "final", "done"]
+    assert events[2]["message"] == "Planning the queries…"
+    data = events[4]
+    assert data["stage"] == "execute" and data["tool"] == "query_gpu_usage_trend"
+    assert data["data"] == {"query_gpu_usage_trend": data["message"]}
+    assert data["rows"] == 7 * 24 and data["message"].startswith("query_gpu_usage_trend")
+    assert data["args"]["scope"]["cluster"] == "gpu-west"
     final = events[-2]
     assert ASK_JSON_FIELDS <= set(final) and "data" in final
     assert final["intent"] == "trend" and final["entities"]["cluster"] == "gpu-west"
