@@ -212,7 +212,11 @@ def test_a_token_guards_every_api_route_but_not_health_or_metrics(demo_db, tmp_p
         for method, path in (("POST", CHAT), ("POST", STREAM),
                              ("GET", "/api/gpu-analysis/capabilities"),
                              ("GET", "/api/gpu-analysis/reports"),
-                             ("GET", "/api/gpu-analysis/reports/1.html")):
+                             ("GET", "/api/gpu-analysis/reports/1.html"),
+                             ("GET", "/api/gpu-analysis/storage/conversations"),
+                             ("GET", "/api/gpu-analysis/storage/conversations/s1"),
+                             ("DELETE", "/api/gpu-analysis/storage/conversations/s1"),
+                             ("GET", "/api/gpu-analysis/storage/search?query=x")):
             for headers in ({}, {"Authorization": "Bearer wrong"},
                             {"Authorization": "Basic s3cret-token"}):
                 r = requests.request(method, url + path, json={"query": "hi"}, headers=headers,
@@ -476,6 +480,10 @@ def test_metrics_count_requests_and_questions(service):
     assert sample(after, q) - sample(before, q) == 1
     tool = 'gpureport_tool_calls_total{outcome="ok",tool="get_latest_snapshot"}'
     assert sample(after, tool) - sample(before, tool) == 2
+    timed = 'gpureport_tool_seconds_count{tool="get_latest_snapshot"}'
+    assert sample(after, timed) - sample(before, timed) == 2
+    took = 'gpureport_tool_seconds_sum{tool="get_latest_snapshot"}'
+    assert 0 < sample(after, took) - sample(before, took) < 10
     hist = 'gpureport_request_seconds_count{endpoint="/api/gpu-analysis/chat"}'
     assert sample(after, hist) - sample(before, hist) == 3
     assert "gpureport_source_seconds_bucket" in after
@@ -484,10 +492,87 @@ def test_metrics_count_requests_and_questions(service):
         assert f"# TYPE {family.removesuffix('_total')}" in after, family
 
 
+def metric(text: str, prefix: str) -> float:
+    return sum(float(line.rsplit(" ", 1)[1]) for line in text.splitlines()
+               if line.startswith(prefix))
+
+
+class FailingSnapshots:
+    """The demo source, except that the latest snapshot cannot be read (mid-``execute``)."""
+
+    def __init__(self, source):
+        self._source = source
+
+    def __getattr__(self, name):
+        return getattr(self._source, name)
+
+    def latest_snapshot(self, *args, **kwargs):
+        from agent.errors import SourceError
+
+        raise SourceError("snapshot table unreadable")
+
+
+def test_a_tool_that_fails_is_counted_as_an_error_of_that_tool(demo_db, tmp_path):
+    from agent.settings import SourceSettings
+    from agent.sources import make_source
+
+    source = make_source(SourceSettings(database_url=demo_db))
+    try:
+        with live_server(serve_config(tmp_path, demo_db), source=FailingSnapshots(source)) as url:
+            before = requests.get(url + "/metrics", timeout=30).text
+            r = requests.post(url + CHAT, json={"query": "How many GPUs are in use right now?"},
+                              timeout=60)
+            assert r.status_code == 503 and r.json() == {
+                "detail": "snapshot table unreadable", "error_type": "SourceError"}
+            after = requests.get(url + "/metrics", timeout=30).text
+    finally:
+        source.close()
+    failed = 'gpureport_tool_calls_total{outcome="error",tool="get_latest_snapshot"}'
+    assert metric(after, failed) - metric(before, failed) == 1
+    errors = 'gpureport_questions_total{intent="unknown",language="en",outcome="error"}'
+    assert metric(after, errors) - metric(before, errors) == 1
+
+
+def test_llm_calls_are_counted_by_purpose_with_their_tokens(demo_db, tmp_path):
+    """The LLM path over real HTTP (the scripted OpenAI-compatible server): the extraction
+    (``understand``) and the phrasing (``synthesize``) are counted apart, with the tokens the
+    server reported for each."""
+    from agent.settings import LLMSettings
+    from tests.fakes.openai_api import serve_openai
+
+    with serve_openai() as llm:
+        cfg = serve_config(tmp_path, demo_db)
+        cfg = cfg.model_copy(update={"llm": LLMSettings(api_key="sk-test-not-a-secret",
+                                                        base_url=llm.url, model="scripted")})
+        with live_server(cfg) as url:
+            r = requests.post(url + CHAT, json={"query": "How many GPUs are in use right now?"},
+                              timeout=60)
+            assert r.json()["llm_calls"] == 0 and llm.requests == []  # confident rules
+            before = requests.get(url + "/metrics", timeout=30).text
+            llm.script = [{"tool": {"intent": "trend", "namespace": "ml-team",
+                                    "period": "last-7d"}},
+                          {"content": "(phrased)"}]
+            body = requests.post(url + CHAT, json={
+                "query": "the ml folks and their boxes, lately?"}, timeout=60).json()
+            after = requests.get(url + "/metrics", timeout=30).text
+    assert body["intent"] == "trend" and body["llm_calls"] == 2 == len(llm.requests)
+    for purpose in ("extract", "phrase"):
+        line = f'gpureport_llm_calls_total{{purpose="{purpose}"}}'
+        assert metric(after, line) - metric(before, line) == 1, purpose
+    for kind in ("prompt", "completion"):  # the fake reports 1 + 1 tokens per call
+        line = f'gpureport_llm_tokens_total{{kind="{kind}"}}'
+        assert metric(after, line) - metric(before, line) == 2, kind
+    assert "sk-test-not-a-secret" not in after
+
+
 def test_docs_and_openapi(service):
     spec = requests.get(service + "/openapi.json", timeout=30).json()
     assert {CHAT, STREAM, "/api/gpu-analysis/capabilities", "/api/gpu-analysis/reports",
+            "/api/gpu-analysis/storage/conversations",
+            "/api/gpu-analysis/storage/conversations/{session_id}",
+            "/api/gpu-analysis/storage/search",
             "/health", "/healthz", "/readyz", "/metrics"} <= set(spec["paths"])
+    assert "resume" in spec["components"]["schemas"]["ChatRequest"]["properties"]
     assert "ChatRequest" in spec["components"]["schemas"]
     assert requests.get(service + "/docs", timeout=30).status_code == 200
 
