@@ -15,8 +15,11 @@ scheduler and their tests name them the same way:
   ``gpureport_data_age_seconds{cluster}`` (read from the source when scraped).
 
 Why module-level families on a registry of our own: a process exposes one set, and the
-``record_*`` functions below are what other modules call (the scheduler's runner and the alert
-engine, once wired), without passing a metrics object around. Process metrics
+``record_*`` functions below are what other modules call without passing a metrics object
+around: ``runner.run_schedule`` (each run with its outcome and seconds, each delivery) and the
+alert check (each notification sent, each channel attempt) — wherever they run, so
+``scheduler run`` counts what its jobs did, and a one-shot ``gpureport run`` counts into a
+registry nobody reads. Process metrics
 (``process_resident_memory_bytes``, CPU seconds) are on the same registry.
 
 With ``serve --workers N`` each worker is its own process: ``PROMETHEUS_MULTIPROC_DIR`` is set
@@ -85,7 +88,8 @@ REPORT_RUNS = Counter("gpureport_report_runs", "Scheduled report runs, by schedu
 REPORT_RUN_SECONDS = Histogram("gpureport_report_run_seconds", "Time of one report run.",
                                ["schedule"], buckets=(1, 5, 10, 30, 60, 120, 300, 600, 1800),
                                registry=REGISTRY)
-DELIVERIES = Counter("gpureport_deliveries", "Report deliveries, by channel and outcome.",
+DELIVERIES = Counter("gpureport_deliveries",
+                     "Deliveries of reports and alert notifications, by channel and outcome.",
                      ["channel", "outcome"], registry=REGISTRY)
 ALERT_NOTIFICATIONS = Counter("gpureport_alert_notifications",
                               "Alert notifications sent, by rule and state.", ["rule", "state"],
@@ -129,14 +133,15 @@ def observe_source_call(method: str, seconds: float) -> None:
 
 
 def record_report_run(schedule: str, outcome: str, seconds: float | None = None) -> None:
-    """One report run ended (succeeded | failed | skipped)."""
+    """One report run ended (succeeded | failed | skipped | uncertain)."""
     REPORT_RUNS.labels(schedule, outcome).inc()
     if seconds is not None:
         REPORT_RUN_SECONDS.labels(schedule).observe(seconds)
 
 
 def record_delivery(channel: str, outcome: str) -> None:
-    """One delivery attempt (email | webhook | alertmanager | file; sent | failed)."""
+    """One delivery attempt: a report's (email | file) or an alert channel's (email | webhook |
+    alertmanager); sent | failed | uncertain (the SMTP server may or may not have it)."""
     DELIVERIES.labels(channel, outcome).inc()
 
 
@@ -222,6 +227,6 @@ def start_http_server(port: int, host: str = "0.0.0.0") -> Callable[[], None]:
 
 
 __all__ = ["REGISTRY", "DataAge", "exposition", "observe_request", "observe_question",
-           "observe_tool", "observe_llm_call", "observe_llm_tokens", "observe_source_call", "record_report_run",
-           "record_delivery", "record_alert_notification", "serve_scheduler_metrics",
-           "start_http_server"]
+           "observe_tool", "observe_llm_call", "observe_llm_tokens", "observe_source_call",
+           "record_report_run", "record_delivery", "record_alert_notification",
+           "serve_scheduler_metrics", "start_http_server"]
