@@ -45,8 +45,9 @@ def context(request: Request) -> ServeContext:
     return request.app.state.ctx
 
 
-def authorized(request: Request,
-               credentials: HTTPAuthorizationCredentials | None = Depends(_bearer)) -> None:
+async def authorized(request: Request,
+                     credentials: HTTPAuthorizationCredentials | None = Depends(_bearer)) -> None:
+    # async: FastAPI runs a plain ``def`` dependency in a worker thread, on every request
     token = context(request).config.server.token
     if token is None or not token.get_secret_value():
         return
