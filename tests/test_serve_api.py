@@ -377,6 +377,59 @@ def test_a_client_that_disconnects_mid_stream_cancels_its_run(tmp_path, slow_len
             in metrics
 
 
+class HeldSnapshots:
+    """The demo source, except that reading the latest snapshot waits for ``release``."""
+
+    def __init__(self, source):
+        import threading
+
+        self._source = source
+        self.entered = threading.Event()
+        self.release = threading.Event()
+
+    def __getattr__(self, name):
+        return getattr(self._source, name)
+
+    def latest_snapshot(self, *args, **kwargs):
+        self.entered.set()
+        self.release.wait(30)
+        return self._source.latest_snapshot(*args, **kwargs)
+
+
+def test_a_run_whose_client_left_stops_at_its_next_step(demo_db, tmp_path):
+    """The client leaves while a tool runs; the tool's source call then completes, and the run
+    stops at the next step: no synthesize, no respond (the conversation keeps no answer), while
+    the same question run to its end keeps one."""
+    from agent.settings import SourceSettings
+    from agent.sources import make_source
+
+    source = make_source(SourceSettings(database_url=demo_db))
+    held = HeldSnapshots(source)
+    try:
+        with live_server(serve_config(tmp_path, demo_db), source=held) as url:
+            question = {"query": "How many GPUs are in use right now?",
+                        "session_id": "walked-away"}
+            with httpx.stream("POST", url + STREAM, json=question, timeout=60) as s:
+                events = sse_events(s)
+                while next(events).get("stage") != "execute":
+                    pass
+                assert held.entered.wait(10)
+            time.sleep(0.5)  # the server has seen the client go
+            held.release.set()
+            time.sleep(1.0)  # the tool's call returns; the run would go on from here
+            conv = requests.get(url + "/api/gpu-analysis/storage/conversations/walked-away",
+                                timeout=30).json()
+            assert conv["messages"] == [], "the abandoned run went on to respond"
+            done = requests.post(url + CHAT, json={**question, "session_id": "finished"},
+                                 timeout=60)
+            assert done.status_code == 200
+            conv = requests.get(url + "/api/gpu-analysis/storage/conversations/finished",
+                                timeout=30).json()
+            assert [m["role"] for m in conv["messages"]] == ["user", "assistant"]
+    finally:
+        source.close()
+
+
 def test_a_source_that_answers_garbage_is_503_not_500(tmp_path, slow_lens):
     with live_server(_lens_config(tmp_path, slow_lens)) as url:
         slow_lens.fail_next(1000, 500)

@@ -73,7 +73,7 @@ def unfinished_tools(saver: Any, thread: str, finished: list[str]) -> list[str]:
     for tool in finished:
         if tool in planned:
             planned.remove(tool)
-    return planned or ["unknown"]
+    return planned
 
 
 class LLMUsage(BaseCallbackHandler):
