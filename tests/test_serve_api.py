@@ -377,6 +377,13 @@ def test_a_client_that_disconnects_mid_stream_cancels_its_run(tmp_path, slow_len
             in metrics
 
 
+def until(condition, limit: float = 10.0) -> None:
+    deadline = time.monotonic() + limit
+    while not condition():
+        assert time.monotonic() < deadline, "condition not met in time"
+        time.sleep(0.05)
+
+
 class HeldSnapshots:
     """The demo source, except that reading the latest snapshot waits for ``release``."""
 
@@ -409,14 +416,22 @@ def test_a_run_whose_client_left_stops_at_its_next_step(demo_db, tmp_path):
         with live_server(serve_config(tmp_path, demo_db), source=held) as url:
             question = {"query": "How many GPUs are in use right now?",
                         "session_id": "walked-away"}
+            gone = 'gpureport_requests_total{endpoint="/api/gpu-analysis/chat/stream",status="499"}'
+            tool = 'gpureport_tool_calls_total{outcome="cancelled",tool="get_latest_snapshot"}'
+
+            def count(name: str) -> float:
+                return metric(requests.get(url + "/metrics", timeout=30).text, name)
+
+            before = {gone: count(gone), tool: count(tool)}
             with httpx.stream("POST", url + STREAM, json=question, timeout=60) as s:
                 events = sse_events(s)
                 while next(events).get("stage") != "execute":
                     pass
                 assert held.entered.wait(10)
-            time.sleep(0.5)  # the server has seen the client go
-            held.release.set()
-            time.sleep(1.0)  # the tool's call returns; the run would go on from here
+            until(lambda: count(gone) == before[gone] + 1)  # the server saw the client go
+            held.release.set()  # the tool's call returns; the run would go on from here
+            until(lambda: count(tool) == before[tool] + 1)
+            time.sleep(0.3)  # ample for synthesize + respond (milliseconds), had it gone on
             conv = requests.get(url + "/api/gpu-analysis/storage/conversations/walked-away",
                                 timeout=30).json()
             assert conv["messages"] == [], "the abandoned run went on to respond"
