@@ -211,3 +211,45 @@ def test_conversations_page_search_and_refuse_bad_ids(service):
         assert requests.get(url + CONVERSATIONS, params=params, timeout=30).status_code == 422
     assert requests.get(url + API + "/storage/search", params={"query": ""},
                         timeout=30).status_code == 422
+
+
+@pytest.mark.slow
+@pytest.mark.postgres
+def test_on_a_postgresql_state_database_concurrent_turns_keep_their_own_threads(demo_db,
+                                                                               tmp_path, pg_url):
+    """The deployment keeps its state in PostgreSQL: one checkpointer connection shared by
+    the worker threads. Sixteen conversations at once each keep their own turns, the CLI
+    reads them, and a clarification waits and resumes there too."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    cfg = serve_config(tmp_path, demo_db)
+    cfg = cfg.model_copy(update={"state": cfg.state.model_copy(update={"database_url": pg_url})})
+    with live_server(cfg) as url:
+        def converse(i: int) -> tuple[dict, dict]:
+            sid = f"pg-{i}"
+            first = post(url, query="What is ml-team's utilization this week?",
+                         cluster_name="gpu-east" if i % 2 else "gpu-west", session_id=sid)
+            return first, post(url, query="and last week?", session_id=sid)
+
+        with ThreadPoolExecutor(16) as pool:
+            turns = list(pool.map(converse, range(16)))
+        for i, (first, follow) in enumerate(turns):
+            cluster = "gpu-east" if i % 2 else "gpu-west"
+            assert first["entities"]["cluster"] == follow["entities"]["cluster"] == cluster
+            assert follow["entities"]["period"]["start"] == "2026-11-09T00:00:00Z"
+        listed = requests.get(url + CONVERSATIONS, params={"limit": 50}, timeout=30).json()
+        assert {c["session_id"] for c in listed["conversations"]} == {f"pg-{i}" for i in range(16)}
+        assert all(c["metadata"] == {"messages": 4, "waiting": False}
+                   for c in listed["conversations"])
+
+        asked = post(url, query="trend for namespace ml-teem", session_id="pg-clarify")
+        assert asked["needs_clarification"]
+        back = cli_ask(cfg, demo_db, "1", "--session", "pg-clarify")  # answered in a terminal
+        assert back["entities"]["namespace"] == "ml-team"
+        conv = requests.get(url + CONVERSATIONS + "/pg-clarify", timeout=30).json()
+        assert conv["metadata"]["waiting"] is False
+        # the question, the ask-back, the choice, the answer
+        assert [(m["role"], m["content"][:12]) for m in conv["messages"]] == [
+            ("user", "trend for na"), ("assistant", asked["answer"][:12]), ("user", "1"),
+            ("assistant", back["answer"][:12])]
+
