@@ -290,6 +290,33 @@ def test_a_long_table_keeps_every_row_in_a_csv_kept_and_attached(busy_lab_db, tm
     assert re.search(r'<div class="drill up">\s*<h4><span class="name">rise-team</span>', moved)
 
 
+@pytest.mark.slow  # the large profile: ~25 s to generate, ~15 s to report on
+def test_a_large_clusters_digest_fits_eight_pages_and_keeps_every_namespace_in_a_csv(tmp_path):
+    from reporter.demo import generate
+
+    db = tmp_path / "large.db"
+    generate(f"sqlite:///{db}", profile="large", now=MONDAY)
+    r = cli(db, tmp_path, "run", "weekly-digest", "--dry-run")
+    assert r.exit_code == 0, r
+    folder = tmp_path / "home" / "reports" / "weekly-digest" / "2026-W47"
+    assert len(pdf_pages((folder / "weekly-digest-2026-W47.pdf").read_bytes())) <= 8
+    with sqlite3.connect(db) as con:
+        east = {n for (n,) in con.execute(
+            "SELECT DISTINCT namespace FROM namespace_gpu_hourly_stats WHERE cluster_name = "
+            "'gpu-east' AND stat_hour >= ? AND stat_hour < ?", (W46[0], W47[1]))}
+    assert len(east) >= 150
+    data = (folder / "weekly-digest-2026-W47.csv").read_bytes()
+    rows = list(csv.DictReader(io.StringIO(data.decode("utf-8-sig"), newline="")))
+    assert {row["name"] for row in rows if row["cluster"] == "gpu-east"
+            and row["level"] == "namespace"} == east
+    html = (folder / "weekly-digest-2026-W47.html").read_text(encoding="utf-8")
+    assert f"{len(east) - 15} more rows, with smaller GPU-hours, are in " \
+           "weekly-digest-2026-W47.csv." in html
+    msg = email.message_from_bytes((folder / "weekly-digest-2026-W47.eml").read_bytes())
+    assert {p.get_filename() for p in msg.walk() if p.get_filename()} == {
+        "weekly-digest-2026-W47.pdf", "weekly-digest-2026-W47.csv"}
+
+
 def test_the_csv_writer_is_rfc_4180_utf8_with_bom_and_defuses_formulas():
     from reporter.render.csvfile import csv_bytes
 
