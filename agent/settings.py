@@ -12,6 +12,7 @@ from typing import Literal
 
 import platformdirs
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
+from pydantic_core import PydanticCustomError
 
 
 def data_dir() -> Path:
@@ -28,6 +29,52 @@ def default_database_url() -> str:
 
 def default_state_url() -> str:
     return f"sqlite:///{data_dir() / 'state.db'}"
+
+
+# The databases gpureport can open (drivers it ships): SQLite (the embedded store) and
+# PostgreSQL through psycopg 3. ``postgresql://`` and ``postgres://`` are taken to mean psycopg 3.
+SUPPORTED_DATABASES = ("sqlite:///PATH", "postgresql+psycopg://USER@HOST:PORT/DB")
+_SQLITE_DRIVERS = ("sqlite", "sqlite+pysqlite")
+_POSTGRES_ALIASES = ("postgresql://", "postgres://")
+
+
+def normalize_database_url(url: str) -> str:
+    """``postgres://`` / ``postgresql://`` -> ``postgresql+psycopg://`` (psycopg 3 is the driver
+    we ship); every other URL unchanged."""
+    for prefix in _POSTGRES_ALIASES:
+        if url.startswith(prefix):
+            return "postgresql+psycopg://" + url[len(prefix):]
+    return url
+
+
+def check_database_url(url: str) -> str:
+    """A database URL gpureport can open, normalized; ``ValueError`` (one line, without the URL,
+    which may hold a password) for anything else.
+
+    Why at load time: SQLAlchemy would accept ``mysql://`` and fail only at the first query with
+    ``ModuleNotFoundError: MySQLdb``; a typo such as ``postgres+pyscopg://`` would fail with
+    "Can't load plugin". Saying what is supported is the useful answer to both.
+    """
+    from sqlalchemy.engine import make_url
+
+    url = normalize_database_url(url.strip())
+    try:
+        driver = make_url(url).drivername
+    except Exception:  # noqa: BLE001 - any parse failure means "not a database URL"
+        raise ValueError("not a database URL (expected "
+                         f"{' or '.join(SUPPORTED_DATABASES)})") from None
+    if driver in _SQLITE_DRIVERS or driver == "postgresql+psycopg":
+        return url
+    raise ValueError(f"unsupported database '{driver}' (supported: "
+                     f"{' or '.join(SUPPORTED_DATABASES)})")
+
+
+def validate_database_url(url: str) -> str:
+    """``check_database_url`` for a Pydantic validator (no "Value error," prefix)."""
+    try:
+        return check_database_url(url)
+    except ValueError as exc:
+        raise PydanticCustomError("database_url", str(exc).replace("{", "(").replace("}", ")"))
 
 
 class Strict(BaseModel):
@@ -79,13 +126,12 @@ class SourceSettings(Strict):
     @field_validator("database_url")
     @classmethod
     def _url(cls, v: str) -> str:
-        from sqlalchemy.engine import make_url
+        return validate_database_url(v)
 
-        try:
-            make_url(v)
-        except Exception as exc:  # noqa: BLE001 - re-raised as a validation error
-            raise ValueError(f"not a database URL ({exc})") from None
-        return v
+    @field_validator("databases")
+    @classmethod
+    def _urls(cls, v: dict[str, str]) -> dict[str, str]:
+        return {cluster: validate_database_url(url) for cluster, url in v.items()}
 
 
 class LLMSettings(Strict):

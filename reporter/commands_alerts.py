@@ -52,7 +52,13 @@ def check_command(ctx: click.Context, dry_run: bool, rules_file: str | None,
         for line in result.lines():
             click.echo(line)
     if result.exit_code:
-        if not as_json:
+        causes = {e.error for e in result.evaluations if e.error}
+        if not as_json and len(causes) == 1 and all(e.error for e in result.evaluations) \
+                and not result.deliveries:
+            # the source failed every rule for one reason (an empty store, an unreachable
+            # database): that reason is the error line
+            click.echo(f"error: no rule could be evaluated: {causes.pop()}", err=True)
+        elif not as_json:
             click.echo(f"error: {len(result.errors)} problem(s); failed notifications are "
                        "retried at the next check", err=True)
         ctx.exit(result.exit_code)

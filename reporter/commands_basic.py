@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from agent.errors import ConfigError
+from agent.errors import ConfigError, ReportError
 from agent.text import mask_url, one_line
 from reporter.cli import Command
 
@@ -66,10 +66,12 @@ def doctor(app, as_json: bool) -> None:
     import yaml
 
     from agent.sources import make_source
+    from reporter.render.fonts import check_fonts
     from reporter.statedb import open_state
 
     cfg = app.config
     checks = [_check("source", lambda: _ping_source(cfg.source.kind, make_source(cfg.source)))]
+    checks.append(_check("fonts", lambda: _fonts(check_fonts())))
     url = cfg.state.database_url
     checks.append(_check("state database", lambda: _ping_state(url, open_state(url))))
     if cfg.llm.enabled:
@@ -102,6 +104,16 @@ def _ping_source(kind: str, source) -> str:
         return f"{kind}: {source.ping()}"
     finally:
         source.close()
+
+
+def _fonts(found: list) -> str:
+    """Latin and CJK fonts for PDFs (``reporter.render.fonts.check_fonts``: WeasyPrint finds
+    them through fontconfig): a missing one fails the check with the package that provides it."""
+    found = sorted(found, key=lambda c: c.ok)  # what is missing first
+    detail = "; ".join(c.line() for c in found)
+    if not all(c.ok for c in found):
+        raise ReportError(detail)
+    return detail
 
 
 def _ping_state(url: str, state) -> str:

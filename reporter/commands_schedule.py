@@ -49,7 +49,7 @@ def run(app, schedule: str, dry_run: bool, force: bool) -> None:
     with signals_as_exceptions():
         result = run_schedule(app.config, schedule, now=app.now, dry_run=dry_run, force=force,
                               trigger="cli", render=partial(render_for_schedule,
-                                                            config=app.config))
+                                                            config=app.config, now=app.now))
     click.echo(result.summary())
 
 

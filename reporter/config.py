@@ -27,6 +27,7 @@ from agent.settings import (
     Strict,
     data_dir,
     default_state_url,
+    validate_database_url,
 )
 from agent.text import mask_url, one_line
 from reporter.logs import add_secrets
@@ -41,6 +42,11 @@ class StateSettings(Strict):
     # how long a run's claim on (schedule, period) outlives its last renewal (renewed every
     # quarter of it): the time a crashed run blocks the next one
     claim_lease_s: float = Field(120.0, ge=1.0, le=3600.0)
+
+    @field_validator("database_url")
+    @classmethod
+    def _url(cls, v: str) -> str:
+        return validate_database_url(v)
 
 
 class SMTPSettings(Strict):
@@ -323,7 +329,9 @@ def load_config(path: str | None = None, env: Mapping[str, str] | None = None) -
         key = ".".join(str(p) for p in err["loc"]) or "(top level)"
         where = f" in {file}" if file else ""
         shown = err.get("input")
-        if isinstance(shown, str) and _SECRETISH.search(key):  # may be the secret itself
+        if err["type"] == "database_url":  # the reason says what is wrong without the URL
+            value = ""
+        elif isinstance(shown, str) and _SECRETISH.search(key):  # may be the secret itself
             value = " (got a text value, not shown: it may be a secret)"
         else:
             value = f" (got {describe(shown)})" if "input" in err and \

@@ -26,6 +26,8 @@ class RenderedReport:
     text: str
     pdf: bytes | None
     files: list[Path] = field(default_factory=list)
+    # the full tables of a report that shows only their first rows (attached as CSV)
+    csv: bytes | None = None
 
 
 # render(schedule, period, out_dir): how a run gets its digest

@@ -293,6 +293,9 @@ def _message(config: Config, schedule: Schedule, period: Period, rendered: Rende
     attachments = []
     if "pdf" in schedule.formats and rendered.pdf:
         attachments.append(Attachment(f"{schedule.name}-{period.slug}.pdf", rendered.pdf))
+    if rendered.csv:  # the full tables of a report that shows only their first rows
+        attachments.append(Attachment(f"{schedule.name}-{period.slug}.csv", rendered.csv,
+                                      "text/csv"))
     message_id = None
     if claim is not None:
         message_id = message_id_for(schedule.name, period.start_utc, period.end_utc,

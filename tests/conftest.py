@@ -202,6 +202,23 @@ def shared_demo_stores_stay_unchanged(request):
                         f"tests that change data use the demo_copy fixture", pytrace=False)
 
 
+@pytest.fixture(autouse=True)
+def logger_levels_are_restored():
+    """A test that configures logging (``reporter.logs.configure`` quiets httpx & co.) gives the
+    levels back, so the next test's caplog sees what a fresh process would log."""
+    import logging
+
+    def levels():
+        return {name: lg.level for name, lg in logging.Logger.manager.loggerDict.items()
+                if isinstance(lg, logging.Logger)}
+
+    before = levels()
+    yield
+    for name, level in levels().items():
+        if before.get(name, logging.NOTSET) != level:
+            logging.getLogger(name).setLevel(before.get(name, logging.NOTSET))
+
+
 # -- PostgreSQL -----------------------------------------------------------------------------------
 
 def _admin_engine():

@@ -483,6 +483,47 @@ def test_drilldown_puts_user_a_and_the_idle_server_on_top(scenario):
     assert sum(i for _, i in by_user) == pytest.approx(total, abs=1e-6)
 
 
+# The drop lands where the README's questions look, whatever the day (issue 12 item 2): "this
+# week vs last week" (from Tuesday; on a Monday answers.md §3 answers it over the last 7 days vs
+# the 7 before), "the last 7 days vs the 7 before" every day, and a Monday's "last week".
+def _days(*whens: str, slow: bool) -> list:
+    marks = [pytest.mark.slow] if slow else []
+    return [pytest.param(w, id=w[:13], marks=marks) for w in whens]
+
+
+@pytest.mark.parametrize("when", _days("2026-11-25T12:00", slow=False)  # Wednesday
+                         + _days("2026-11-23T03:00", "2026-11-23T12:00", "2026-11-24T00:00",
+                                 "2026-11-26T00:00", "2026-11-29T23:00", slow=True))
+def test_the_drop_lands_in_the_spans_the_readme_asks_about_on_any_day(tmp_path, when):
+    now = datetime.fromisoformat(when)  # naive UTC, as Lens stores it
+    monday = datetime(2026, 11, 23) if now >= datetime(2026, 11, 23) else datetime(2026, 11, 16)
+    db = tmp_path / "demo.db"
+    summary = generate(sqlite_url(db), seed=42, now=now.replace(tzinfo=UTC))
+    elapsed = now - monday
+    week, day = timedelta(days=7), timedelta(days=1)
+    expected_start = (monday - week if elapsed < day else
+                      now - week if elapsed < 3 * day else monday)
+    assert summary.scenario_week == expected_start.replace(tzinfo=UTC)
+
+    def change(before: tuple, after: tuple) -> dict:
+        a, b = ns_utilization(db, *before), ns_utilization(db, *after)
+        return {k: b[k] - a[k] for k in b}
+
+    rolling = change((now - 2 * week, now - week), (now - week, now))
+    assert rolling.pop(("gpu-east", "ml-team")) <= -5.0  # at least the digest's threshold
+    assert max(abs(d) for d in rolling.values()) < 4, rolling  # and the only namespace
+    if elapsed >= day:
+        this_week = change((monday - week, now - week), (monday, now))
+        assert this_week[("gpu-east", "ml-team")] <= -15.0
+    else:
+        last_week = change((monday - 2 * week, monday - week), (monday - week, monday))
+        assert last_week[("gpu-east", "ml-team")] <= -15.0
+    # user_a's jobs go from 28 to 12 at the start of the scenario, whatever its weekday
+    start = expected_start
+    assert ml_team_by(db, "user", start - week, start)["user_a"][2] == 28
+    assert ml_team_by(db, "user", start, min(start + week, now))["user_a"][2] == 12
+
+
 def test_research_keeps_an_idle_four_gpu_notebook_all_the_time(thursday):
     db, summary, _ = thursday
     hours = int((summary.end - summary.start).total_seconds() // 3600)

@@ -70,8 +70,8 @@ def _fake_default_renderer(monkeypatch) -> None:
     """The CLI renders with ``reporter.render.scheduled.render_for_schedule``: make that the
     fake one."""
     monkeypatch.setattr(reporter.render.scheduled, "render_for_schedule",
-                        lambda schedule, period, out, config=None: fake_render(schedule, period,
-                                                                               out))
+                        lambda schedule, period, out, config=None, now=None:
+                        fake_render(schedule, period, out))
 
 
 def _runs(state_url: str):

@@ -98,16 +98,23 @@ def contributor_line(c: dict, lang: str) -> str:
             f"{gh(c['gpu_hours_after'])}{extra})")
 
 
+def causes(f: dict) -> list[dict]:
+    """The contributors of a drill-down that are a cause of its change: they pushed it in its
+    direction by at least 15 % of it (and 0.05 pp) — not "−0.0 pp", not one of many small
+    churn entries, not one half of a renamed job cancelling the other. Answers name them;
+    reports list only them."""
+    total = f.get("total_delta_pp") or 0.0
+    sign = -1 if total < 0 else 1
+    floor = max(0.05, 0.15 * abs(total))
+    return [c for c in f.get("contributors", []) if c["impact_pp"] * sign >= floor]
+
+
 def top_contributors(f: dict, n: int = 3) -> list[dict]:
     """Contributors that pushed the change in its direction, strongest first, one per kind
     preferred — so the answer names both the user and the workload behind a drop. A user whose
     impact is essentially one workload already named is left out (it would say the same twice).
     """
-    total = f.get("total_delta_pp") or 0.0
-    sign = -1 if total < 0 else 1
-    # big enough to be a cause: not "−0.0 pp", not one of many small churn entries
-    floor = max(0.05, 0.15 * abs(total))
-    same = [c for c in f.get("contributors", []) if c["impact_pp"] * sign >= floor]
+    same = causes(f)
     workloads = [c for c in same if c["kind"] == "workload"]
 
     def explained(c: dict) -> bool:

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import functools
 import json
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
@@ -60,8 +61,26 @@ def _engine(url: str) -> Engine:
     return create_engine(url, **kwargs)
 
 
+_MISSING_TABLE = (re.compile(r"no such table: (\w+)"),  # SQLite
+                  re.compile(r'relation "(?:\w+\.)?(\w+)" does not exist'))  # PostgreSQL
+
+
+def missing_table(exc: BaseException) -> str | None:
+    """The table a driver error says does not exist (SQLite, PostgreSQL), else None."""
+    text = str(getattr(exc, "orig", None) or exc)
+    for pattern in _MISSING_TABLE:
+        m = pattern.search(text)
+        if m:
+            return m.group(1)
+    return None
+
+
 def _guard(fn):
-    """Turn driver errors into one-line ``SourceError``s naming the database."""
+    """Turn driver errors into one-line ``SourceError``s naming the database.
+
+    A missing Lens table is the common first-run mistake (an empty SQLite file, a fresh
+    PostgreSQL database, the wrong database): it gets its own line that says what to do,
+    instead of the driver's "no such table"."""
 
     @functools.wraps(fn)
     def wrapper(self: "SqlSource", *args, **kwargs):
@@ -70,6 +89,12 @@ def _guard(fn):
         except SourceError:
             raise
         except SQLAlchemyError as exc:
+            table = missing_table(exc)
+            if table is not None and table in s.metadata.tables:
+                raise SourceError(
+                    f"database {self.describe()} has no Lens table {table} (is it empty?): "
+                    "run `gpureport demo` to fill it with demo data, or set "
+                    "source.database_url to a Lens database") from None
             raise SourceError(f"database {self.describe()}: {one_line(exc)}") from None
 
     return wrapper

@@ -1,8 +1,10 @@
 """The scripted scenario (product.md §3) and the workloads of one cluster.
 
-In the week of the scenario, ml-team on gpu-east changes: user_a runs 12 instead of 28 two-GPU
-jobs a week, and user_b starts an idle 8-GPU ``llm-eval-server``; user_b's and user_c's other
-jobs stay as they were. Questions, reports and alerts about "last week" find this drop.
+From the scenario's start (``writer.scenario_start``: the Monday of this week or of last week,
+or 7 days before now early in the week), ml-team on gpu-east changes: user_a runs 12 instead of
+28 two-GPU jobs a week, and user_b starts an idle 8-GPU ``llm-eval-server``; user_b's and
+user_c's other jobs stay as they were. "This week vs last week", "the last 7 days vs the 7
+before" and a Monday's "last week" all find this drop, whatever the day.
 """
 
 from __future__ import annotations
@@ -22,7 +24,10 @@ def ml_team(b: Builder, ns: Namespace, scenario_min: int) -> None:
     8-GPU ``llm-eval-server`` of user_b from week S, user_b/user_c steady at 52–56%."""
     rng = b.rng
     week = 7 * 1440
-    for w0 in range(0, b.end_min, week):
+    # the weekly runs restart at the scenario's start: on a Monday that is the ISO week, on a
+    # Tuesday or Wednesday (writer.scenario_start) a run straddles the span's first Monday
+    phase = scenario_min % week
+    for w0 in range(phase - week if phase else 0, b.end_min, week):
         iso = (b.span_start + timedelta(minutes=w0)).isocalendar().week
         n_a = 28 if w0 < scenario_min else 12
         for i in range(1, n_a + 1):

@@ -34,7 +34,9 @@ MARKER_TABLE = store_marker.MARKER_TABLE
 class DemoSummary:
     """What ``generate`` wrote. ``namespaces`` counts (cluster, namespace) pairs; ``gpus`` is the
     summed capacity of all clusters; ``end`` is the exclusive end of the hourly data (the start of
-    the hour containing now); times are aware UTC."""
+    the hour containing now); ``scenario_week`` is when the scripted drop starts
+    (``scenario_start``: a Monday, or 7 days before now on Tuesday and Wednesday); times are
+    aware UTC."""
 
     clusters: list[str]
     namespaces: int
@@ -46,11 +48,36 @@ class DemoSummary:
 
 
 
-def span(now: datetime) -> tuple[datetime, datetime, datetime]:
-    """(start, end, scenario week S) as aware UTC: start = Monday 4 ISO weeks before now's week,
-    end = now truncated to the hour (exclusive), S = Monday of the week containing now − 3 days."""
+def scenario_start(now: datetime) -> datetime:
+    """When the scripted ml-team drop starts, so that the README's questions find it whatever
+    the day of the week (``now`` floored to the hour, aware UTC):
+
+    * Monday, first 24 hours: the previous Monday. The Monday digest's "last week vs the week
+      before" holds the whole drop; "this week" is under a day old, so the question "this week
+      vs last week" is answered over the last 7 days vs the 7 before (answers.md §3), which
+      hold it too.
+    * Tuesday and Wednesday: exactly 7 days ago. "This week so far vs the same span of last
+      week" and "the last 7 days vs the 7 before" both see the whole drop (a Monday start would
+      leave the last 7 days mostly before it; the previous Monday would put it in both spans
+      of "this week vs last week").
+    * Thursday to Sunday: this Monday. "This week vs last week" sees the whole drop, the last
+      7 days at least three days of it (more than half of the change).
+    """
     now = floor_hour(now)
-    return week_start(now) - timedelta(weeks=4), now, week_start(now - timedelta(days=3))
+    monday = week_start(now)
+    elapsed = now - monday
+    if elapsed < timedelta(days=1):
+        return monday - timedelta(weeks=1)
+    if elapsed < timedelta(days=3):
+        return now - timedelta(weeks=1)
+    return monday
+
+
+def span(now: datetime) -> tuple[datetime, datetime, datetime]:
+    """(start, end, scenario start S) as aware UTC: start = Monday 4 ISO weeks before now's
+    week, end = now truncated to the hour (exclusive), S = ``scenario_start(now)``."""
+    now = floor_hour(now)
+    return week_start(now) - timedelta(weeks=4), now, scenario_start(now)
 
 
 def _engine(url: str):
@@ -185,4 +212,4 @@ def generate(url: str, *, seed: int = 42, profile: str = "small", now: datetime,
                        start=start, end=end, scenario_week=scenario)
 
 
-__all__ = ["generate", "span", "DemoSummary", "MARKER_TABLE"]
+__all__ = ["generate", "span", "scenario_start", "DemoSummary", "MARKER_TABLE"]

@@ -12,7 +12,10 @@ because a report must be one self-contained file that makes no request and runs 
 * ``<desc>`` tooltips are dropped (they double the size and nothing can show them in a PDF).
 
 Nothing data-supplied goes into a chart: series names and axis labels come from our own
-vocabulary and dates, and pygal escapes text it writes anyway.
+vocabulary and dates, and pygal escapes text it writes anyway. The legend is not pygal's (its
+boxes are squares, which says nothing about the dashed baseline): the template draws one in
+HTML, each line as it is drawn here. 720 × 180: a full-width chart a sixth of an A4 page tall,
+so a cluster's page holds its tiles, chart, table, drops and idle workloads.
 """
 
 from __future__ import annotations
@@ -91,7 +94,7 @@ def _hour_index(times: Sequence[str], start: datetime, n: int) -> dict[int, int]
 def usage_chart(series: list[dict], start: datetime, end: datetime, *,
                 baseline: list[dict] | None = None, baseline_start: datetime | None = None,
                 labels: dict[str, str], tz: tzinfo | None = None, day_names: Sequence[str] = (),
-                width: int = 720, height: int = 240) -> str | None:
+                width: int = 720, height: int = 180) -> str | None:
     """Hourly utilization and allocation rate over [start, end), optionally with the baseline
     period's utilization as a dashed line aligned hour by hour (hour k of the week against
     hour k of the week before). Hours without rows are gaps, not zeros.
@@ -144,8 +147,7 @@ def usage_chart(series: list[dict], start: datetime, end: datetime, *,
         js=[], disable_xml_declaration=True, show_dots=False, fill=False,
         range=(0, 100), include_x_axis=True, y_labels=[0, 20, 40, 60, 80, 100],
         show_minor_x_labels=False, x_labels_major=majors, truncate_label=-1,
-        truncate_legend=-1, legend_at_bottom=True, legend_at_bottom_columns=3,
-        legend_box_size=10, margin=6, spacing=8, show_x_guides=False, show_y_guides=True,
+        truncate_legend=-1, show_legend=False, margin=6, spacing=8, show_x_guides=False, show_y_guides=True,
         tooltip_border_radius=0, print_values=False, allow_interruptions=True,
         value_formatter=lambda v: f"{v:.0f}%" if v is not None else "",
     )

@@ -16,10 +16,12 @@ from reporter.reports.context import ReportContext
 
 
 def render_email(ctx: ReportContext, attachment: str | None = None,
-                 report_file: str | None = None) -> tuple[str, str]:
-    """(html, text) email bodies: a short summary with the KPIs and the dropped namespaces."""
+                 report_file: str | None = None,
+                 csv_file: str | None = None) -> tuple[str, str]:
+    """(html, text) email bodies: a short summary with the KPIs and the dropped namespaces;
+    ``csv_file`` names the attached CSV of the full tables, if any."""
     env = environment()
-    v = template_vars(ctx, attachment=attachment, report_file=report_file)
+    v = template_vars(ctx, attachment=attachment, report_file=report_file, csv_file=csv_file)
     html = env.get_template("email.html.j2").render(**v)
     text_env = env.overlay(autoescape=False)
     text = text_env.get_template("email.txt.j2").render(**v)

@@ -10,9 +10,51 @@ from typing import Callable, Iterable
 
 from agent.errors import ReportError
 from agent.periods import period_name
+from reporter.render.csvfile import Column, csv_bytes
 from reporter.render.html import render_html
 from reporter.render.pdf import render_pdf
 from reporter.reports.context import ReportContext
+
+# the CSV of the week-over-week tables: one row per table row of every section
+TABLE_COLUMNS: list[Column] = [
+    ("cluster", "cluster"), ("level", "level"), ("name", "name"), ("status", "status"),
+    ("gpu_hours_before", "gpu_hours_before"), ("gpu_hours", "gpu_hours"),
+    ("gpu_hours_change_pct", "gpu_hours_change_pct"),
+    ("avg_utilization_before", "avg_utilization_before"), ("avg_utilization", "avg_utilization"),
+    ("change_pp", "change_pp"), ("impact_pp", "impact_pp"), ("idle_gpu_hours", "idle_gpu_hours"),
+    ("gpus_now", "gpus_now"), ("dropped", "dropped"),
+]
+
+
+def _r(v: float | None) -> float | None:
+    return None if v is None else round(v, 3)
+
+
+def tables_csv(ctx: ReportContext) -> bytes:
+    """Every row of every section's week-over-week table (the document shows the first
+    ``TABLE_ROWS``), as CSV (``reporter.render.csvfile``). Figures are the answers' figures,
+    rounded to 3 decimals; a period without data for a row is an empty cell."""
+    rows = []
+    for s in ctx.sections:
+        now = s.gpus_now
+        for r in s.table:
+            before, after = r.get("before") or {}, r.get("after") or {}
+            rows.append({
+                "cluster": r["name"] if s.table_kind == "cluster" else (s.cluster or ""),
+                "level": s.table_kind, "name": r["name"], "status": r.get("status"),
+                "gpu_hours_before": _r(before.get("gpu_hours")),
+                "gpu_hours": _r(after.get("gpu_hours")),
+                "gpu_hours_change_pct": _r(r.get("gpu_hours_delta_pct")),
+                "avg_utilization_before": _r(before.get("avg_utilization")
+                                             if before.get("gpu_hours") else None),
+                "avg_utilization": _r(after.get("avg_utilization")
+                                      if after.get("gpu_hours") else None),
+                "change_pp": _r(r.get("delta_pp")), "impact_pp": _r(s.impacts.get(r["name"])),
+                "idle_gpu_hours": _r(after.get("idle_gpu_hours")),
+                "gpus_now": now.get(r["name"], 0) if now is not None else None,
+                "dropped": r["name"] in s.dropped,
+            })
+    return csv_bytes(TABLE_COLUMNS, rows)
 
 
 def report_basename(ctx: ReportContext) -> str:
@@ -29,7 +71,8 @@ def report_basename(ctx: ReportContext) -> str:
 def write_report(ctx: ReportContext, formats: Iterable[str], out_dir: str | Path,
                  progress: Callable[[str], None] | None = None) -> list[Path]:
     """Write the report as ``.html`` and/or ``.pdf`` (``formats``: html, pdf, both) into
-    ``out_dir`` (created); returns the paths written."""
+    ``out_dir`` (created), and the ``.csv`` of its tables when the document shows only part of
+    them; returns the paths written."""
     wanted = set()
     for f in formats:
         wanted |= {"html", "pdf"} if f == "both" else {f}
@@ -39,7 +82,8 @@ def write_report(ctx: ReportContext, formats: Iterable[str], out_dir: str | Path
     out = Path(out_dir).expanduser()
     out.mkdir(parents=True, exist_ok=True)
     base = report_basename(ctx)
-    html = render_html(ctx)
+    csv_name = f"{base}.csv" if ctx.truncated else None
+    html = render_html(ctx, csv_file=csv_name)
     paths: list[Path] = []
     if "html" in wanted:
         p = out / f"{base}.html"
@@ -51,7 +95,11 @@ def write_report(ctx: ReportContext, formats: Iterable[str], out_dir: str | Path
         p = out / f"{base}.pdf"
         p.write_bytes(render_pdf(html))
         paths.append(p)
+    if csv_name:  # the rows the document leaves out: the note under the table names this file
+        p = out / csv_name
+        p.write_bytes(tables_csv(ctx))
+        paths.append(p)
     return paths
 
 
-__all__ = ["report_basename", "write_report"]
+__all__ = ["report_basename", "write_report", "tables_csv", "TABLE_COLUMNS"]

@@ -21,10 +21,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from agent.periods import iso_week_of, parse_now, period_name, period_text
-from agent.phrasing import _period_words, gh, p1, signed, top_contributors
+from agent.phrasing import _period_words, causes, gh, p1, signed, top_contributors
 from reporter.render.charts import usage_chart
 from reporter.render.strings import strings
-from reporter.reports.context import Drill, ReportContext, Section
+from reporter.reports.context import MATERIAL_PCT, MATERIAL_PP, Drill, ReportContext, Section
 
 if TYPE_CHECKING:  # pragma: no cover
     from jinja2 import Environment
@@ -46,11 +46,16 @@ def _pct(v: float | None) -> str:
 
 
 def _pp(v: float | None) -> str:
-    return "n/a" if v is None else signed(v, " pp")
+    """``−4.2 pp``; a change that rounds to nothing is ``0.0 pp``, not ``−0.0 pp``."""
+    if v is None:
+        return "n/a"
+    return "0.0 pp" if abs(v) < 0.05 else signed(v, " pp")
 
 
 def _rel(v: float | None) -> str:
-    return "" if v is None else signed(v, "%")
+    if v is None:
+        return ""
+    return "0.0%" if abs(v) < 0.05 else signed(v, "%")
 
 
 def _signed_gh(v: float | None) -> str:
@@ -65,7 +70,8 @@ def _num(v: Any) -> str:
     return f"{v:,}" if isinstance(v, int) else f"{v:,.0f}"
 
 
-def _tone(delta: float | None, better: str = "up", eps: float = 0.05) -> str:
+def _tone(delta: float | None, better: str = "up", eps: float = MATERIAL_PP) -> str:
+    """good / bad for a material change in pp (``MATERIAL_PP``), flat for a smaller one."""
     if delta is None or abs(delta) < eps or better == "none":
         return "flat"
     return "good" if (delta > 0) == (better == "up") else "bad"
@@ -105,6 +111,14 @@ def top(d: Drill) -> list[dict]:
     return top_contributors({"total_delta_pp": d.delta_pp, "contributors": d.contributors})
 
 
+def causes_of(d: Drill, kind: str) -> list[dict]:
+    """The users or workloads a drill-down box lists: the causes of its change (the rule the
+    agent's answers name causes by, ``agent.phrasing.causes``) — not every contributor, so
+    a renamed job cancelling out its predecessor or a −0.0 pp user takes no line."""
+    return [c for c in causes({"total_delta_pp": d.delta_pp,
+                               "contributors": d.users + d.workloads}) if c["kind"] == kind]
+
+
 def chart(ctx: ReportContext, s: Section) -> str | None:
     """The section's hourly chart as inline SVG (None: no chart, or nothing to draw)."""
     if s.series is None:
@@ -142,17 +156,29 @@ def template_vars(ctx: ReportContext, **extra: Any) -> dict[str, Any]:
         "baseline_dates": period_text(ctx.baseline, ctx.tz),
         "baseline_word": _period_words(ctx.baseline.label, ctx.lang),
         "threshold": f"{ctx.threshold_pp:g}",
+        "share": f"{ctx.min_share_pct:g}",
+        # a report of drops only says so when there are none; any other leaves the block out
+        "only_drops": ctx.kinds == ("namespace-drops",),
         "tz": ctx.tz,
         "top": top,
+        "causes": causes_of,
+        "counted": lambda **n: t["and"].join(
+            t[f"n_{k}"][v != 1].format(n=v) for k, v in n.items() if v > 0),
+        "material_pp": f"{MATERIAL_PP:g}",
+        "material_pct": f"{MATERIAL_PCT:g}",
+        "csv_file": None,
         "chart_svg": lambda s: chart(ctx, s),
         "svg": Markup,  # charts are our own cleaned SVG (render.charts), never data
         **extra,
     }
 
 
-def render_html(ctx: ReportContext) -> str:
-    """The report as one self-contained HTML document."""
-    return environment().get_template("report.html.j2").render(**template_vars(ctx))
+def render_html(ctx: ReportContext, csv_file: str | None = None) -> str:
+    """The report as one self-contained HTML document; ``csv_file`` names the CSV that holds
+    the rows a long table leaves out (``reporter.render.tables``)."""
+    return environment().get_template("report.html.j2").render(
+        **template_vars(ctx, csv_file=csv_file))
 
 
-__all__ = ["render_html", "template_vars", "environment", "templates_dir", "chart", "top"]
+__all__ = ["render_html", "template_vars", "environment", "templates_dir", "chart", "top",
+           "causes_of"]

@@ -2,8 +2,9 @@
 
 * PDF fonts: the CSS stack is ``"Noto Sans", "Noto Sans CJK SC", "DejaVu Sans"``; on Debian the
   packages ``fonts-noto-cjk`` and ``fonts-dejavu-core`` provide them (installed by
-  ``scripts/install-system-deps.sh``, which ``.ci/run`` calls). Without a CJK font Chinese
-  text would be drawn as empty boxes.
+  ``scripts/install-system-deps.sh``, which ``.ci/run`` calls, and by the Dockerfile). Without
+  a CJK font Chinese text would be drawn as empty boxes, so a document with Chinese text and
+  no CJK font is refused with one line naming the package (``reporter.render.fonts``).
 * WeasyPrint is imported only when a PDF is made (it is heavy and needs Pango), and it may
   fetch nothing: the URL fetcher refuses every URL, so a hostile string can never make the
   renderer reach the network or the file system.
@@ -14,6 +15,7 @@ from __future__ import annotations
 import logging
 
 from agent.errors import ReportError
+from reporter.render.fonts import require_fonts
 
 
 def _refuse(url: str, *args, **kwargs):
@@ -22,6 +24,7 @@ def _refuse(url: str, *args, **kwargs):
 
 def render_pdf(html: str) -> bytes:
     """Lay the report HTML out as an A4 PDF (vector charts, embedded fonts)."""
+    require_fonts(html)
     try:
         from weasyprint import HTML
     except (ImportError, OSError) as exc:  # OSError: Pango/fontconfig libraries missing

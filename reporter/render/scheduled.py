@@ -5,7 +5,9 @@ and to the scheduler (``gpureport scheduler run``): it puts the schedule's prese
 the agent (``reports.build.build_report``), writes the report as
 ``<schedule>-<period>.html``/``.pdf`` under the run's directory (per ``schedule.formats``), and
 returns the email parts (``reporter.digest.RenderedReport``). With a PDF the email body is the
-short summary and the full report is attached; without one the body is the full report.
+short summary and the full report is attached; without one the body is the full report. When a
+table is longer than the document shows (hundreds of namespaces), ``<schedule>-<period>.csv``
+holds all of it, is kept with the other files and is attached too.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from agent.sources.base import Source
 from reporter.config import Config, load_config
 from reporter.digest import RenderedReport
 from reporter.render.email import render_email, subject_context
+from reporter.render.files import tables_csv
 from reporter.render.html import render_html
 from reporter.render.pdf import render_pdf
 from reporter.reports.build import ProgressFn, build_report
@@ -53,9 +56,11 @@ def render_for_schedule(schedule: Schedule, period: Period, out_dir: Path, *,
             source.close()
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    html = render_html(ctx)
-    files: list[Path] = []
     stem = f"{schedule.name}-{period.slug}"
+    # a table longer than the document shows: all of it in a CSV, kept and attached
+    csv = tables_csv(ctx) if ctx.truncated else None
+    html = render_html(ctx, csv_file=f"{stem}.csv" if csv else None)
+    files: list[Path] = []
     if "html" in schedule.formats:
         path = out_dir / f"{stem}.html"
         path.write_text(html, encoding="utf-8")
@@ -66,13 +71,18 @@ def render_for_schedule(schedule: Schedule, period: Period, out_dir: Path, *,
         path = out_dir / f"{stem}.pdf"
         path.write_bytes(pdf)
         files.append(path)
+    if csv is not None:
+        path = out_dir / f"{stem}.csv"
+        path.write_bytes(csv)
+        files.append(path)
+    csv_name = f"{stem}.csv" if csv else None
     if pdf is not None:  # the summary in the body, the full report attached
-        email_html, email_text = render_email(ctx, attachment=f"{stem}.pdf")
+        email_html, email_text = render_email(ctx, attachment=f"{stem}.pdf", csv_file=csv_name)
     else:  # no attachment: the body is the full report (the text part its summary)
-        _, email_text = render_email(ctx)
+        _, email_text = render_email(ctx, csv_file=csv_name)
         email_html = html
     return RenderedReport(subject_context=subject_context(ctx), html=email_html,
-                          text=email_text, pdf=pdf, files=files)
+                          text=email_text, pdf=pdf, files=files, csv=csv)
 
 
 __all__ = ["render_for_schedule"]

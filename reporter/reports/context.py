@@ -12,6 +12,17 @@ from datetime import datetime, tzinfo
 
 from agent.periods import Period
 
+# What the document colours and lists (answers.md §8: say each thing once, only what is
+# material). A change is coloured only when it is material: at least MATERIAL_PP percentage
+# points for utilization, allocation and impacts, at least MATERIAL_PCT % for GPU-hours;
+# smaller ones are grey (the footer says so). A week-over-week table shows at most TABLE_ROWS
+# rows in the document (the largest by GPU-hours, plus every drop and mover), the rest go to the
+# CSV kept with the report; an idle list shows IDLE_ROWS workloads.
+MATERIAL_PP = 1.0
+MATERIAL_PCT = 5.0
+TABLE_ROWS = 15
+IDLE_ROWS = 5
+
 
 @dataclass
 class Kpi:
@@ -31,10 +42,11 @@ class Kpi:
 
     @property
     def tone(self) -> str:
+        """good / bad for a material change (``MATERIAL_PP``, ``MATERIAL_PCT``), else flat."""
         if self.delta is None or self.better == "none":
             return "flat"
         change = self.delta if self.percent else (self.delta_pct or 0.0)
-        if abs(change) < 0.05:
+        if abs(change) < (MATERIAL_PP if self.percent else MATERIAL_PCT):
             return "flat"
         return "good" if (change > 0) == (self.better == "up") else "bad"
 
@@ -65,6 +77,10 @@ class Drill:
     def contributors(self) -> list[dict]:
         return self.users + self.workloads
 
+    @property
+    def key(self) -> tuple[str | None, str]:
+        return self.cluster, self.namespace
+
 
 @dataclass
 class Section:
@@ -93,10 +109,53 @@ class Section:
     snapshot: dict | None = None
     narrative: list[str] = field(default_factory=list)
     insights: list[str] = field(default_factory=list)
+    # the answers' warnings (partial coverage, an early period ...), each once
+    warnings: list[str] = field(default_factory=list)
     compare: dict | None = None  # the compare figures behind the KPI tiles
+    # each table row's share of the section's change (pp), from the section's own drill-down:
+    # namespaces of a cluster, users of a namespace (the attribution, as a column of the table)
+    impacts: dict[str, float] = field(default_factory=dict)
+    moved: set[str] = field(default_factory=set)  # rows of the table that rose or fell
 
     def kpi(self, key: str) -> Kpi | None:
         return next((k for k in self.kpis if k.key == key), None)
+
+    @property
+    def table_rows(self) -> list[dict]:
+        """The rows the document shows: the first ``TABLE_ROWS`` (largest by GPU-hours), plus
+        any dropped or moved namespace beyond them, in the table's order."""
+        if len(self.table) <= TABLE_ROWS:
+            return self.table
+        marked = self.dropped | self.moved
+        return [r for i, r in enumerate(self.table) if i < TABLE_ROWS or r["name"] in marked]
+
+    @property
+    def table_hidden(self) -> int:
+        return len(self.table) - len(self.table_rows)
+
+    @property
+    def idle_rows(self) -> list[dict]:
+        return self.idle[:IDLE_ROWS]
+
+    @property
+    def gpus_now(self) -> dict[str, int] | None:
+        """GPUs allocated now per namespace, when the allocation snapshot is a column of the
+        week-over-week table of namespaces (rather than a second table of the same
+        namespaces); None when there is no such table or no snapshot by namespace."""
+        snap = self.snapshot
+        if not snap or not self.table or self.table_kind != "namespace" or snap.get("by_cluster"):
+            return None
+        return {n["namespace"]: n["allocated_gpus"] for n in snap.get("by_namespace", [])} or None
+
+    @property
+    def snapshot_only(self) -> list[dict]:
+        """Namespaces allocated now that are not rows of the table (idle in the period): the
+        snapshot lists them itself. All of them when the table does not carry the snapshot."""
+        snap = self.snapshot or {}
+        if self.gpus_now is None:
+            return list(snap.get("by_namespace", []))
+        rows = {r["name"] for r in self.table}
+        return [n for n in snap.get("by_namespace", []) if n["namespace"] not in rows]
 
 
 @dataclass
@@ -144,6 +203,11 @@ class ReportContext:
         return self.sections[0] if self.sections else None
 
     @property
+    def truncated(self) -> bool:
+        """Whether a table is longer than the document shows (then a CSV holds all of it)."""
+        return any(s.table_hidden for s in self.sections)
+
+    @property
     def dropped(self) -> list[Drill]:
         """Every dropped namespace across sections (a summary repeats its clusters' drops)."""
         seen, out = set(), []
@@ -155,4 +219,5 @@ class ReportContext:
         return out
 
 
-__all__ = ["Kpi", "Drill", "Section", "ReportContext"]
+__all__ = ["Kpi", "Drill", "Section", "ReportContext", "MATERIAL_PP", "MATERIAL_PCT",
+           "TABLE_ROWS", "IDLE_ROWS"]

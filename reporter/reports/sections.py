@@ -16,8 +16,17 @@ the blocks the report shows and from earlier answers:
   (``agent.figures.dropped_namespaces``: a fall of at least the threshold in pp, GPUs held in
   both periods, at least ``min_share_pct`` of the cluster's GPU-hours — answers.md §8); each
   one gets its own drill-down question;
-* a namespace "moved" when its utilization changed by at least the threshold either way; with
-  none, the namespace the agent's cluster drill-down followed into stands in.
+* a namespace "moved" when it dropped, or rose by the same rule mirrored (at least the
+  threshold up, at least the share). Only those get a drill-down: a −0.5 pp namespace is not
+  worth a box, and with none nothing stands in.
+
+Say each thing once (answers.md §8): the narrative is one answer's headline — the drill-down's
+when the change is worth explaining (it names the change and its causes), else the compare
+answer's — never both; the tiles carry the numbers. The attribution of a cluster's change to
+its namespaces (of a namespace's to its users) becomes the ``impacts`` column of the
+week-over-week table instead of a second table of the same rows. A namespace that dropped gets
+one box (under drops), not a second one under movers. Idle workloads are a table, not also a
+sentence. The trend's insights go into the narrative only when no chart shows the trend.
 
 Nothing here computes a figure: tiles, tables and drill-downs are the answers' figures, the
 narrative is the answers' headlines.
@@ -69,7 +78,7 @@ def build_section(asker: Asker, plan: Plan, cluster: str | None, namespace: str 
     tick(f"{who}: week over week")
     children = scope != "all" and bool(blocks & {"table", "drops", "movers"})
     cmp = asker.ask("compare-children" if children else "compare", cluster, namespace)
-    _kpis_and_narrative(sec, cmp, trend, asker.lang)
+    _kpis_and_narrative(sec, cmp, trend, asker.lang, chart="chart" in blocks)
 
     if "chart" in blocks:
         tick(f"{who}: chart")
@@ -81,8 +90,9 @@ def build_section(asker: Asker, plan: Plan, cluster: str | None, namespace: str 
     if _wants_drilldown(sec, blocks, cmp):
         tick(f"{who}: root causes")
         drill = asker.ask("drilldown", cluster, namespace)
+        _warn(sec, drill)
         if abs(drill.figures.get("total_delta_pp") or 0.0) >= NARRATE_CHANGE_PP:
-            sec.narrative.append(drill.headline)
+            sec.narrative = [drill.headline]  # the change and its causes, in one answer
 
     rows: list[dict] = []
     if children:
@@ -90,17 +100,20 @@ def build_section(asker: Asker, plan: Plan, cluster: str | None, namespace: str 
         sec.table_kind = cmp.figures.get("child") or ("user" if namespace else "namespace")
         sec.dropped = {r["name"] for r in dropped_namespaces(
             rows, plan.threshold, min_share_pct=plan.min_share_pct)}
+        if scope == "cluster":
+            sec.moved = sec.dropped | _rose(rows, plan)
         if "table" in blocks:
             sec.table = rows
+            if drill is not None:
+                sec.impacts = {c["name"]: c["impact_pp"]
+                               for c in drill.figures.get("contributors", [])
+                               if c["kind"] == sec.table_kind}
     if "drops" in blocks:
         _drops(asker, plan, sec, rows, drill, tick)
     if "attribution" in blocks and drill is not None:
         _attribution(sec, drill)
     if "movers" in blocks and drill is not None:
-        _movers(asker, plan, sec, rows, drill, tick)
-    if scope == "namespace" and drill is not None and (sec.drops or sec.movers) \
-            and drill.headline in sec.narrative:
-        sec.narrative.remove(drill.headline)  # the drill-down box below says it
+        _movers(asker, sec, drill, tick)
 
     if "idle" in blocks:
         tick(f"{who}: idle workloads")
@@ -121,11 +134,22 @@ def _empty(asker: Asker, sec: Section, trend: Answer) -> None:
     sec.newest_data = max(newest) if newest else None
 
 
-def _kpis_and_narrative(sec: Section, cmp: Answer, trend: Answer, lang: str) -> None:
+def _warn(sec: Section, *answers: Answer) -> None:
+    """The answers' warnings, each once, in the order they came."""
+    for a in answers:
+        for w in a.warnings:
+            if w not in sec.warnings:
+                sec.warnings.append(w)
+
+
+def _kpis_and_narrative(sec: Section, cmp: Answer, trend: Answer, lang: str,
+                        chart: bool) -> None:
     sec.compare = cmp.figures
     sec.kpis = kpi_tiles(cmp.figures)
     sec.narrative.append(_sentence(cmp.headline) if lang == "en" else cmp.headline)
-    sec.insights.extend(trend.insights)
+    if not chart:  # the chart shows the trend; without one its insights say it
+        sec.insights.extend(trend.insights)
+    _warn(sec, trend, cmp)
 
 
 def _wants_drilldown(sec: Section, blocks: frozenset[str], cmp: Answer) -> bool:
@@ -136,6 +160,15 @@ def _wants_drilldown(sec: Section, blocks: frozenset[str], cmp: Answer) -> bool:
             or (sec.scope == "namespace" and "drops" in blocks)
             or ("narrative" in blocks and bool(blocks & {"drops", "table"})
                 and abs(delta) >= NARRATE_CHANGE_PP))
+
+
+def _rose(rows: list[dict], plan: Plan) -> set[str]:
+    """The namespaces that rose by the drop rule mirrored: at least the threshold up, held in
+    both periods, at least the share of the cluster's GPU-hours."""
+    mirrored = [{**r, "delta_pp": -r["delta_pp"]} if r.get("delta_pp") is not None else r
+                for r in rows]
+    return {r["name"] for r in dropped_namespaces(mirrored, plan.threshold,
+                                                  min_share_pct=plan.min_share_pct)}
 
 
 def _drops(asker: Asker, plan: Plan, sec: Section, rows: list[dict], drill: Answer | None,
@@ -158,19 +191,19 @@ def _attribution(sec: Section, drill: Answer) -> None:
                        if c["kind"] == first][:TOP_ATTRIBUTION]
 
 
-def _movers(asker: Asker, plan: Plan, sec: Section, rows: list[dict], drill: Answer,
-            tick: Tick) -> None:
+def _movers(asker: Asker, sec: Section, drill: Answer, tick: Tick) -> None:
+    """The namespaces that moved, each with its drill-down — but not again one whose box is
+    already under drops."""
+    boxed = {d.key for d in sec.drops}
     if sec.scope == "namespace":
-        sec.movers.append(drill_of(drill, sec.cluster, sec.namespace or ""))
+        if (sec.cluster, sec.namespace) not in boxed:
+            sec.movers.append(drill_of(drill, sec.cluster, sec.namespace or ""))
         return
-    moved = sorted((r for r in rows if r["delta_pp"] is not None
-                    and abs(r["delta_pp"]) >= plan.threshold),
-                   key=lambda r: (-abs(r["delta_pp"]), r["name"]))
-    names = [r["name"] for r in moved]
-    follow = drill.figures.get("namespace_drilldown")
-    if not names and follow:
-        names = [follow["namespace"]]
-    for ns in names:
+    rows = {r["name"]: r for r in sec.table} if sec.table else {}
+    moved = sorted(sec.moved, key=lambda n: (-abs((rows.get(n) or {}).get("delta_pp") or 0.0), n))
+    for ns in moved:
+        if (sec.cluster, ns) in boxed:
+            continue
         tick(f"{sec.cluster}: what moved {ns}")
         sec.movers.append(drill_of(asker.ask("moved", sec.cluster, ns), sec.cluster, ns))
 
@@ -178,8 +211,7 @@ def _movers(asker: Asker, plan: Plan, sec: Section, rows: list[dict], drill: Ans
 def _idle(sec: Section, rank: Answer) -> None:
     sec.idle = list(rank.figures.get("items", []))
     sec.idle_total = rank.figures.get("total", len(sec.idle))
-    if sec.idle:
-        sec.narrative.append(rank.headline)
+    _warn(sec, rank)
 
 
 def _snapshot(sec: Section, now: Answer) -> None:

@@ -34,6 +34,7 @@ from sqlalchemy.engine import Connection, make_url
 from sqlalchemy.exc import DBAPIError, IntegrityError, SQLAlchemyError
 
 from agent.errors import StateError
+from agent.settings import normalize_database_url
 from agent.text import mask_url, one_line
 from reporter.statedb.models import deliveries, runs, scheduler_locks
 
@@ -54,10 +55,7 @@ def utcnow() -> datetime:
 
 def normalize_url(url: str) -> str:
     """``postgres://`` / ``postgresql://`` -> ``postgresql+psycopg://`` (psycopg 3 is what we ship)."""
-    for prefix in ("postgresql://", "postgres://"):
-        if url.startswith(prefix):
-            return "postgresql+psycopg://" + url[len(prefix):]
-    return url
+    return normalize_database_url(url)
 
 
 def _wrap_db_errors(fn: Callable[..., T]) -> Callable[..., T]:
