@@ -12,6 +12,8 @@ ever parses the prose: a terminal prints ``headline``, ``notes``, the ``tables``
   clusters"): always printed.
 * ``tables`` — rows for people: named, with column keys and labels; values stay numbers.
 * ``warnings`` — what the reader must know to trust the figures (partial coverage, LLM fallback).
+* ``llm_rejected`` — why the grounding guard rejected the model's phrasing (number | date |
+  direction | entity), None when it was kept or none was asked for; counted by the service.
 
 A question that needs an answer back (``needs_clarification``) carries the ``question``, its
 ``options`` and the ``clarify_entity`` it is about; ``thread_id`` names the graph thread waiting
@@ -66,6 +68,7 @@ class Answer:
     session_id: str | None = None
     clarify_entity: str | None = None  # what the clarification is about: cluster, namespace, ...
     thread_id: str | None = None  # the graph thread (the session, or a one-shot thread)
+    llm_rejected: str | None = None  # why the LLM phrasing was rejected (phrasing.guard)
 
     def table(self, name: str) -> Table | None:
         return next((t for t in self.tables if t.name == name), None)
@@ -87,6 +90,7 @@ class Answer:
             "llm_calls": self.llm_calls,
             "session_id": self.session_id,
             "warnings": self.warnings,
+            "llm_rejected": self.llm_rejected,
             "notes": self.notes,
             "tables": [t.as_dict() for t in self.tables],
         }

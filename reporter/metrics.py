@@ -7,6 +7,7 @@ scheduler and their tests name them the same way:
   ``gpureport_request_seconds{endpoint}`` (P50/95/99 come from its buckets),
   ``gpureport_questions_total{intent,language,outcome}`` (answered | clarification | error),
   ``gpureport_llm_calls_total{purpose}``, ``gpureport_llm_tokens_total{kind}``,
+  ``gpureport_llm_rejections_total{reason}`` (LLM phrasings the grounding guard rejected),
   ``gpureport_tool_calls_total{tool,outcome}``, ``gpureport_tool_seconds{tool}``, and
   ``gpureport_source_seconds{method}`` (time in data-source calls, to see where time goes);
 * the scheduler (``scheduler run --metrics-port``): ``gpureport_report_runs_total{schedule,
@@ -72,6 +73,10 @@ QUESTIONS = Counter("gpureport_questions", "Questions put to the agent over HTTP
                     ["intent", "language", "outcome"], registry=REGISTRY)
 LLM_CALLS = Counter("gpureport_llm_calls", "Language-model calls made for questions.",
                     ["purpose"], registry=REGISTRY)
+LLM_REJECTIONS = Counter("gpureport_llm_rejections",
+                         "LLM phrasings rejected by the grounding guard (the template answer was "
+                         "used), by reason: number | date | direction | entity.", ["reason"],
+                         registry=REGISTRY)
 LLM_TOKENS = Counter("gpureport_llm_tokens", "Language-model tokens used, by kind.",
                      ["kind"], registry=REGISTRY)
 TOOL_CALLS = Counter("gpureport_tool_calls", "Agent tool calls, by tool and outcome.",
@@ -103,11 +108,14 @@ def observe_request(endpoint: str, status: int, seconds: float) -> None:
 
 def observe_question(answer: dict | None, outcome: str, *, language: str = "en") -> None:
     """One question: ``answer`` is the ``ask --json`` object (None when the run failed);
-    ``outcome`` is answered | clarification | error. Its tool calls and LLM calls are counted
-    as they happen (``observe_tool``, ``observe_llm_call``)."""
+    ``outcome`` is answered | clarification | error; a rejected LLM phrasing from
+    ``llm_rejected``. Its tool calls and LLM calls are counted as they happen
+    (``observe_tool``, ``observe_llm_call``)."""
     answer = answer or {}
     QUESTIONS.labels(answer.get("intent") or "unknown", answer.get("language") or language,
                      outcome).inc()
+    if answer.get("llm_rejected"):
+        LLM_REJECTIONS.labels(str(answer["llm_rejected"])).inc()
 
 
 def observe_tool(tool: str, outcome: str, seconds: float | None = None) -> None:

@@ -69,6 +69,8 @@ def test_every_record_is_redacted_whatever_logger_handler_or_arguments(monkeypat
     root = logging.getLogger()
     monkeypatch.setattr(root, "handlers", [])
     monkeypatch.setattr(root, "level", root.level)
+    for name in (*logs.QUIET, "psycopg"):  # configure quiets them: give their levels back
+        monkeypatch.setattr(logging.getLogger(name), "level", logging.getLogger(name).level)
     logs.configure(2)
     late = io.StringIO()
     library = logging.getLogger("some.library")

@@ -5,8 +5,12 @@
   continued into); discovery lists the options found.
 * the parts — ``headline`` and detail lines from the template phrasing, ``notes`` (context no
   table shows), ``tables`` built from the figures (``agent.phrasing.tables``).
-* an LLM rephrasing of the headline is kept only when the question was understood by the LLM
-  in the first place and every number in it is grounded in the figures (``phrasing.guard``).
+* an LLM rephrasing of the headline is tried only when the question was understood by the LLM
+  in the first place, and kept only when ``phrasing.guard`` finds it grounded: its numbers,
+  dates, directions and names all in the figures, the periods, the template answer or the
+  question. A rejected rephrasing leaves the template headline, a warning that says why, and
+  ``Answer.llm_rejected`` (the reason: number | date | direction | entity), which the service
+  counts in ``gpureport_llm_rejections_total{reason}``.
 """
 
 from __future__ import annotations
@@ -36,25 +40,30 @@ def synthesize(state: AgentState, config: RunnableConfig) -> dict:
                            all_clusters=all_clusters and u.subject_kind != "cluster")
     warnings: list[str] = []
     llm_calls = state.get("llm_calls") or 0
+    rejected = None
     settings = llm_settings(state, deps)
     if settings is not None and u.source == "llm" and u.intent != "help":
         llm_calls += 1
+        periods = tuple(p for p in (u.period, u.baseline) if p is not None)
         try:
             text = llm_mod.rephrase(settings, u.question, headline, [*details, *notes], figures,
-                                    u.language)
-            periods = [p for p in (u.period, u.baseline) if p is not None]
-            bad = phrasing.ungrounded_numbers(text, {"figures": figures, "periods": [
-                {**p.as_dict(), "days": p.hours / 24, "hours": p.hours} for p in periods]},
-                u.question, entities)
-            if bad:
-                warnings.append(f"LLM answer rejected: numbers not in the figures ({', '.join(bad[:5])})")
-            elif text.strip():
-                headline = text.strip()
+                                    u.language, [{"label": p.label, **p.as_dict(),
+                                                  "hours": p.hours} for p in periods])
         except LLMError as exc:
             warnings.append(f"LLM phrasing unavailable, template answer used: {exc}")
+        else:
+            verdict = phrasing.check(text, phrasing.Evidence(
+                figures=figures, template="\n".join([headline, *details, *notes]),
+                question=u.question, entities=entities,
+                names=tuple(state.get("clusters") or ()), periods=periods))
+            if not verdict.ok:
+                warnings.append(verdict.message())
+                rejected = verdict.reason
+            elif text.strip():
+                headline = text.strip()
     answer = Answer(headline=headline, intent=u.intent, language=u.language, insights=details,
                     notes=notes, tables=phrasing.tables(u.intent, figures, u.language),
-                    entities=entities, figures=figures)
+                    entities=entities, figures=figures, llm_rejected=rejected)
     return {"answer": answer, "llm_calls": llm_calls,
             "warnings": [*(state.get("warnings") or []), *warnings]}
 

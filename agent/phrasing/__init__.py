@@ -4,20 +4,22 @@ keeps a language model's phrasing to the computed numbers.
 * ``agent.phrasing.words`` — numbers, names, scopes and periods as written in answers;
 * ``agent.phrasing.answers`` — headline, detail lines, notes and clarification questions (en/zh);
 * ``agent.phrasing.tables`` — the tables of an answer, rows copied from the figures;
-* ``agent.phrasing.guard`` — the number-grounding guard for LLM phrasing.
+* ``agent.phrasing.guard`` — the grounding guard for LLM phrasing: ``check(text, Evidence)``
+  finds numbers, dates, directions and names the figures do not support; it reads texts with
+  ``agent.phrasing.scan`` (numbers, dates) and ``agent.phrasing.cues`` (clauses, direction words,
+  names), and the evidence with ``agent.phrasing.grounds``.
 
 The names below are re-exported for the reports, which phrase their own sections with them.
 """
 
 from agent.phrasing.answers import (causes, clarification, contributor_line, help_text, notes,
                                     phrase, top_contributors)
-from agent.phrasing.guard import allowed_numbers, grounded, ungrounded_numbers
+from agent.phrasing.guard import Evidence, Verdict, check
 from agent.phrasing.tables import cell, tables
 from agent.phrasing.words import gh, name, over_the, p1, period_words, scope_words, signed
 
 _period_words = period_words  # the name reporter.reports and reporter.render import
 
-__all__ = ["allowed_numbers", "causes", "cell", "clarification", "contributor_line", "gh",
-           "grounded", "help_text", "name", "notes", "over_the", "p1", "period_words", "phrase",
-           "scope_words", "signed", "tables", "top_contributors", "ungrounded_numbers",
-           "_period_words"]
+__all__ = ["Evidence", "Verdict", "causes", "cell", "check", "clarification", "contributor_line",
+           "gh", "help_text", "name", "notes", "over_the", "p1", "period_words", "phrase",
+           "scope_words", "signed", "tables", "top_contributors", "_period_words"]
