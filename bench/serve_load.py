@@ -7,9 +7,11 @@ sends N requests, C at a time, cycling through rule-path questions (realtime, tr
 drill-down, compare, in English and Chinese; no LLM), to ``/api/gpu-analysis/chat`` or to
 ``/chat/stream`` (a stream counts as done at its ``done`` event; its time to the first event is
 reported too). Prints throughput, P50/P95/P99 latency, errors and the server's peak RSS
-(``VmHWM`` of its process and workers), and — from the server's own ``/metrics`` — how many
-milliseconds of a request went to data-source calls and to each tool (the agent's work, as
-against the service's); writes the same as JSON with ``--json``.
+(``VmHWM`` of its process and workers), the server's CPU time per request (``/proc``: a
+figure that holds on a machine other work shares, where throughput and latency do not), and
+— from the server's own ``/metrics`` — how many milliseconds of a request went to data-source
+calls and to each tool (the agent's work, as against the service's); writes the same as JSON
+with ``--json``.
 
     python bench/serve_load.py [-n 1000] [-c 16] [--path chat|stream|both] [--workers 1]
                                [--no-save] [--url URL --pid PID] [--json FILE]
@@ -84,15 +86,33 @@ def start_server(db: Path, workers: int) -> tuple[subprocess.Popen, str]:
     raise SystemExit(f"the server did not become ready; see {home / 'serve.log'}")
 
 
+def server_pids(pid: int) -> list[int]:
+    """``pid`` and its children (uvicorn's workers)."""
+    try:
+        return [pid, *(int(p) for p in
+                       Path(f"/proc/{pid}/task/{pid}/children").read_text().split())]
+    except OSError:
+        return [pid]
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of the server's processes so far: what a request costs, whatever
+    else the machine is running (its wall-clock figures are not)."""
+    tick = os.sysconf("SC_CLK_TCK")
+    total = 0.0
+    for p in server_pids(pid):
+        try:
+            fields = Path(f"/proc/{p}/stat").read_text().rsplit(")", 1)[1].split()
+            total += (int(fields[11]) + int(fields[12])) / tick  # utime, stime
+        except (OSError, IndexError, ValueError):
+            pass
+    return total
+
+
 def peak_rss_mb(pid: int) -> float:
     """VmHWM of ``pid`` and its children (uvicorn's workers), in MiB."""
     total = 0
-    pids = [pid]
-    try:
-        pids += [int(p) for p in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
-    except OSError:
-        pass
-    for p in pids:
+    for p in server_pids(pid):
         try:
             for line in Path(f"/proc/{p}/status").read_text().splitlines():
                 if line.startswith("VmHWM:"):
@@ -208,9 +228,13 @@ def main() -> int:
     try:
         asyncio.run(load(url, "chat", min(20, args.n), 4, not args.no_save))  # warm-up
         for path in (("chat", "stream") if args.path == "both" else (args.path,)):
-            before = scrape(url)
+            before, cpu = scrape(url), cpu_seconds(pid) if pid else None
             result = asyncio.run(load(url, path, args.n, args.concurrency, not args.no_save))
             result["server"] = breakdown(before, scrape(url), args.n)
+            if pid:
+                result["server"]["cpu_ms_per_request"] = round(
+                    (cpu_seconds(pid) - cpu) * 1000 / args.n, 1)
+            result["load_average"] = os.getloadavg()[0]
             result["save_history"] = not args.no_save
             result["workers"] = args.workers
             result["server_peak_rss_mb"] = round(peak_rss_mb(pid), 1) if pid else None
@@ -221,9 +245,11 @@ def main() -> int:
                   f"errors {result['errors']}, server peak RSS {result['server_peak_rss_mb']} MiB"
                   + (f", first event P50 {result['first_event_p50_ms']} ms"
                      if path == "stream" else ""))
-            print(f"{'':6} server, per request: {result['server']['request_ms_mean']} ms in all, "
+            print(f"{'':6} server, per request: {result['server'].get('cpu_ms_per_request')} ms "
+                  f"of CPU, {result['server']['request_ms_mean']} ms in all, "
                   f"{result['server']['source_ms_per_request']} ms in data-source calls; "
-                  f"tools {result['server']['tool_ms_per_request']}")
+                  f"tools {result['server']['tool_ms_per_request']}; load average "
+                  f"{result['load_average']:.2f}")
     finally:
         if proc is not None:
             proc.send_signal(signal.SIGTERM)
