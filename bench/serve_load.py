@@ -229,7 +229,10 @@ def main() -> int:
         asyncio.run(load(url, "chat", min(20, args.n), 4, not args.no_save))  # warm-up
         for path in (("chat", "stream") if args.path == "both" else (args.path,)):
             before, cpu = scrape(url), cpu_seconds(pid) if pid else None
+            mine = time.process_time()
             result = asyncio.run(load(url, path, args.n, args.concurrency, not args.no_save))
+            result["client_cpu_ms_per_request"] = round((time.process_time() - mine) * 1000
+                                                        / args.n, 1)
             result["server"] = breakdown(before, scrape(url), args.n)
             if pid:
                 result["server"]["cpu_ms_per_request"] = round(
@@ -248,7 +251,8 @@ def main() -> int:
             print(f"{'':6} server, per request: {result['server'].get('cpu_ms_per_request')} ms "
                   f"of CPU, {result['server']['request_ms_mean']} ms in all, "
                   f"{result['server']['source_ms_per_request']} ms in data-source calls; "
-                  f"tools {result['server']['tool_ms_per_request']}; load average "
+                  f"tools {result['server']['tool_ms_per_request']}; this client "
+                  f"{result['client_cpu_ms_per_request']} ms of CPU per request; load average "
                   f"{result['load_average']:.2f}")
     finally:
         if proc is not None:
