@@ -260,6 +260,31 @@ def test_resolve_name_exact_case_fuzzy():
     assert resolve_name("gpu-weast", ["gpu-east", "gpu-west"])[1][0] == "gpu-west"
 
 
+@pytest.mark.parametrize("q, cluster", [
+    ("how fresh is the data", None),
+    ("When was the data last updated?", None),
+    ("is the data up to date", None),
+    ("is the gpu-west data stale?", "gpu-west"),
+    ("how old is the data on gpu-east", "gpu-east"),
+    ("数据更新到什么时候", None),
+    ("数据是最新的吗", None),
+    ("gpu-east的数据更新到哪天了", "gpu-east"),
+])
+def test_questions_about_how_recent_the_data_is_are_freshness(q, cluster):
+    u = understand(q, NOW, META)
+    assert (u.intent, u.cluster, u.issues) == ("freshness", cluster, [])
+    assert u.confidence >= 0.6
+
+
+@pytest.mark.parametrize("q, intent", [
+    ("what is the latest GPU usage", "realtime"),  # the latest *figures*, not the data's age
+    ("最新的GPU分配情况", "realtime"),
+    ("show me the current allocation", "realtime"),
+])
+def test_latest_figures_stay_realtime(q, intent):
+    assert understand(q, NOW, META).intent == intent
+
+
 def test_two_entities_of_a_kind_make_a_comparison():
     u = understand("Compare GPU usage between ml-team and cv-team", NOW, META)
     assert (u.intent, u.namespace, u.other_kind, u.other) == ("compare", "ml-team", "namespace", "cv-team")

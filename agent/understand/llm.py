@@ -28,7 +28,8 @@ MAX_OPTIONS_IN_PROMPT = 60
 class Extraction(BaseModel):
     """What the model must return. Periods are expressions gpureport parses itself."""
 
-    intent: Literal["trend", "compare", "drilldown", "realtime", "discovery", "ranking", "help"]
+    intent: Literal["trend", "compare", "drilldown", "realtime", "discovery", "ranking", "freshness",
+                    "help"]
     language: Literal["en", "zh"] = "en"
     cluster: str | None = None
     namespace: str | None = None
