@@ -130,11 +130,15 @@ class CachedSource:
         return self._cached(self._source.users, cluster, start, end, namespace)
 
     def workloads(self, cluster: str | None, start: datetime, end: datetime,
-                  namespace: str | None = None, user: str | None = None) -> list[WorkloadInfo]:
-        return self._cached(self._source.workloads, cluster, start, end, namespace, user)
+                  namespace: str | None = None, user: str | None = None,
+                  workload: str | None = None) -> list[WorkloadInfo]:
+        return self._cached(self._source.workloads, cluster, start, end, namespace, user,
+                            workload)
 
-    def workload_names(self, cluster: str | None, start: datetime, end: datetime) -> list[str]:
-        return self._cached(self._source.workload_names, cluster, start, end)
+    def find_workload_names(self, cluster: str | None, start: datetime, end: datetime,
+                            words: Sequence[str], exact: Sequence[str] = (),
+                            limit: int = 50) -> dict[str, list[str]]:
+        return self._source.find_workload_names(cluster, start, end, words, exact, limit)
 
     def period_stats(self, scope: Scope, start: datetime, end: datetime) -> PeriodStats:
         return self._cached(self._source.period_stats, scope, start, end)
@@ -160,6 +164,9 @@ class CachedSource:
 
     def ping(self) -> str:
         return self._source.ping()
+
+    def describe(self) -> str:
+        return self._source.describe()
 
     def close(self) -> None:
         self._source.close()

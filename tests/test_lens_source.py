@@ -340,7 +340,7 @@ def test_factory_builds_the_configured_source(db_url):
 
     lens = make_source(SourceSettings(kind="lens", lens_url="http://127.0.0.1:9/", retries=1))
     assert isinstance(lens, LensSource) and lens.base_url == "http://127.0.0.1:9/v1"
-    assert lens.retries == 1
+    assert lens.client.retries == 1
     lens.close()
     with pytest.raises(SourceError, match="lens_url"):
         make_source(SourceSettings(kind="lens"))

@@ -163,7 +163,9 @@ def discovery(u: Understanding, low: str, meta: Names) -> None:
     """What to list; label values need the key named in the question ("team标签有哪些值")."""
     nouns = kind_nouns(low)
     kinds = [k for _, k in nouns]
-    key = label_key_in(meta, [tok[0] for tok in TOKEN.finditer(low)])
+    # the label keys are fetched only when label values are asked for
+    key = label_key_in(meta, [t[0] for t in TOKEN.finditer(low)]) if "label_values" in kinds \
+        else None
     if "label_values" in kinds and key:
         u.discovery_target = "label_values"
         u.label_type, u.label_key = key

@@ -225,10 +225,11 @@ class Resolver:
     def lookup_workloads(self, toks: list[Tok]) -> None:
         """Index the real workload names near the question's words.
 
-        ``near`` words (not everyday words, quoted, or typed as a workload) are looked up with
-        their neighbours for suggestions; everyday words and joined neighbours ("model train"
-        -> model-train) only need an exact check. Words that already name a namespace, cluster
-        or user are not looked up: the untyped resolution tries those kinds first anyway.
+        ``near`` words (not everyday words, or quoted) are looked up with their neighbours for
+        suggestions; everyday words and joined neighbours ("model train" -> model-train) only
+        need an exact check. Words that already name a namespace, cluster or user are not
+        looked up unless a kind word makes them a workload ("job ml-team"): the untyped
+        resolution tries those kinds first anyway.
         """
         near: dict[str, None] = {}
         exact: dict[str, None] = {}
@@ -239,7 +240,7 @@ class Resolver:
             typed = tok.kind == "workload" or self._after_workload_marker(toks, i)
             if not typed and self._known_elsewhere(word):
                 continue
-            if tok.quoted or typed or not self._is_common(word.lower()):
+            if tok.quoted or not self._is_common(word.lower()):
                 near[word] = None
             else:
                 exact[word] = None

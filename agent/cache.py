@@ -1,0 +1,94 @@
+"""A small cache of JSON values with a time to live, for names that change slowly.
+
+The catalogue of real names (``agent.catalog``) and the Lens source's cluster list are read
+far more often than they change; fetching them for every question is what made a question
+over the Lens API cost dozens of requests. ``CatalogCache`` is the protocol: JSON values by
+key with the time each was stored, and ``ttl_s``, how long a value may be served (0: never).
+``MemoryCache`` keeps them in this process; ``reporter.statedb.catalog_cache`` keeps them in
+the state database, so that consecutive ``gpureport`` processes share them.
+
+``fresh``/``keep`` are the one reading of the TTL: an entry older than ``ttl_s`` (or stored
+"in the future" by a host whose clock is ahead) is not served but fetched again. A cache that
+fails (``StateError``: the state database is down) is a miss with a warning in the log — the
+value is then fetched, and the question still answered.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from datetime import datetime, timezone
+from typing import Any, Callable, Protocol
+
+from agent.errors import StateError
+
+log = logging.getLogger("gpureport.cache")
+
+DEFAULT_TTL_S = 300.0
+
+
+class CatalogCache(Protocol):
+    ttl_s: float
+
+    def get(self, key: str) -> tuple[Any, datetime] | None:
+        """The value stored under ``key`` and when it was stored (aware UTC), or None."""
+        ...
+
+    def put(self, key: str, value: Any, stored_at: datetime) -> None: ...
+
+
+class MemoryCache:
+    """A ``CatalogCache`` in this process's memory (thread-safe)."""
+
+    def __init__(self, ttl_s: float = DEFAULT_TTL_S):
+        self.ttl_s = float(ttl_s)
+        self._items: dict[str, tuple[Any, datetime]] = {}
+        self._lock = threading.Lock()
+
+    def get(self, key: str) -> tuple[Any, datetime] | None:
+        with self._lock:
+            return self._items.get(key)
+
+    def put(self, key: str, value: Any, stored_at: datetime) -> None:
+        with self._lock:
+            self._items[key] = (value, stored_at)
+
+    def clear(self) -> None:
+        with self._lock:
+            self._items.clear()
+
+
+# What is used when no cache is configured (tests, library use): one per process.
+PROCESS_CACHE = MemoryCache()
+
+
+def utcnow() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+def fresh(cache: CatalogCache, key: str, clock: Callable[[], datetime] = utcnow) -> Any | None:
+    """The value under ``key`` if it is younger than the cache's TTL, else None."""
+    ttl = cache.ttl_s
+    if ttl <= 0:
+        return None
+    try:
+        hit = cache.get(key)
+    except StateError as exc:
+        log.warning("name cache unavailable, fetching instead: %s", exc)
+        return None
+    if hit is None:
+        return None
+    value, stored_at = hit
+    age = (clock() - stored_at).total_seconds()
+    return value if 0 <= age < ttl else None
+
+
+def keep(cache: CatalogCache, key: str, value: Any,
+         clock: Callable[[], datetime] = utcnow) -> None:
+    """Store ``value`` under ``key`` now (nothing when caching is off or the cache fails)."""
+    if cache.ttl_s <= 0:
+        return
+    try:
+        cache.put(key, value, clock())
+    except StateError as exc:
+        log.warning("name cache unavailable, value not kept: %s", exc)

@@ -1,0 +1,286 @@
+"""The statements of the `sql` source, as SQLAlchemy Core builders (no connections here).
+
+Each function returns a statement (or the pieces of one) for one database; ``cf`` is the
+``cluster_name`` to filter on, or None when the database is one cluster's own (a Lens
+deployment) or when every cluster is asked for. Values are always bound parameters.
+
+Every figure is one grouped statement returning *additive sums* (``base.py``): Σ allocated,
+Σ allocated·utilization, Σ utilization, row count. Nothing here pulls hourly rows into Python.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime
+from typing import Sequence
+
+from sqlalchemy import Select, and_, distinct, func, literal, select, union_all
+
+from agent.names import lookup_prefix
+from agent.periods import naive
+from agent.sources import schema as s
+from agent.sources.base import UNKNOWN_USER, Scope
+
+ANNOTATION = "annotation"
+LOOKUP_LIMIT = 50  # names per prefix lookup: enough to suggest from, bounded on any store
+_SHORT_PREFIX = 4
+_SEPARATORS = re.compile(r"[\s\-_./]")
+
+
+def sums(allocated, utilization) -> list:
+    return [
+        func.coalesce(func.sum(allocated), 0.0).label("gpu_hours"),
+        func.coalesce(func.sum(allocated * utilization), 0.0).label("weighted"),
+        func.coalesce(func.sum(utilization), 0.0).label("util_sum"),
+        func.count().label("rows"),
+    ]
+
+
+def cluster_names() -> Select:
+    return select(s.cluster_hourly.c.cluster_name).distinct()
+
+
+def where(table, cf: str | None, start: datetime, end: datetime, *more) -> list:
+    """Rows of ``table`` in ``[start, end)`` (and of cluster ``cf``), plus ``more``."""
+    conds = [table.c.stat_hour >= naive(start), table.c.stat_hour < naive(end), *more]
+    if cf is not None:
+        conds.append(table.c.cluster_name == cf)
+    return conds
+
+
+def distinct_values(column, table, cf, start, end, *conds) -> Select:
+    return select(column).distinct().where(*where(table, cf, start, end, *conds))
+
+
+def user_join(user_annotation: str):
+    """(user expression, FROM clause) — the user chain of ``base.py`` over workload rows:
+    the row's annotation, its ``owner_name``, the top-level ``gpu_workload``'s annotation."""
+    w, gw = s.workload_hourly, s.gpu_workload
+    top = (select(gw.c.namespace.label("ns"), gw.c.name.label("nm"),
+                  func.max(gw.c.annotations[user_annotation].as_string()).label("u"))
+           .where(func.coalesce(gw.c.parent_uid, "") == "")
+           .group_by(gw.c.namespace, gw.c.name)
+           .subquery("top_user"))
+    user = func.coalesce(
+        func.nullif(w.c.annotations[user_annotation].as_string(), ""),
+        func.nullif(w.c.owner_name, ""),
+        func.nullif(top.c.u, ""),
+        literal(UNKNOWN_USER),
+    )
+    joined = w.outerjoin(top, and_(top.c.ns == w.c.namespace, top.c.nm == w.c.workload_name))
+    return user, joined
+
+
+def users_of_workloads(user_annotation: str, cf, start, end, namespace: str | None) -> Select:
+    w = s.workload_hourly
+    user, joined = user_join(user_annotation)
+    conds = where(w, cf, start, end)
+    if namespace is not None:
+        conds.append(w.c.namespace == namespace)
+    return select(user).distinct().select_from(joined).where(*conds)
+
+
+def workload_list(user_annotation: str, cf, start, end, namespace: str | None,
+                  user: str | None, workload: str | None = None) -> Select:
+    w = s.workload_hourly
+    user_col, joined = user_join(user_annotation)
+    conds = where(w, cf, start, end)
+    if namespace is not None:
+        conds.append(w.c.namespace == namespace)
+    if workload is not None:
+        conds.append(w.c.workload_name == workload)
+    if user is not None:
+        conds.append(user_col == user)
+    return (select(w.c.cluster_name, w.c.namespace, w.c.workload_name,
+                   func.max(w.c.workload_type), user_col.label("user"))
+            .select_from(joined).where(*conds)
+            .group_by(w.c.cluster_name, w.c.namespace, w.c.workload_name, user_col))
+
+
+def capacity(cf, start, end) -> Select:
+    c = s.cluster_hourly
+    return select(func.coalesce(func.sum(c.c.total_gpu_capacity), 0)).where(
+        *where(c, cf, start, end))
+
+
+def workload_count(conds: list, joined=None) -> Select:
+    """Distinct workloads among the workload rows matching ``conds`` (complete conditions)."""
+    w = s.workload_hourly
+    inner = select(w.c.cluster_name, w.c.namespace, w.c.workload_name)
+    if joined is not None:
+        inner = inner.select_from(joined)
+    inner = inner.where(*conds).distinct().subquery()
+    return select(func.count()).select_from(inner)
+
+
+def scope_rows(scope: Scope, user_annotation: str, cf, start, end):
+    """(table, conditions, FROM clause or None) selecting the rows behind a scope."""
+    if scope.kind == "cluster":
+        return s.cluster_hourly, where(s.cluster_hourly, cf, start, end), None
+    if scope.kind == "namespace":
+        n = s.namespace_hourly
+        return n, where(n, cf, start, end, n.c.namespace == scope.namespace), None
+    if scope.kind == "label" or (scope.kind == "user" and scope.namespace is None):
+        lb = s.label_hourly
+        if scope.kind == "user":
+            conds = [lb.c.dimension_type == ANNOTATION, lb.c.dimension_key == user_annotation,
+                     lb.c.dimension_value == scope.user]
+        else:
+            conds = [lb.c.dimension_type == scope.label_type,
+                     lb.c.dimension_key == scope.label_key,
+                     lb.c.dimension_value == scope.label_value]
+        return lb, where(lb, cf, start, end, *conds), None
+    w = s.workload_hourly
+    conds = where(w, cf, start, end)
+    if scope.namespace is not None:
+        conds.append(w.c.namespace == scope.namespace)
+    joined = None
+    if scope.user is not None:
+        user, joined = user_join(user_annotation)
+        conds.append(user == scope.user)
+    if scope.kind == "workload":
+        conds.append(w.c.workload_name == scope.workload)
+    return w, conds, joined
+
+
+def totals(table, conds: list, joined, *, with_capacity: bool = False) -> Select:
+    """The sums of the rows behind a scope (``scope_rows``); ``cap``: Σ total_gpu_capacity."""
+    cols = sums(table.c.allocated_gpu_count, table.c.avg_utilization)
+    if with_capacity:
+        cols.append(func.coalesce(func.sum(table.c.total_gpu_capacity), 0).label("cap"))
+    stmt = select(*cols)
+    if joined is not None:
+        stmt = stmt.select_from(joined)
+    return stmt.where(*conds)
+
+
+def namespace_children(cf, start, end) -> tuple[Select, Select]:
+    """(sums per namespace, distinct workloads per namespace)."""
+    n, w = s.namespace_hourly, s.workload_hourly
+    stmt = (select(n.c.namespace, *sums(n.c.allocated_gpu_count, n.c.avg_utilization))
+            .where(*where(n, cf, start, end)).group_by(n.c.namespace))
+    counts = (select(w.c.namespace, func.count(distinct(w.c.workload_name)))
+              .where(*where(w, cf, start, end)).group_by(w.c.namespace))
+    return stmt, counts
+
+
+def label_children(dimension_type: str, key: str, cf, start, end) -> Select:
+    lb = s.label_hourly
+    return (select(lb.c.dimension_value, *sums(lb.c.allocated_gpu_count, lb.c.avg_utilization))
+            .where(*where(lb, cf, start, end, lb.c.dimension_type == dimension_type,
+                          lb.c.dimension_key == key))
+            .group_by(lb.c.dimension_value))
+
+
+def workload_children(scope: Scope, child: str, user_annotation: str, cf, start, end) -> Select:
+    """Users (with their distinct workload count) or workloads of a workload-row scope."""
+    w = s.workload_hourly
+    user, joined = user_join(user_annotation)
+    conds = where(w, cf, start, end)
+    if scope.namespace is not None:
+        conds.append(w.c.namespace == scope.namespace)
+    if scope.user is not None:
+        conds.append(user == scope.user)
+    if scope.kind == "workload":
+        conds.append(w.c.workload_name == scope.workload)
+    total = sums(w.c.allocated_gpu_count, w.c.avg_utilization)
+    if child == "user":
+        return (select(user.label("u"), *total,
+                       func.count(distinct(w.c.namespace + literal("/") + w.c.workload_name))
+                       .label("n"))
+                .select_from(joined).where(*conds).group_by(user))
+    return (select(w.c.namespace, w.c.workload_name, func.max(w.c.workload_type).label("kind"),
+                   func.max(user).label("u"), *total)
+            .select_from(joined).where(*conds).group_by(w.c.namespace, w.c.workload_name))
+
+
+def series(table, conds: list, joined) -> Select:
+    stmt = select(table.c.stat_hour, *sums(table.c.allocated_gpu_count, table.c.avg_utilization))
+    if joined is not None:
+        stmt = stmt.select_from(joined)
+    return stmt.where(*conds).group_by(table.c.stat_hour)
+
+
+def capacity_series(cf, start, end) -> Select:
+    c = s.cluster_hourly
+    return (select(c.c.stat_hour, func.sum(c.c.total_gpu_capacity))
+            .where(*where(c, cf, start, end)).group_by(c.c.stat_hour))
+
+
+def latest_snapshot(cf, at: datetime) -> Select:
+    sn = s.snapshots
+    conds = [sn.c.snapshot_time <= naive(at), sn.c.dimension_type == "cluster"]
+    if cf is not None:
+        conds.append(sn.c.cluster_name == cf)
+    return (select(sn.c.cluster_name, sn.c.snapshot_time, sn.c.total_gpu_capacity,
+                   sn.c.allocated_gpu_count, sn.c.allocation_details)
+            .where(*conds).order_by(sn.c.snapshot_time.desc()).limit(1))
+
+
+def newest_hour(cf) -> Select:
+    c = s.cluster_hourly
+    stmt = select(func.max(c.c.stat_hour))
+    return stmt.where(c.c.cluster_name == cf) if cf is not None else stmt
+
+
+def idle_workloads(user_annotation: str, cf, start, end, min_gpus: float,
+                   max_utilization: float) -> Select:
+    w = s.workload_hourly
+    user, joined = user_join(user_annotation)
+    conds = where(w, cf, start, end, w.c.allocated_gpu_count >= float(min_gpus),
+                  w.c.avg_utilization < float(max_utilization))
+    return (select(w.c.namespace, w.c.workload_name, func.max(w.c.workload_type).label("kind"),
+                   func.max(user).label("u"), *sums(w.c.allocated_gpu_count, w.c.avg_utilization))
+            .select_from(joined).where(*conds).group_by(w.c.namespace, w.c.workload_name))
+
+
+# -- workload names: looked up, not listed --------------------------------------------------
+def _like_escape(text: str) -> str:
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
+def _next(prefix: str) -> str:
+    """The smallest string greater than every string starting with ``prefix``."""
+    return prefix[:-1] + chr(ord(prefix[-1]) + 1)
+
+
+def prefixes(word: str) -> list[tuple[str, str]]:
+    """(literal beginning for an index range, LIKE pattern) per lookup of ``word``.
+
+    Two lookups: the first ``_SHORT_PREFIX`` letters/digits (finds ``resnet-train`` for
+    ``resnettrain`` or ``resnet_trian``), and the first 60 % of the word with any separator as
+    a one-character wildcard (finds ``user-a-train-w47-03`` for ``user_a_trian_w47_03`` among
+    many names beginning ``user``). Names are compared in lower case: Kubernetes names are.
+    """
+    low = word.lower()
+    short = lookup_prefix(word, _SHORT_PREFIX)
+    out = [(short, _like_escape(short) + "%")] if short else []
+    long = low[:max(len(short) + 1, -(-len(low) * 3 // 5))]
+    if len(long) > len(short) and len(low) > _SHORT_PREFIX:
+        literal_part = _SEPARATORS.split(long, 1)[0]
+        pattern = "".join("_" if _SEPARATORS.fullmatch(c) else _like_escape(c) for c in long) + "%"
+        if literal_part:
+            out.append((literal_part, pattern))
+    return out
+
+
+def workload_lookup(cf, start, end, words: Sequence[str], exact: Sequence[str],
+                    limit: int = LOOKUP_LIMIT) -> Select:
+    """One statement: the names equal to any word (as written or in lower case), and per
+    ``words[i]`` the names its prefixes find (tagged ``i``; -1 for equal names). Every branch
+    is a range on the indexed ``workload_name`` column, bounded by ``limit``."""
+    w = s.workload_hourly
+    col = w.c.workload_name
+    conds = where(w, cf, start, end)
+    branches = []
+    equal = list(dict.fromkeys(v for word in (*words, *exact) for v in (word, word.lower())))
+    if equal:
+        branches.append(select(literal(-1).label("k"), col.label("name"))
+                        .where(col.in_(equal), *conds).distinct())
+    for i, word in enumerate(words):
+        for lo, pattern in prefixes(word):
+            sub = (select(col.label("name")).distinct()
+                   .where(col >= lo, col < _next(lo), col.like(pattern, escape="\\"), *conds)
+                   .order_by(col).limit(limit).subquery())
+            branches.append(select(literal(i).label("k"), sub.c.name))
+    return union_all(*branches) if len(branches) > 1 else branches[0]
