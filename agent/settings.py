@@ -75,6 +75,9 @@ class SourceSettings(Strict):
     user_annotation: str = "primus-safe.user.name"
     timeout: float = Field(15.0, gt=0)
     retries: int = Field(3, ge=0, le=10)
+    # how long the names a question is resolved against (clusters, namespaces, users, label
+    # keys, workload lookups) are reused before being fetched again; 0 = every question
+    catalog_ttl_s: float = Field(300.0, ge=0, le=86400)
 
     @field_validator("database_url")
     @classmethod

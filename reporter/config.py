@@ -120,6 +120,7 @@ ENV_MAP: dict[str, tuple[str, Any]] = {
     "SMTP_SSL": ("smtp.ssl", _bool),
     "SMTP_FROM": ("smtp.from", str),
     "GPUREPORT_SCHEDULES_DIR": ("schedules_dir", str),
+    "GPUREPORT_CATALOG_TTL": ("source.catalog_ttl_s", str),
 }
 
 

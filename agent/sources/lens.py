@@ -10,8 +10,8 @@ of ``sql_queries.py`` per figure (same row sets, same distinct keys, same childr
 
 Requests are what a question costs over the API, so:
 
-* the cluster list is cached with the catalogue's TTL (``agent.cache``; the state database's
-  cache when the CLI hands one over, else this process's);
+* the cluster list is cached with the catalogue's TTL (``agent.cache``: the state database's
+  cache when the CLI hands one over, else this source object's own);
 * workload names are looked up per word (``find_workload_names``: ``/workloads?name=`` and
   the hourly stats' exact ``workload_name`` filter), never by listing ``/workloads``;
 * the Lens range filters are inclusive, so a request says ``end_time = end − 1 s`` (stat hours
@@ -42,7 +42,7 @@ from typing import Any
 
 import httpx
 
-from agent.cache import PROCESS_CACHE, CatalogCache, fresh, keep
+from agent.cache import CatalogCache, MemoryCache, fresh, keep
 from agent.errors import SourceError
 from agent.names import NameIndex, lookup_prefix
 from agent.periods import floor_hour, utc
@@ -56,6 +56,7 @@ from agent.sources.base import (
     namespace_allocations,
 )
 from agent.sources.lens_client import (
+    MAX_PAGES,
     PAGE_ROWS,
     LensClient,
     inclusive_end,
@@ -89,13 +90,14 @@ class LensSource:
     def __init__(self, base_url: str, *, user_annotation: str = "primus-safe.user.name",
                  timeout: float = 15.0, retries: int = 3, backoff: float = 0.5,
                  transport: httpx.BaseTransport | None = None,
-                 cache: CatalogCache | None = None):
+                 cache: CatalogCache | None = None, max_pages: int = MAX_PAGES):
         self.client = LensClient(base_url, timeout=timeout, retries=retries, backoff=backoff,
-                                 transport=transport)
+                                 transport=transport, max_pages=max_pages)
         self.base_url = self.client.base_url
         self.shown_url = self.client.shown_url
         self.user_annotation = user_annotation
-        self.cache: CatalogCache = cache if cache is not None else PROCESS_CACHE
+        # the cluster list: in the given cache (shared by processes), else this object's own
+        self.cache: CatalogCache = cache if cache is not None else MemoryCache()
         self._memo = RowMemo()
 
     def describe(self) -> str:

@@ -19,9 +19,11 @@ Contract points that shape the code (lens.md §9):
   is re-read in other sort orders before giving up with a ``SourceError``.
 
 Paging is bounded whatever the server says: a pass stops at the rows reported (``total``), at
-an empty page, or at ``total_pages``; one read of a window makes at most ``MAX_PAGES``
-requests. ``total``/``total_pages`` that are not counts (``"lots"``, negative, more pages than
-the rows could fill) are a ``SourceError`` naming the path — never an endless loop.
+an empty page, or at ``total_pages``; one read of a window makes at most ``max_pages``
+(``MAX_PAGES``) requests, so a window reported to hold more rows than those pages can is
+refused at once. ``total``/``total_pages`` that are not counts (``"lots"``, negative, more
+pages than the rows could fill) and rows reported but never sent are a ``SourceError`` naming
+the path — never an endless loop.
 
 Network behaviour: every request has a timeout; connect errors, timeouts, HTTP 5xx and 429 are
 retried ``retries`` times with exponential backoff; other non-200 statuses fail at once. Error
@@ -118,14 +120,14 @@ def count(value: Any, field: str, path: str) -> int:
 
 
 class _Budget:
-    """Requests left for one read of a window (``MAX_PAGES``)."""
+    """Requests left for one read of a window."""
 
-    def __init__(self, path: str):
-        self.path, self.left = path, MAX_PAGES
+    def __init__(self, path: str, pages: int):
+        self.path, self.pages, self.left = path, pages, pages
 
     def spend(self) -> None:
         if self.left <= 0:
-            raise SourceError(f"Lens API {self.path}: more than {MAX_PAGES} pages for one "
+            raise SourceError(f"Lens API {self.path}: more than {self.pages} pages for one "
                               "window; gave up (narrow the period)")
         self.left -= 1
 
@@ -134,7 +136,9 @@ class LensClient:
     """HTTP to one Lens API (``http://primus-lens-api:8989/v1``)."""
 
     def __init__(self, base_url: str, *, timeout: float = 15.0, retries: int = 3,
-                 backoff: float = 0.5, transport: httpx.BaseTransport | None = None):
+                 backoff: float = 0.5, transport: httpx.BaseTransport | None = None,
+                 max_pages: int = MAX_PAGES):
+        self.max_pages = max(1, int(max_pages))
         self.base_url = normalize_base_url(base_url)
         self.shown_url = mask_url(self.base_url)
         self.retries = max(0, int(retries))
@@ -213,8 +217,8 @@ class LensClient:
     # -- paged hourly rows --------------------------------------------------------------------
     def rows(self, path: str, params: dict, lo: datetime, hi: datetime) -> list[dict]:
         """Every row with lo ≤ stat_hour ≤ hi, however the server shuffles ties between pages
-        (at most ``MAX_PAGES`` requests)."""
-        return self._paged(path, params, lo, hi, _Budget(path))
+        (at most ``max_pages`` requests)."""
+        return self._paged(path, params, lo, hi, _Budget(path, self.max_pages))
 
     def _pass(self, path: str, params: dict, lo: datetime, hi: datetime, order: tuple[str, str],
               budget: _Budget) -> tuple[dict[Any, dict], int]:
@@ -236,6 +240,10 @@ class LensClient:
                 if pages > max(total, 1):  # more pages than rows to fill them
                     raise SourceError(f"Lens API reported {pages} pages for {total} rows of "
                                       f"{path}")
+                if total > budget.pages * PAGE_ROWS:
+                    raise SourceError(f"Lens API reported {total} rows of {path} for one "
+                                      f"window, more than the {budget.pages} pages gpureport "
+                                      "reads: ask about a shorter period")
             elif wrapper is None:
                 rows, total, pages = [], 0, 0
             else:
@@ -248,6 +256,8 @@ class LensClient:
                 key = row.get("id")
                 seen[key if key is not None else json.dumps(row, sort_keys=True)] = row
             if not rows or len(seen) >= total or page >= pages:
+                if total and not seen:
+                    raise SourceError(f"Lens API reported {total} rows of {path} but sent none")
                 return seen, total
             page += 1
 

@@ -1,0 +1,101 @@
+"""The agent's name cache (``agent.cache.CatalogCache``) in the state database.
+
+``gpureport ask`` is one process per question; caching the catalogues of real names
+(clusters, namespaces, users, label keys, workload lookups) in its memory would help nobody.
+In the state database the next process — or another replica of the scheduler or the HTTP
+API — finds them for ``ttl_s`` seconds (config ``source.catalog_ttl_s``).
+
+Decisions:
+
+* Start-up stays light: the engine is created on first use, and the schema is not migrated on
+  every open (that would import Alembic on the rule path of ``ask``). Only when the table is
+  missing — a state database from before revision ``0002_catalog`` or a new one — is
+  ``open_state`` run once to migrate, and the statement retried.
+* A write replaces the key's row (delete + insert in one transaction; on SQLite under
+  ``BEGIN IMMEDIATE``). Two processes storing one key at once: the second insert fails on the
+  primary key and is dropped — the other value is as fresh. Each write also removes rows older
+  than a day, so keys of past hours do not pile up.
+* Keys longer than the column are shortened to a prefix plus their SHA-256.
+* Any database failure is a ``StateError`` (the agent then fetches the names itself).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import Engine, delete, insert, select
+from sqlalchemy.exc import DBAPIError, IntegrityError, SQLAlchemyError
+
+from agent.cache import DEFAULT_TTL_S
+from agent.errors import StateError
+from agent.text import mask_url, one_line
+from reporter.statedb import _make_engine, normalize_url, open_state
+from reporter.statedb.models import catalog_cache
+
+KEY_CHARS = 512
+KEEP = timedelta(days=1)
+
+
+def db_key(key: str) -> str:
+    if len(key) <= KEY_CHARS:
+        return key
+    return key[:KEY_CHARS - 65] + "#" + hashlib.sha256(key.encode("utf-8")).hexdigest()
+
+
+class StateCatalogCache:
+    """``CatalogCache`` over the ``catalog_cache`` table of the state database at ``url``."""
+
+    def __init__(self, url: str, ttl_s: float = DEFAULT_TTL_S):
+        self.url = normalize_url(url)
+        self.ttl_s = float(ttl_s)
+        self._engine: Engine | None = None
+        self._migrated = False
+
+    def _run(self, work):
+        """``work(engine)``; migrates once if the table is missing; errors as StateError."""
+        try:
+            if self._engine is None:
+                self._engine = _make_engine(self.url)
+            try:
+                return work(self._engine)
+            except DBAPIError:
+                if self._migrated:
+                    raise
+                self._migrated = True
+                open_state(self.url).close()  # the table may be missing: bring schema to head
+                return work(self._engine)
+        except StateError:
+            raise
+        except (SQLAlchemyError, OSError) as exc:
+            raise StateError(f"state database {mask_url(self.url)}: {one_line(exc)}") from None
+
+    def get(self, key: str) -> tuple[Any, datetime] | None:
+        def read(engine: Engine):
+            with engine.begin() as conn:
+                row = conn.execute(select(catalog_cache.c.value, catalog_cache.c.stored_at)
+                                   .where(catalog_cache.c.key == db_key(key))).first()
+            return (row.value, row.stored_at) if row is not None else None
+
+        return self._run(read)
+
+    def put(self, key: str, value: Any, stored_at: datetime) -> None:
+        k = db_key(key)
+
+        def write(engine: Engine) -> None:
+            try:
+                with engine.begin() as conn:
+                    conn.execute(delete(catalog_cache).where(
+                        (catalog_cache.c.key == k) | (catalog_cache.c.stored_at < stored_at - KEEP)))
+                    conn.execute(insert(catalog_cache).values(key=k, value=value,
+                                                              stored_at=stored_at))
+            except IntegrityError:
+                pass  # another process stored this key just now: its value is as fresh
+
+        self._run(write)
+
+    def close(self) -> None:
+        if self._engine is not None:
+            self._engine.dispose()
+            self._engine = None
