@@ -14,7 +14,7 @@ import re
 from datetime import datetime
 from typing import Sequence
 
-from sqlalchemy import Select, and_, distinct, func, literal, select, union_all
+from sqlalchemy import Select, String, and_, distinct, exists, func, literal, select, union_all
 
 from agent.names import lookup_prefix
 from agent.periods import naive
@@ -23,6 +23,7 @@ from agent.sources.base import UNKNOWN_USER, Scope
 
 ANNOTATION = "annotation"
 LOOKUP_LIMIT = 50  # names per prefix lookup: enough to suggest from, bounded on any store
+MAX_EQUAL = 200  # spellings checked for an equal name in one statement
 _SHORT_PREFIX = 4
 _SEPARATORS = re.compile(r"[\s\-_./]")
 
@@ -244,43 +245,58 @@ def _next(prefix: str) -> str:
     return prefix[:-1] + chr(ord(prefix[-1]) + 1)
 
 
-def prefixes(word: str) -> list[tuple[str, str]]:
-    """(literal beginning for an index range, LIKE pattern) per lookup of ``word``.
+def prefixes(word: str) -> list[str]:
+    """The beginnings names are looked up by, for one word (lower case: Kubernetes names are).
 
-    Two lookups: the first ``_SHORT_PREFIX`` letters/digits (finds ``resnet-train`` for
-    ``resnettrain`` or ``resnet_trian``), and the first 60 % of the word with any separator as
-    a one-character wildcard (finds ``user-a-train-w47-03`` for ``user_a_trian_w47_03`` among
-    many names beginning ``user``). Names are compared in lower case: Kubernetes names are.
+    Two: its first ``_SHORT_PREFIX`` letters/digits (finds ``resnet-train`` for ``resnettrain``
+    or ``resnet_trian``), and its first 60 % with every separator written ``-`` (finds
+    ``user-a-train-w47-03`` for ``user_a_trian_w47_03`` among the many names beginning
+    ``user``; Kubernetes names separate with ``-``).
     """
     low = word.lower()
     short = lookup_prefix(word, _SHORT_PREFIX)
-    out = [(short, _like_escape(short) + "%")] if short else []
-    long = low[:max(len(short) + 1, -(-len(low) * 3 // 5))]
-    if len(long) > len(short) and len(low) > _SHORT_PREFIX:
-        literal_part = _SEPARATORS.split(long, 1)[0]
-        pattern = "".join("_" if _SEPARATORS.fullmatch(c) else _like_escape(c) for c in long) + "%"
-        if literal_part:
-            out.append((literal_part, pattern))
+    long = _SEPARATORS.sub("-", low[:max(len(short) + 1, -(-len(low) * 3 // 5))])
+    out = [short] if short else []
+    if len(low) > _SHORT_PREFIX and len(long) > len(short) and long != short:
+        out.append(long)
     return out
+
+
+def _names_from(prefix: str, conds: list, limit: int, name: str) -> Select:
+    """Up to ``limit`` distinct workload names beginning with ``prefix`` (with rows matching
+    ``conds``), in order.
+
+    A plain ``SELECT DISTINCT ... LIMIT`` reads every index entry of every name in the range
+    (a workload running five weeks in many namespaces has tens of thousands), so the names
+    are walked one index probe each: a recursive query that asks for the smallest name after
+    the previous one — on PostgreSQL and SQLite alike.
+    """
+    w = s.workload_hourly
+    col, hi = w.c.workload_name, _next(prefix)
+    first = select(func.min(col).label("n")).where(col >= prefix, col < hi, *conds)
+    walk = first.cte(name, recursive=True)
+    following = select(func.min(col)).where(col > walk.c.n, col < hi, *conds).scalar_subquery()
+    walk = walk.union_all(select(following).where(walk.c.n.isnot(None)))
+    return (select(walk.c.n.label("name"))
+            .where(walk.c.n.isnot(None), walk.c.n.like(_like_escape(prefix) + "%", escape="\\"))
+            .limit(limit))
 
 
 def workload_lookup(cf, start, end, words: Sequence[str], exact: Sequence[str],
                     limit: int = LOOKUP_LIMIT) -> Select:
-    """One statement: the names equal to any word (as written or in lower case), and per
-    ``words[i]`` the names its prefixes find (tagged ``i``; -1 for equal names). Every branch
-    is a range on the indexed ``workload_name`` column, bounded by ``limit``."""
+    """One statement: the names equal to any word (as written or in lower case; the first
+    ``MAX_EQUAL`` spellings), and per ``words[i]`` the names its prefixes find (tagged ``i``;
+    -1 for equal names). Every branch reads the index on ``workload_name`` and is bounded."""
     w = s.workload_hourly
     col = w.c.workload_name
     conds = where(w, cf, start, end)
     branches = []
     equal = list(dict.fromkeys(v for word in (*words, *exact) for v in (word, word.lower())))
-    if equal:
-        branches.append(select(literal(-1).label("k"), col.label("name"))
-                        .where(col.in_(equal), *conds).distinct())
+    for name in equal[:MAX_EQUAL]:  # one index probe each (a name may have 40,000 rows)
+        branches.append(select(literal(-1).label("k"), literal(name, String).label("name"))
+                        .where(exists().where(col == name, *conds)))
     for i, word in enumerate(words):
-        for lo, pattern in prefixes(word):
-            sub = (select(col.label("name")).distinct()
-                   .where(col >= lo, col < _next(lo), col.like(pattern, escape="\\"), *conds)
-                   .order_by(col).limit(limit).subquery())
-            branches.append(select(literal(i).label("k"), sub.c.name))
+        for j, prefix in enumerate(prefixes(word)):
+            found = _names_from(prefix, conds, limit, f"names_{i}_{j}").subquery()
+            branches.append(select(literal(i).label("k"), found.c.name))
     return union_all(*branches) if len(branches) > 1 else branches[0]
