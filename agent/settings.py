@@ -7,19 +7,21 @@ The full program configuration (state database, SMTP, schedules) composes these 
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Literal
 
-import platformdirs
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
 
 
 def data_dir() -> Path:
     """Where the embedded SQLite files live (``GPUREPORT_HOME`` overrides the platform dir)."""
-    import os
-
     home = os.environ.get("GPUREPORT_HOME")
-    return Path(home) if home else Path(platformdirs.user_data_dir("gpureport", appauthor=False))
+    if home:
+        return Path(home)
+    import platformdirs  # only without GPUREPORT_HOME: not on every command's start-up path
+
+    return Path(platformdirs.user_data_dir("gpureport", appauthor=False))
 
 
 def default_database_url() -> str:

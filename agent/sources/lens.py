@@ -12,8 +12,8 @@ Requests are what a question costs over the API, so:
 
 * the cluster list is cached with the catalogue's TTL (``agent.cache``: the state database's
   cache when the CLI hands one over, else this source object's own);
-* workload names are looked up per word (``find_workload_names``: ``/workloads?name=`` and
-  the hourly stats' exact ``workload_name`` filter), never by listing ``/workloads``;
+* workload names are looked up per word (``lens_names``: ``/workloads?name=`` and the hourly
+  stats' exact ``workload_name`` filter), never by listing ``/workloads``;
 * the Lens range filters are inclusive, so a request says ``end_time = end − 1 s`` (stat hours
   are whole seconds) and rows with ``stat_hour >= end`` are dropped again client-side, in case
   a server rounds differently.
@@ -38,13 +38,11 @@ import json
 import math
 from collections.abc import Sequence
 from datetime import datetime, timedelta, timezone
-from typing import Any
 
 import httpx
 
 from agent.cache import CatalogCache, MemoryCache, fresh, keep
 from agent.errors import SourceError
-from agent.names import NameIndex, lookup_prefix
 from agent.periods import floor_hour, utc
 from agent.sources.base import (
     HourlyPoint,
@@ -64,6 +62,7 @@ from agent.sources.lens_client import (
     parse_time,
     rfc3339,
 )
+from agent.sources import lens_names
 from agent.sources.lens_rows import (
     Row,
     RowMemo,
@@ -257,60 +256,11 @@ class LensSource:
     def find_workload_names(self, cluster: str | None, start: datetime, end: datetime,
                             words: Sequence[str], exact: Sequence[str] = (),
                             limit: int = LOOKUP_LIMIT) -> dict[str, list[str]]:
-        """Per word of ``words``, the workload names it may mean (``base.Source``); ``exact``
-        words get ``[]`` (see the module docstring). Per word, in the clusters asked, until
-        one step finds the word's name (exact, case- or separator-insensitive):
-
-        1. ``/workloads?name=<word>`` (SQL LIKE, case-sensitive; Kubernetes names are lower
-           case) — the name and the longer names containing it;
-        2. the hourly stats with ``workload_name=<word>`` — a workload deleted since, whose
-           rows are still in the window (``/workloads`` hides deleted ones);
-        3. ``/workloads?name=<its first letters>`` — near names to suggest: of one page of
-           1000 (newest first), the names that begin with those letters.
-
-        Each step is one request per cluster, at most ``limit`` names each; listings are kept
-        to workloads created before ``end`` and updated after ``start``.
-        """
-        clusters = self._targets(cluster)
+        """Per word of ``words``, the workload names it may mean (``base.Source``; how:
+        ``lens_names``); ``exact`` words get ``[]`` (see the module docstring)."""
         out: dict[str, list[str]] = {w: [] for w in (*exact, *words)}
-        for word in dict.fromkeys(words):
-            out[word] = self._names_for(word, clusters, start, end, limit)
+        out.update(lens_names.find(self.client, self._targets(cluster), start, end, words, limit))
         return out
-
-    def _names_for(self, word: str, clusters: list[str], start: datetime, end: datetime,
-                   limit: int) -> list[str]:
-        low = word.lower()
-        found = self._listed(low, clusters, start, end, limit)
-        if NameIndex(found).match(word) is not None:
-            return found
-        s, e = utc(start), utc(end)
-        for spelled in dict.fromkeys((low, word)):
-            for name in clusters:
-                page = self.client.get("/gpu-aggregation/workloads/hourly-stats", {
-                    "cluster": name, "workload_name": spelled, "start_time": rfc3339(s),
-                    "end_time": rfc3339(inclusive_end(e)), "page": 1, "page_size": PAGE_ROWS})
-                rows = page.get("data") if isinstance(page, dict) else page
-                if rows:
-                    return sorted({*found, spelled})
-        prefix = lookup_prefix(word)
-        if not prefix or prefix == low:
-            return found
-        # "name" is a substring match: many names may contain the first letters somewhere,
-        # so read one full page and keep the names that begin with them
-        near = self._listed(prefix, clusters, start, end, PAGE_ROWS)
-        return sorted({*found, *[n for n in near if n.lower().startswith(prefix)][:limit]})
-
-    def _listed(self, text: str, clusters: list[str], start: datetime, end: datetime,
-                limit: int) -> list[str]:
-        """Names of top-level workloads containing ``text`` that lived in the window."""
-        lo, hi = start.timestamp(), end.timestamp()
-        names: set[str] = set()
-        for name in clusters:
-            items, _total = self.client.workloads_page({"cluster": name, "name": text}, 1, limit)
-            for item in items:
-                if _stamp(item.get("start_at"), 0) < hi and _stamp(item.get("end_at"), hi) >= lo:
-                    names.add(str(item.get("name")))
-        return sorted(names)
 
     # -- Source: figures ----------------------------------------------------------------------
     def period_stats(self, scope: Scope, start: datetime, end: datetime) -> PeriodStats:
@@ -470,10 +420,3 @@ class LensSource:
         return sorted(out, key=lambda p: (p.cluster or "", p.namespace or "", p.name))
 
 
-
-def _stamp(value: Any, default: float) -> float:
-    """A Unix-seconds field of ``/workloads`` (0 or missing: ``default``)."""
-    try:
-        return float(value) or default
-    except (TypeError, ValueError):
-        return default

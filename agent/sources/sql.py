@@ -54,20 +54,23 @@ def _decode_replacing(raw: bytes) -> str:
 
 
 def _engine(url: str) -> Engine:
+    """An engine that only reads. A database server may restart under a long-lived process
+    (the scheduler, the HTTP API), so pooled server connections are pinged before use; a
+    SQLite file has no server to lose, and no ping is paid per query."""
     u = make_url(url)
-    kwargs: dict[str, Any] = {"pool_pre_ping": True}
     if u.get_backend_name() == "sqlite":
         path = u.database
         if path and path != ":memory:" and not Path(path).exists():
             raise SourceError(f"database {path} does not exist — run `gpureport demo` to create "
                               "the embedded store, or set source.database_url")
-        engine = create_engine(url, **kwargs)
+        engine = create_engine(url)
 
         @event.listens_for(engine, "connect")
         def _text_factory(dbapi_conn, _record) -> None:  # pragma: no branch - event hook
             dbapi_conn.text_factory = _decode_replacing
 
         return engine
+    kwargs: dict[str, Any] = {"pool_pre_ping": True}
     if u.get_backend_name() == "postgresql":
         kwargs["connect_args"] = {"connect_timeout": 10}
     return create_engine(url, **kwargs)
