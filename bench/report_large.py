@@ -43,8 +43,9 @@ def one(url: str, fmt: str, period: str, warmup: int = 1) -> dict:
 
     importlib.import_module("agent.graph")  # imports are timed apart from the run
     from agent.sources.sql import SqlSource
-    from reporter.render import render_html, render_pdf
-    from reporter.reports import build_report
+    from reporter.render.html import render_html
+    from reporter.render.pdf import render_pdf
+    from reporter.reports.build import build_report
 
     t_imported = time.perf_counter()
     src = SqlSource(url)

@@ -1,6 +1,7 @@
 """``gpureport report``: the preset reports as HTML and/or PDF files.
 
-A thin shell over ``reporter.reports.build_report`` and ``reporter.render.write_report``:
+A thin shell over ``reporter.reports.build.build_report`` and
+``reporter.render.files.write_report``:
 progress goes to stderr (a rich progress bar when stderr is a terminal, nothing otherwise, so
 cron logs stay clean), the paths written go to stdout, one per line, at the end.
 """
@@ -12,7 +13,7 @@ import sys
 import click
 
 from reporter.cli import Command
-from reporter.reports import KINDS
+from reporter.reports.presets import KINDS
 
 
 @click.command(cls=Command)
@@ -42,8 +43,8 @@ def report(app, kind, cluster, namespace, period, fmt, out_dir, lang,
       gpureport report root-cause --cluster gpu-east --namespace ml-team --lang zh
     """
     from agent.sources import make_source
-    from reporter.render import write_report
-    from reporter.reports import build_report
+    from reporter.render.files import write_report
+    from reporter.reports.build import build_report
 
     cfg = app.config
     out = out_dir or cfg.report_dir or "."
@@ -53,6 +54,7 @@ def report(app, kind, cluster, namespace, period, fmt, out_dir, lang,
         try:
             ctx = build_report(kind, source, app.now, cluster=cluster, namespace=namespace,
                                period=period, lang=lang, drop_threshold=limit,
+                               drop_min_share_pct=cfg.drop_min_share_pct,
                                progress=lambda f, m: step(f * 0.8 if fmt != "html" else f, m),
                                tz=app.tz)
         finally:

@@ -1,8 +1,11 @@
 """``gpureport run``, ``history`` and ``scheduler run|list``: thin Click shells.
 
 Each command turns its options into one call of ``runner``, ``statedb`` or ``scheduler``;
-failures (bad schedule, unreachable state database, failed run) are ``GpureportError``s and
-print as one line on stderr (``reporter.cli.Command``). ``ctx.obj`` is the CLI's
+``run`` and ``scheduler run`` hand them the digest's renderer
+(``reporter.render.scheduled.render_for_schedule``), so that the runner and the scheduler do
+not import the report engine (``scheduler list`` stays quick). Failures (bad schedule,
+unreachable state database, failed run) are ``GpureportError``s and print as one line on
+stderr (``reporter.cli.Command``). ``ctx.obj`` is the CLI's
 ``AppContext`` (``.config``, ``.now``, ``.tz``, ``.verbose``).
 """
 
@@ -12,6 +15,7 @@ import json
 import logging
 import sys
 from datetime import datetime, timezone
+from functools import partial
 from typing import Any
 
 import click
@@ -32,11 +36,13 @@ def _fmt(dt: datetime | None, tz: Any, fmt: str = "%Y-%m-%d %H:%M:%S") -> str:
 @click.pass_obj
 def run(app, schedule: str, dry_run: bool, force: bool) -> None:
     """Run SCHEDULE once for the period it covers now (what the CronJob calls)."""
+    from reporter.render.scheduled import render_for_schedule
     from reporter.runner import run_schedule, signals_as_exceptions
 
     with signals_as_exceptions():
         result = run_schedule(app.config, schedule, now=app.now, dry_run=dry_run, force=force,
-                              trigger="cli")
+                              trigger="cli", render=partial(render_for_schedule,
+                                                            config=app.config))
     click.echo(result.summary())
 
 
@@ -94,6 +100,7 @@ def scheduler() -> None:
 def scheduler_run_command(ctx: click.Context, poll_interval: float) -> None:
     """Fire every enabled schedule on its cron until SIGTERM/SIGINT."""
     from reporter.alerts import alert_jobs
+    from reporter.render.scheduled import render_for_schedule
     from reporter.scheduler import run_scheduler
     from reporter.statedb import open_state
 
@@ -109,6 +116,7 @@ def scheduler_run_command(ctx: click.Context, poll_interval: float) -> None:
         # the alert check (``check.cron`` of the rule file) is one more job; the scheduler
         # itself knows nothing of alerts
         code = run_scheduler(app.config, poll_interval=poll_interval, state=state,
+                             render=partial(render_for_schedule, config=app.config),
                              extra_jobs=alert_jobs(app.config, state))
     ctx.exit(code)
 

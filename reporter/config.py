@@ -67,6 +67,9 @@ class Config(Strict):
     report_dir: str | None = None
     alerts_file: str | None = None
     drop_threshold_pp: float = Field(5.0, ge=0, description="namespace drop shown in digests")
+    # ... and only when the namespace holds this share of its cluster's GPU-hours (answers.md §8)
+    drop_min_share_pct: float = Field(2.0, ge=0, le=100,
+                                      description="share of the cluster a dropped namespace holds")
     public_url: str | None = None  # link target for alert generatorURL, if any
 
     def masked(self) -> dict[str, Any]:

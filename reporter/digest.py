@@ -1,25 +1,19 @@
-"""The digest of one scheduled run: the report of a schedule over its period, as files and email.
+"""What a scheduled run gets from its renderer: the digest's email parts and the files written.
 
-``render_for_schedule`` is the renderer ``reporter.runner`` uses by default: it puts the
-schedule's preset questions to the agent (``reports.build_report``), writes the report as
-``<schedule>-<period>.html``/``.pdf`` under the run's directory (per ``schedule.formats``), and
-returns the email parts. With a PDF the email body is the short summary and the full report is
-attached; without one the body is the full report.
+The contract between ``reporter.runner`` (which sends and records) and a renderer. The real
+renderer is ``reporter.render.scheduled.render_for_schedule`` (it asks the agent the report's
+preset questions and lays the report out: LangGraph, Jinja2, WeasyPrint); the CLI hands it to
+the runner and the scheduler, tests hand them a fake one. This module stays light so that the
+scheduler (and ``gpureport scheduler list``) can name the contract without importing a renderer.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime
 from pathlib import Path
 from typing import Any, Callable
 
-from agent.periods import Period, resolve_now
-from agent.sources import make_source
-from agent.sources.base import Source
-from reporter.config import Config, load_config
-from reporter.render import render_email, render_html, render_pdf
-from reporter.reports import ProgressFn, build_report
+from agent.periods import Period
 from reporter.schedules import Schedule
 
 
@@ -34,56 +28,8 @@ class RenderedReport:
     files: list[Path] = field(default_factory=list)
 
 
-# render(schedule, period, out_dir): how a run gets its digest (tests pass their own)
+# render(schedule, period, out_dir): how a run gets its digest
 RenderFn = Callable[[Schedule, Period, Path], RenderedReport]
 
 
-def render_for_schedule(schedule: Schedule, period: Period, out_dir: Path, *,
-                        config: Config | None = None, source: Source | None = None,
-                        now: datetime | None = None, lang: str = "en",
-                        progress: ProgressFn | None = None) -> RenderedReport:
-    """The report of ``schedule`` over ``period`` as files plus the email bodies.
-
-    Loads the configuration and opens the source itself unless given. The report's period is
-    exactly the schedule's [start, end); its baseline is the period before it, computed in UTC
-    (``Period.in_utc``) so that a week is 168 hours whatever the zone's DST does.
-    """
-    own_source = source is None
-    if config is None and source is None:
-        config = load_config()
-    if source is None:
-        source = make_source(config.source)  # type: ignore[union-attr]
-    threshold = config.drop_threshold_pp if config is not None else 5.0
-    try:
-        ctx = build_report(list(schedule.reports), source, resolve_now(now),
-                           cluster=list(schedule.clusters) or None, period=period.in_utc(),
-                           lang=lang, drop_threshold=threshold, progress=progress,
-                           tz=schedule.zone)
-    finally:
-        if own_source:
-            source.close()
-    out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    html = render_html(ctx)
-    files: list[Path] = []
-    stem = f"{schedule.name}-{period.slug}"
-    if "html" in schedule.formats:
-        path = out_dir / f"{stem}.html"
-        path.write_text(html, encoding="utf-8")
-        files.append(path)
-    pdf = None
-    if "pdf" in schedule.formats:
-        pdf = render_pdf(html)
-        path = out_dir / f"{stem}.pdf"
-        path.write_bytes(pdf)
-        files.append(path)
-    if pdf is not None:  # the summary in the body, the full report attached
-        email_html, email_text = render_email(ctx, attachment=f"{stem}.pdf")
-    else:  # no attachment: the body is the full report (the text part its summary)
-        _, email_text = render_email(ctx)
-        email_html = html
-    return RenderedReport(subject_context=ctx.subject_context(), html=email_html,
-                          text=email_text, pdf=pdf, files=files)
-
-
-__all__ = ["RenderedReport", "RenderFn", "render_for_schedule"]
+__all__ = ["RenderedReport", "RenderFn"]

@@ -7,8 +7,9 @@ The order is the contract (product.md §8, architecture.md "one scheduled run"):
    so history shows the firing, and nothing is sent.
 2. A ``running`` record is written. Older ``running`` records of the same key (a process killed
    before it could write its end) are closed as ``failed``.
-3. The report is rendered by ``render(schedule, period, out_dir)``; the default is
-   ``reporter.digest.render_for_schedule`` with the run's configuration (tests pass their own).
+3. The report is rendered by ``render(schedule, period, out_dir)``: the CLI passes
+   ``reporter.render.scheduled.render_for_schedule`` with the run's configuration (tests pass
+   their own), so that importing the runner costs no report engine.
 4. Delivery is the last step. The ``succeeded`` status, the message-id and the delivery row are
    written in one transaction after the SMTP server accepted the message; any failure before
    that — rendering, building the message, SMTP giving up, SIGTERM — records ``failed`` with
@@ -29,7 +30,6 @@ import time
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
-from functools import partial
 from pathlib import Path
 from typing import Any, Callable, Iterator, Literal
 
@@ -39,7 +39,7 @@ from agent.settings import data_dir
 from agent.text import one_line
 from reporter.config import Config
 from reporter.delivery import Attachment, build_message, send_email, sender_address, write_eml
-from reporter.digest import RenderFn, render_for_schedule
+from reporter.digest import RenderFn
 from reporter.schedules import Schedule, get_schedule, period_for, render_subject
 from reporter.statedb import DeliveryRecord as record, StateDB, open_state
 
@@ -125,10 +125,14 @@ def run_schedule(config: Config, schedule: str | Schedule, *, now: datetime | No
                  out_dir: Path | None = None) -> RunResult:
     """Run one schedule once. Returns the result; raises ``RunError`` when the run failed.
 
-    ``render`` makes the digest (default: ``render_for_schedule`` with ``config``).
+    ``render`` makes the digest (``reporter.render.scheduled.render_for_schedule``, or a test's
+    own); without one nothing is run.
     ``ScheduleError`` and ``StateError`` (bad schedule, unreachable state database) are raised
     before anything is recorded.
     """
+    if render is None:
+        raise RunError("no renderer given: pass render= (reporter.render.scheduled."
+                       "render_for_schedule makes the digest)")
     if isinstance(schedule, str):
         schedule = get_schedule(schedule, config.schedules_dir)
     period = period_for(schedule, now)
@@ -143,7 +147,7 @@ def run_schedule(config: Config, schedule: str | Schedule, *, now: datetime | No
 
 
 def _run(config: Config, schedule: Schedule, period: Period, db: StateDB, *, dry_run: bool,
-         force: bool, trigger: str, render: RenderFn | None,
+         force: bool, trigger: str, render: RenderFn,
          out_dir: Path | None) -> RunResult:
     key = dict(schedule=schedule.name, period_start=period.start_utc, period_end=period.end_utc)
     recipients = list(schedule.recipients)
@@ -173,7 +177,7 @@ def _run(config: Config, schedule: Schedule, period: Period, db: StateDB, *, dry
                            "use --dry-run to write the message to a file instead")
         out = out_dir or output_dir(config, schedule, period)
         out.mkdir(parents=True, exist_ok=True)
-        rendered = (render or partial(render_for_schedule, config=config))(schedule, period, out)
+        rendered = render(schedule, period, out)
         result.files = [Path(f) for f in rendered.files]
         subject = render_subject(schedule, period, rendered.subject_context)
         attachments = []

@@ -37,13 +37,13 @@ from agent.errors import ScheduleError
 from agent.names import suggestions
 from agent.periods import Period, midnight, resolve_now
 from reporter.cron import cron_trigger, latest_fire
-from reporter.reports import KINDS
+from reporter.reports.presets import KINDS
 from reporter.yamlfile import read_yaml
 
 if TYPE_CHECKING:  # pragma: no cover
     from apscheduler.triggers.cron import CronTrigger
 
-ReportKind = Literal[KINDS]  # type: ignore[valid-type] - the kinds of reporter.reports
+ReportKind = Literal[KINDS]  # type: ignore[valid-type] - the kinds of reporter.reports.presets
 PeriodKind = Literal["last-week", "yesterday", "interval"]
 SKIPPED_FILES = {"alerts.yaml", "alerts.yml"}
 NAME_RE = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")

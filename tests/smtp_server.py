@@ -1,7 +1,7 @@
 """``fake_render``, the stand-in renderer the runner and scheduler tests use, and (re-exported
 from ``tests.fakes.smtp``) the SMTP test server those tests import from here.
 
-* ``fake_render`` stands in for ``reporter.digest.render_for_schedule``: a small HTML page, a
+* ``fake_render`` stands in for ``reporter.render.scheduled.render_for_schedule``: a small HTML page, a
   text part and a real one-page PDF, written under ``out_dir``. Tests pass it as ``render=``;
   a scheduler process gets it from ``tests/scheduler_process.py``.
   ``GPUREPORT_FAKE_RENDER_SLEEP`` makes it slow, to catch a run mid-flight.

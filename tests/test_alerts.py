@@ -16,8 +16,10 @@ from pathlib import Path
 
 import pytest
 
+from agent.errors import RulesError
 from reporter.alerts import alert_jobs, list_alerts, run_check
-from reporter.alerts.rules import RulesError, fingerprint, load_rules, parse_rules
+from reporter.alerts.findings import fingerprint
+from reporter.alerts.loading import load_rules, parse_rules
 from reporter.config import Config
 from tests.cli import run
 from tests.conftest import NOW, sqlite_path
@@ -441,6 +443,8 @@ BASE = {"channels": {"m": {"type": "email", "to": ["a@example.com"]}},
      "unknown kind 'idle-gpu'"),
     ({"rules": [{"name": "idle", "kind": "idle-gpus", "min_gpus": 0}]},
      "rules[0] (idle).min_gpus", "greater than 0"),
+    ({"rules": [{"name": "drop", "kind": "namespace-drop", "min_share_pct": 150}]},
+     "rules[0] (drop).min_share_pct", "less than or equal to 100"),
     ({"rules": [{"name": "idle", "kind": "idle-gpus", "for": "soon"}]},
      "rules[0] (idle).for", "'soon' is not a duration"),
     ({"rules": [{"name": "idle", "kind": "idle-gpus", "channels": ["pager"]}]},

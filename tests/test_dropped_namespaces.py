@@ -98,3 +98,63 @@ def test_a_compare_preset_can_carry_the_children_table_and_freshness_is_askable(
     fresh = answer_preset(Understanding(question="How fresh is the data?", intent="freshness",
                                         confidence=1.0), deps)
     assert "2026-11-19T11:00:00Z" in fresh.headline and len(fresh.insights) == 3
+
+
+# -- the digest and the namespace-drop alert: one rule, the same rows -----------------------------
+def _drops_both_ways(url: str, min_share_pct: float) -> tuple[dict, dict]:
+    """{(cluster, namespace): drop in pp} as the digest's drops block and as the alert rule
+    see them, this ISO week so far against the same span of last week."""
+    from datetime import timedelta
+
+    from reporter.alerts.dataview import DataView
+    from reporter.alerts.evaluators import evaluate
+    from reporter.alerts.loading import parse_rules
+    from reporter.reports.build import build_report
+
+    src = make_source(SourceSettings(database_url=url))
+    try:
+        ctx = build_report("namespace-drops", src, NOW, period="this-week", drop_threshold=5.0,
+                           drop_min_share_pct=min_share_pct)
+        rule = parse_rules({"rules": [{
+            "name": "ns-drop", "kind": "namespace-drop", "min_drop_pp": 5, "min_gpu_hours": 0,
+            "min_share_pct": min_share_pct}]}).rules[0]
+        ev = evaluate(rule, DataView(src, NOW, timedelta(hours=2)))
+    finally:
+        src.close()
+    assert ev.error is None and ev.covered == {"gpu-east", "gpu-west", "gpu-lab"}
+    digest = {(d.cluster, d.namespace): -d.delta_pp for d in ctx.dropped}
+    # the table rows the drops were picked from say the same
+    for s in ctx.sections:
+        for r in s.table:
+            if (s.cluster, r["name"]) in digest:
+                assert abs(-r["delta_pp"] - digest[(s.cluster, r["name"])]) < 1e-9
+    alert = {(f.labels["cluster"], f.labels["namespace"]): f.figures["drop_pp"]
+             for f in ev.findings}
+    return digest, alert
+
+
+def test_the_digest_and_the_alert_name_the_same_drops_with_the_same_figures(demo_db):
+    digest, alert = _drops_both_ways(demo_db, 2.0)
+    assert set(digest) == set(alert) == {("gpu-east", "ml-team")}
+    for key, drop in alert.items():
+        assert abs(digest[key] - drop) < 1e-9 and drop > 16
+
+
+def test_a_tiny_namespace_that_fell_is_a_drop_for_neither_unless_the_share_rule_is_off(
+        demo_copy):
+    """A namespace of gpu-east that used 10 GPU-hours in each span and fell 80 pp: below 2 %
+    of the cluster, neither the digest nor the alert calls it a drop; with the share rule off
+    both do, with the same figure."""
+    from datetime import datetime
+
+    from tests.conftest import sqlite_path
+    from tests.rows import add_namespace_hours
+
+    add_namespace_hours(sqlite_path(demo_copy), "gpu-east", "tiny-team",
+                        [(datetime(2026, 11, 9), 90.0), (datetime(2026, 11, 16), 10.0)])
+    digest, alert = _drops_both_ways(demo_copy, 2.0)
+    assert set(digest) == set(alert) == {("gpu-east", "ml-team")}
+    digest, alert = _drops_both_ways(demo_copy, 0.0)
+    assert set(digest) == set(alert) == {("gpu-east", "ml-team"), ("gpu-east", "tiny-team")}
+    assert abs(digest[("gpu-east", "tiny-team")] - 80.0) < 1e-9
+    assert abs(alert[("gpu-east", "tiny-team")] - 80.0) < 1e-9

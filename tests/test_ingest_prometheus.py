@@ -390,7 +390,8 @@ class FaultyProxy:
 
 def queries_per_chunk() -> int:
     from agent.settings import PrometheusSettings
-    from reporter.ingest.prometheus import build_queries, dimensions
+    from reporter.ingest.fetch import build_queries
+    from reporter.ingest.prometheus import dimensions
 
     p = PrometheusSettings(label_keys=["team"], annotation_keys=["project"])
     return len(build_queries(p, dimensions(p, USER_KEY), 3))

@@ -21,6 +21,7 @@ from pathlib import Path
 import pytest
 
 from tests.cli import Result, run
+from tests.rows import add_namespace_hours
 from tests.conftest import MONDAY, MONDAY_ISO, NOW
 W47 = ("2026-11-16 00:00:00", "2026-11-23 00:00:00")
 W46 = ("2026-11-09 00:00:00", "2026-11-16 00:00:00")
@@ -233,8 +234,9 @@ def hostile_db(monday_db, tmp_path_factory) -> Path:
 
 def test_hostile_and_long_workload_names_are_escaped(hostile_db):
     from agent.sources.sql import SqlSource
-    from reporter.render import render_email, render_html
-    from reporter.reports import build_report
+    from reporter.render.email import render_email
+    from reporter.render.html import render_html
+    from reporter.reports.build import build_report
 
     src = SqlSource(f"sqlite:///{hostile_db}")
     try:
@@ -253,8 +255,8 @@ def test_hostile_and_long_workload_names_are_escaped(hostile_db):
 
 def test_long_names_wrap_inside_the_page(hostile_db, tmp_path):
     from agent.sources.sql import SqlSource
-    from reporter.reports import build_report
-    from reporter.render import write_report
+    from reporter.reports.build import build_report
+    from reporter.render.files import write_report
 
     src = SqlSource(f"sqlite:///{hostile_db}")
     try:
@@ -276,8 +278,8 @@ def test_long_names_wrap_inside_the_page(hostile_db, tmp_path):
 
 # -- 5. empty periods and unknown names ---------------------------------------------------------------
 def test_a_period_without_data_gives_a_report_that_says_so(source, tmp_path):
-    from reporter.reports import build_report
-    from reporter.render import write_report
+    from reporter.reports.build import build_report
+    from reporter.render.files import write_report
 
     ctx = build_report("weekly", source, MONDAY, period="2025-W01")
     assert ctx.empty and len(ctx.sections) == 1
@@ -291,8 +293,8 @@ def test_a_period_without_data_gives_a_report_that_says_so(source, tmp_path):
 def test_a_first_week_without_a_week_before_shows_no_changes(source):
     """The demo starts on Monday 2026-10-26 (W44): W43 has no rows, so there is nothing to
     compare with — the tiles say so instead of showing a change from zero."""
-    from reporter.reports import build_report
-    from reporter.render import render_html
+    from reporter.reports.build import build_report
+    from reporter.render.html import render_html
 
     ctx = build_report("weekly", source, MONDAY, cluster="gpu-lab", period="2026-W44")
     (sec,) = ctx.sections
@@ -312,7 +314,7 @@ def test_unknown_namespace_is_a_one_line_error_with_suggestions(monday_db, tmp_p
 def test_unknown_cluster_and_bad_period_raise_clear_errors(source):
     from agent.periods import PeriodError
     from agent.sources.base import NotFound
-    from reporter.reports import build_report
+    from reporter.reports.build import build_report
 
     with pytest.raises(NotFound, match="unknown cluster 'gpu-eats'; did you mean: gpu-east"):
         build_report("weekly", source, MONDAY, cluster="gpu-eats")
@@ -322,7 +324,7 @@ def test_unknown_cluster_and_bad_period_raise_clear_errors(source):
 
 # -- the other kinds, periods and the schedule entry point ----------------------------------------
 def test_this_week_compares_with_the_same_span_of_last_week(source):
-    from reporter.reports import build_report
+    from reporter.reports.build import build_report
 
     ctx = build_report("namespace-drops", source, NOW, cluster="gpu-east", period="this-week")
     assert ctx.baseline.label == "same span last week"
@@ -331,8 +333,8 @@ def test_this_week_compares_with_the_same_span_of_last_week(source):
 
 
 def test_root_cause_of_one_namespace(source, monday_db):
-    from reporter.reports import build_report
-    from reporter.render import render_html
+    from reporter.reports.build import build_report
+    from reporter.render.html import render_html
 
     ctx = build_report("root-cause", source, MONDAY, cluster="gpu-east", namespace="ml-team")
     (sec,) = ctx.sections
@@ -348,7 +350,7 @@ def test_root_cause_of_one_namespace(source, monday_db):
 
 
 def test_progress_is_reported_from_start_to_end(source):
-    from reporter.reports import build_report
+    from reporter.reports.build import build_report
 
     seen: list[float] = []
     build_report("weekly", source, MONDAY, cluster="gpu-lab", progress=lambda f, m: seen.append(f))
@@ -357,7 +359,7 @@ def test_progress_is_reported_from_start_to_end(source):
 
 
 def test_render_for_schedule_writes_files_and_email_bodies(source, tmp_path):
-    from reporter.digest import render_for_schedule
+    from reporter.render.scheduled import render_for_schedule
     from reporter.schedules import get_schedule, period_for, render_subject
 
     schedule = get_schedule("weekly-digest")
@@ -373,3 +375,180 @@ def test_render_for_schedule_writes_files_and_email_bodies(source, tmp_path):
     assert ctx["dropped_namespaces"] == "ml-team" and ctx["avg_utilization"].endswith("%")
     subject = render_subject(schedule, period, ctx)
     assert "2026-W47" in subject
+
+
+# -- reports ask the agent, and only the agent --------------------------------------------------
+class WatchedSource:
+    """A source that records, for every call, which of our modules asked: the first frame on
+    the stack outside this class and the build's memo. Reports must reach the data only
+    through the agent (``agent.*``), never from ``reporter.*`` directly."""
+
+    def __init__(self, source):
+        self.source = source
+        self.calls: list[tuple[str, str, tuple]] = []  # (caller module, method, arguments)
+
+    def __getattr__(self, name):
+        import functools
+        import sys
+
+        method = getattr(self.source, name)
+        if name in ("ping", "close"):
+            return method
+
+        @functools.wraps(method)  # the memo binds arguments to the real signature
+        def watched(*args, **kwargs):
+            frame = sys._getframe(1)
+            while frame is not None and frame.f_globals.get("__name__") in (
+                    __name__, "agent.sources.memo"):
+                frame = frame.f_back
+            while frame is not None and not frame.f_globals.get("__name__", "").startswith(
+                    ("agent.", "reporter.")):
+                frame = frame.f_back  # threads, functools: up to our own code
+            caller = frame.f_globals["__name__"] if frame is not None else "?"
+            self.calls.append((caller, name, args + tuple(sorted(kwargs.items()))))
+            return method(*args, **kwargs)
+
+        return watched
+
+
+def test_a_report_reaches_the_data_only_through_the_agent_and_asks_each_query_once(source):
+    from reporter.reports.build import build_report
+
+    watched = WatchedSource(source)
+    ctx = build_report(["weekly", "root-cause"], watched, MONDAY)
+    assert ctx.dropped and ctx.sections[1].attribution  # the report did ask its questions
+    callers = Counter(caller.split(".")[0] for caller, _, _ in watched.calls)
+    assert set(callers) == {"agent"}, Counter(c for c, _, _ in watched.calls)
+    # the build's memoizing source: overlapping presets cost one query each (arguments as
+    # bound to the signature: ``label_key=None`` spelled out or left to its default is one)
+    import inspect
+
+    def key(method, args):
+        sig = inspect.signature(getattr(source, method))
+        bound = sig.bind(*[a for a in args if not isinstance(a, tuple)],
+                         **dict(a for a in args if isinstance(a, tuple)))
+        bound.apply_defaults()
+        return method, tuple(bound.arguments.items())
+
+    repeated = [k for k, n in Counter(key(m, a) for _, m, a in watched.calls).items() if n > 1]
+    assert not repeated, repeated[:3]
+    # and the questions asked are the presets, in words
+    assert "How did gpu-east compare with the week before?" in ctx.questions
+    assert "Why did the utilization of ml-team in gpu-east change compared with the week " \
+           "before?" in ctx.questions
+
+
+def test_reports_import_no_figures_phrasing_or_source_code():
+    """Reports hold no figure code: from ``agent.figures`` only the shared drop rule, nothing
+    from ``agent.phrasing``, no data source but the memo the agent reads through."""
+    import ast
+
+    root = Path(__file__).resolve().parents[1] / "reporter" / "reports"
+    found = []
+    for path in sorted(root.glob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.ImportFrom) and node.module:
+                names = {a.name for a in node.names}
+                if node.module == "agent.figures" and names != {"dropped_namespaces"}:
+                    found.append(f"{path.name}: agent.figures {sorted(names)}")
+                if node.module.startswith(("agent.phrasing", "agent.tools", "agent.graph")) or \
+                        (node.module.startswith("agent.sources")
+                         and node.module not in ("agent.sources.base", "agent.sources.memo")):
+                    found.append(f"{path.name}: {node.module}")
+            elif isinstance(node, ast.Import):
+                found += [f"{path.name}: {a.name}" for a in node.names
+                          if a.name.startswith(("agent.figures", "agent.phrasing"))]
+    assert not found, found
+
+
+@pytest.fixture(scope="module")
+def tiny_drop_db(monday_db, tmp_path_factory) -> Path:
+    """The Monday store plus a namespace of gpu-east that used 10 GPU-hours a week and fell
+    from 90 % to 10 % utilization in W47: an 80 pp drop of 0.03 % of the cluster; and one of
+    gpu-lab that ran only in W44."""
+    path = tmp_path_factory.mktemp("tiny") / "demo.db"
+    shutil.copy(monday_db, path)
+    add_namespace_hours(path, "gpu-east", "tiny-team", [(datetime(2026, 11, 9), 90.0),
+                                                        (datetime(2026, 11, 16), 10.0)])
+    add_namespace_hours(path, "gpu-lab", "old-team", [(datetime(2026, 10, 26), 50.0)])
+    return path
+
+
+def test_a_drop_must_be_material_to_be_reported(tiny_drop_db):
+    """answers.md §8: a namespace section and its drill-down only for a drop of at least the
+    threshold by a namespace holding at least 2 % of the cluster's GPU-hours."""
+    from agent.sources.sql import SqlSource
+    from reporter.render.html import render_html
+    from reporter.reports.build import build_report
+
+    src = SqlSource(f"sqlite:///{tiny_drop_db}")
+    try:
+        ctx = build_report("namespace-drops", src, MONDAY, cluster="gpu-east")
+        everything = build_report("namespace-drops", src, MONDAY, cluster="gpu-east",
+                                  drop_min_share_pct=0.0)
+    finally:
+        src.close()
+    (sec,) = ctx.sections
+    tiny = next(r for r in sec.table if r["name"] == "tiny-team")
+    assert tiny["delta_pp"] == pytest.approx(-80.0)  # in the table, with its change ...
+    assert [d.namespace for d in sec.drops] == ["ml-team"]  # ... but not a drop
+    assert sec.dropped == {"ml-team"}
+    html = render_html(ctx)
+    row = re.search(r"<tr( class=\"drop\")?>\s*<td class=\"name\">tiny-team</td>", html)
+    assert row and row.group(1) is None  # and not marked as one
+    assert re.search(r"<tr class=\"drop\">\s*<td class=\"name\">ml-team</td>", html)
+    # without the share rule it would be the largest drop of the report
+    assert [d.namespace for d in everything.sections[0].drops] == ["tiny-team", "ml-team"]
+
+
+def test_the_share_rule_is_configurable(tiny_drop_db, tmp_path, config_file):
+    cfg = config_file({"drop_min_share_pct": 0})
+    proc = run(*("--config", str(cfg), "report", "namespace-drops", "--cluster", "gpu-east",
+                 "--format", "html", "--out", str(tmp_path)), cwd=tmp_path,
+               env={"GPUREPORT_DATABASE_URL": f"sqlite:///{tiny_drop_db}",
+                    "GPUREPORT_HOME": str(tmp_path / "home"), "GPUREPORT_NOW": MONDAY_ISO})
+    assert proc.exit_code == 0, proc
+    html = Path(proc.stdout.strip()).read_text(encoding="utf-8")
+    assert re.search(r"<tr class=\"drop\">\s*<td class=\"name\">tiny-team</td>", html)
+
+
+def test_the_report_kinds_and_the_scheduler_side_import_no_report_engine():
+    """``report --help`` and ``scheduler list`` name the report kinds and the renderer's
+    contract without paying for LangGraph, the charts or the PDF engine (a fresh process:
+    what is imported is the thing tested)."""
+    import subprocess
+    import sys
+
+    code = ("import sys, reporter.commands_report, reporter.commands_schedule, "
+            "reporter.schedules, reporter.runner, reporter.scheduler, reporter.digest, "
+            "reporter.reports.presets; "
+            "print(sorted({m.split('.')[0] for m in sys.modules if m.split('.')[0] in "
+            "('langgraph', 'langchain_core', 'langchain_openai', 'weasyprint', 'pygal', "
+            "'jinja2', 'alembic')}))")
+    env = {**__import__("os").environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env,
+                         timeout=60)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "[]"
+
+
+def test_a_namespace_of_the_reports_period_only_is_known(tiny_drop_db):
+    """--namespace is resolved against the agent's recent namespaces, then against those with
+    data in the report's periods: old-team ran in W44 only."""
+    from agent.sources.base import NotFound
+    from agent.sources.sql import SqlSource
+    from reporter.reports.build import build_report
+
+    src = SqlSource(f"sqlite:///{tiny_drop_db}")
+    try:
+        ctx = build_report("root-cause", src, MONDAY, cluster="gpu-lab", namespace="Old_Team",
+                           period="2026-W44")
+        with pytest.raises(NotFound, match="unknown namespace 'old-teem'; did you mean: "
+                                           "old-team"):
+            build_report("root-cause", src, MONDAY, cluster="gpu-lab", namespace="old-teem",
+                         period="2026-W44")
+    finally:
+        src.close()
+    assert ctx.namespace == "old-team"
+    (sec,) = ctx.sections
+    assert sec.kpi("gpu_hours").value == pytest.approx(10.0)

@@ -18,6 +18,7 @@ from types import SimpleNamespace
 import pytest
 from click.testing import CliRunner
 
+import reporter.render.scheduled
 import reporter.runner
 from agent.errors import RunError
 from agent.periods import parse_now
@@ -66,8 +67,9 @@ def setup(home, tmp_path, monkeypatch):
 
 
 def _fake_default_renderer(monkeypatch) -> None:
-    """The CLI renders with the runner's default renderer: make that the fake one."""
-    monkeypatch.setattr(reporter.runner, "render_for_schedule",
+    """The CLI renders with ``reporter.render.scheduled.render_for_schedule``: make that the
+    fake one."""
+    monkeypatch.setattr(reporter.render.scheduled, "render_for_schedule",
                         lambda schedule, period, out, config=None: fake_render(schedule, period,
                                                                                out))
 

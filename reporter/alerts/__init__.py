@@ -2,9 +2,11 @@
 
 One check (``run_check``), in this order:
 
-1. Load and validate the rule file (``rules.load_rules``; ``RulesError`` names file and field).
-2. Evaluate every enabled rule through the data source (``rules.evaluate``: grouped SQL via the
-   Source methods, never rows pulled into Python to be summed).
+1. Load and validate the rule file (``loading.load_rules`` into the ``models``; ``RulesError``
+   names file and field).
+2. Evaluate every enabled rule through the data source (``evaluators.evaluate`` over a
+   ``dataview.DataView``: grouped SQL via the Source methods and ``agent.figures``, never rows
+   pulled into Python to be summed).
 3. Under the check lock, ``state.reconcile`` moves each alert instance between pending, firing
    and resolved, and the new state is written (one transaction) *before* anything is sent.
 4. ``state.due_notifications`` says what each channel owes (new firing, repeat interval reached,
@@ -35,7 +37,11 @@ from agent.periods import iso
 from agent.sources import make_source
 from agent.sources.base import Source
 from reporter.alerts.channels import SendContext, deliver
-from reporter.alerts.rules import AlertsFile, DataView, Evaluation, evaluate, load_rules, rules_path
+from reporter.alerts.dataview import DataView
+from reporter.alerts.evaluators import evaluate
+from reporter.alerts.findings import Evaluation
+from reporter.alerts.loading import load_rules, rules_path
+from reporter.alerts.models import AlertsFile
 from reporter.alerts.state import (KEEP_RESOLVED, AlertRow, AlertStore, Change, Due,
                                    NotificationRow, due_notifications, needs_history, reconcile)
 from reporter.cron import cron_trigger
@@ -145,7 +151,7 @@ def alert_dict(row: AlertRow) -> dict[str, Any]:
 
 def load_for(config: "Config | None",
              rules_file: str | Path | None = None) -> tuple[Path, AlertsFile]:
-    """(path, validated rules) of the rule file that applies (see ``rules.rules_path``)."""
+    """(path, validated rules) of the rule file that applies (see ``loading.rules_path``)."""
     path = rules_path(str(rules_file) if rules_file else None, config)
     return path, load_rules(path)
 

@@ -47,7 +47,8 @@ from agent.text import mask_url, one_line
 from reporter.statedb.models import alert_notifications, alert_state
 
 if TYPE_CHECKING:  # pragma: no cover
-    from reporter.alerts.rules import AlertsFile, Evaluation
+    from reporter.alerts.findings import Evaluation
+    from reporter.alerts.models import AlertsFile
     from reporter.statedb import StateDB
 
 RESOLVE_RETRY_FOR = timedelta(days=7)

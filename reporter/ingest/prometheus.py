@@ -31,17 +31,20 @@ Definitions (all over the samples of the hour at ``prometheus.step`` resolution,
 * the hour's snapshot is taken at its last sample (``H + 1h - step``), details as Lens' §7 JSON.
 
 Requested GPUs of workload rows, memory columns and statuses stay 0/'' as in Lens.
+
+This module plans the range and drives the chunks; ``fetch`` runs a chunk's queries
+(``promql`` writes them), ``hours`` turns the answers into each hour's rows, ``store`` writes
+them one transaction per hour.
 """
 
 from __future__ import annotations
 
 import re
-import threading
 import time
 from collections import defaultdict
-from concurrent.futures import FIRST_EXCEPTION, ThreadPoolExecutor, wait
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta
 from typing import Callable
 
 from sqlalchemy.exc import SQLAlchemyError
@@ -50,14 +53,14 @@ from agent.errors import IngestError, PrometheusError, TooManySamples
 from agent.periods import floor_hour, utc
 from agent.settings import PrometheusSettings
 from agent.text import mask_url, one_line
-
-from .client import PrometheusClient, Series
-from .promql import WK, WN, Dimension, PromQL, ksm_label, validate_names
-from .store import HourRows, Store, WorkloadMeta, workload_uid
+from reporter.ingest.client import PrometheusClient
+from reporter.ingest.fetch import QueryClock, build_queries, fetch
+from reporter.ingest.hours import build_hour
+from reporter.ingest.promql import Dimension, ksm_label, validate_names
+from reporter.ingest.store import Store, WorkloadMeta
 
 HOUR = timedelta(hours=1)
 DEFAULT_SINCE = "14d"
-UNKNOWN = "unknown"  # Lens' default_value for a missing label/annotation
 AMD_DEFAULTS = {"utilization_metric": "gpu_gfx_activity", "gpu_resource": "amd_com_gpu"}
 
 
@@ -139,27 +142,6 @@ def plan_range(now: datetime, since: str, until: str | None,
     return start, end, resumed
 
 
-class _Clock:
-    """Wall-clock time during which at least one query was in flight."""
-
-    def __init__(self):
-        self._lock = threading.Lock()
-        self._active = 0
-        self._since = 0.0
-        self.total = 0.0
-
-    def __enter__(self):
-        with self._lock:
-            if self._active == 0:
-                self._since = time.perf_counter()
-            self._active += 1
-
-    def __exit__(self, *exc):
-        with self._lock:
-            self._active -= 1
-            if self._active == 0:
-                self.total += time.perf_counter() - self._since
-
 
 def ingest_prometheus(
     settings: PrometheusSettings,
@@ -211,7 +193,7 @@ def ingest_prometheus(
         # max_points_per_query points per series (Prometheus refuses > 11,000 per series) and
         # that the pod metadata of a chunk stays small (per-sample joins cost pods × samples)
         chunk = max(1, min(p.chunk_hours, p.max_points_per_query * p.step // 3600, total))
-        clock = _Clock()
+        clock = QueryClock()
         client = PrometheusClient(url, timeout=p.timeout, retries=p.retries,
                                   backoff=p.retry_backoff)
         try:
@@ -240,7 +222,7 @@ def _open_store(database_url: str, cluster: str, user_annotation: str) -> Store:
                           f"{one_line(exc)}") from None
 
 
-def _run(client: PrometheusClient, pool: ThreadPoolExecutor, clock: _Clock, store: Store,
+def _run(client: PrometheusClient, pool: ThreadPoolExecutor, clock: QueryClock, store: Store,
          result: IngestResult, p: PrometheusSettings, dims: list[Dimension],
          user_annotation: str, chunk: int,
          on_progress: Callable[[float, int], None] | None) -> int:
@@ -261,14 +243,14 @@ def _run(client: PrometheusClient, pool: ThreadPoolExecutor, clock: _Clock, stor
                 on_progress(done + 0.9 * n * fraction, total)
 
         try:
-            data = _fetch(client, pool, clock, build_queries(p, dims, n), h, n, tick)
+            data = fetch(client, pool, clock, build_queries(p, dims, n), h, n, tick)
         except TooManySamples:
             if n == 1:
                 raise
             chunk = max(1, n // 2)  # Prometheus' --query.max-samples: ask for less at once
             continue
         metas: dict[tuple[str, str, str], WorkloadMeta] = {}
-        built = [_build_hour(h + i * HOUR, result.cluster, p, dims, user_annotation, data, metas)
+        built = [build_hour(h + i * HOUR, result.cluster, p, dims, user_annotation, data, metas)
                  for i in range(n)]
         last = max((i for i, b in enumerate(built) if b is not None), default=None)
         for i, rows in enumerate(built):
@@ -291,244 +273,6 @@ def _run(client: PrometheusClient, pool: ThreadPoolExecutor, clock: _Clock, stor
         h += n * HOUR
     return chunk
 
-
-# -- fetching ---------------------------------------------------------------------------------
-
-
-def build_queries(p: PrometheusSettings, dims: list[Dimension], hours: int) -> dict[str, str]:
-    """Every expression of one chunk of ``hours`` hours, by name (``cluster.util``, ...)."""
-    promql = PromQL(p, hours)
-    queries = {**promql.cluster_queries(), **promql.namespace_queries(),
-               **promql.workload_queries(dims[0])}
-    for i, dim in enumerate(dims):
-        queries.update(promql.dimension_queries(i, dim))
-    queries.update(promql.snapshot_queries(dims))
-    return queries
-
-Data = dict[str, dict[datetime, list[tuple[dict[str, str], float]]]]
-
-
-def _fetch(client: PrometheusClient, pool: ThreadPoolExecutor, clock: _Clock,
-           queries: dict[str, str], first: datetime, n: int,
-           tick: Callable[[float], None] = lambda _f: None) -> Data:
-    """Run every query for hours ``first .. first+n-1`` concurrently; index values by hour."""
-    t0, t1 = first + HOUR, first + n * HOUR  # evaluation time of hour H is H + 1h
-    answered = [0]
-    lock = threading.Lock()
-
-    def run(name: str) -> tuple[str, list[Series]]:
-        with clock:
-            out = name, client.query_range(queries[name], t0, t1, 3600,
-                                           what=f"the {name} query")
-        with lock:
-            answered[0] += 1
-            tick(answered[0] / len(queries))
-        return out
-
-    futures = [pool.submit(run, name) for name in queries]
-    finished, pending = wait(futures, return_when=FIRST_EXCEPTION)
-    failed = [f for f in finished if f.exception() is not None]
-    if failed:
-        for f in pending:
-            f.cancel()
-        wait(pending)  # let queries already running end before the caller gives up
-        raise failed[0].exception()
-    data: Data = {}
-    for f in futures:
-        name, series = f.result()
-        per_hour: dict[datetime, list] = defaultdict(list)
-        for s in series:
-            for ts, v in s.values:
-                hour = datetime.fromtimestamp(round(ts) - 3600, tz=timezone.utc)
-                per_hour[hour].append((s.labels, v))
-        data[name] = per_hour
-    return data
-
-
-# -- rows of one hour -----------------------------------------------------------------------
-
-
-def _by(data: Data, name: str, hour: datetime, *labels: str) -> dict[tuple, float]:
-    return {tuple(lbl.get(k, "") for k in labels): v for lbl, v in data.get(name, {}).get(hour, [])}
-
-
-def _scalar(data: Data, name: str, hour: datetime) -> float | None:
-    vals = data.get(name, {}).get(hour, [])
-    return vals[0][1] if vals else None
-
-
-def _build_hour(hour: datetime, cluster: str, p: PrometheusSettings, dims: list[Dimension],
-                user_annotation: str, data: Data,
-                metas: dict[tuple[str, str, str], WorkloadMeta]) -> HourRows | None:
-    n = _scalar(data, "cluster.n", hour)
-    if not n:
-        return None
-    stat_hour = hour.replace(tzinfo=None)
-
-    def val(name: str, key: tuple = ()) -> float:
-        got = _by_cache(name).get(key)
-        return got if got is not None else 0.0
-
-    cache: dict[str, dict[tuple, float]] = {}
-    label_sets = {"cluster": (), "namespace": ("namespace",), "workload": ("namespace", WK, WN)}
-
-    def _by_cache(name: str) -> dict[tuple, float]:
-        if name not in cache:
-            prefix = name.split(".")[0]
-            labels = label_sets.get(prefix)
-            if labels is None:  # dimN.*
-                labels = (dims[int(prefix[3:])].prom_label,)
-            cache[name] = _by(data, name, hour, *labels)
-        return cache[name]
-
-    def spread(prefix: str, key: tuple = (), quantiles: bool = False) -> dict[str, float]:
-        """max/min(/p50/p95) of the utilization on the spread grid, widened to include the
-        hour's average (which the grid may miss), or the average when the grid saw nothing
-        (an entity that ran only between two grid points)."""
-        avg = val(f"{prefix}.util", key)
-        cols = {"max_utilization": "umax", "min_utilization": "umin"}
-        if quantiles:
-            cols.update(p50_utilization="p50", p95_utilization="p95")
-        out = {}
-        for col, name in cols.items():
-            got = _by_cache(f"{prefix}.{name}").get(key)
-            out[col] = avg if got is None else got
-        out["max_utilization"] = max(out["max_utilization"], avg)
-        out["min_utilization"] = min(out["min_utilization"], avg)
-        return out
-
-    capacity = int(_scalar(data, "cluster.cap", hour) or 0)
-    allocated = val("cluster.alloc") / n
-    cluster_row = {
-        "cluster_name": cluster, "stat_hour": stat_hour, "total_gpu_capacity": capacity,
-        "allocated_gpu_count": allocated,
-        "allocation_rate": allocated / capacity * 100.0 if capacity else 0.0,
-        "avg_utilization": val("cluster.util"), **spread("cluster", (), quantiles=True),
-        "sample_count": int(n),
-    }
-    rows = HourRows(hour=stat_hour, cluster=cluster_row)
-
-    for key, gpu_samples in sorted(_by_cache("namespace.alloc").items()):
-        rows.namespaces.append({
-            "cluster_name": cluster, "namespace": key[0], "stat_hour": stat_hour,
-            "total_gpu_capacity": 0, "allocated_gpu_count": gpu_samples / n,
-            "avg_utilization": val("namespace.util", key), **spread("namespace", key),
-            "active_workload_count": int(val("namespace.pods", key) / n),
-        })
-
-    # workloads: GPU-samples per (namespace, kind, name, user) -> total and dominant user
-    per_user: dict[tuple, dict[str, float]] = defaultdict(dict)
-    for lbl, v in data.get("workload.alloc_user", {}).get(hour, []):
-        key = (lbl.get("namespace", ""), lbl.get(WK, ""), lbl.get(WN, ""))
-        per_user[key][lbl.get(dims[0].prom_label, "")] = v
-    for key in sorted(per_user):
-        users = per_user[key]
-        gpu_samples = sum(users.values())
-        named = [(v, u) for u, v in users.items() if u]
-        user = min(named, key=lambda x: (-x[0], x[1]))[1] if named else None
-        samples = val("workload.samples", key) or 1.0
-        pod_samples = val("workload.pods", key)
-        rmax = int(val("workload.rmax", key))
-        ns, kind, name = key
-        rows.workloads.append({
-            "cluster_name": cluster, "namespace": ns, "workload_name": name,
-            "workload_type": kind, "stat_hour": stat_hour,
-            "allocated_gpu_count": gpu_samples / n, "requested_gpu_count": 0.0,
-            "avg_utilization": val("workload.util", key),
-            **spread("workload", key, quantiles=True),
-            "avg_gpu_memory_used": 0.0, "max_gpu_memory_used": 0.0, "avg_gpu_memory_total": 0.0,
-            "avg_replica_count": pod_samples / samples,
-            "max_replica_count": rmax,
-            "min_replica_count": int(val("workload.rmin", key)),
-            "workload_status": "", "sample_count": int(samples),
-            "owner_uid": "", "owner_name": "", "labels": {},
-            "annotations": {user_annotation: user} if user else {},
-        })
-        meta = metas.setdefault(key, WorkloadMeta(namespace=ns, kind=kind, name=name))
-        # peak GPUs held: GPUs per pod × most pods at once (exact when its pods are alike)
-        meta.seen(stat_hour, user, gpu_samples / pod_samples * rmax if pod_samples else 0.0)
-
-    for i, dim in enumerate(dims):
-        merged: dict[str, list[float]] = {}
-        for key, gpu_samples in _by_cache(f"dim{i}.alloc").items():
-            value = key[0] or UNKNOWN
-            k = (key[0],)
-            sp = spread(f"dim{i}", k)
-            figures = [gpu_samples, val(f"dim{i}.util", k), sp["max_utilization"],
-                       sp["min_utilization"], val(f"dim{i}.pods", k)]
-            merged[value] = figures if value not in merged else _merge(merged[value], figures)
-        for value in sorted(merged):
-            gpu_samples, util, umax, umin, pods = merged[value]
-            rows.labels.append({
-                "cluster_name": cluster, "dimension_type": dim.dimension_type,
-                "dimension_key": dim.key, "dimension_value": value, "stat_hour": stat_hour,
-                "allocated_gpu_count": gpu_samples / n, "avg_utilization": util,
-                "max_utilization": umax, "min_utilization": umin,
-                "active_workload_count": int(pods / n),
-            })
-
-    rows.snapshots.append(_snapshot(hour, cluster, p, dims, data))
-    return rows
-
-
-def _merge(a: list[float], b: list[float]) -> list[float]:
-    """A literal value 'unknown' and a missing key land in one row (as in Lens)."""
-    gpus = a[0] + b[0]
-    util = (a[0] * a[1] + b[0] * b[1]) / gpus if gpus else 0.0
-    return [gpus, util, max(a[2], b[2]), min(a[3], b[3]), a[4] + b[4]]
-
-
-def _snapshot(hour: datetime, cluster: str, p: PrometheusSettings, dims: list[Dimension],
-              data: Data) -> dict:
-    """One ``gpu_allocation_snapshots`` row at the hour's last sample (lens.md §7 JSON)."""
-    util = {k: v for k, v in _by(data, "snap.util", hour, "namespace", "pod").items()}
-    namespaces: dict[str, dict] = {}
-    annotations: dict[str, dict] = {}
-    workloads: dict[str, dict] = {}
-    allocated = 0
-    for lbl, gpus_f in sorted(data.get("snap.pods", {}).get(hour, []),
-                              key=lambda x: (x[0].get("namespace", ""), x[0].get("pod", ""))):
-        ns, pod = lbl.get("namespace", ""), lbl.get("pod", "")
-        kind, name = lbl.get(WK, ""), lbl.get(WN, "")
-        gpus = int(round(gpus_f))
-        u = util.get((ns, pod), 0.0)
-        allocated += gpus
-        nsd = namespaces.setdefault(ns, {"allocatedGpu": 0, "utilization": 0.0,
-                                         "workloadCount": 0, "workloads": [], "_u": 0.0})
-        nsd["allocatedGpu"] += gpus
-        nsd["_u"] += gpus * u
-        nsd["workloadCount"] += 1
-        nsd["workloads"].append({"uid": f"{ns}/{pod}", "name": pod, "namespace": ns,
-                                 "kind": kind, "allocatedGpu": gpus, "utilization": u})
-        for dim in dims:
-            if dim.dimension_type != "annotation":
-                continue  # Lens' details carry no label buckets (lens.md §7)
-            akey = f"{dim.key}:{lbl.get(dim.prom_label) or UNKNOWN}"
-            ad = annotations.setdefault(akey, {"allocatedGpu": 0, "utilization": 0.0,
-                                               "workloadCount": 0, "_u": 0.0})
-            ad["allocatedGpu"] += gpus
-            ad["_u"] += gpus * u
-            ad["workloadCount"] += 1
-        wuid = workload_uid(cluster, ns, kind, name)
-        wd = workloads.setdefault(wuid, {"uid": wuid, "name": name, "namespace": ns, "kind": kind,
-                                         "allocatedGpu": 0, "utilization": 0.0, "_n": 0, "_s": 0.0})
-        wd["allocatedGpu"] += gpus
-        wd["_n"] += 1
-        wd["_s"] += u
-    for d in (*namespaces.values(), *annotations.values()):
-        d["utilization"] = d.pop("_u") / d["allocatedGpu"] if d["allocatedGpu"] else 0.0
-    for d in workloads.values():
-        count, total = d.pop("_n"), d.pop("_s")
-        d["utilization"] = total / count if count else 0.0  # plain mean of pods, as Lens
-    capacity = _scalar(data, "snap.cap", hour)
-    return {
-        "cluster_name": cluster,
-        "snapshot_time": (hour + HOUR - timedelta(seconds=p.step)).replace(tzinfo=None),
-        "dimension_type": "cluster", "dimension_key": "", "dimension_value": "",
-        "total_gpu_capacity": int(capacity or 0), "allocated_gpu_count": allocated,
-        "allocation_details": {"namespaces": namespaces, "annotations": annotations,
-                               "workloads": workloads},
-    }
 
 
 __all__ = ["IngestError", "IngestResult", "PrometheusError", "ingest_prometheus",

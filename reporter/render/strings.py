@@ -1,7 +1,8 @@
 """The words of reports and digest emails, in English and Chinese (keyed by ``lang``).
 
-Data only, kept apart from ``render`` because the report builder needs some of them too (chart
-labels and day names are drawn into the SVG when a report is built).
+Data only: the templates read them as ``t`` and the chart takes its labels and day names from
+them. Names from the data never go into these strings' format fields unescaped (the templates
+escape what they substitute).
 """
 
 from __future__ import annotations

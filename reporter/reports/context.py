@@ -1,0 +1,158 @@
+"""What a report template renders: the report context, its sections, KPI tiles and drill-downs.
+
+Plain data built by ``reporter.reports.build`` from the agent's answers; ``reporter.render``
+turns it into HTML, PDF and email. Nothing here computes a figure or formats a number: values
+stay numbers (formatting is the templates' filters), prose is the agent's.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime, tzinfo
+
+from agent.periods import Period
+
+
+@dataclass
+class Kpi:
+    """One KPI tile: this period's value, the baseline's, and the change.
+
+    ``delta`` is in percentage points for percentages, in GPU-hours otherwise; ``delta_pct``
+    is the relative change. ``better`` says which direction is good news (colours the delta).
+    """
+
+    key: str  # avg_utilization | allocation_rate | gpu_hours | idle_gpu_hours
+    value: float | None
+    previous: float | None
+    delta: float | None
+    delta_pct: float | None
+    percent: bool
+    better: str = "up"  # up | down | none
+
+    @property
+    def tone(self) -> str:
+        if self.delta is None or self.better == "none":
+            return "flat"
+        change = self.delta if self.percent else (self.delta_pct or 0.0)
+        if abs(change) < 0.05:
+            return "flat"
+        return "good" if (change > 0) == (self.better == "up") else "bad"
+
+    def as_dict(self) -> dict:
+        return {"key": self.key, "value": self.value, "previous": self.previous,
+                "delta": self.delta, "delta_pct": self.delta_pct, "percent": self.percent}
+
+
+@dataclass
+class Drill:
+    """A namespace's (or any scope's) drill-down: who moved its utilization, and by how much.
+
+    ``answer`` is the agent's headline for it; ``users``/``workloads`` the strongest
+    contributors of each kind, ``*_total`` how many there were in all."""
+
+    cluster: str | None
+    namespace: str
+    before: dict
+    after: dict
+    delta_pp: float
+    users: list[dict]
+    workloads: list[dict]
+    answer: str
+    users_total: int = 0
+    workloads_total: int = 0
+
+    @property
+    def contributors(self) -> list[dict]:
+        return self.users + self.workloads
+
+
+@dataclass
+class Section:
+    """One scope of the report: all clusters, one cluster, or one namespace."""
+
+    key: str  # "all" | cluster name | "cluster/namespace"
+    title: str
+    scope: str  # all | cluster | namespace
+    cluster: str | None
+    namespace: str | None
+    empty: bool = False
+    newest_data: datetime | None = None
+    kpis: list[Kpi] = field(default_factory=list)
+    # the chart's data: hourly points of the period and of the baseline (None: no chart)
+    series: list[dict] | None = None
+    baseline_series: list[dict] = field(default_factory=list)
+    table_kind: str = "namespace"  # namespace | user | cluster
+    table: list[dict] = field(default_factory=list)
+    dropped: set[str] = field(default_factory=set)  # rows of the table that dropped
+    drops: list[Drill] = field(default_factory=list)
+    attribution: list[dict] = field(default_factory=list)
+    attribution_kind: str = "namespace"
+    movers: list[Drill] = field(default_factory=list)
+    idle: list[dict] = field(default_factory=list)
+    idle_total: int = 0
+    snapshot: dict | None = None
+    narrative: list[str] = field(default_factory=list)
+    insights: list[str] = field(default_factory=list)
+    compare: dict | None = None  # the compare figures behind the KPI tiles
+
+    def kpi(self, key: str) -> Kpi | None:
+        return next((k for k in self.kpis if k.key == key), None)
+
+
+@dataclass
+class ReportContext:
+    """Everything a report template needs; built by ``build_report``."""
+
+    kinds: tuple[str, ...]
+    blocks: tuple[str, ...]
+    lang: str
+    cluster: str | None
+    clusters: list[str]
+    namespace: str | None
+    period: Period
+    baseline: Period
+    now: datetime
+    generated_at: datetime
+    tz: tzinfo
+    threshold_pp: float
+    sections: list[Section]
+    questions: list[str] = field(default_factory=list)  # the preset questions, as asked
+    subset: bool = False  # the sections are a listed subset of the clusters (schedules)
+    min_share_pct: float = 0.0  # a drop must hold this share of its cluster's GPU-hours
+
+    @property
+    def kind(self) -> str:
+        return self.kinds[0]
+
+    @property
+    def scope_label(self) -> str:
+        """What the report covers, as a person would say it (header, subject)."""
+        if self.cluster:
+            base = self.cluster
+        elif self.subset:
+            base = ", ".join(self.clusters)
+        else:
+            base = "所有集群" if self.lang == "zh" else "all clusters"
+        return f"{base} / {self.namespace}" if self.namespace else base
+
+    @property
+    def empty(self) -> bool:
+        return all(s.empty for s in self.sections)
+
+    @property
+    def main(self) -> Section | None:
+        return self.sections[0] if self.sections else None
+
+    @property
+    def dropped(self) -> list[Drill]:
+        """Every dropped namespace across sections (a summary repeats its clusters' drops)."""
+        seen, out = set(), []
+        for s in self.sections:
+            for d in s.drops:
+                if (d.cluster, d.namespace) not in seen:
+                    seen.add((d.cluster, d.namespace))
+                    out.append(d)
+        return out
+
+
+__all__ = ["Kpi", "Drill", "Section", "ReportContext"]

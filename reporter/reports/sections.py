@@ -1,0 +1,235 @@
+"""One section of a report (all clusters, one cluster, one namespace) from the agent's answers.
+
+``build_section`` asks the section's preset questions in a fixed order and hands each answer
+to the small function of the block it fills. Which questions are worth asking follows from
+the blocks the report shows and from earlier answers:
+
+* no hourly data in the period: the section says so and how recent the data is (the
+  ``freshness`` preset), and asks nothing else;
+* the week-over-week table, the drops and the movers need the children of the scope side by
+  side (``compare-children``: namespaces of a cluster, users of a namespace); otherwise the
+  plain ``compare`` answers the KPI tiles;
+* the drill-down (user and workload sums in both periods: the costliest question) is asked
+  when the report shows root causes, or a namespace's own drops, or when the change is large
+  enough (``NARRATE_CHANGE_PP``) to be explained in the narrative;
+* a namespace "dropped" by the one rule reports and alerts share
+  (``agent.figures.dropped_namespaces``: a fall of at least the threshold in pp, GPUs held in
+  both periods, at least ``min_share_pct`` of the cluster's GPU-hours — answers.md §8); each
+  one gets its own drill-down question;
+* a namespace "moved" when its utilization changed by at least the threshold either way; with
+  none, the namespace the agent's cluster drill-down followed into stands in.
+
+Nothing here computes a figure: tiles, tables and drill-downs are the answers' figures, the
+narrative is the answers' headlines.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable
+
+from agent.answer import Answer
+from agent.figures import dropped_namespaces
+from agent.periods import parse_now
+from reporter.reports.asking import Asker, scope_words
+from reporter.reports.context import Drill, Kpi, Section
+
+TOP_USERS, TOP_WORKLOADS, TOP_ATTRIBUTION = 6, 5, 10
+# the "why" of a change goes into the narrative only when there is a change worth explaining;
+# below this the contributors are noise of a few tenths of a point
+NARRATE_CHANGE_PP = 1.0
+
+Tick = Callable[[str], None]
+
+
+@dataclass(frozen=True)
+class Plan:
+    """What every section of one report shows, and the drop rule's thresholds."""
+
+    blocks: frozenset[str]
+    threshold: float
+    min_share_pct: float
+
+
+def build_section(asker: Asker, plan: Plan, cluster: str | None, namespace: str | None,
+                  title: str, tick: Tick) -> Section:
+    """One section: the preset questions about one scope, answered by the agent."""
+    scope = "namespace" if namespace else ("cluster" if cluster else "all")
+    sec = Section(key=f"{cluster or 'all'}/{namespace}" if namespace else (cluster or "all"),
+                  title=title, scope=scope, cluster=cluster, namespace=namespace)
+    who = scope_words(cluster, namespace)
+    blocks = plan.blocks
+
+    tick(f"{who}: trend")
+    trend = asker.ask("trend", cluster, namespace)
+    if not trend.figures.get("hours"):
+        _empty(asker, sec, trend)
+        return sec
+
+    tick(f"{who}: week over week")
+    children = scope != "all" and bool(blocks & {"table", "drops", "movers"})
+    cmp = asker.ask("compare-children" if children else "compare", cluster, namespace)
+    _kpis_and_narrative(sec, cmp, trend, asker.lang)
+
+    if "chart" in blocks:
+        tick(f"{who}: chart")
+        prev = asker.ask("chart-baseline", cluster, namespace)
+        sec.series = list(trend.figures.get("series", []))
+        sec.baseline_series = list(prev.figures.get("series", []))
+
+    drill = None
+    if _wants_drilldown(sec, blocks, cmp):
+        tick(f"{who}: root causes")
+        drill = asker.ask("drilldown", cluster, namespace)
+        if abs(drill.figures.get("total_delta_pp") or 0.0) >= NARRATE_CHANGE_PP:
+            sec.narrative.append(drill.headline)
+
+    rows: list[dict] = []
+    if children:
+        rows = list(cmp.figures.get("children") or [])
+        sec.table_kind = cmp.figures.get("child") or ("user" if namespace else "namespace")
+        sec.dropped = {r["name"] for r in dropped_namespaces(
+            rows, plan.threshold, min_share_pct=plan.min_share_pct)}
+        if "table" in blocks:
+            sec.table = rows
+    if "drops" in blocks:
+        _drops(asker, plan, sec, rows, drill, tick)
+    if "attribution" in blocks and drill is not None:
+        _attribution(sec, drill)
+    if "movers" in blocks and drill is not None:
+        _movers(asker, plan, sec, rows, drill, tick)
+    if scope == "namespace" and drill is not None and (sec.drops or sec.movers) \
+            and drill.headline in sec.narrative:
+        sec.narrative.remove(drill.headline)  # the drill-down box below says it
+
+    if "idle" in blocks:
+        tick(f"{who}: idle workloads")
+        _idle(sec, asker.ask("idle", cluster, namespace))
+    if "snapshot" in blocks:
+        tick(f"{who}: current allocation")
+        _snapshot(sec, asker.ask("snapshot", cluster))
+    return sec
+
+
+# -- blocks ----------------------------------------------------------------------------------
+def _empty(asker: Asker, sec: Section, trend: Answer) -> None:
+    """No hourly data in the period: say so, and how recent the newest data is."""
+    sec.empty = True
+    sec.narrative = [trend.headline]
+    fresh = asker.ask("freshness", sec.cluster)
+    newest = [parse_now(c["newest"]) for c in fresh.figures.get("clusters", []) if c["newest"]]
+    sec.newest_data = max(newest) if newest else None
+
+
+def _kpis_and_narrative(sec: Section, cmp: Answer, trend: Answer, lang: str) -> None:
+    sec.compare = cmp.figures
+    sec.kpis = kpi_tiles(cmp.figures)
+    sec.narrative.append(_sentence(cmp.headline) if lang == "en" else cmp.headline)
+    sec.insights.extend(trend.insights)
+
+
+def _wants_drilldown(sec: Section, blocks: frozenset[str], cmp: Answer) -> bool:
+    if sec.scope == "all":
+        return False
+    delta = cmp.figures.get("delta_pp") or 0.0
+    return (bool(blocks & {"attribution", "movers"})
+            or (sec.scope == "namespace" and "drops" in blocks)
+            or ("narrative" in blocks and bool(blocks & {"drops", "table"})
+                and abs(delta) >= NARRATE_CHANGE_PP))
+
+
+def _drops(asker: Asker, plan: Plan, sec: Section, rows: list[dict], drill: Answer | None,
+           tick: Tick) -> None:
+    if sec.scope == "cluster":
+        for r in dropped_namespaces(rows, plan.threshold, min_share_pct=plan.min_share_pct):
+            tick(f"{sec.cluster}: why {r['name']} dropped")
+            sec.drops.append(drill_of(asker.ask("dropped", sec.cluster, r["name"]),
+                                      sec.cluster, r["name"]))
+    elif sec.scope == "namespace" and drill is not None:
+        # the namespace is the report's whole scope: its own drill-down is its drop
+        if drill.figures["total_delta_pp"] <= -plan.threshold:
+            sec.drops.append(drill_of(drill, sec.cluster, sec.namespace or ""))
+
+
+def _attribution(sec: Section, drill: Answer) -> None:
+    first = "namespace" if sec.scope == "cluster" else "user"
+    sec.attribution_kind = first
+    sec.attribution = [c for c in drill.figures.get("contributors", [])
+                       if c["kind"] == first][:TOP_ATTRIBUTION]
+
+
+def _movers(asker: Asker, plan: Plan, sec: Section, rows: list[dict], drill: Answer,
+            tick: Tick) -> None:
+    if sec.scope == "namespace":
+        sec.movers.append(drill_of(drill, sec.cluster, sec.namespace or ""))
+        return
+    moved = sorted((r for r in rows if r["delta_pp"] is not None
+                    and abs(r["delta_pp"]) >= plan.threshold),
+                   key=lambda r: (-abs(r["delta_pp"]), r["name"]))
+    names = [r["name"] for r in moved]
+    follow = drill.figures.get("namespace_drilldown")
+    if not names and follow:
+        names = [follow["namespace"]]
+    for ns in names:
+        tick(f"{sec.cluster}: what moved {ns}")
+        sec.movers.append(drill_of(asker.ask("moved", sec.cluster, ns), sec.cluster, ns))
+
+
+def _idle(sec: Section, rank: Answer) -> None:
+    sec.idle = list(rank.figures.get("items", []))
+    sec.idle_total = rank.figures.get("total", len(sec.idle))
+    if sec.idle:
+        sec.narrative.append(rank.headline)
+
+
+def _snapshot(sec: Section, now: Answer) -> None:
+    snap = dict(now.figures)
+    if snap.get("time") is None:
+        return
+    if sec.namespace:
+        snap["by_namespace"] = [n for n in snap.get("by_namespace", [])
+                                if n["namespace"] == sec.namespace]
+    sec.snapshot = snap
+
+
+# -- answers -> view models ----------------------------------------------------------------
+def kpi_tiles(cmp: dict) -> list[Kpi]:
+    """The four tiles from a compare answer's figures (no change shown without a baseline)."""
+    a, b = cmp["a"], cmp["b"]
+    if not (a.get("gpu_hours") or a.get("workloads")):
+        return [Kpi("avg_utilization", b["avg_utilization"], None, None, None, True, "up"),
+                Kpi("allocation_rate", b["allocation_rate"], None, None, None, True, "up"),
+                Kpi("gpu_hours", b["gpu_hours"], None, None, None, False, "none"),
+                Kpi("idle_gpu_hours", b["idle_gpu_hours"], None, None, None, False, "down")]
+    return [
+        Kpi("avg_utilization", b["avg_utilization"], a["avg_utilization"], cmp["delta_pp"],
+            cmp["delta_pct"], True, "up"),
+        Kpi("allocation_rate", b["allocation_rate"], a["allocation_rate"],
+            cmp["allocation_delta_pp"], None, True, "up"),
+        Kpi("gpu_hours", b["gpu_hours"], a["gpu_hours"], cmp["gpu_hours_delta"],
+            cmp["gpu_hours_delta_pct"], False, "none"),
+        Kpi("idle_gpu_hours", b["idle_gpu_hours"], a["idle_gpu_hours"],
+            cmp.get("idle_gpu_hours_delta"), cmp.get("idle_gpu_hours_delta_pct"), False, "down"),
+    ]
+
+
+def drill_of(answer: Answer, cluster: str | None, namespace: str) -> Drill:
+    """A drill-down answer as the box a template shows."""
+    f = answer.figures
+    users = [c for c in f.get("contributors", []) if c["kind"] == "user"]
+    workloads = [c for c in f.get("contributors", []) if c["kind"] == "workload"]
+    return Drill(cluster=cluster, namespace=namespace, before=f["before"], after=f["after"],
+                 delta_pp=f["total_delta_pp"], users=users[:TOP_USERS],
+                 workloads=workloads[:TOP_WORKLOADS], answer=answer.headline,
+                 users_total=len(users), workloads_total=len(workloads))
+
+
+def _sentence(text: str) -> str:
+    """The agent's compare answer starts with the period label ("last week: ..."): as the
+    first words of a paragraph it gets a capital letter. Names from the data are left alone."""
+    if text[:5] in ("last ", "this ") or text[:4] == "the ":
+        return text[0].upper() + text[1:]
+    return text
+
+
+__all__ = ["Plan", "build_section", "kpi_tiles", "drill_of", "NARRATE_CHANGE_PP"]
