@@ -88,24 +88,24 @@ class Catalog:
     def clusters(self) -> list[str]:
         return self._cached("clusters", self.source.clusters, "get_available_clusters")
 
+    def _namespaces(self) -> dict[str, list[str]]:
+        return self._cached("namespaces_by_cluster",
+                            lambda: self.source.namespaces_by_cluster(self.start, self.end),
+                            "get_available_namespaces", {"days": METADATA_DAYS})
+
     def namespaces_in(self, cluster: str) -> list[str]:
         """Namespaces with rows in ``cluster`` in the last ``METADATA_DAYS`` days."""
-        return self._cached(f"namespaces:{cluster}",
-                            lambda: self.source.namespaces(cluster, self.start, self.end),
-                            "get_available_namespaces", {"cluster": cluster, "days": METADATA_DAYS})
+        return list(self._namespaces().get(cluster, []))
 
     @property
     def namespaces(self) -> list[str]:
-        clusters = self.clusters
-        missing = [c for c in clusters if f"namespaces:{c}" not in self._memo]
-        if len(missing) > 1:  # a cold cache: ask for every cluster at once
-            run_concurrently(*[(lambda c=c: self.namespaces_in(c)) for c in missing])
-        return sorted({ns for c in clusters for ns in self.namespaces_in(c)})
+        return sorted({ns for names in self._namespaces().values() for ns in names})
 
     def clusters_with(self, namespace: str) -> list[str]:
         """The clusters where ``namespace`` was active lately (names are unique only per
         cluster)."""
-        return [c for c in self.clusters if namespace in self.namespaces_in(c)]
+        known = set(self.clusters)
+        return [c for c, names in self._namespaces().items() if c in known and namespace in names]
 
     @property
     def users(self) -> list[str]:

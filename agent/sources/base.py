@@ -208,6 +208,11 @@ class Source(Protocol):
 
     def namespaces(self, cluster: str | None, start: datetime, end: datetime) -> list[str]: ...
 
+    def namespaces_by_cluster(self, start: datetime, end: datetime) -> dict[str, list[str]]:
+        """Every cluster's namespaces with rows in the period, at once (what name resolution
+        and "which cluster is ml-team in" need: one statement on `sql`)."""
+        ...
+
     def dimension_keys(self, cluster: str | None, dimension_type: str,
                        start: datetime, end: datetime) -> list[str]: ...
 

@@ -216,6 +216,9 @@ class LensSource:
     def namespaces(self, cluster: str | None, start: datetime, end: datetime) -> list[str]:
         return self._distinct("/gpu-aggregation/namespaces", cluster, start, end)
 
+    def namespaces_by_cluster(self, start: datetime, end: datetime) -> dict[str, list[str]]:
+        return {c: self.namespaces(c, start, end) for c in self.clusters()}
+
     def dimension_keys(self, cluster: str | None, dimension_type: str,
                        start: datetime, end: datetime) -> list[str]:
         return self._distinct("/gpu-aggregation/dimension-keys", cluster, start, end,

@@ -184,6 +184,19 @@ class SqlSource:
         return self._distinct(cluster, t.c.namespace, t, start, end)
 
     @_guard
+    def namespaces_by_cluster(self, start, end) -> dict[str, list[str]]:
+        out: dict[str, set[str]] = {}
+        if self.database_urls:  # a database per cluster: its rows are that cluster's
+            for c in self.database_urls:
+                out[c] = set(self.namespaces(c, start, end))
+        else:
+            t = self._targets(None)[0]
+            for cluster, ns in self._rows(t, q.namespaces_by_cluster(start, end)):
+                if cluster and ns is not None:
+                    out.setdefault(cluster, set()).add(ns)
+        return {c: sorted(names) for c, names in sorted(out.items())}
+
+    @_guard
     def dimension_keys(self, cluster, dimension_type, start, end) -> list[str]:
         t = s.label_hourly
         return self._distinct(cluster, t.c.dimension_key, t, start, end,

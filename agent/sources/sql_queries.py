@@ -53,6 +53,11 @@ def distinct_values(column, table, cf, start, end, *conds) -> Select:
     return select(column).distinct().where(*where(table, cf, start, end, *conds))
 
 
+def namespaces_by_cluster(start, end) -> Select:
+    n = s.namespace_hourly
+    return select(n.c.cluster_name, n.c.namespace).distinct().where(*where(n, None, start, end))
+
+
 def user_join(user_annotation: str):
     """(user expression, FROM clause) — the user chain of ``base.py`` over workload rows:
     the row's annotation, its ``owner_name``, the top-level ``gpu_workload``'s annotation."""
