@@ -150,6 +150,34 @@ def test_the_catalogue_fetches_only_what_the_question_needs(demo_db):
     assert named["find_workload_names"]["words"] == ["embedding-api"]  # ml-team is a namespace
 
 
+def test_distinct_names_walked_over_an_index_equal_a_plain_distinct(store):
+    """On PostgreSQL the catalogues walk the unique indexes; on SQLite they are a DISTINCT:
+    the same names either way, per cluster, also for a database that is one cluster."""
+    start, end = NOW - timedelta(days=35), NOW
+    eng = create_engine(store)
+    with eng.connect() as c:
+        rows = c.execute(text("SELECT DISTINCT cluster_name, namespace FROM "
+                              "namespace_gpu_hourly_stats WHERE stat_hour >= :s AND stat_hour < :e"),
+                         {"s": start.replace(tzinfo=None), "e": end.replace(tzinfo=None)}).all()
+        users = c.execute(text("SELECT DISTINCT dimension_value FROM label_gpu_hourly_stats WHERE "
+                               "dimension_type = 'annotation' AND dimension_key = :k AND "
+                               "stat_hour >= :s AND stat_hour < :e"),
+                          {"k": "primus-safe.user.name", "s": start.replace(tzinfo=None),
+                           "e": end.replace(tzinfo=None)}).scalars().all()
+    eng.dispose()
+    want: dict[str, list[str]] = {}
+    for cluster, ns in sorted(rows):
+        want.setdefault(cluster, []).append(ns)
+    src = SqlSource(store)
+    assert src.namespaces_by_cluster(start, end) == want
+    assert src.users(None, start, end) == sorted(users)
+    own = SqlSource("sqlite://", databases={"east": store})  # a Lens deployment's layout
+    assert own.namespaces_by_cluster(start, end) == {
+        "east": sorted({ns for names in want.values() for ns in names})}
+    src.close()
+    own.close()
+
+
 # == workload names: looked up per word ========================================================
 @pytest.mark.parametrize("written", ["embedding-api", "EMBEDDING-API", "embedding_api",
                                      "embeddingapi", "embedding api", "'Embedding-API'"])
