@@ -65,7 +65,8 @@ main()
 
 def wall(cmd: list[str], env: dict) -> float:
     t = time.perf_counter()
-    subprocess.run(cmd, env=env, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    subprocess.run(cmd, env=env, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                   cwd=ROOT)
     return time.perf_counter() - t
 
 
@@ -81,7 +82,7 @@ def ask(question: str, env: dict, repeat: int) -> tuple[float, float, int, str]:
         for _ in range(repeat):
             cmd = [sys.executable, "-c", CHILD, str(out), "ask", "--no-llm", "--json", question]
             t = time.perf_counter()
-            done = subprocess.run(cmd, env=env, capture_output=True, text=True)
+            done = subprocess.run(cmd, env=env, capture_output=True, text=True, cwd=ROOT)
             times.append(time.perf_counter() - t)
             if done.returncode not in (0, 3):
                 raise SystemExit(f"ask failed ({done.returncode}): {done.stderr.strip()}")

@@ -35,7 +35,7 @@ FLOOR = [sys.executable, "-c", "import langgraph.graph, sqlalchemy"]
 
 def run(cmd: list[str], env: dict) -> float:
     t = time.perf_counter()
-    done = subprocess.run(cmd, env=env, capture_output=True, text=True)
+    done = subprocess.run(cmd, env=env, capture_output=True, text=True, cwd=ROOT)
     elapsed = time.perf_counter() - t
     if done.returncode != 0:
         raise SystemExit(f"{' '.join(cmd[:4])}... failed: {done.stderr.strip()[-300:]}")
@@ -46,7 +46,7 @@ def imports(cmd: list[str], env: dict) -> tuple[dict[str, tuple[int, int]], dict
     """(module -> (self µs, cumulative µs), module -> the module whose import imported it),
     from ``-X importtime`` (which prints a module after everything it imported)."""
     done = subprocess.run([cmd[0], "-X", "importtime", *cmd[1:]], env=env, capture_output=True,
-                          text=True)
+                          text=True, cwd=ROOT)  # ``-m`` imports from the working directory
     times: dict[str, tuple[int, int]] = {}
     parent: dict[str, str] = {}
     pending: list[tuple[int, str]] = []
