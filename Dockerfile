@@ -1,6 +1,8 @@
 # gpureport: the CLI, its templates and default schedules, and what WeasyPrint needs for PDFs.
 #   docker build -t gpureport:0.1.0 .
 #   docker run --rm gpureport:0.1.0 --help
+#   docker run --rm -p 8001:8001 -e GPUREPORT_SERVER_TOKEN=... gpureport:0.1.0 serve --host 0.0.0.0
+#     (the chat API, the web page at /ui and /metrics on port 8001; deployment.yaml)
 # Runs as the unprivileged user 10001 (cronjob.yaml's securityContext expects it).
 FROM python:3.11-slim-bookworm
 
@@ -27,5 +29,6 @@ ENV GPUREPORT_HOME=/var/lib/gpureport \
     PYTHONUNBUFFERED=1 \
     PYTHONDONTWRITEBYTECODE=1
 
+EXPOSE 8001
 ENTRYPOINT ["gpureport"]
 CMD ["--help"]

@@ -12,12 +12,19 @@ ever parses the prose: a terminal prints ``headline``, ``notes``, the ``tables``
   clusters"): always printed.
 * ``tables`` — rows for people: named, with column keys and labels; values stay numbers.
 * ``warnings`` — what the reader must know to trust the figures (partial coverage, LLM fallback).
+
+A question that needs an answer back (``needs_clarification``) carries the ``question``, its
+``options`` and the ``clarify_entity`` it is about; ``thread_id`` names the graph thread waiting
+for the choice, which ``agent.ask.ask(..., session=thread_id, resume=choice)`` continues.
+
+``stream()`` yields ``Status``, ``Data`` and finally ``Final`` events while the graph runs (the
+HTTP API turns them into server-sent events).
 """
 
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
-from typing import Any
+from typing import Any, Literal
 
 
 @dataclass
@@ -57,6 +64,8 @@ class Answer:
     data_collected: list[dict] = field(default_factory=list)
     llm_calls: int = 0
     session_id: str | None = None
+    clarify_entity: str | None = None  # what the clarification is about: cluster, namespace, ...
+    thread_id: str | None = None  # the graph thread (the session, or a one-shot thread)
 
     def table(self, name: str) -> Table | None:
         return next((t for t in self.tables if t.name == name), None)
@@ -81,3 +90,48 @@ class Answer:
             "notes": self.notes,
             "tables": [t.as_dict() for t in self.tables],
         }
+
+
+# -- what stream() yields while the graph runs ------------------------------------------------------
+@dataclass(frozen=True)
+class Status:
+    """A node of the graph started or finished (``stage`` is the node's name)."""
+
+    stage: str
+    phase: Literal["start", "end"]
+    message: str
+    type: Literal["status"] = "status"
+
+    def to_json(self) -> dict[str, Any]:
+        return {"type": self.type, "stage": self.stage, "phase": self.phase, "message": self.message}
+
+
+@dataclass(frozen=True)
+class Data:
+    """One tool call finished: which tool, its arguments, how many rows, a one-line summary."""
+
+    tool: str
+    args: dict[str, Any]
+    rows: int
+    summary: str
+    stage: str = "execute"
+    type: Literal["data"] = "data"
+
+    def to_json(self) -> dict[str, Any]:
+        return {"type": self.type, "stage": self.stage, "message": self.summary,
+                "data": {self.tool: self.summary}, "tool": self.tool, "args": self.args,
+                "rows": self.rows}
+
+
+@dataclass(frozen=True)
+class Final:
+    """The answer (or the clarification question) once the graph has stopped."""
+
+    answer: Answer
+    type: Literal["final"] = "final"
+
+    def to_json(self) -> dict[str, Any]:
+        return {"type": self.type, **self.answer.to_json()}
+
+
+Event = Status | Data | Final

@@ -17,6 +17,7 @@ Our exception hierarchy::
      ├── LLMError
      ├── ReportError
      ├── DeliveryError               (attempts, permanent)
+     │    └── DeliveryUncertain      (the connection failed after SMTP DATA: maybe delivered)
      ├── RunError                    (result)
      ├── DemoError
      ├── AlertsBusy
@@ -116,6 +117,16 @@ class DeliveryError(GpureportError):
         self.permanent = permanent
 
 
+class DeliveryUncertain(DeliveryError):
+    """The connection failed or timed out after the SMTP DATA command: the server may have
+    accepted the message. Never retried automatically (that is how duplicates happen);
+    ``message_id`` lets the operator look for it."""
+
+    def __init__(self, message: str, *, attempts: int, message_id: str | None = None) -> None:
+        super().__init__(message, attempts=attempts, permanent=True)
+        self.message_id = message_id
+
+
 class RunError(GpureportError):
     """A scheduled run that failed; ``result`` holds the outcome that was recorded."""
 
@@ -139,6 +150,7 @@ class Interrupted(GpureportError):
 __all__ = [
     "GpureportError", "UsageError", "PeriodError", "ConfigError", "ScheduleError", "RulesError",
     "SourceError", "NotFound", "PrometheusError", "TooManySamples", "IngestError", "StateError",
-    "LLMError", "ReportError", "DeliveryError", "RunError", "DemoError", "AlertsBusy",
+    "LLMError", "ReportError", "DeliveryError", "DeliveryUncertain", "RunError", "DemoError",
+    "AlertsBusy",
     "Interrupted",
 ]

@@ -1,21 +1,49 @@
-"""Conversation sessions: a LangGraph checkpointer in the state database.
+"""Conversation sessions: LangGraph checkpointer threads in the state database.
 
-``--session ID`` keeps the graph state (the previous turn's understanding) under thread ``ID`` so
-that a follow-up in a *separate process* ("and last week?") resolves against the last turn.
-SQLite and PostgreSQL are both supported, using LangGraph's own savers and their tables.
+``--session ID`` keeps the graph state under thread ``ID``: the previous turn's understanding
+(so "and last week?" asked by a *separate process* resolves against it), a clarification
+waiting for its answer, and the conversation itself — each turn's question and headline as
+messages with timestamps (``agent.graph.respond``). SQLite and PostgreSQL are both supported,
+with LangGraph's own savers and tables, and our checkpoint types on the serializer's allow-list
+(``agent.graph.state.serializer``).
+
+The conversation API reads threads back through the saver's own interface only
+(``list``/``get_tuple``/``delete_thread``), so it works on any LangGraph saver:
+
+* ``list_threads(saver, limit, offset)`` — newest first: id, name (the first question),
+  created/updated times, how many messages, whether a clarification is waiting;
+* ``get_thread(saver, id)`` — the same with the messages (``role``, ``content``,
+  ``timestamp``), or None;
+* ``delete_thread(saver, id)`` — True when there was one;
+* ``search_threads(saver, text, limit)`` — threads with a message containing ``text``.
+
+A thread's first checkpoint is the one LangGraph writes at ``step == -1``: listing those gives
+one row per thread without reading every checkpoint. A listing is read to its end before the
+threads are looked up (the SQLite saver holds its lock while a listing is open).
 """
 
 from __future__ import annotations
 
 import contextlib
 from collections.abc import Iterator
+from dataclasses import asdict, dataclass, field
+from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy.engine import make_url
 
+from agent.errors import StateError
+from agent.graph.state import serializer
+from agent.periods import iso
+from agent.text import one_line
+
+NAME_LIMIT = 120
+
 
 @contextlib.contextmanager
-def checkpointer(state_url: str) -> Iterator[object]:
+def checkpointer(state_url: str) -> Iterator[Any]:
+    """A LangGraph saver on the state database ``state_url`` (SQLite or PostgreSQL)."""
     url = make_url(state_url)
     backend = url.get_backend_name()
     if backend == "sqlite":
@@ -28,7 +56,7 @@ def checkpointer(state_url: str) -> Iterator[object]:
             Path(path).parent.mkdir(parents=True, exist_ok=True)
         conn = sqlite3.connect(path, check_same_thread=False, timeout=30)
         try:
-            saver = SqliteSaver(conn)
+            saver = SqliteSaver(conn, serde=serializer())
             saver.setup()
             yield saver
         finally:
@@ -41,8 +69,97 @@ def checkpointer(state_url: str) -> Iterator[object]:
         dsn = url.set(drivername="postgresql").render_as_string(hide_password=False)
         with psycopg.connect(dsn, autocommit=True, prepare_threshold=0, row_factory=dict_row,
                              connect_timeout=10) as conn:
-            saver = PostgresSaver(conn)
+            saver = PostgresSaver(conn, serde=serializer())
             saver.setup()
             yield saver
     else:
-        raise ValueError(f"sessions need a SQLite or PostgreSQL state database, not {backend}")
+        raise StateError(f"sessions need a SQLite or PostgreSQL state database, not {backend}")
+
+
+@dataclass(frozen=True)
+class Message:
+    role: str  # user | assistant
+    content: str
+    timestamp: str | None
+
+
+@dataclass(frozen=True)
+class Thread:
+    session_id: str
+    name: str
+    created_at: str | None
+    updated_at: str | None
+    waiting: bool  # a clarification waits for its answer
+    messages: list[Message] = field(default_factory=list)
+
+    def as_dict(self, with_messages: bool = False) -> dict[str, Any]:
+        out = {"session_id": self.session_id, "name": self.name, "created_at": self.created_at,
+               "updated_at": self.updated_at,
+               "metadata": {"messages": len(self.messages), "waiting": self.waiting}}
+        if with_messages:
+            out["messages"] = [asdict(m) for m in self.messages]
+        return out
+
+
+def list_threads(saver: Any, limit: int = 20, offset: int = 0) -> list[Thread]:
+    """Conversations, newest first (by when they started)."""
+    firsts = list(saver.list(None, filter={"step": -1}, limit=offset + limit))[offset:]
+    threads = (_thread(saver, f.config["configurable"]["thread_id"], f) for f in firsts)
+    return [t for t in threads if t is not None]
+
+
+def get_thread(saver: Any, session_id: str) -> Thread | None:
+    """One conversation with its messages, or None when there is none of that id."""
+    first = next(iter(list(saver.list(_config(session_id), filter={"step": -1}, limit=1))), None)
+    return _thread(saver, session_id, first)
+
+
+def delete_thread(saver: Any, session_id: str) -> bool:
+    """Remove a conversation; False when there was none."""
+    if saver.get_tuple(_config(session_id)) is None:
+        return False
+    saver.delete_thread(session_id)
+    return True
+
+
+def search_threads(saver: Any, text: str, limit: int = 20) -> list[Thread]:
+    """Conversations with a message (or a waiting question) that contains ``text``, any case."""
+    needle = text.casefold().strip()
+    if not needle:
+        return []
+    out: list[Thread] = []
+    for first in list(saver.list(None, filter={"step": -1})):
+        thread = _thread(saver, first.config["configurable"]["thread_id"], first)
+        if thread is not None and (needle in thread.name.casefold() or
+                                   any(needle in m.content.casefold() for m in thread.messages)):
+            out.append(thread)
+            if len(out) >= limit:
+                break
+    return out
+
+
+def _config(session_id: str) -> dict:
+    return {"configurable": {"thread_id": session_id, "checkpoint_ns": ""}}
+
+
+def _thread(saver: Any, session_id: str, first: Any) -> Thread | None:
+    latest = saver.get_tuple(_config(session_id))
+    if latest is None:
+        return None
+    values = latest.checkpoint.get("channel_values") or {}
+    messages = [Message("user" if m.type == "human" else "assistant", str(m.content),
+                        m.additional_kwargs.get("timestamp"))
+                for m in values.get("messages") or [] if m.type in ("human", "ai")]
+    question = next((m.content for m in messages if m.role == "user"), None) or \
+        values.get("question") or ""
+    waiting = any(w[1] == "__interrupt__" for w in latest.pending_writes or ())
+    return Thread(session_id=session_id, name=one_line(question, NAME_LIMIT),
+                  created_at=_ts(first.checkpoint["ts"]) if first is not None else None,
+                  updated_at=_ts(latest.checkpoint["ts"]), waiting=waiting, messages=messages)
+
+
+def _ts(value: str) -> str | None:
+    try:
+        return iso(datetime.fromisoformat(value))
+    except (TypeError, ValueError):
+        return None

@@ -14,6 +14,10 @@
   is worth seeing) and their path (a file or database name, not a credential). Web (http/https)
   URLs lose the whole userinfo, because there the user name is often a token itself
   (``https://<token>@host``), and their paths are inspected.
+* ``printable`` — a data-supplied string as a terminal may show it: escape sequences (``ESC [
+  … m``, ``ESC ] 0;title BEL``, …) removed whole, every other C0/C1 control character and the
+  bidirectional overrides removed, so a workload name cannot retitle, clear or recolour the
+  terminal, or reorder what is printed around it. JSON output keeps the data (JSON escapes it).
 """
 
 from __future__ import annotations
@@ -27,6 +31,13 @@ MASK = "***"
 _SECRET_PARAM = re.compile(r"token|key|secret|passw|signature|sig$|auth", re.I)
 _SECRET_SEGMENT = re.compile(r"(?=[A-Za-z0-9_-]*[A-Za-z])(?=[A-Za-z0-9_-]*[0-9])[A-Za-z0-9_-]{20,}")
 _BACKGROUND = "(Background on this error"
+# ESC/C1 sequences removed whole: CSI (ESC [ or U+009B … final byte), OSC/DCS/SOS/PM/APC strings
+# (… up to BEL or ST), and any other two-character ESC sequence
+_ESCAPES = re.compile(r"(?:\x1b\[|\x9b)[0-?]*[ -/]*[@-~]?"
+                      r"|(?:\x1b[\]PX^_]|[\x90\x98\x9d\x9e\x9f])[^\x07\x1b\x9c]*(?:\x07|\x1b\\|\x9c)?"
+                      r"|\x1b[ -~]?")
+_BREAKS = re.compile(r"[\t\n\r]")
+_CONTROLS = re.compile("[\x00-\x1f\x7f-\x9f\u200e\u200f\u202a-\u202e\u2066-\u2069]")
 
 
 def one_line(value: BaseException | str, limit: int | None = 300) -> str:
@@ -45,6 +56,12 @@ def one_line(value: BaseException | str, limit: int | None = 300) -> str:
     if limit is not None and len(text) > limit:
         text = text[: limit - 1] + "…"
     return text
+
+
+def printable(text: object) -> str:
+    """``text`` without terminal control: see the module docstring. Newlines and tabs become
+    spaces: a name printed on one line stays on it."""
+    return _CONTROLS.sub("", _ESCAPES.sub("", _BREAKS.sub(" ", str(text))))
 
 
 def mask_url(url: str | None) -> str | None:
@@ -91,4 +108,4 @@ def _mask_path(path: str) -> str:
     return "/".join(out)
 
 
-__all__ = ["one_line", "mask_url", "MASK"]
+__all__ = ["one_line", "mask_url", "printable", "MASK"]

@@ -1,15 +1,23 @@
-"""The seed agent's seven tools, plus comparison, drill-down and ranking, as LangChain tools.
+"""The agent's tools: the seed's seven, plus comparison, drill-down, ranking, the week-over-week
+children table and data freshness — a plain registry, read top to bottom.
 
-Each tool is bound to one data source and returns ``(summary, artifact)``: the short summary is
-what a language model would read, the artifact is the exact figures dict the answer is built
-from. Arguments are plain JSON (scope + ISO period), so a plan made by rules and a plan made by
-a model look the same, and the LangGraph ``ToolNode`` can run independent calls concurrently.
+``TOOLS`` lists every tool once (``@tool(name, description, ArgsModel)`` appends it): a name, a
+description, a Pydantic model of its arguments and a function ``(args, source, now) ->
+artifact``. The artifact is the exact figures dict an answer is built from. Arguments are plain
+JSON (scope + ISO period), so a plan written by the rules and one a model might write look the
+same, and ``data_collected`` can record them as they were.
+
+``run_tool(name, args, source, now)`` validates the arguments and returns ``(summary,
+artifact)``; the graph's ``execute`` node runs the calls of one plan step concurrently with it.
+Nothing here imports LangChain: no model binds these tools today, and building them costs
+nothing at start-up.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Literal
+from typing import Any, Callable, Literal
 
 from pydantic import BaseModel, Field
 
@@ -141,98 +149,122 @@ def rows_of(artifact: Any) -> int:
     return 0
 
 
-def make_tools(source: Source, now: datetime) -> list:
-    """The tools, bound to ``source``. Imported lazily: langchain_core is not needed for --help."""
-    from langchain_core.tools import StructuredTool
+@dataclass(frozen=True)
+class Tool:
+    name: str
+    description: str
+    args: type[BaseModel]
+    fn: Callable[[Any, Source, datetime], Any]  # (validated args, source, now) -> artifact
 
-    def wrap(name: str, description: str, args_schema: type[BaseModel], fn):
-        def run(**kwargs):
-            artifact = fn(args_schema.model_validate(kwargs))
-            return f"{name}: {rows_of(artifact)} rows", artifact
 
-        return StructuredTool.from_function(func=run, name=name, description=description,
-                                            args_schema=args_schema,
-                                            response_format="content_and_artifact")
+TOOLS: list[Tool] = []
 
-    def trend(a: TrendArgs):
-        return figures.trend(source, a.scope.scope(), a.period.period(), a.metric)
 
-    def workload_history(a: WorkloadHistoryArgs):
-        scope = Scope(kind="workload", cluster=a.cluster, namespace=a.namespace, workload=a.workload)
-        out = figures.trend(source, scope, a.period.period())
-        p = a.period.period()
-        out["workloads"] = [w.__dict__ for w in source.workloads(a.cluster, p.start, p.end,
-                                                                 namespace=a.namespace)
-                            if w.name == a.workload]
-        return out
+def tool(name: str, description: str, args: type[BaseModel]):
+    """Register the decorated function as a tool (in the order of this module)."""
+    def register(fn: Callable[[Any, Source, datetime], Any]):
+        TOOLS.append(Tool(name, description, args, fn))
+        return fn
 
-    def snapshot(a: SnapshotArgs):
-        return figures.realtime(source, a.cluster, now)
+    return register
 
-    def metadata(a: MetadataArgs):
-        p = a.period.period()
-        return {"workloads": [w.__dict__ for w in source.workloads(a.cluster, p.start, p.end,
-                                                                    namespace=a.namespace, user=a.user)]}
 
-    def clusters(_: ClustersArgs):
-        return {"options": source.clusters()}
+@tool("query_gpu_usage_trend", "Hourly utilization/allocation series and period figures for a "
+      "cluster, namespace, user, label or workload.", TrendArgs)
+def trend(a: TrendArgs, source: Source, now: datetime) -> dict:
+    return figures.trend(source, a.scope.scope(), a.period.period(), a.metric)
 
-    def namespaces(a: NamespacesArgs):
-        p = a.period.period()
-        return {"options": source.namespaces(a.cluster, p.start, p.end)}
 
-    def dimension_keys(a: DimensionKeysArgs):
-        p = a.period.period()
-        return {"options": source.dimension_keys(a.cluster, a.dimension_type, p.start, p.end),
-                "dimension_type": a.dimension_type}
+@tool("analyze_workload_history", "History of one workload: hourly series, GPU-hours, "
+      "utilization, and its metadata.", WorkloadHistoryArgs)
+def workload_history(a: WorkloadHistoryArgs, source: Source, now: datetime) -> dict:
+    scope = Scope(kind="workload", cluster=a.cluster, namespace=a.namespace, workload=a.workload)
+    p = a.period.period()
+    out = figures.trend(source, scope, p)
+    out["workloads"] = [w.__dict__ for w in source.workloads(a.cluster, p.start, p.end,
+                                                             namespace=a.namespace)
+                        if w.name == a.workload]
+    return out
 
-    def dimension_values(a: DimensionValuesArgs):
-        p = a.period.period()
-        return {"options": source.dimension_values(a.cluster, a.dimension_type, a.key, p.start, p.end),
-                "key": a.key}
 
-    def compare(a: CompareArgs):
-        return figures.compare(source, (a.a_scope.scope(), a.a_period.period(), a.a_label),
-                               (a.b_scope.scope(), a.b_period.period(), a.b_label))
+@tool("get_latest_snapshot", "Current GPU allocation: the latest snapshot, per namespace.",
+      SnapshotArgs)
+def snapshot(a: SnapshotArgs, source: Source, now: datetime) -> dict:
+    return figures.realtime(source, a.cluster, now)
 
-    def drilldown(a: DrilldownArgs):
-        return figures.drilldown(source, a.scope.scope(), a.period.period(), a.baseline.period())
 
-    def children(a: ChildrenCompareArgs):
-        rows = figures.children_compare(source, a.scope.scope(), a.child, a.period.period(),
-                                        a.baseline.period(), label_key=a.label_key)
-        return {"child": a.child, "rows": rows}
+@tool("get_workload_metadata", "Workloads (name, namespace, kind, user) active in a period.",
+      MetadataArgs)
+def metadata(a: MetadataArgs, source: Source, now: datetime) -> dict:
+    p = a.period.period()
+    return {"workloads": [w.__dict__ for w in source.workloads(a.cluster, p.start, p.end,
+                                                               namespace=a.namespace, user=a.user)]}
 
-    def freshness(a: FreshnessArgs):
-        return figures.freshness(source, a.cluster, now)
 
-    def ranking(a: RankingArgs):
-        return figures.ranking(source, a.scope.scope(), a.entity, a.period.period(), a.by,
-                               a.limit, a.label_key)
+@tool("get_available_clusters", "Names of the clusters.", ClustersArgs)
+def clusters(_: ClustersArgs, source: Source, now: datetime) -> dict:
+    return {"options": source.clusters()}
 
-    return [
-        wrap("query_gpu_usage_trend", "Hourly utilization/allocation series and period figures "
-             "for a cluster, namespace, user, label or workload.", TrendArgs, trend),
-        wrap("analyze_workload_history", "History of one workload: hourly series, GPU-hours, "
-             "utilization, and its metadata.", WorkloadHistoryArgs, workload_history),
-        wrap("get_latest_snapshot", "Current GPU allocation: the latest snapshot, per namespace.",
-             SnapshotArgs, snapshot),
-        wrap("get_workload_metadata", "Workloads (name, namespace, kind, user) active in a period.",
-             MetadataArgs, metadata),
-        wrap("get_available_clusters", "Names of the clusters.", ClustersArgs, clusters),
-        wrap("get_available_namespaces", "Namespaces active in a period.", NamespacesArgs, namespaces),
-        wrap("get_available_dimension_keys", "Label or annotation keys usable as filters.",
-             DimensionKeysArgs, dimension_keys),
-        wrap("get_available_dimension_values", "Values of one label or annotation key.",
-             DimensionValuesArgs, dimension_values),
-        wrap("compare_usage", "Compare two periods of one entity or two entities.", CompareArgs, compare),
-        wrap("drilldown_change", "Attribute a change in utilization to users and workloads "
-             "(or namespaces for a cluster).", DrilldownArgs, drilldown),
-        wrap("compare_children", "Every child (namespaces of a cluster, users of a namespace, ...) "
-             "in two periods, with its change: the week-over-week table.", ChildrenCompareArgs,
-             children),
-        wrap("get_data_freshness", "The newest hour of data per cluster and its age.",
-             FreshnessArgs, freshness),
-        wrap("rank_entities", "Rank namespaces, users or workloads by idle GPU-hours, GPU-hours "
-             "or utilization.", RankingArgs, ranking),
-    ]
+
+@tool("get_available_namespaces", "Namespaces active in a period.", NamespacesArgs)
+def namespaces(a: NamespacesArgs, source: Source, now: datetime) -> dict:
+    p = a.period.period()
+    return {"options": source.namespaces(a.cluster, p.start, p.end)}
+
+
+@tool("get_available_dimension_keys", "Label or annotation keys usable as filters.",
+      DimensionKeysArgs)
+def dimension_keys(a: DimensionKeysArgs, source: Source, now: datetime) -> dict:
+    p = a.period.period()
+    return {"options": source.dimension_keys(a.cluster, a.dimension_type, p.start, p.end),
+            "dimension_type": a.dimension_type}
+
+
+@tool("get_available_dimension_values", "Values of one label or annotation key.",
+      DimensionValuesArgs)
+def dimension_values(a: DimensionValuesArgs, source: Source, now: datetime) -> dict:
+    p = a.period.period()
+    return {"options": source.dimension_values(a.cluster, a.dimension_type, a.key, p.start, p.end),
+            "key": a.key}
+
+
+@tool("compare_usage", "Compare two periods of one entity or two entities.", CompareArgs)
+def compare(a: CompareArgs, source: Source, now: datetime) -> dict:
+    return figures.compare(source, (a.a_scope.scope(), a.a_period.period(), a.a_label),
+                           (a.b_scope.scope(), a.b_period.period(), a.b_label))
+
+
+@tool("drilldown_change", "Attribute a change in utilization to users and workloads (or "
+      "namespaces for a cluster).", DrilldownArgs)
+def drilldown(a: DrilldownArgs, source: Source, now: datetime) -> dict:
+    return figures.drilldown(source, a.scope.scope(), a.period.period(), a.baseline.period())
+
+
+@tool("compare_children", "Every child (namespaces of a cluster, users of a namespace, ...) in "
+      "two periods, with its change: the week-over-week table.", ChildrenCompareArgs)
+def children(a: ChildrenCompareArgs, source: Source, now: datetime) -> dict:
+    rows = figures.children_compare(source, a.scope.scope(), a.child, a.period.period(),
+                                    a.baseline.period(), label_key=a.label_key)
+    return {"child": a.child, "rows": rows}
+
+
+@tool("get_data_freshness", "The newest hour of data per cluster and its age.", FreshnessArgs)
+def freshness(a: FreshnessArgs, source: Source, now: datetime) -> dict:
+    return figures.freshness(source, a.cluster, now)
+
+
+@tool("rank_entities", "Rank namespaces, users or workloads by idle GPU-hours, GPU-hours or "
+      "utilization.", RankingArgs)
+def ranking(a: RankingArgs, source: Source, now: datetime) -> dict:
+    return figures.ranking(source, a.scope.scope(), a.entity, a.period.period(), a.by, a.limit,
+                           a.label_key)
+
+
+BY_NAME: dict[str, Tool] = {t.name: t for t in TOOLS}
+
+
+def run_tool(name: str, args: dict, source: Source, now: datetime) -> tuple[str, Any]:
+    """Validate ``args`` against the tool's model and run it: ``(summary, artifact)``."""
+    t = BY_NAME[name]
+    artifact = t.fn(t.args.model_validate(args), source, now)
+    return f"{name}: {rows_of(artifact)} rows", artifact

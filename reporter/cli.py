@@ -2,7 +2,8 @@
 
 Commands live in their own modules and are imported only when invoked, so ``gpureport --help``
 stays instant (no SQLAlchemy, LangGraph or WeasyPrint at start-up); this module imports only
-Click and ``agent.errors``. Every ``GpureportError`` (``agent/errors.py``) is printed as one line
+Click, ``agent.errors`` and ``reporter.logs`` (which ``main`` configures first: levels, quiet
+third-party loggers, secrets redacted from every record). Every ``GpureportError`` (``agent/errors.py``) is printed as one line
 ``error: <message>`` on stderr with the error's exit code (1, or 2 for usage); a question that
 needs clarification exits 3; anything else is reported with its type name, and ``-v`` adds the
 traceback.
@@ -18,6 +19,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import click
 
 from agent.errors import GpureportError, PeriodError
+from reporter import logs
 
 EXIT_OK, EXIT_ERROR, EXIT_USAGE, EXIT_CLARIFY = 0, 1, 2, 3
 
@@ -63,6 +65,7 @@ LAZY_COMMANDS: dict[str, tuple[str, str]] = {
     "ingest": ("reporter.commands_ingest:ingest", "Fill hourly tables from Prometheus."),
     "history": ("reporter.commands_schedule:history", "Past runs and deliveries."),
     "doctor": ("reporter.commands_basic:doctor", "Show the effective config and reach every service."),
+    "serve": ("reporter.commands_serve:serve", "Serve the chat API, web page and metrics over HTTP."),
 }
 
 
@@ -118,9 +121,24 @@ def cli(ctx: click.Context, config_path, now_arg, tz, verbose) -> None:
     ctx.obj = app
 
 
+def _verbosity(args: list[str]) -> int:
+    """How many ``-v`` the group got (``-v``, ``-vv``, ``--verbose``, before the command)."""
+    count = 0
+    for arg in args:
+        if arg in LAZY_COMMANDS:
+            break
+        if arg == "--verbose":
+            count += 1
+        elif arg.startswith("-") and not arg.startswith("--") and set(arg[1:]) == {"v"}:
+            count += len(arg) - 1
+    return count
+
+
 def main(argv: list[str] | None = None) -> None:
     """The ``gpureport`` entry point: every way out of a command becomes an exit code here."""
-    verbose = any(a in ("-v", "-vv", "--verbose") for a in (argv or sys.argv[1:]))
+    args = list(sys.argv[1:] if argv is None else argv)
+    verbose = _verbosity(args)
+    logs.configure(verbose)  # levels, quiet HTTP loggers, redaction of every record
     try:
         rv = cli.main(args=argv, prog_name="gpureport", standalone_mode=False)
     except click.exceptions.Exit as exc:

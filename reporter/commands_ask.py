@@ -1,16 +1,37 @@
-"""``gpureport ask``: one question to the agent, answered for a person or as JSON."""
+"""``gpureport ask``: one question to the agent, answered for a person or as JSON.
+
+The answer comes in parts (``agent.answer.Answer``) and is printed part by part, whatever the
+intent: the headline, a sparkline for a trend, the detail lines only when no table shows them,
+the notes, the tables, the warnings. Every data-supplied string goes through
+``agent.text.printable`` first, so a name cannot drive the terminal; ``--json`` prints the
+data as it is (JSON escapes control characters; C1 ones too, here).
+
+When the agent asks back, a terminal prompts for a number or a name and the same graph thread
+continues (``agent.ask.ask(..., resume=...)``); without a terminal, or with ``--json``, the
+options are printed and the exit code is 3. With ``--session`` a later ``gpureport ask 2
+--session ID`` answers the waiting question from another process.
+"""
 
 from __future__ import annotations
 
+import contextlib
 import json
+import re
 import sys
+import unicodedata
 
 import click
 
-from agent.phrasing import gh, name, p1, signed
+from agent.answer import Answer, Table
+from agent.phrasing import cell, p1
+from agent.text import printable
 from reporter.cli import EXIT_CLARIFY, Command
+
 SPARK = "▁▂▃▄▅▆▇█"
 MAX_QUESTION = 10_000
+MAX_ROWS = 10  # rows of a table in a terminal; --json has them all
+MAX_CELL = 40
+_C1 = re.compile("[\x80-\x9f]")
 
 
 def sparkline(values: list[float], width: int = 48) -> str:
@@ -25,50 +46,66 @@ def sparkline(values: list[float], width: int = 48) -> str:
     return "".join(SPARK[min(7, int((v - lo) / span * 7.999))] for v in values)
 
 
-def render_text(out: dict) -> str:
-    """The answer for a person: prose, insights, and a small table or sparkline."""
-    lines = [out["answer"]]
-    f = out.get("figures") or {}
-    if out["needs_clarification"]:
-        return "\n".join(lines + [f"  {i + 1}. {o}" for i, o in enumerate(out["options"])])
-    if out["intent"] == "trend" and f.get("series"):
-        key = f.get("metric", "avg_utilization")
-        vals = [p[key] for p in f["series"]]
+def _width(text: str) -> int:
+    """Columns a string takes in a terminal (CJK characters take two)."""
+    return sum(2 if unicodedata.east_asian_width(ch) in "WF" else 1 for ch in text)
+
+
+def _fit(text: str, limit: int = MAX_CELL) -> str:
+    """``text`` cut to ``limit`` terminal columns, with "…" when cut."""
+    if _width(text) <= limit:
+        return text
+    out, used = "", 0
+    for ch in text:
+        if used + _width(ch) > limit - 1:
+            break
+        out, used = out + ch, used + _width(ch)
+    return out + "…"
+
+
+def render_table(table: Table, max_rows: int = MAX_ROWS) -> list[str]:
+    """A table as aligned terminal lines (title, header, at most ``max_rows`` rows)."""
+    grid = [[printable(c.label) for c in table.columns]]
+    grid += [[_fit(printable(cell(c, row.get(c.key)))) for c in table.columns]
+             for row in table.rows[:max_rows]]
+    widths = [max(_width(r[i]) for r in grid) for i in range(len(table.columns))]
+    lines = [f"  {printable(table.title)}"] if table.title else []
+    for r in grid:
+        lines.append("  " + "  ".join(v + " " * (w - _width(v)) for v, w in zip(r, widths)).rstrip())
+    if len(table.rows) > max_rows:
+        lines.append(f"  … {len(table.rows) - max_rows} more (--json has them all)")
+    return lines
+
+
+def render_text(answer: Answer) -> str:
+    """The answer for a person, part by part (see the module docstring)."""
+    lines = [printable(answer.headline)]
+    if answer.needs_clarification:
+        return "\n".join(lines + [f"  {i}. {printable(o)}" for i, o in enumerate(answer.options, 1)])
+    series = answer.figures.get("series") if answer.intent == "trend" else None
+    if series:
+        vals = [p[answer.figures.get("metric", "avg_utilization")] for p in series]
         lines.append(f"  {sparkline(vals)}  {p1(min(vals))}–{p1(max(vals))}%")
-    tabled = {"drilldown": f.get("contributors"), "ranking": f.get("items"),
-              "realtime": f.get("by_namespace")}.get(out["intent"])
-    for ins in out.get("insights") or []:
-        # insights that only repeat the rows of the table below are left to the table
-        if not tabled or ins.startswith(("Inside", "在 ", "Figures", "所有")):
-            lines.append(f"  • {ins}")
-    rows: list[tuple] = []
-    if out["intent"] == "ranking" and f.get("items"):
-        rows = [("name", "GPU-h", "util %", "idle GPU-h")] + [
-            (name(i["name"])[:40], gh(i["gpu_hours"]), p1(i["avg_utilization"]), gh(i["idle_gpu_hours"]))
-            for i in f["items"]]
-    elif out["intent"] == "drilldown" and f.get("contributors"):
-        src = (f.get("namespace_drilldown") or f)["contributors"][:8]
-        rows = [("kind", "name", "impact", "GPU-h before", "after", "workloads")] + [
-            (c["kind"], name(c["name"])[:40], signed(c["impact_pp"]), gh(c["gpu_hours_before"]),
-             gh(c["gpu_hours_after"]), f"{c['workloads_before']}→{c['workloads_after']}") for c in src]
-    elif out["intent"] == "realtime" and f.get("by_namespace"):
-        rows = [("namespace", "GPUs", "util %")] + [
-            (name(n["namespace"])[:40], str(n["allocated_gpus"]), p1(n["utilization"]))
-            for n in f["by_namespace"][:10]]
-    if rows:
-        widths = [max(len(str(r[i])) for r in rows) for i in range(len(rows[0]))]
-        lines.append("")
-        for r in rows:
-            lines.append("  " + "  ".join(str(c).ljust(w) for c, w in zip(r, widths)).rstrip())
-    for w in out.get("warnings") or []:
-        lines.append(f"  (warning: {w})")
+    if not answer.tables:
+        lines += [f"  • {printable(i)}" for i in answer.insights]
+    lines += [f"  • {printable(n)}" for n in answer.notes]
+    for table in answer.tables:
+        lines += ["", *render_table(table)]
+    lines += [f"  (warning: {printable(w)})" for w in answer.warnings]
     return "\n".join(lines)
+
+
+def render_json(answer: Answer) -> str:
+    """``ask --json``: the data as it is, C1 control characters escaped like JSON escapes C0."""
+    text = json.dumps(answer.to_json(), ensure_ascii=False, indent=2, default=str)
+    return _C1.sub(lambda m: f"\\u{ord(m.group()):04x}", text)
 
 
 @click.command(cls=Command)
 @click.argument("question", required=False, default="")
 @click.option("--cluster", help="Cluster to ask about (default: ask back when several exist).")
-@click.option("--session", help="Conversation id: follow-ups resolve against its last turn.")
+@click.option("--session", help="Conversation id: follow-ups resolve against its last turn, and "
+              "a question asked back can be answered by the next ask.")
 @click.option("--lang", type=click.Choice(["en", "zh"]), help="Answer language (default: the question's).")
 @click.option("--json", "as_json", is_flag=True, help="The stable JSON answer (product.md §6).")
 @click.option("--no-llm", is_flag=True, help="Rules only, even when an LLM key is configured.")
@@ -84,46 +121,35 @@ def ask(app, question: str, cluster, session, lang, as_json, no_llm, interactive
       gpureport ask "Why is ml-team's utilization lower this week than last week?"
       gpureport ask "现在集群有多少GPU在使用？"
     """
-    from agent.graph import Agent
+    from agent.ask import ask as ask_agent
+    from agent.sessions import checkpointer
     from agent.sources import make_source
+    from reporter.statedb import open_state
 
     if question == "-":
         question = sys.stdin.read()
     question = question[:MAX_QUESTION]
     cfg = app.config
-    source = make_source(cfg.source)
     interactive = (sys.stdin.isatty() and sys.stdout.isatty()) if interactive is None else interactive
     if as_json:
         interactive = False
+    saver = contextlib.nullcontext()
+    if session:  # the session tables live beside the run records: migrations first
+        open_state(cfg.state.database_url).close()
+        saver = checkpointer(cfg.state.database_url)
+    source = make_source(cfg.source)
     try:
-        def run(saver=None) -> dict:
-            agent = Agent(source, app.now, None if no_llm else cfg.llm, checkpointer=saver)
-            out = agent.ask(question, session=session, language=lang, cluster=cluster,
-                            use_llm=not no_llm)
-            while out["needs_clarification"] and interactive and out["options"]:
-                click.echo(render_text(out))
-                pick = click.prompt("Pick a number or a name", type=str).strip()
-                choice = out["options"][int(pick) - 1] if pick.isdigit() and \
-                    1 <= int(pick) <= len(out["options"]) else pick
-                entity = (out["figures"].get("issue") or {}).get("entity", "cluster")
-                out = agent.ask(question, session=session, language=lang, cluster=cluster,
-                                overrides={entity: choice}, use_llm=not no_llm)
-            return out
-
-        if session:  # the session tables live beside the run records: migrations first
-            from agent.sessions import checkpointer
-            from reporter.statedb import open_state
-
-            open_state(cfg.state.database_url).close()
-            with checkpointer(cfg.state.database_url) as saver:
-                out = run(saver)
-        else:
-            out = run()
+        deps = app.agent_deps(source, use_llm=not no_llm)
+        with saver as cp:
+            answer = ask_agent(question, deps, session=session, language=lang, cluster=cluster,
+                               use_llm=not no_llm, checkpointer=cp)
+            while answer.needs_clarification and interactive and answer.options:
+                click.echo(render_text(answer))
+                choice = click.prompt("Pick a number or a name", type=str).strip()
+                answer = ask_agent(question, deps, session=answer.thread_id, resume=choice,
+                                   checkpointer=cp)
     finally:
         source.close()
-    if as_json:
-        click.echo(json.dumps(out, ensure_ascii=False, indent=2, default=str))
-    else:
-        click.echo(render_text(out))
-    if out["needs_clarification"]:
+    click.echo(render_json(answer) if as_json else render_text(answer))
+    if answer.needs_clarification:
         raise click.exceptions.Exit(EXIT_CLARIFY)

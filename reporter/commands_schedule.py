@@ -12,8 +12,7 @@ stderr (``reporter.cli.Command``). ``ctx.obj`` is the CLI's
 from __future__ import annotations
 
 import json
-import logging
-import sys
+import os
 from datetime import datetime, timezone
 from functools import partial
 from typing import Any
@@ -21,6 +20,7 @@ from typing import Any
 import click
 
 from agent.periods import zone
+from reporter import logs
 from reporter.cli import Command, Group
 
 
@@ -32,10 +32,17 @@ def _fmt(dt: datetime | None, tz: Any, fmt: str = "%Y-%m-%d %H:%M:%S") -> str:
 @click.command("run", cls=Command)
 @click.argument("schedule")
 @click.option("--dry-run", is_flag=True, help="Write the message to an .eml file instead of sending.")
-@click.option("--force", is_flag=True, help="Send even if this period was already delivered.")
+@click.option("--force", is_flag=True,
+              help="Send even if this period was delivered, or its delivery is uncertain.")
 @click.pass_obj
 def run(app, schedule: str, dry_run: bool, force: bool) -> None:
-    """Run SCHEDULE once for the period it covers now (what the CronJob calls)."""
+    """Run SCHEDULE once for the period it covers now (what the CronJob calls).
+
+    Safe to start several times at once: the first claims the period and the others exit 0
+    ("already being delivered by run N"). Exit 1 when the run failed, or when the SMTP
+    connection broke after the message was handed over (status uncertain: not resent without
+    --force).
+    """
     from reporter.render.scheduled import render_for_schedule
     from reporter.runner import run_schedule, signals_as_exceptions
 
@@ -53,7 +60,11 @@ def run(app, schedule: str, dry_run: bool, force: bool) -> None:
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 @click.pass_obj
 def history(app, limit: int, schedule_name: str | None, as_json: bool) -> None:
-    """Past runs (newest first) and their deliveries."""
+    """Past runs (newest first) and their deliveries.
+
+    STATUS ``uncertain``: the SMTP connection failed after the message was handed over; look
+    for its message-id in a mailbox, then ``gpureport run NAME --force`` if it never arrived.
+    """
     from reporter.statedb import open_state
 
     tz = zone(app.tz)
@@ -84,6 +95,8 @@ def history(app, limit: int, schedule_name: str | None, as_json: bool) -> None:
                    f"{_fmt(r.started_at, tz):<21} {took:>7}  {r.trigger:<9}  {detail}{flags}")
         for d in ds:
             extra = f"  {d.error}" if d.error else ""
+            if d.status == "uncertain":  # what to look for in a mailbox before --force
+                extra = f"  message-id {d.message_id}: may or may not have been delivered"
             click.echo(f"{'':>7}- {d.channel} {d.status} {_fmt(d.at, tz)} -> {d.target}{extra}")
 
 
@@ -96,22 +109,24 @@ def scheduler() -> None:
 @scheduler.command("run")
 @click.option("--poll-interval", default=10.0, show_default=True, type=click.FloatRange(0.1),
               help="Seconds between leader-lock checks (standby replicas poll this often).")
+@click.option("--metrics-port", type=click.IntRange(1, 65535),
+              help="Serve Prometheus /metrics on this port (runs, deliveries, data age).")
 @click.pass_context
-def scheduler_run_command(ctx: click.Context, poll_interval: float) -> None:
+def scheduler_run_command(ctx: click.Context, poll_interval: float,
+                          metrics_port: int | None) -> None:
     """Fire every enabled schedule on its cron until SIGTERM/SIGINT."""
     from reporter.alerts import alert_jobs
+    from reporter.metrics import serve_scheduler_metrics
     from reporter.render.scheduled import render_for_schedule
     from reporter.scheduler import run_scheduler
     from reporter.statedb import open_state
 
     app = ctx.obj
-    root = logging.getLogger()
-    if not root.handlers:
-        logging.basicConfig(stream=sys.stderr,
-                            level=logging.DEBUG if app.verbose else logging.INFO,
-                            format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    elif root.level > logging.INFO:
-        root.setLevel(logging.INFO)
+    logs.configure(app.verbose, service=True)  # its log is its output: INFO, time stamps
+    if metrics_port:  # data age is measured from --now / GPUREPORT_NOW if given, else the clock
+        fixed = app.now_arg or os.environ.get("GPUREPORT_NOW")
+        ctx.call_on_close(serve_scheduler_metrics(metrics_port, app.config.source,
+                                                  (lambda: app.now) if fixed else None))
     with open_state(app.config.state.database_url) as state:
         # the alert check (``check.cron`` of the rule file) is one more job; the scheduler
         # itself knows nothing of alerts

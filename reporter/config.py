@@ -12,11 +12,12 @@ A bad file or value raises ``ConfigError`` naming the key and the reason, in one
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 from typing import Any, Mapping
-from urllib.parse import quote
+from urllib.parse import quote, unquote, urlsplit
 
-from pydantic import ConfigDict, Field, SecretStr, ValidationError, model_validator
+from pydantic import ConfigDict, Field, SecretStr, ValidationError, field_validator, model_validator
 
 from agent.errors import ConfigError
 from agent.settings import (
@@ -27,12 +28,16 @@ from agent.settings import (
     data_dir,
     default_state_url,
 )
-from agent.text import mask_url
-from reporter.yamlfile import read_yaml
+from agent.text import mask_url, one_line
+from reporter.logs import add_secrets
+from reporter.yamlfile import describe, read_yaml
 
 
 class StateSettings(Strict):
     database_url: str = Field(default_factory=default_state_url)
+    # how long a run's claim on (schedule, period) outlives its last renewal (renewed every
+    # quarter of it): the time a crashed run blocks the next one
+    claim_lease_s: float = Field(120.0, ge=1.0, le=3600.0)
 
 
 class SMTPSettings(Strict):
@@ -57,12 +62,40 @@ class SMTPSettings(Strict):
         return self
 
 
+class ServerSettings(Strict):
+    """``gpureport serve``: where it listens and what it allows (api.md "What a service in a
+    cluster needs"). With ``token`` set every ``/api/*`` call needs ``Authorization: Bearer
+    <token>``; CORS stays off unless ``cors_origins`` lists origins (never ``*`` with
+    credentials, as the seed did)."""
+
+    host: str = "127.0.0.1"
+    port: int = Field(8001, ge=1, le=65535)
+    token: SecretStr | None = None
+    cors_origins: list[str] = Field(default_factory=list)
+    workers: int = Field(1, ge=1, le=64)
+    threads: int = Field(8, ge=1, le=256, description="agent runs at once per worker")
+    request_timeout_s: float = Field(60.0, gt=0, le=3600)
+    max_body_bytes: int = Field(65536, ge=1024, le=64 * 1024 * 1024)
+
+    @field_validator("cors_origins")
+    @classmethod
+    def _origins(cls, v: list[str]) -> list[str]:
+        for origin in v:
+            if origin == "*":
+                raise ValueError("'*' is not allowed: list the origins of the web pages that "
+                                 "call the API")
+            if not re.fullmatch(r"https?://[^/\s]+", origin):
+                raise ValueError(f"{origin!r} is not an origin (scheme://host[:port], no path)")
+        return v
+
+
 class Config(Strict):
     source: SourceSettings = Field(default_factory=SourceSettings)
     state: StateSettings = Field(default_factory=StateSettings)
     llm: LLMSettings = Field(default_factory=LLMSettings)
     smtp: SMTPSettings = Field(default_factory=SMTPSettings)
     prometheus: PrometheusSettings = Field(default_factory=PrometheusSettings)
+    server: ServerSettings = Field(default_factory=ServerSettings)
     schedules_dir: str | None = None
     report_dir: str | None = None
     alerts_file: str | None = None
@@ -72,15 +105,38 @@ class Config(Strict):
                                       description="share of the cluster a dropped namespace holds")
     public_url: str | None = None  # link target for alert generatorURL, if any
 
+    def secret_values(self) -> list[str]:
+        """Every secret this configuration holds (passwords, API keys, URL passwords), for
+        ``reporter.logs.add_secrets``: no log record may contain one."""
+        out = [self.smtp.password.get_secret_value() if self.smtp.password else None,
+               self.llm.api_key.get_secret_value() if self.llm.api_key else None]
+        urls = [self.source.database_url, self.state.database_url, self.source.lens_url,
+                self.source.prometheus_url, self.prometheus.url, self.llm.base_url,
+                self.public_url, *self.source.databases.values()]
+        for url in urls:
+            try:
+                password = urlsplit(url).password if url else None
+            except ValueError:
+                password = None
+            out.append(unquote(password) if password else None)
+            out.append(password)
+        return [v for v in out if v]
+
     def masked(self) -> dict[str, Any]:
         """The effective configuration with every secret replaced by ``****``."""
         data = self.model_dump(mode="json", by_alias=True)
         data["llm"]["api_key"] = "****" if self.llm.api_key else None
         data["smtp"]["password"] = "****" if self.smtp.password else None
+        data["server"]["token"] = "****" if self.server.token else None
         for section, key in (("source", "database_url"), ("state", "database_url")):
             data[section][key] = mask_url(data[section][key])
         data["source"]["databases"] = {k: mask_url(v) for k, v in data["source"]["databases"].items()}
         return data
+
+
+# the sections of the file and one key of each, for the "expected a mapping" error
+SECTIONS = {"source": "database_url", "state": "database_url", "llm": "api_key",
+            "smtp": "host", "prometheus": "url"}
 
 
 def config_path(explicit: str | None) -> Path | None:
@@ -105,6 +161,11 @@ def _bool(v: str) -> bool:
     return v.strip().lower() in {"1", "true", "yes", "on"}
 
 
+def _split_origins(v: str) -> list[str]:
+    """``GPUREPORT_SERVER_CORS_ORIGINS``: origins separated by commas."""
+    return [o.strip() for o in v.split(",") if o.strip()]
+
+
 ENV_MAP: dict[str, tuple[str, Any]] = {
     "GPUREPORT_SOURCE": ("source.kind", str),
     "GPUREPORT_DATABASE_URL": ("source.database_url", str),
@@ -124,6 +185,14 @@ ENV_MAP: dict[str, tuple[str, Any]] = {
     "SMTP_FROM": ("smtp.from", str),
     "GPUREPORT_SCHEDULES_DIR": ("schedules_dir", str),
     "GPUREPORT_CATALOG_TTL": ("source.catalog_ttl_s", str),
+    "GPUREPORT_SERVER_HOST": ("server.host", str),
+    "GPUREPORT_SERVER_PORT": ("server.port", str),
+    "GPUREPORT_SERVER_TOKEN": ("server.token", str),
+    "GPUREPORT_SERVER_CORS_ORIGINS": ("server.cors_origins", _split_origins),
+    "GPUREPORT_SERVER_WORKERS": ("server.workers", str),
+    "GPUREPORT_SERVER_THREADS": ("server.threads", str),
+    "GPUREPORT_SERVER_REQUEST_TIMEOUT_S": ("server.request_timeout_s", str),
+    "GPUREPORT_SERVER_MAX_BODY_BYTES": ("server.max_body_bytes", str),
 }
 
 
@@ -158,8 +227,15 @@ def load_config(path: str | None = None, env: Mapping[str, str] | None = None) -
         if loaded is None:
             loaded = {}
         if not isinstance(loaded, dict):
-            raise ConfigError(f"config file {file}: expected a mapping at the top level")
+            raise ConfigError(f"config file {file}: expected a mapping (key: value lines) at "
+                              f"the top level, got {describe(loaded)}")
         data = loaded
+        for key, value in data.items():
+            if key in SECTIONS and not isinstance(value, (dict, type(None))):
+                raise ConfigError(f"config file {file}: {key}: expected a mapping of "
+                                  f"{key} settings (e.g. '{key}:' then indented "
+                                  f"'{SECTIONS[key]}: ...'), got {describe(value)}")
+        data = {k: ({} if k in SECTIONS and v is None else v) for k, v in data.items()}
 
     seed_state = _seed_state_url(env)
     if seed_state:
@@ -180,7 +256,11 @@ def load_config(path: str | None = None, env: Mapping[str, str] | None = None) -
         err = exc.errors()[0]
         key = ".".join(str(p) for p in err["loc"]) or "(top level)"
         where = f" in {file}" if file else ""
-        raise ConfigError(f"config{where}: {key}: {err['msg']}") from None
+        value = f" (got {describe(err['input'])})" if "input" in err and \
+            err["type"] not in ("missing", "extra_forbidden") and \
+            not isinstance(err["input"], dict) else ""
+        raise ConfigError(one_line(f"config{where}: {key}: {err['msg']}{value}")) from None
+    add_secrets(cfg.secret_values())
     if cfg.source.kind == "lens" and not cfg.source.lens_url:
         raise ConfigError("config: source.lens_url: required when source.kind is lens "
                           "(set LENS_API_URL)")
@@ -193,4 +273,4 @@ def ensure_data_dir() -> Path:
     return d
 
 
-__all__ = ["Config", "ConfigError", "load_config", "ensure_data_dir"]
+__all__ = ["Config", "ServerSettings", "ConfigError", "load_config", "ensure_data_dir"]

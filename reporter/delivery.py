@@ -5,15 +5,29 @@ last, as RFC 2046 orders preference) followed by attachments (the PDF). ``Messag
 here, before sending, so the run record can name the message whatever the server answers.
 
 Why the retry rules look like this: connection failures, timeouts, dropped connections and 4xx
-replies are worth another attempt (exponential backoff: ``retry_backoff * 2**n`` seconds, capped
-at 60 s); authentication failures, 5xx rejections, a missing STARTTLS extension and a
-certificate that does not verify are not — repeating them only delays the error the operator
-must fix. The TLS context is the system default (certificate and host name verified);
-``SSL_CERT_FILE`` points it at a private CA bundle.
+replies *before the DATA command* are worth another attempt (exponential backoff:
+``retry_backoff * 2**n`` seconds, capped at 60 s); authentication failures, 5xx rejections, a
+missing STARTTLS extension and a certificate that does not verify are not — repeating them only
+delays the error the operator must fix. The TLS context is the system default (certificate and
+host name verified); ``SSL_CERT_FILE`` points it at a private CA bundle.
+
+After DATA it is different. The message is sent with smtplib's own steps (``mail``, ``rcpt``,
+``data`` — what ``sendmail`` does), so the phase of a failure is known: once the DATA command
+went out, a dropped connection or a timeout may come *after* the server accepted the message
+(a slow relay answering late is the classic case). Sending again is how one digest becomes
+four, so that is ``DeliveryUncertain`` and never retried; a reply the server did give (4xx/5xx
+after the data) is a clear refusal and keeps the ordinary rules. ``before_data`` runs right
+before DATA: the runner renews its claim there and refuses to send if it lost it.
+
+``message_id_for`` makes the Message-ID deterministic per schedule, period, recipients and
+claim generation, so a copy that did arrive can be recognised (and deduplicated) downstream.
 """
 
 from __future__ import annotations
 
+import copy
+import hashlib
+import io
 import logging
 import smtplib
 import ssl
@@ -21,12 +35,13 @@ import time
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from email import policy
+from email.generator import BytesGenerator
 from email.message import EmailMessage
 from email.utils import format_datetime, make_msgid, parseaddr
 from pathlib import Path
 from typing import TYPE_CHECKING, Callable, Sequence
 
-from agent.errors import DeliveryError
+from agent.errors import DeliveryError, DeliveryUncertain, GpureportError
 
 if TYPE_CHECKING:  # pragma: no cover
     from reporter.config import SMTPSettings
@@ -56,6 +71,19 @@ def sender_address(settings: "SMTPSettings") -> str:
     if settings.user and "@" in settings.user:
         return settings.user
     return "gpureport@localhost"
+
+
+def message_id_for(schedule: str, period_start: datetime, period_end: datetime,
+                   recipients: Sequence[str], generation: int = 1) -> str:
+    """``<sha256-prefix@gpureport>`` of (schedule, period, recipients, generation): the same digest
+    always carries the same Message-ID; ``--force`` (a new generation) makes a new one."""
+    key = "\x00".join([schedule, period_start.astimezone(timezone.utc).isoformat(),
+                       period_end.astimezone(timezone.utc).isoformat(),
+                       *sorted(parseaddr(r)[1].lower() or r for r in recipients),
+                       str(generation)])
+    # 128 bits of the SHA-256: the header stays on one line (a folded one reads back with a
+    # leading space)
+    return f"<{hashlib.sha256(key.encode()).hexdigest()[:32]}@gpureport>"
 
 
 def build_message(*, sender: str, to: Sequence[str], subject: str, html: str, text: str,
@@ -122,8 +150,75 @@ def _classify(exc: BaseException, settings: "SMTPSettings") -> tuple[str, bool]:
     return f"{type(exc).__name__}: {exc}", True
 
 
+class _AfterData(Exception):
+    """The connection failed after the DATA command was sent (carries the cause)."""
+
+
+class _Aborted(Exception):
+    """``before_data`` refused: carries its exception, raised unchanged by ``send_email``."""
+
+
+def _flatten(msg: EmailMessage, client: smtplib.SMTP, from_addr: str,
+             to_addrs: Sequence[str]) -> tuple[bytes, list[str]]:
+    """What ``SMTP.send_message`` puts on the wire (Bcc dropped, SMTPUTF8 when needed)."""
+    options: list[str] = []
+    msg_copy = copy.copy(msg)
+    del msg_copy["Bcc"]
+    del msg_copy["Resent-Bcc"]
+    try:
+        "".join([from_addr, *to_addrs]).encode("ascii")
+        gen_policy = None
+    except UnicodeEncodeError:
+        if not client.has_extn("smtputf8"):
+            raise smtplib.SMTPNotSupportedError(
+                "One or more source or delivery addresses require internationalized email "
+                "support, but the server does not advertise the required SMTPUTF8 "
+                "capability") from None
+        gen_policy = msg.policy.clone(utf8=True)
+        options += ["SMTPUTF8", "BODY=8BITMIME"]
+    with io.BytesIO() as out:
+        gen = BytesGenerator(out, policy=gen_policy) if gen_policy else BytesGenerator(out)
+        gen.flatten(msg_copy, linesep="\r\n")
+        data = out.getvalue()
+    if client.does_esmtp and client.has_extn("size"):
+        options.append(f"size={len(data)}")
+    return data, options
+
+
+def _transaction(client: smtplib.SMTP, msg: EmailMessage, from_addr: str,
+                 to_addrs: Sequence[str], before_data: Callable[[], None] | None
+                 ) -> dict[str, tuple[int, bytes]]:
+    """MAIL, RCPT per recipient, then DATA — ``sendmail``'s steps, one at a time."""
+    data, options = _flatten(msg, client, from_addr, to_addrs)
+    code, resp = client.mail(from_addr, options)
+    if code != 250:
+        raise smtplib.SMTPSenderRefused(code, resp, from_addr)
+    refused: dict[str, tuple[int, bytes]] = {}
+    for addr in to_addrs:
+        code, resp = client.rcpt(addr)
+        if code not in (250, 251):
+            refused[addr] = (code, resp)
+    if len(refused) == len(to_addrs):
+        raise smtplib.SMTPRecipientsRefused(refused)
+    if before_data is not None:
+        try:
+            before_data()
+        except Exception as exc:  # noqa: BLE001 - the caller's reason not to send
+            raise _Aborted() from exc
+    try:
+        code, resp = client.data(data)
+    except smtplib.SMTPResponseException:
+        raise  # the server answered: a clear refusal
+    except BaseException as exc:  # dropped, timed out, SIGTERM: the server may have it
+        raise _AfterData() from exc
+    if code != 250:
+        raise smtplib.SMTPDataError(code, resp)
+    return refused
+
+
 def _send_once(msg: EmailMessage, settings: "SMTPSettings", from_addr: str,
-               to_addrs: Sequence[str]) -> dict[str, str]:
+               to_addrs: Sequence[str],
+               before_data: Callable[[], None] | None = None) -> dict[str, str]:
     host = settings.host or "localhost"
     context = ssl.create_default_context()
     client: smtplib.SMTP
@@ -139,7 +234,7 @@ def _send_once(msg: EmailMessage, settings: "SMTPSettings", from_addr: str,
         if settings.user:
             password = settings.password.get_secret_value() if settings.password else ""
             client.login(settings.user, password)
-        refused = client.send_message(msg, from_addr=from_addr, to_addrs=list(to_addrs))
+        refused = _transaction(client, msg, from_addr, to_addrs, before_data)
     finally:
         try:
             client.quit()
@@ -151,8 +246,14 @@ def _send_once(msg: EmailMessage, settings: "SMTPSettings", from_addr: str,
 
 def send_email(msg: EmailMessage, settings: "SMTPSettings", *,
                to_addrs: Sequence[str] | None = None,
-               sleep: Callable[[float], None] = time.sleep) -> SendResult:
-    """Send ``msg``; retry transient failures with backoff; raise ``DeliveryError`` at the end."""
+               sleep: Callable[[float], None] = time.sleep,
+               before_data: Callable[[], None] | None = None) -> SendResult:
+    """Send ``msg``; retry failures before DATA with backoff; raise ``DeliveryError`` at the
+    end, or ``DeliveryUncertain`` (at once) when the connection failed after DATA.
+
+    ``before_data()`` runs before each DATA command; an exception it raises stops the send
+    (nothing was transmitted) and leaves ``send_email`` unchanged.
+    """
     if not settings.host:
         raise DeliveryError("smtp.host is not set (config smtp.host or SMTP_HOST)",
                             attempts=0, permanent=True)
@@ -160,14 +261,26 @@ def send_email(msg: EmailMessage, settings: "SMTPSettings", *,
     to = list(to_addrs) if to_addrs is not None else \
         [parseaddr(a.strip())[1] for a in str(msg["To"]).split(",")]
     where = f"{settings.host}:{settings.port}"
+    message_id = str(msg["Message-ID"])
     attempts_allowed = settings.retries + 1
     for attempt in range(1, attempts_allowed + 1):
         try:
-            refused = _send_once(msg, settings, from_addr, to)
+            refused = _send_once(msg, settings, from_addr, to, before_data)
             if refused:
                 log.warning("SMTP %s accepted the message but refused %s", where,
                             ", ".join(refused))
-            return SendResult(str(msg["Message-ID"]), attempt, refused)
+            return SendResult(message_id, attempt, refused)
+        except _Aborted as exc:
+            raise exc.__cause__ from None  # type: ignore[misc]
+        except GpureportError:
+            raise  # ours (SIGTERM as Interrupted): not an SMTP failure to classify
+        except _AfterData as exc:
+            reason, _ = _classify(exc.__cause__ or exc, settings)
+            raise DeliveryUncertain(
+                f"SMTP delivery via {where}: the connection failed after the message data "
+                f"was sent ({reason}); it may or may not have been delivered "
+                f"(Message-ID {message_id})", attempts=attempt,
+                message_id=message_id) from exc.__cause__
         except Exception as exc:  # noqa: BLE001 - classified below, re-raised as DeliveryError
             reason, permanent = _classify(exc, settings)
             if permanent or attempt == attempts_allowed:
@@ -181,5 +294,5 @@ def send_email(msg: EmailMessage, settings: "SMTPSettings", *,
     raise AssertionError("unreachable")  # pragma: no cover
 
 
-__all__ = ["Attachment", "DeliveryError", "SendResult", "build_message", "send_email",
-           "sender_address", "write_eml"]
+__all__ = ["Attachment", "DeliveryError", "DeliveryUncertain", "SendResult", "build_message",
+           "message_id_for", "send_email", "sender_address", "write_eml"]

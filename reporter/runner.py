@@ -1,25 +1,35 @@
-"""One run of a schedule: resolve its period, render, deliver, record — at most once per period.
+"""One run of a schedule: resolve its period, claim it, render, deliver, record — once per period.
 
 The order is the contract (product.md §8, architecture.md "one scheduled run"):
 
-1. ``period_for`` gives the (schedule, period) key. Unless ``force`` (or ``dry_run``), a
-   succeeded real run for that key means there is nothing to do: a ``skipped`` run is recorded
-   so history shows the firing, and nothing is sent.
-2. A ``running`` record is written. Older ``running`` records of the same key (a process killed
-   before it could write its end) are closed as ``failed``.
-3. The report is rendered by ``render(schedule, period, out_dir)``: the CLI passes
+1. ``period_for`` gives the (schedule, period) key.
+2. **The claim** (``reporter.statedb.claims``), before anything is rendered: one transaction
+   either makes this run the holder of the key's claim and writes a ``running`` record, or
+   writes a ``skipped`` record and says why — another live run holds it ("already being
+   delivered by run N (pid P on host H)"), it was delivered, or its delivery is uncertain.
+   ``--force`` claims delivered and uncertain periods again (a new claim generation and
+   Message-ID) but never one a live run holds. A holder whose lease expired (SIGKILL, a lost
+   node) is taken over and its run closed ``failed`` with the reason. Four processes started
+   together — a CronJob retry, the scheduler and a person — send one digest.
+3. While it works the holder renews the claim's lease from a heartbeat thread (a quarter of
+   ``state.claim_lease_s``, default 120 s), so one long step (a big report, SMTP retries) never
+   lets the lease lapse while the process lives.
+4. The report is rendered by ``render(schedule, period, out_dir)``: the CLI passes
    ``reporter.render.scheduled.render_for_schedule`` with the run's configuration (tests pass
    their own), so that importing the runner costs no report engine.
-4. Delivery is the last step. The ``succeeded`` status, the message-id and the delivery row are
-   written in one transaction after the SMTP server accepted the message; any failure before
-   that — rendering, building the message, SMTP giving up, SIGTERM — records ``failed`` with
-   the reason, and the next run sends exactly once.
+5. Delivery is the last step. Right before the SMTP DATA command the claim is renewed and
+   marked ``sending`` (and the send is abandoned if the claim was lost). The ``succeeded``
+   status, the delivery row and the claim's ``delivered`` are written in one transaction after
+   the server accepted the message; a failure before DATA records ``failed`` and releases the
+   claim, so the next run sends exactly once.
+6. A connection that fails or times out *after* DATA is ambiguous: the run is recorded
+   ``uncertain`` with its deterministic Message-ID, nothing is resent (in this run or later
+   ones, unless ``--force``), and the command exits 1 saying how to check. A process that dies
+   in the ``sending`` phase, or cannot record its success, leaves the claim ``sending``: the
+   next run marks it ``uncertain`` instead of sending a second copy.
 
-The one window no database can close: the server accepted the message and the process died
-before the commit. Delivery is therefore at-least-once; the window is the length of one
-``UPDATE``, and the commit is retried if the database is briefly unreachable.
-``--dry-run`` renders and writes the message to an ``.eml`` file (a ``file`` delivery), is
-recorded with ``dry_run = true``, and never counts as delivered.
+``--dry-run`` renders and writes the message to an ``.eml`` file (a ``file`` delivery), takes no
+claim, is recorded with ``dry_run = true``, and never counts as delivered.
 """
 
 from __future__ import annotations
@@ -27,28 +37,32 @@ from __future__ import annotations
 import logging
 import signal
 import time
+from functools import partial
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import Any, Callable, Iterator, Literal
 
-from agent.errors import DeliveryError, Interrupted, RunError, StateError
+from agent.errors import DeliveryError, DeliveryUncertain, Interrupted, RunError, StateError
 from agent.periods import Period
 from agent.settings import data_dir
 from agent.text import one_line
 from reporter.config import Config
-from reporter.delivery import Attachment, build_message, send_email, sender_address, write_eml
-from reporter.digest import RenderFn
+from reporter.delivery import (Attachment, build_message, message_id_for, send_email,
+                               sender_address, write_eml)
+from reporter.digest import RenderedReport, RenderFn
 from reporter.schedules import Schedule, get_schedule, period_for, render_subject
 from reporter.statedb import DeliveryRecord as record, StateDB, open_state
+from reporter.statedb.claims import (Claim, Heartbeat, Refused, RunSpec, claim_delivery, renew,
+                                     settle)
 
 log = logging.getLogger(__name__)
 
 
 @dataclass
 class RunResult:
-    status: Literal["succeeded", "failed", "skipped"]
+    status: Literal["succeeded", "failed", "skipped", "uncertain"]
     schedule: str
     period: Period
     run_id: int
@@ -57,26 +71,40 @@ class RunResult:
     files: list[Path] = field(default_factory=list)
     eml: Path | None = None
     error: str | None = None
-    delivered_by: int | None = None  # for "skipped": the run that did deliver
+    delivered_by: int | None = None  # for "skipped": the run that delivers / delivered
     dry_run: bool = False
+    refused: Refused | None = None  # for "skipped": why
+    took_over: int | None = None  # the run of a dead holder whose claim this run took
 
     def summary(self) -> str:
         """One line for the terminal."""
         head = f"{self.schedule} {self.period.label}"
+        tail = f" [run #{self.run_id}]"
+        why = self.refused
+        if self.status == "skipped" and why is not None and why.reason == "busy":
+            until = why.lease_expires_at.strftime("%H:%M:%S UTC") if why.lease_expires_at \
+                else "-"
+            return (f"{head}: already being delivered by run #{why.by_run} ({why.holder}, "
+                    f"claim renewed until {until}); not sent again{tail}")
+        if self.status == "skipped" and why is not None and why.reason == "uncertain":
+            return (f"{head}: the delivery by run #{why.by_run} is uncertain: message "
+                    f"{why.message_id} may or may not have arrived; not sent again (look for "
+                    f"it in a recipient's mailbox; if it is not there, use --force){tail}")
         if self.status == "skipped":
             return (f"{head}: already delivered by run #{self.delivered_by}; not sent again "
-                    f"(use --force to send anyway) [run #{self.run_id}]")
-        if self.status == "failed":
-            return f"{head}: failed: {self.error} [run #{self.run_id}]"
+                    f"(use --force to send anyway){tail}")
+        if self.status in ("failed", "uncertain"):
+            return f"{head}: {self.status}: {self.error}{tail}"
         if self.dry_run:
             others = [str(f) for f in self.files if f != self.eml]
             rendered = f"; report files: {', '.join(others)}" if others else ""
-            return (f"{head}: dry run, message written to {self.eml}{rendered} "
-                    f"[run #{self.run_id}]")
+            return f"{head}: dry run, message written to {self.eml}{rendered}{tail}"
         n = len(self.recipients)
         extra = f" ({self.error})" if self.error else ""
+        taken = (f" (took over from run #{self.took_over}, whose process stopped renewing its "
+                 f"claim)" if self.took_over else "")
         return (f"{head}: sent to {n} recipient{'s' if n != 1 else ''}, message-id "
-                f"{self.message_id}{extra} [run #{self.run_id}]")
+                f"{self.message_id}{extra}{taken}{tail}")
 
 
 @contextmanager
@@ -149,26 +177,41 @@ def run_schedule(config: Config, schedule: str | Schedule, *, now: datetime | No
 def _run(config: Config, schedule: Schedule, period: Period, db: StateDB, *, dry_run: bool,
          force: bool, trigger: str, render: RenderFn,
          out_dir: Path | None) -> RunResult:
-    key = dict(schedule=schedule.name, period_start=period.start_utc, period_end=period.end_utc)
     recipients = list(schedule.recipients)
-    if not force and not dry_run:
-        previous = db.delivered_run(schedule.name, period.start_utc, period.end_utc)
-        if previous is not None:
-            run_id = db.start_run(**key, kind=schedule.kind, trigger=trigger, status="skipped",
-                                  recipients=recipients)
-            log.info("%s %s already delivered by run #%s", schedule.name, period.label,
-                     previous.id)
-            return RunResult("skipped", schedule.name, period, run_id,
-                             message_id=previous.message_id, recipients=recipients,
-                             delivered_by=previous.id)
+    if dry_run:
+        run_id = db.start_run(schedule=schedule.name, kind=schedule.kind,
+                              period_start=period.start_utc, period_end=period.end_utc,
+                              trigger=trigger, forced=force, dry_run=True, recipients=recipients)
+        return _work(config, schedule, period, db, run_id, None, render, out_dir)
 
-    run_id = db.start_run(**key, kind=schedule.kind, trigger=trigger, forced=force,
-                          dry_run=dry_run, recipients=recipients)
-    db.abandon_runs(schedule.name, period.start_utc, period.end_utc, except_id=run_id,
-                    note=f"abandoned: the process ended without recording a result "
-                         f"(found by run #{run_id})")
+    spec = RunSpec(schedule.name, schedule.kind, period.start_utc, period.end_utc, trigger,
+                   recipients, force)
+    outcome = claim_delivery(db, spec, force=force, lease_s=config.state.claim_lease_s)
+    if isinstance(outcome, Refused):
+        result = RunResult("skipped", schedule.name, period, outcome.run_id,
+                           message_id=outcome.message_id, recipients=recipients,
+                           delivered_by=outcome.by_run, refused=outcome)
+        log.info("%s", result.summary())
+        return result
+    log.debug("%s %s: claimed by run #%s (generation %s, lease %.0f s%s)", schedule.name,
+              period.label, outcome.run_id, outcome.generation, outcome.lease_s,
+              f", taken over from run #{outcome.took_over}" if outcome.took_over else "")
+    with Heartbeat(lambda: renew(db, outcome), outcome.lease_s / 4,
+                   f"claim of {schedule.name} {period.label} (run #{outcome.run_id})") as beat:
+        return _work(config, schedule, period, db, outcome.run_id, (outcome, beat), render,
+                     out_dir)
+
+
+def _work(config: Config, schedule: Schedule, period: Period, db: StateDB, run_id: int,
+          held: tuple[Claim, Heartbeat] | None, render: RenderFn,
+          out_dir: Path | None) -> RunResult:
+    """Render, send (or write the .eml of a dry run), record. ``held``: the claim and its
+    heartbeat (None for a dry run)."""
+    claim = held[0] if held else None
+    dry_run = held is None
+    recipients = list(schedule.recipients)
     result = RunResult("failed", schedule.name, period, run_id, recipients=recipients,
-                       dry_run=dry_run)
+                       dry_run=dry_run, took_over=claim.took_over if claim else None)
     target = ", ".join(schedule.recipient_addresses())
     message_id: str | None = None
     try:
@@ -179,32 +222,32 @@ def _run(config: Config, schedule: Schedule, period: Period, db: StateDB, *, dry
         out.mkdir(parents=True, exist_ok=True)
         rendered = render(schedule, period, out)
         result.files = [Path(f) for f in rendered.files]
-        subject = render_subject(schedule, period, rendered.subject_context)
-        attachments = []
-        if "pdf" in schedule.formats and rendered.pdf:
-            attachments.append(Attachment(f"{schedule.name}-{period.slug}.pdf", rendered.pdf))
-        msg = build_message(sender=sender_address(config.smtp), to=recipients, subject=subject,
-                            html=rendered.html, text=rendered.text, attachments=attachments)
+        msg = _message(config, schedule, period, rendered, claim)
         message_id = str(msg["Message-ID"])
-        if dry_run:
+        if claim is None:
             eml = write_eml(msg, out / f"{schedule.name}-{period.slug}.eml")
             result.eml, result.files = eml, [*result.files, eml]
             delivery = record("file", str(eml), "sent", message_id)
             note = None
         else:
-            sent = send_email(msg, config.smtp, to_addrs=schedule.recipient_addresses())
+            sent = send_email(msg, config.smtp, to_addrs=schedule.recipient_addresses(),
+                              before_data=partial(_before_data, db, claim, held[1], message_id,
+                                                  f"{schedule.name} {period.label}"))
             note = ("refused: " + "; ".join(f"{a} ({r})" for a, r in sent.refused.items())
                     if sent.refused else None)
             delivery = record("email", target, "sent", message_id, note)
+    except DeliveryUncertain as exc:
+        return _record_uncertain(db, schedule, period, result, claim, target, message_id, exc)
     except BaseException as exc:  # noqa: BLE001 - every failure is recorded, then re-raised
         reason = one_line(exc)
         deliveries = []
         if isinstance(exc, DeliveryError):
             deliveries.append(record("email", target, "failed", message_id, reason))
         result.error = reason
+        release = settle(claim, "released") if claim else None
         try:
             _retrying(lambda: db.finish_run(run_id, "failed", files=result.files,
-                                            error=reason, deliveries=deliveries),
+                                            error=reason, deliveries=deliveries, also=release),
                       f"recording run #{run_id} as failed")
         except Exception as rec_exc:  # noqa: BLE001 - report both problems in one line
             raise RunError(f"{reason}; and the failure could not be recorded: "
@@ -217,14 +260,65 @@ def _run(config: Config, schedule: Schedule, period: Period, db: StateDB, *, dry
     try:
         _retrying(lambda: db.finish_run(run_id, "succeeded", files=result.files,
                                         recipients=recipients, message_id=message_id,
-                                        error=note, deliveries=[delivery]),
+                                        error=note, deliveries=[delivery],
+                                        also=settle(claim, "delivered") if claim else None),
                   f"recording run #{run_id} as succeeded")
     except Exception as exc:  # noqa: BLE001
-        log.error("message %s was sent but run #%s could not be recorded; the next run "
-                  "will send it again", message_id, run_id)
+        log.error("message %s was sent but run #%s could not be recorded; its claim stays in "
+                  "the sending phase, so the next run marks it uncertain instead of sending "
+                  "it again", message_id, run_id)
         raise RunError(f"sent message {message_id}, but recording run #{run_id} failed: "
                        f"{one_line(exc)}", result) from exc
     return result
+
+
+def _message(config: Config, schedule: Schedule, period: Period, rendered: RenderedReport,
+             claim: Claim | None):
+    subject = render_subject(schedule, period, rendered.subject_context)
+    attachments = []
+    if "pdf" in schedule.formats and rendered.pdf:
+        attachments.append(Attachment(f"{schedule.name}-{period.slug}.pdf", rendered.pdf))
+    message_id = None
+    if claim is not None:
+        message_id = message_id_for(schedule.name, period.start_utc, period.end_utc,
+                                    schedule.recipient_addresses(), claim.generation)
+    return build_message(sender=sender_address(config.smtp), to=list(schedule.recipients),
+                         subject=subject, html=rendered.html, text=rendered.text,
+                         attachments=attachments, message_id=message_id)
+
+
+def _before_data(db: StateDB, claim: Claim, beat: Heartbeat, message_id: str, what: str) -> None:
+    """Right before SMTP DATA: still ours? Renew and enter the sending phase, or send nothing."""
+    if beat.lost.is_set() or not renew(db, claim, sending_message_id=message_id):
+        raise RunError(f"lost the claim on {what} (its lease expired while this run was "
+                       f"stalled, and another run took it over); nothing was sent")
+
+
+def _record_uncertain(db: StateDB, schedule: Schedule, period: Period, result: RunResult,
+                      claim: Claim | None, target: str, message_id: str | None,
+                      exc: DeliveryUncertain) -> RunResult:
+    """Record ``uncertain`` (run, delivery, claim) and raise the operator's one line."""
+    reason = one_line(exc, limit=None)
+    result.status, result.message_id, result.error = "uncertain", message_id, reason
+    try:
+        _retrying(lambda: db.finish_run(
+            result.run_id, "uncertain", files=result.files, message_id=message_id,
+            error=reason, deliveries=[record("email", target, "uncertain", message_id, reason)],
+            also=settle(claim, "uncertain") if claim else None),
+            f"recording run #{result.run_id} as uncertain")
+    except Exception as rec_exc:  # noqa: BLE001 - the claim stays "sending": still no resend
+        reason += f"; and it could not be recorded: {one_line(rec_exc)}"
+    raise RunError(f"{reason}. It is not sent again: look for Message-ID {message_id} in a "
+                   f"recipient's mailbox or the relay's log; if it did not arrive, run "
+                   f"`{force_command(schedule, period)}` [run #{result.run_id}]",
+                   result) from exc
+
+
+def force_command(schedule: Schedule, period: Period) -> str:
+    """The command that sends ``period`` again: ``--now`` = its end selects it for every
+    period kind (last-week, yesterday, interval), also once it is no longer the current one."""
+    end = period.end_utc.strftime("%Y-%m-%dT%H:%M:%SZ")
+    return f"gpureport --now {end} run {schedule.name} --force"
 
 
 __all__ = ["RenderFn", "RunResult", "RunError", "Interrupted", "run_schedule", "output_dir",

@@ -12,8 +12,9 @@ How one firing stays one firing, even with several replicas on one PostgreSQL st
    ``scheduler_locks``; the primary key lets exactly one process win. This covers the moment of
    a leader hand-over and SQLite, which has no advisory locks. The scheduled time is recomputed
    from the cron (the latest firing at or before now), so every replica derives the same key.
-3. **The runner's idempotency** on (schedule, period) is the last line: a firing whose period was
-   already delivered is recorded ``skipped``.
+3. **The runner's claim** on (schedule, period) is the last line, shared with ``gpureport run``
+   (a CronJob beside the scheduler, a person at a terminal): a firing whose period another run
+   is delivering, or has delivered, is recorded ``skipped`` (``reporter.statedb.claims``).
 
 Jobs live in APScheduler's ``SQLAlchemyJobStore`` (table ``apscheduler_jobs`` in the state
 database) with ``coalesce``, ``max_instances=1`` and a misfire grace time per schedule. A stored
@@ -98,6 +99,7 @@ def fire(job_id: str) -> None:
         log.info("job %s: firing %s already taken by another replica", job_id,
                  fire_time.isoformat())
         return
+    log.debug("job %s: claimed firing %s as %s", job_id, fire_time.isoformat(), active.holder)
     try:
         spec.run(fire_time)
     except Exception as exc:  # noqa: BLE001 - logged; APScheduler must keep scheduling

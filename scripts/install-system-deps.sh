@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
 # Debian packages gpureport's tests (and its PDF output) need. Idempotent.
+# chromium: the web page of `gpureport serve` is tested in it (tests/test_serve_browser.py).
 set -euo pipefail
 export DEBIAN_FRONTEND=noninteractive
 SUDO=""
@@ -10,5 +11,6 @@ $SUDO apt-get install -y -q --no-install-recommends \
   prometheus prometheus-alertmanager \
   fonts-noto-cjk fonts-dejavu-core \
   poppler-utils \
+  chromium \
   libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz0b libharfbuzz-subset0 libfontconfig1 \
   openssl ca-certificates

@@ -12,6 +12,9 @@ per session, configuration files, and real PostgreSQL databases.
   that writes to a demo store takes ``demo_copy`` (a file copy) instead, and a test that writes
   to the shared file fails. ``demo_pg``: the same rows in PostgreSQL, once per session
   (``clone_pg_database`` copies it for a test that writes).
+* ``gaps_store``: the demo store with holes a real collector leaves (``GAPS`` below: gpu-west
+  has no rows in ISO week 2026-W45, gpu-lab's data starts on 2026-11-02), built once per
+  session, shared and read only like ``demo_store``.
 * ``config_file``: writes a YAML config for ``--config``.
 * PostgreSQL is the server on 127.0.0.1:5432 (trust auth, user ``postgres``) that .ci/run starts;
   ``pg_url`` and ``create_pg_database`` make uniquely named databases, dropped afterwards.
@@ -133,6 +136,51 @@ def demo_copy(demo_store, tmp_path) -> str:
     dst = tmp_path / "demo-copy.db"
     shutil.copyfile(demo_store.path, dst)
     return f"sqlite:///{dst}"
+
+
+# The holes in ``gaps_store``: cluster -> [start, end) of the hours whose rows were deleted (naive
+# UTC, the form the SQLite store keeps). The demo's hourly data runs from Mon 2026-10-19 00:00 to
+# NOW (Thu 2026-11-19 12:00, exclusive): 756 hours per cluster. After the holes, by hand:
+#   gpu-east  756 hours, Oct 19 00:00 .. Nov 19 12:00 (untouched)
+#   gpu-west  588 hours: Oct 19 .. Nov 2 (336 h) and Nov 9 .. Nov 19 12:00 (252 h); W45 empty
+#   gpu-lab   420 hours: Nov 2 00:00 .. Nov 19 12:00 (its first 14 days are gone)
+# e.g. "gpu-west, last 30 days" = [Oct 20 12:00, Nov 19 12:00) has 552 of 720 hours (23 of 30
+# days); "gpu-lab, this month" has 420 of 444 hours (17.5 of 18.5 days, 94.6 %); cv-team is
+# still in both gpu-east and gpu-west.
+GAPS = {
+    "gpu-west": (datetime(2026, 11, 2), datetime(2026, 11, 9)),
+    "gpu-lab": (datetime(2026, 10, 19), datetime(2026, 11, 2)),
+}
+HOURLY_TABLES = ("cluster_gpu_hourly_stats", "namespace_gpu_hourly_stats",
+                 "label_gpu_hourly_stats", "workload_gpu_hourly_stats")
+
+
+@pytest.fixture(scope="session")
+def gaps_store(demo_store, tmp_path_factory) -> DemoStore:
+    """The shared demo store with the holes of ``GAPS``: every hourly row (cluster, namespace,
+    label, workload) and every allocation snapshot of that cluster in that span is deleted, as
+    if the collector had been down. ``gpu_workload`` (no cluster column, lens.md §8) is kept: the
+    workloads existed, only their statistics are missing. Built once per session; read only."""
+    import sqlite3
+
+    path = tmp_path_factory.mktemp("gaps") / "gaps.db"
+    shutil.copyfile(demo_store.path, path)
+    con = sqlite3.connect(path)
+    try:
+        with con:
+            for cluster, (start, end) in GAPS.items():
+                span = (cluster, f"{start:%Y-%m-%d %H:%M:%S.%f}", f"{end:%Y-%m-%d %H:%M:%S.%f}")
+                for table in HOURLY_TABLES:
+                    con.execute(f"DELETE FROM {table} WHERE cluster_name = ? "
+                                "AND stat_hour >= ? AND stat_hour < ?", span)
+                con.execute("DELETE FROM gpu_allocation_snapshots WHERE cluster_name = ? "
+                            "AND snapshot_time >= ? AND snapshot_time < ?", span)
+        con.execute("VACUUM")
+    finally:
+        con.close()
+    stat = path.stat()
+    _SHARED_STORES[path] = (stat.st_size, stat.st_mtime_ns)
+    return DemoStore(path, demo_store.summary, demo_store.progress)
 
 
 def sqlite_path(url: str) -> Path:

@@ -114,7 +114,11 @@ def test_summary_matches_the_store(thursday):
     for table in LENS_TABLES:
         assert summary.rows[table] == q(db, f"SELECT count(*) FROM {table}")[0][0] > 0
     assert messages and all(isinstance(m, str) for m in messages)
-    marker = dict(q(db, "SELECT key, value FROM gpureport_demo"))
+    marks = {c: (owner, json.loads(details)) for c, owner, details in
+             q(db, "SELECT cluster, owner, details FROM gpureport_store")}
+    assert set(marks) == set(summary.clusters)
+    assert all(owner == "demo" for owner, _ in marks.values())
+    marker = marks["gpu-east"][1]
     assert marker["seed"] == "42" and marker["profile"] == "small"
     assert marker["status"] == "complete" and marker["now"].startswith("2026-11-19T12:00")
 
@@ -166,7 +170,7 @@ def test_same_seed_same_rows_other_seed_differs_and_reset_replaces(tmp_path, thu
     other = checksum(url)
     assert all(other[t] != thursday_checksum[t] for t in
                ("workload_gpu_hourly_stats", "gpu_workload", "gpu_allocation_snapshots"))
-    assert dict(q(db, "SELECT key, value FROM gpureport_demo"))["seed"] == "7"
+    assert {json.loads(d)["seed"] for (d,) in q(db, "SELECT details FROM gpureport_store")} == {"7"}
 
     generate(url, seed=42, now=NOW, reset=True)  # nothing of seed 7 is left behind
     assert checksum(url) == thursday_checksum
@@ -191,7 +195,7 @@ def test_refuses_a_lens_database_that_is_not_a_demo_store(tmp_path):
         assert "\n" not in str(err.value)
     assert q(db, "SELECT cluster_name FROM cluster_gpu_hourly_stats") == [("prod",)]
     eng = create_engine(sqlite_url(db))
-    assert "gpureport_demo" not in inspect(eng).get_table_names()
+    assert "gpureport_store" not in inspect(eng).get_table_names()
     eng.dispose()
 
 

@@ -8,7 +8,7 @@ from agent.periods import baseline, this_week
 from agent.settings import SourceSettings
 from agent.sources import make_source
 from agent.sources.base import Scope
-from agent.tools import make_tools
+from agent.tools import run_tool
 from agent.understand.model import Understanding
 from tests.conftest import NOW
 from tests.expect import expected
@@ -59,15 +59,14 @@ def test_the_week_over_week_table_and_freshness_are_agent_tools(demo_db):
     """Reports get their tables from the agent, through the same path as ``ask``."""
     src = make_source(SourceSettings(database_url=demo_db))
     deps = AgentDeps(src, NOW)
-    tools = {t.name: t for t in make_tools(src, NOW)}
     period = this_week(NOW)
     base = baseline(period)
     args = {"scope": {"kind": "cluster", "cluster": "gpu-east"}, "child": "namespace",
             "period": {"start": period.as_dict()["start"], "end": period.as_dict()["end"]},
             "baseline": {"start": base.as_dict()["start"], "end": base.as_dict()["end"]}}
-    _, art = tools["compare_children"].func(**args)
+    _, art = run_tool("compare_children", args, src, NOW)
     assert {r["name"] for r in art["rows"]} >= {"ml-team", "cv-team"}
-    _, fresh = tools["get_data_freshness"].func(cluster=None)
+    _, fresh = run_tool("get_data_freshness", {"cluster": None}, src, NOW)
     assert {c["cluster"] for c in fresh["clusters"]} == {"gpu-east", "gpu-west", "gpu-lab"}
     assert all(c["newest"] == "2026-11-19T11:00:00Z" and c["age_hours"] == 0.0
                for c in fresh["clusters"])

@@ -440,6 +440,7 @@ def test_a_failing_write_rolls_back_the_whole_hour(prometheus, tmp_path):
     """A database error in the middle of an hour (after its cluster and namespace rows were
     inserted) leaves none of that hour's rows; the hours before it stay complete."""
     from agent.sources import schema
+    from reporter import store_marker
 
     url = create_pg_database("gr_ingest_fail")
     try:
@@ -447,6 +448,7 @@ def test_a_failing_write_rolls_back_the_whole_hour(prometheus, tmp_path):
         schema.metadata.create_all(eng)
         bad_hour = (START + timedelta(hours=2)).replace(tzinfo=None)
         with eng.begin() as c:
+            store_marker.write_marks(c, "ingest", ["lab"])  # a store of ingest's own
             c.execute(text(
                 "CREATE FUNCTION refuse() RETURNS trigger AS $$ BEGIN "
                 f"IF NEW.stat_hour = '{bad_hour:%Y-%m-%d %H:%M:%S}' THEN "
@@ -544,6 +546,118 @@ def test_ask_trend_compare_drilldown_and_weekly_report_answer_from_ingested_data
     for ns in ("ml-team", "cv-team", "nlp-team", "research"):
         assert ns in html
     assert "lab" in html
+
+
+# -- issue 11: ingest writes only into a store it owns ----------------------------------------
+
+def _tables(db: str) -> set[str]:
+    from sqlalchemy import inspect
+
+    eng = create_engine(db)
+    try:
+        return set(inspect(eng).get_table_names())
+    finally:
+        eng.dispose()
+
+
+def _count(db: str, table: str, where: str = "TRUE", **params) -> int:
+    eng = create_engine(db)
+    try:
+        with eng.connect() as c:
+            return c.execute(text(f"SELECT count(*) FROM {table} WHERE {where}"), params).scalar()
+    finally:
+        eng.dispose()
+
+
+def test_a_lens_database_is_refused_and_keeps_every_row(prometheus, tmp_path):
+    """The issue's case: pointed at a Lens database, ingest deleted its workload rows
+    (1,405 -> 24). A database with Lens rows and no gpureport marker is refused before a
+    table is created or a row touched."""
+    db = f"sqlite:///{tmp_path / 'lens.db'}"
+    ingest(prometheus.url, db, tmp_path, "--until", (START + timedelta(hours=12)).isoformat())
+    eng = create_engine(db)
+    with eng.begin() as c:  # what is left is what a Lens deployment would have written
+        c.execute(text("DROP TABLE gpureport_store"))
+    eng.dispose()
+    before = {t: _count(db, t) for t in ("workload_gpu_hourly_stats", "cluster_gpu_hourly_stats")}
+    tables = _tables(db)
+    assert before["workload_gpu_hourly_stats"] > 50
+
+    r = ingest(prometheus.url, db, tmp_path, "--until", (START + timedelta(hours=12)).isoformat(),
+               code=1)
+    line = r.error_line()
+    assert line == (f"error: {db} looks like a Lens database gpureport does not own (it has "
+                    "cluster_gpu_hourly_stats but no gpureport_store marker); point "
+                    "source.database_url (GPUREPORT_DATABASE_URL) at a store of your own")
+    assert {t: _count(db, t) for t in before} == before
+    assert _tables(db) == tables
+
+
+def test_a_database_with_only_some_empty_lens_tables_is_refused_and_gets_nothing(prometheus,
+                                                                                 tmp_path):
+    from agent.sources import schema
+
+    db = f"sqlite:///{tmp_path / 'lens.db'}"
+    eng = create_engine(db)
+    schema.cluster_hourly.create(eng)
+    eng.dispose()
+    r = ingest(prometheus.url, db, tmp_path, "--until", (START + timedelta(hours=2)).isoformat(),
+               code=1)
+    assert "looks like a Lens database gpureport does not own" in r.error_line()
+    assert _tables(db) == {"cluster_gpu_hourly_stats"}
+
+
+def test_ingest_does_not_write_a_cluster_the_demo_wrote(prometheus, tmp_path, demo_copy):
+    where = "cluster_name = 'gpu-east'"
+    before = _count(demo_copy, "workload_gpu_hourly_stats", where)
+    until = (START + timedelta(hours=3)).isoformat()
+    r = ingest(prometheus.url, demo_copy, tmp_path, "--until", until, "--cluster", "gpu-east",
+               code=1)
+    assert ("cluster 'gpu-east' there was written by the demo (gpureport demo), not by "
+            "gpureport ingest prometheus") in r.error_line()
+    assert _count(demo_copy, "workload_gpu_hourly_stats", where) == before
+
+    # a cluster of its own in the same store is fine, and the demo's rows stay as they were
+    ingest(prometheus.url, demo_copy, tmp_path, "--until", until)
+    assert _count(demo_copy, "workload_gpu_hourly_stats", where) == before
+    assert _count(demo_copy, "cluster_gpu_hourly_stats", "cluster_name = 'lab'") == 3
+    marks = dict(rows_of(demo_copy, "SELECT cluster, owner FROM gpureport_store"))
+    assert marks["lab"] == "ingest" and marks["gpu-east"] == "demo"
+
+    # and the demo will not --reset over ingested data
+    from reporter.demo import DemoError, generate
+
+    with pytest.raises(DemoError, match="holds cluster 'lab' ingested from Prometheus"):
+        generate(demo_copy, now=END, reset=True)
+
+
+def test_reingesting_replaces_only_the_hours_and_cluster_it_ingests(prometheus, tmp_path):
+    db = f"sqlite:///{tmp_path / 'store.db'}"
+    four = (START + timedelta(hours=4)).isoformat()
+    ingest(prometheus.url, db, tmp_path, "--until", four)
+    ingest(prometheus.url, db, tmp_path, "--until", four, "--cluster", "lab2")
+    lab_ids = {r["id"] for r in rows(db, "workload_gpu_hourly_stats", "cluster_name = 'lab'")}
+    # lab2 again, hours 2..3 only: lab's rows and lab2's hours 0..1 keep their ids
+    lab2_early = {r["id"] for r in rows(db, "workload_gpu_hourly_stats",
+                                        "cluster_name = 'lab2' AND stat_hour < :h",
+                                        h=(START + timedelta(hours=2)).replace(tzinfo=None))}
+    ingest(prometheus.url, db, tmp_path, "--until", four, "--cluster", "lab2",
+           since=(START + timedelta(hours=2)).isoformat())
+    assert {r["id"] for r in rows(db, "workload_gpu_hourly_stats",
+                                  "cluster_name = 'lab'")} == lab_ids
+    assert lab2_early <= {r["id"] for r in rows(db, "workload_gpu_hourly_stats",
+                                                "cluster_name = 'lab2'")}
+    assert dict(rows_of(db, "SELECT cluster, owner FROM gpureport_store")) == \
+        {"lab": "ingest", "lab2": "ingest"}
+
+
+def rows_of(db: str, query: str) -> list[tuple]:
+    eng = create_engine(db)
+    try:
+        with eng.connect() as c:
+            return [tuple(r) for r in c.execute(text(query))]
+    finally:
+        eng.dispose()
 
 
 # -- small pieces, in process ---------------------------------------------------------------

@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 import signal
 import time
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -439,3 +439,141 @@ def test_run_dry_run_end_to_end_with_the_real_renderer(home):
     types = [p.get_content_type() for p in msg.walk()]
     assert types[:4] == ["multipart/mixed", "multipart/alternative", "text/plain", "text/html"]
     assert "application/pdf" in types
+
+
+# ---------------------------------------------------------------------------------------------
+# claims and uncertain deliveries (issue 11); processes racing each other: tests/test_overlap.py
+def _history(setup, *args: str):
+    from reporter.commands_schedule import history
+
+    app = SimpleNamespace(config=setup.config(None), now=NOW, verbose=0, tz=None)
+    return CliRunner().invoke(history, list(args), obj=app)
+
+
+def test_smtp_answering_after_the_timeout_is_uncertain_and_never_resent(setup):
+    from reporter.delivery import message_id_for
+
+    with smtp_server(answer_delay=2.5) as slow:
+        cfg = setup.config(slow.port, timeout=1, retries=3, retry_backoff=0.05)
+        with pytest.raises(RunError) as info:
+            run_schedule(cfg, "team-digest", now=NOW, render=fake_render)
+        message = str(info.value)
+        assert "the connection failed after the message data was sent" in message
+        assert "it may or may not have been delivered" in message and "\n" not in message
+        assert "`gpureport --now 2026-11-15T16:00:00Z run team-digest --force`" in message
+        time.sleep(3)  # the server has answered by now: no second attempt arrived meanwhile
+        assert len(slow.messages) == 1
+        expected = message_id_for("team-digest", W46_START, W46_END,
+                                  ["leads@example.com", "ops@example.org"], 1)
+        assert slow.messages[0].message["Message-ID"] == expected and expected in message
+        assert info.value.result.status == "uncertain"
+
+        later = run_schedule(cfg, "team-digest", now=NOW, render=fake_render)
+        assert later.status == "skipped" and later.refused.reason == "uncertain"
+        assert "may or may not have arrived" in later.summary() and "--force" in later.summary()
+        time.sleep(0.2)
+        assert len(slow.messages) == 1
+
+    (run, (delivery,)), (skipped, _) = _runs(setup.state_url)
+    assert run.status == "uncertain" and run.message_id == expected
+    assert (delivery.status, delivery.message_id) == ("uncertain", expected)
+    assert skipped.status == "skipped"
+    shown = _history(setup)
+    assert shown.exit_code == 0, shown.output
+    assert " uncertain " in shown.stdout
+    assert f"email uncertain" in shown.stdout and expected in shown.stdout
+
+    with smtp_server() as fast:  # the operator checked: it never arrived; --force sends anew
+        # the --now the error line suggests selects the same period, a week later too
+        forced = run_schedule(setup.config(fast.port), "team-digest",
+                              now=parse_now("2026-11-15T16:00:00Z"), render=fake_render,
+                              force=True)
+        (received,) = fast.wait_for(1)
+    assert forced.period.label == "2026-W46"
+    assert forced.status == "succeeded" and received.message["Message-ID"] != expected
+    assert received.message["Message-ID"] == message_id_for(
+        "team-digest", W46_START, W46_END, ["leads@example.com", "ops@example.org"], 2)
+
+
+def test_the_heartbeat_keeps_a_slow_run_its_claim(setup):
+    """Rendering outlasts the lease twice over; a rival arriving then still finds it held."""
+    from reporter.statedb.claims import Holder, RunSpec, claim_delivery
+
+    rival = []
+
+    def slow_render(schedule, period, out):
+        time.sleep(2.5)  # lease 1 s: renewed every 0.25 s meanwhile
+        with open_state(setup.state_url) as db:
+            rival.append(claim_delivery(db, RunSpec(schedule.name, schedule.kind,
+                                                    period.start_utc, period.end_utc),
+                                        holder=Holder(1, "rival")))
+        return fake_render(schedule, period, out)
+
+    with smtp_server() as server:
+        cfg = setup.config(server.port)
+        cfg.state.claim_lease_s = 1
+        result = run_schedule(cfg, "team-digest", now=NOW, render=slow_render)
+        assert len(server.wait_for(1)) == 1
+    (refused,) = rival
+    assert refused.reason == "busy" and refused.by_run == result.run_id
+    assert result.status == "succeeded" and result.took_over is None
+
+
+def test_a_run_that_lost_its_claim_sends_nothing(setup):
+    """Stalled past its lease (here: the rival's clock is later), a run is taken over; at DATA
+    it finds out and sends nothing, and the one that took over delivers."""
+    from reporter.statedb.claims import Claim, Holder, RunSpec, claim_delivery
+
+    taken = []
+
+    def render_and_be_overtaken(schedule, period, out):
+        with open_state(setup.state_url) as db:
+            later = datetime.now(timezone.utc) + timedelta(seconds=3600)
+            taken.append(claim_delivery(db, RunSpec(schedule.name, schedule.kind,
+                                                    period.start_utc, period.end_utc),
+                                        holder=Holder(1, "rival"), now=later))
+        return fake_render(schedule, period, out)
+
+    with smtp_server() as server:
+        with pytest.raises(RunError, match="lost the claim on team-digest 2026-W46.*nothing was "
+                                           "sent"):
+            run_schedule(setup.config(server.port), "team-digest", now=NOW,
+                         render=render_and_be_overtaken)
+        time.sleep(0.2)
+        assert server.messages == []
+    (claim,) = taken
+    assert isinstance(claim, Claim) and claim.took_over is not None
+    (lost, _), (rival, _) = _runs(setup.state_url)
+    assert lost.status == "failed" and lost.error.startswith("lost the claim")
+    assert rival.status == "running"
+
+
+def test_a_sent_message_whose_record_failed_is_not_sent_again(setup, monkeypatch):
+    """The one window no transaction closes (sent, then the record failed): the claim stays in
+    the sending phase, and the run after its lease marks it uncertain instead of resending."""
+    from agent.errors import StateError
+
+    real_finish = reporter.runner.StateDB.finish_run
+
+    def finish(self, run_id, status, **kw):
+        if status == "succeeded":
+            raise StateError("state database: connection lost")
+        return real_finish(self, run_id, status, **kw)
+
+    with smtp_server() as server:
+        cfg = setup.config(server.port)
+        cfg.state.claim_lease_s = 1
+        with monkeypatch.context() as m:
+            m.setattr(reporter.runner.StateDB, "finish_run", finish)
+            m.setattr(reporter.runner, "_retrying", lambda fn, what: fn())
+            with pytest.raises(RunError, match="recording run #1 failed"):
+                run_schedule(cfg, "team-digest", now=NOW, render=fake_render)
+        assert len(server.wait_for(1)) == 1
+        time.sleep(1.2)  # the lease runs out
+        later = run_schedule(cfg, "team-digest", now=NOW, render=fake_render)
+        time.sleep(0.2)
+        assert len(server.messages) == 1
+    assert later.status == "skipped" and later.refused.reason == "uncertain"
+    (first, (d,)), _ = _runs(setup.state_url)
+    assert first.status == "uncertain" and d.status == "uncertain"
+    assert d.message_id == server.messages[0].message["Message-ID"]

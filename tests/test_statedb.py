@@ -15,7 +15,8 @@ from reporter.statedb.models import metadata
 T0 = datetime(2026, 11, 9, tzinfo=timezone.utc)
 T1 = datetime(2026, 11, 16, tzinfo=timezone.utc)
 TABLES = {"runs", "deliveries", "alert_state", "alert_notifications", "scheduler_locks",
-          "catalog_cache", "alembic_version"}
+          "delivery_claims", "leases", "catalog_cache", "alembic_version"}
+HEAD = "0002_catalog"
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
@@ -28,7 +29,7 @@ def state_url(request, tmp_path):
 def test_open_creates_schema_at_head_and_sqlite_parent_dir(state_url, tmp_path):
     db = open_state(state_url)
     try:
-        assert db.revision() == "0002_catalog" == head_revision()
+        assert db.revision() == HEAD == head_revision()
         assert TABLES <= set(inspect(db.engine).get_table_names())
         if state_url.startswith("sqlite"):
             assert (tmp_path / "nested" / "dir" / "state.db").is_file()
@@ -41,7 +42,7 @@ def test_reopening_is_idempotent_and_keeps_data(state_url):
         run_id = db.start_run(schedule="weekly-digest", kind="weekly", period_start=T0,
                               period_end=T1)
     with open_state(state_url) as db:
-        assert db.revision() == "0002_catalog"
+        assert db.revision() == HEAD
         assert [r.id for r in db.list_runs()] == [run_id]
         with db.engine.connect() as c:
             assert c.execute(text("SELECT count(*) FROM alembic_version")).scalar() == 1
@@ -158,7 +159,7 @@ def test_two_processes_migrating_at_once_both_succeed(pg_url):
         t.start()
     for t in threads:
         t.join(60)
-    assert errors == [] and results == [head_revision()] * 4
+    assert errors == [] and results == [HEAD] * 4
 
 
 def test_postgres_url_without_driver_means_psycopg(pg_url):

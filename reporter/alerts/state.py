@@ -44,6 +44,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from agent.errors import AlertsBusy, StateError
 from agent.text import mask_url, one_line
+from reporter.statedb.claims import Heartbeat, acquire_lease, release_lease, renew_lease
 from reporter.statedb.models import alert_notifications, alert_state
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -55,6 +56,8 @@ RESOLVE_RETRY_FOR = timedelta(days=7)
 KEEP_RESOLVED = timedelta(days=30)
 CHECK_LOCK_KEY = int.from_bytes(hashlib.sha256(b"gpureport:alerts:check").digest()[:8],
                                 "big", signed=True)
+CHECK_LEASE = "alerts:check"  # the lease row standing in for CHECK_LOCK_KEY on SQLite
+CHECK_LEASE_S = 120.0
 
 
 @dataclass
@@ -303,12 +306,24 @@ class AlertStore:
     def lock(self) -> Iterator[None]:
         """One ``alerts check`` at a time (a CronJob and a scheduler replica could overlap).
 
-        PostgreSQL: a session advisory lock on a dedicated connection, taken without waiting
-        (``AlertsBusy`` if held). SQLite (one host): every write transaction is ``BEGIN
-        IMMEDIATE`` already and no lock is taken — two overlapping checks may then both notify.
+        Taken without waiting (``AlertsBusy`` if held). PostgreSQL: a session advisory lock on
+        a dedicated connection (it dies with the session). SQLite has no such lock, and holding
+        a write transaction for the whole check would stall every other writer (runs, claims)
+        while notifications go out; so the lock is a row in ``leases`` with an expiry, taken in
+        a ``BEGIN IMMEDIATE`` transaction and renewed by a heartbeat while the check runs. A
+        check that was killed frees it when the lease runs out (``CHECK_LEASE_S``).
         """
         if self.db.engine.dialect.name != "postgresql":
-            yield
+            token, other = acquire_lease(self.db, CHECK_LEASE, CHECK_LEASE_S)
+            if token is None:
+                raise AlertsBusy(f"another `gpureport alerts check` is running ({other}); "
+                                 "skipped")
+            try:
+                with Heartbeat(lambda: renew_lease(self.db, CHECK_LEASE, token, CHECK_LEASE_S),
+                               CHECK_LEASE_S / 4, "the alert check lock"):
+                    yield
+            finally:
+                release_lease(self.db, CHECK_LEASE, token)
             return
 
         conn = self._wrap(lambda: self.db.engine.connect()

@@ -33,8 +33,9 @@ Decisions, and why:
   raw ``executemany`` on SQLite and ``COPY`` on PostgreSQL; only workload definitions stay in
   memory, never all rows. Secondary indexes are dropped for the load and rebuilt from
   ``schema.py`` at the end, then ``ANALYZE`` runs so readers' joins get sane plans.
-* The marker table ``gpureport_demo`` (key/value) is gpureport's own. It is written *before* the
-  data, so an interrupted run is still recognised as demo data and ``--reset`` can clean it up.
+* The marker (``reporter.store_marker``, table ``gpureport_store``) is gpureport's own. It is
+  written *before* the data, so an interrupted run is still recognised as demo data and
+  ``--reset`` can clean it up.
 """
 
 from agent.errors import DemoError

@@ -1,7 +1,9 @@
 """``generate``: fill a store with the demo clusters, refusing anything that is not ours.
 
-The marker table ``gpureport_demo`` (key/value) is gpureport's own. It is written *before* the
-data, so an interrupted run is still recognised as demo data and ``--reset`` can clean it up.
+The marker (``reporter.store_marker``: table ``gpureport_store``, one row per cluster with owner
+``demo`` and the seed, profile and status as details) is gpureport's own. It is written *before*
+the data, so an interrupted run is still recognised as demo data and ``--reset`` can clean it
+up; a store ingest owns, or a Lens database, is refused.
 Writes go one transaction per chunk (``reporter.demo.rows``); secondary indexes are dropped for
 the load and rebuilt from ``schema.py`` at the end, then ``ANALYZE`` runs so readers' joins get
 sane plans.
@@ -18,13 +20,14 @@ from agent.errors import DemoError
 from agent.periods import floor_hour, week_start
 from agent.sources import schema
 from agent.text import mask_url, one_line
+from reporter import store_marker
 from reporter.demo.clusters import PROFILES, clusters_for
 from reporter.demo.rows import (CHUNK_ROWS, GPU_WORKLOAD_COLS, ProgressFn, emit_hours,
                                 gpu_workload_rows)
 from reporter.demo.scenario import build_workloads
 from reporter.demo.sink import Sink
 
-MARKER_TABLE = "gpureport_demo"
+MARKER_TABLE = store_marker.MARKER_TABLE
 
 
 @dataclass
@@ -41,13 +44,6 @@ class DemoSummary:
     end: datetime
     scenario_week: datetime
 
-
-
-def _marker_table():
-    from sqlalchemy import Column, MetaData, String, Table, Text
-
-    return Table(MARKER_TABLE, MetaData(), Column("key", String(64), primary_key=True),
-                 Column("value", Text, nullable=False))
 
 
 def span(now: datetime) -> tuple[datetime, datetime, datetime]:
@@ -87,13 +83,15 @@ def _engine(url: str):
     return engine
 
 
-def _prepare(engine, reset: bool, marker, values: dict[str, str]) -> None:
+def _prepare(engine, reset: bool, clusters: list[str], values: dict[str, str]) -> None:
     """Refuse foreign data, clear a previous demo when asked, create tables, write the marker."""
     from sqlalchemy import inspect, literal_column, select, text
 
     with engine.begin() as conn:
         existing = set(inspect(conn).get_table_names())
-        has_marker = MARKER_TABLE in existing
+        marks = store_marker.read_marks(conn) or {}
+        has_marker = any(m.owner == "demo" for m in marks.values()) or \
+            store_marker.LEGACY_DEMO_TABLE in existing
         lens = [t for t in schema.metadata.sorted_tables if t.name in existing]
         filled = [t.name for t in lens
                   if conn.execute(select(literal_column("1")).select_from(t).limit(1)).first()]
@@ -101,6 +99,11 @@ def _prepare(engine, reset: bool, marker, values: dict[str, str]) -> None:
             raise DemoError(f"refusing to write demo data: table {filled[0]} already holds rows "
                             "and this is not a gpureport demo store (it may be a real Lens "
                             "database)")
+        others = sorted(c for c, m in marks.items() if m.owner != "demo")
+        if others:
+            raise DemoError(f"refusing to write demo data: the store holds cluster "
+                            f"'{others[0]}' ingested from Prometheus; use a database of its own "
+                            "for the demo")
         if has_marker and not reset:
             raise DemoError("the store already holds demo data; pass --reset to replace it")
         if lens:
@@ -118,9 +121,8 @@ def _prepare(engine, reset: bool, marker, values: dict[str, str]) -> None:
         for t in schema.metadata.sorted_tables:
             for idx in t.indexes:
                 idx.drop(conn, checkfirst=True)
-        marker.create(conn, checkfirst=True)
-        conn.execute(marker.delete())
-        conn.execute(marker.insert(), [{"key": k, "value": v} for k, v in values.items()])
+        store_marker.forget(conn, "demo")
+        store_marker.write_marks(conn, "demo", clusters, values)
 
 
 def generate(url: str, *, seed: int = 42, profile: str = "small", now: datetime,
@@ -144,9 +146,8 @@ def generate(url: str, *, seed: int = 42, profile: str = "small", now: datetime,
     rng = random.Random(seed)
     clusters = clusters_for(profile, rng)
     engine = _engine(url)
-    marker = _marker_table()
     try:
-        _prepare(engine, reset, marker, {
+        _prepare(engine, reset, [c.name for c in clusters], {
             "seed": str(seed), "profile": profile, "now": end.isoformat(),
             "generated_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
             "status": "incomplete"})
@@ -171,7 +172,7 @@ def generate(url: str, *, seed: int = 42, profile: str = "small", now: datetime,
             from sqlalchemy import text
 
             conn.execute(text("ANALYZE"))
-            conn.execute(marker.update().where(marker.c.key == "status").values(value="complete"))
+            store_marker.update_details(conn, "demo", status="complete")
     except DemoError:
         raise
     except SQLAlchemyError as exc:

@@ -1,4 +1,7 @@
-"""Writes computed hours into the Lens-schema store, one transaction per hour.
+"""Writes computed hours into a Lens-schema store ingest owns, one transaction per hour.
+
+Only into a store gpureport owns, and only its own cluster there (``Store``'s docstring and
+``reporter.store_marker``): a real Lens database is refused before a table is created.
 
 Upsert = delete the cluster's rows of that hour in every table, then insert the new ones, in
 one transaction: an hour is either entirely the old rows or entirely the new ones, never half,
@@ -21,7 +24,10 @@ from datetime import datetime, timedelta, timezone
 from sqlalchemy import and_, create_engine, delete, func, insert, select, update
 from sqlalchemy.engine import Connection, Engine
 
+from agent.errors import IngestError
 from agent.sources import schema
+from agent.text import mask_url
+from reporter import store_marker
 
 HOUR = timedelta(hours=1)
 
@@ -75,14 +81,39 @@ def workload_uid(cluster: str, namespace: str, kind: str, name: str) -> str:
 
 
 class Store:
+    """A Lens-schema store that ingest owns, for one cluster (``reporter.store_marker``).
+
+    Opening it checks ownership before anything is created: a database with Lens tables but no
+    gpureport marker, or whose ``cluster`` was written by someone else (the demo, or rows
+    without a mark), raises ``IngestError`` and is left exactly as it was. Otherwise the tables
+    and the marker row (cluster, owner ``ingest``) are created, so every row this store later
+    replaces is one ingest wrote.
+    """
+
     def __init__(self, database_url: str, cluster: str, user_annotation: str):
         self.cluster, self.user_annotation = cluster, user_annotation
         kwargs = {}
         if database_url.startswith("sqlite"):
             kwargs["connect_args"] = {"timeout": 30}
         self.engine: Engine = create_engine(database_url, **kwargs)
-        tables = [*schema.HOURLY_TABLES, schema.snapshots, schema.gpu_workload]
-        schema.metadata.create_all(self.engine, tables=tables, checkfirst=True)
+        try:
+            self._own(database_url)
+        except BaseException:
+            self.engine.dispose()
+            raise
+
+    def _own(self, database_url: str) -> None:
+        with self.engine.begin() as conn:
+            why = store_marker.refusal(conn, "ingest", [self.cluster])
+            if why:
+                raise IngestError(f"{mask_url(database_url)} {why}; point "
+                                  f"source.database_url (GPUREPORT_DATABASE_URL) at a store of "
+                                  f"your own")
+            tables = [*schema.HOURLY_TABLES, schema.snapshots, schema.gpu_workload]
+            schema.metadata.create_all(conn, tables=tables, checkfirst=True)
+            marks = store_marker.read_marks(conn) or {}
+            if self.cluster not in marks:
+                store_marker.write_marks(conn, "ingest", [self.cluster])
 
     def close(self) -> None:
         self.engine.dispose()

@@ -1,4 +1,5 @@
-"""The state database: run records, deliveries, alert state, scheduler claims (and sessions).
+"""The state database: run records, deliveries, delivery claims, alert state, scheduler claims
+(and sessions).
 
 ``open_state(url)`` is the one way in. It connects, brings the schema to the newest Alembic
 revision and returns a ``StateDB`` with the few repository methods the runner, the scheduler and
@@ -29,7 +30,7 @@ from pathlib import Path
 from typing import Any, Callable, Iterable, Sequence, TypeVar
 
 from sqlalchemy import Engine, Row, and_, create_engine, event, insert, select, text, update
-from sqlalchemy.engine import make_url
+from sqlalchemy.engine import Connection, make_url
 from sqlalchemy.exc import DBAPIError, IntegrityError, SQLAlchemyError
 
 from agent.errors import StateError
@@ -117,12 +118,24 @@ def _upgrade(engine: Engine) -> None:
         alembic_log.setLevel(logging.WARNING)  # its INFO chatter (even on import) is noise
     from alembic import command
     from alembic.runtime.migration import MigrationContext
-    with engine.begin() as conn:
-        if conn.dialect.name == "postgresql":
-            conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": MIGRATION_LOCK_KEY})
-        before = MigrationContext.configure(conn).get_current_revision()
-        command.upgrade(_alembic_config(conn), "head")
-        after = MigrationContext.configure(conn).get_current_revision()
+    with engine.connect() as conn:
+        sqlite = conn.dialect.name == "sqlite"
+        if sqlite:
+            # SQLite alters a constraint by rebuilding the table (Alembic batch mode); with
+            # foreign keys on, dropping the old ``runs`` would cascade-delete every delivery.
+            # The pragma is a no-op inside a transaction, so it is set before BEGIN.
+            conn.connection.driver_connection.execute("PRAGMA foreign_keys=OFF")
+        try:
+            with conn.begin():
+                if conn.dialect.name == "postgresql":
+                    conn.execute(text("SELECT pg_advisory_xact_lock(:k)"),
+                                 {"k": MIGRATION_LOCK_KEY})
+                before = MigrationContext.configure(conn).get_current_revision()
+                command.upgrade(_alembic_config(conn), "head")
+                after = MigrationContext.configure(conn).get_current_revision()
+        finally:
+            if sqlite:
+                conn.connection.driver_connection.execute("PRAGMA foreign_keys=ON")
     if after != before:
         log.info("state database migrated from %s to %s", before or "empty", after)
 
@@ -145,7 +158,7 @@ class DeliveryRecord:
 
     channel: str  # email | webhook | alertmanager | file
     target: str
-    status: str  # sent | failed
+    status: str  # sent | failed | uncertain (SMTP failed after DATA)
     message_id: str | None = None
     error: str | None = None
     at: datetime | None = None
@@ -187,26 +200,41 @@ class StateDB:
         ``status="skipped"`` records a run that found its period already delivered: it is
         written finished, so history shows that the CronJob did fire.
         """
+        with self.engine.begin() as conn:
+            return self.insert_run(conn, schedule=schedule, kind=kind,
+                                   period_start=period_start, period_end=period_end,
+                                   trigger=trigger, forced=forced, dry_run=dry_run,
+                                   recipients=recipients, status=status, error=error,
+                                   started_at=started_at)
+
+    @staticmethod
+    def insert_run(conn: Connection, *, schedule: str, kind: str, period_start: datetime,
+                   period_end: datetime, trigger: str = "cli", forced: bool = False,
+                   dry_run: bool = False, recipients: Sequence[str] = (),
+                   status: str = "running", error: str | None = None,
+                   started_at: datetime | None = None) -> int:
+        """``start_run`` inside the caller's transaction (the delivery claim takes one)."""
         now = started_at or utcnow()
         done = status != "running"
-        with self.engine.begin() as conn:
-            result = conn.execute(insert(runs).values(
-                schedule=schedule, kind=kind, period_start=period_start, period_end=period_end,
-                status=status, started_at=now, finished_at=now if done else None,
-                duration_s=0.0 if done else None, files=[], recipients=list(recipients),
-                error=error, forced=forced, dry_run=dry_run, trigger=trigger,
-            ).returning(runs.c.id))
-            return int(result.scalar_one())
+        result = conn.execute(insert(runs).values(
+            schedule=schedule, kind=kind, period_start=period_start, period_end=period_end,
+            status=status, started_at=now, finished_at=now if done else None,
+            duration_s=0.0 if done else None, files=[], recipients=list(recipients),
+            error=error, forced=forced, dry_run=dry_run, trigger=trigger,
+        ).returning(runs.c.id))
+        return int(result.scalar_one())
 
     @_wrap_db_errors
     def finish_run(self, run_id: int, status: str, *, files: Iterable[str | Path] | None = None,
                    recipients: Sequence[str] | None = None, message_id: str | None = None,
                    error: str | None = None, deliveries: Iterable[DeliveryRecord] = (),
-                   finished_at: datetime | None = None) -> None:
+                   finished_at: datetime | None = None,
+                   also: Callable[[Connection], None] | None = None) -> None:
         """Close a run and write its delivery rows in the same transaction.
 
         This is what makes "sent" trustworthy: either the run reads ``succeeded`` *and* the
-        delivery row exists, or neither was written.
+        delivery row exists, or neither was written. ``also(conn)`` runs in that transaction
+        too (the runner settles its delivery claim there).
         """
         now = finished_at or utcnow()
         with self.engine.begin() as conn:
@@ -225,6 +253,8 @@ class StateDB:
             conn.execute(update(runs).where(runs.c.id == run_id).values(**values))
             for d in deliveries:
                 self._insert_delivery(conn, run_id, d, now)
+            if also is not None:
+                also(conn)
 
     @_wrap_db_errors
     def delivered_run(self, schedule: str, period_start: datetime,

@@ -28,14 +28,19 @@ from sqlalchemy import (
     String,
     Table,
     Text,
+    UniqueConstraint,
 )
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.types import TypeDecorator
 
-RUN_STATUSES = ("running", "succeeded", "failed", "skipped")
+# "uncertain": the SMTP connection failed after DATA; the message may or may not have arrived
+RUN_STATUSES = ("running", "succeeded", "failed", "skipped", "uncertain")
 RUN_TRIGGERS = ("cli", "scheduler")
 DELIVERY_CHANNELS = ("email", "webhook", "alertmanager", "file")
 SENT_STATUSES = ("sent", "failed")
+DELIVERY_STATUSES = ("sent", "failed", "uncertain")
+CLAIM_STATUSES = ("held", "delivered", "uncertain", "released")
+CLAIM_PHASES = ("preparing", "sending")
 ALERT_STATUSES = ("pending", "firing", "resolved")
 NOTIFICATION_KINDS = ("firing", "repeat", "resolved")
 
@@ -111,7 +116,7 @@ deliveries = Table(
     Column("error", Text),
     Column("at", UTCDateTime(), nullable=False),
     CheckConstraint(_in("channel", DELIVERY_CHANNELS), name="ck_deliveries_channel"),
-    CheckConstraint(_in("status", SENT_STATUSES), name="ck_deliveries_status"),
+    CheckConstraint(_in("status", DELIVERY_STATUSES), name="ck_deliveries_status"),
     Index("ix_deliveries_run_id", "run_id"),
 )
 
@@ -158,6 +163,45 @@ scheduler_locks = Table(
     Column("fired_at", UTCDateTime(), nullable=False),
 )
 
+# One row per (schedule, period): who delivers it. Taken before rendering by an atomic insert
+# against the unique key; the holder renews ``lease_expires_at`` while it works; ``status`` says
+# whether the period is being delivered (held), was delivered, is uncertain (SMTP failed after
+# DATA) or is free again (released: the holder failed before anything could have been sent).
+# ``--force`` bumps ``generation`` (a new Message-ID). See reporter/statedb/claims.py.
+delivery_claims = Table(
+    "delivery_claims", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("schedule", String(200), nullable=False),
+    Column("period_start", UTCDateTime(), nullable=False),
+    Column("period_end", UTCDateTime(), nullable=False),
+    Column("generation", Integer, nullable=False, default=1),
+    Column("status", String(16), nullable=False),
+    Column("phase", String(16), nullable=False, default="preparing"),
+    Column("run_id", Integer, nullable=False),  # the holder's (or deliverer's) run
+    Column("pid", Integer, nullable=False),
+    Column("host", String(255), nullable=False),
+    Column("message_id", String(998)),
+    Column("lease_expires_at", UTCDateTime(), nullable=False),
+    Column("takeovers", Integer, nullable=False, default=0),
+    Column("claimed_at", UTCDateTime(), nullable=False),
+    Column("updated_at", UTCDateTime(), nullable=False),
+    UniqueConstraint("schedule", "period_start", "period_end", name="uq_delivery_claims_key"),
+    CheckConstraint(_in("status", CLAIM_STATUSES), name="ck_delivery_claims_status"),
+    CheckConstraint(_in("phase", CLAIM_PHASES), name="ck_delivery_claims_phase"),
+)
+
+# Named exclusive locks with a lease, for work that has no natural key: the SQLite stand-in for
+# a PostgreSQL advisory lock (one ``alerts check`` at a time). ``token`` is unique per
+# acquisition, so only the acquirer renews or releases it.
+leases = Table(
+    "leases", metadata,
+    Column("name", String(255), primary_key=True),
+    Column("token", String(64), nullable=False),
+    Column("holder", String(255), nullable=False),
+    Column("acquired_at", UTCDateTime(), nullable=False),
+    Column("expires_at", UTCDateTime(), nullable=False),
+)
+
 # Names the agent resolves questions against (agent/catalog.py), shared by every process
 # for their TTL: key = where the names come from + what was asked; value = JSON.
 catalog_cache = Table(
@@ -170,7 +214,7 @@ catalog_cache = Table(
 
 __all__ = [
     "metadata", "runs", "deliveries", "alert_state", "alert_notifications", "scheduler_locks",
-    "catalog_cache",
-    "UTCDateTime", "RUN_STATUSES", "RUN_TRIGGERS", "DELIVERY_CHANNELS", "SENT_STATUSES",
+    "delivery_claims", "leases", "catalog_cache", "UTCDateTime", "RUN_STATUSES", "RUN_TRIGGERS",
+    "DELIVERY_CHANNELS", "SENT_STATUSES", "DELIVERY_STATUSES", "CLAIM_STATUSES", "CLAIM_PHASES",
     "ALERT_STATUSES", "NOTIFICATION_KINDS",
 ]

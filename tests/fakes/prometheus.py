@@ -200,7 +200,12 @@ def backfill(om_path: Path, tsdb_dir: Path, max_block: str = "162h") -> None:
 class PrometheusServer:
     """The Debian ``prometheus`` binary on 127.0.0.1, no scrape targets, over a TSDB dir."""
 
-    def __init__(self, tsdb_dir: Path, lookback: str = "1m", port: int | None = None):
+    def __init__(self, tsdb_dir: Path, lookback: str = "1m", port: int | None = None,
+                 scrape_targets: dict[str, str] | None = None, scrape_interval: str = "1m"):
+        """``scrape_targets``: job name -> ``host:port`` whose ``/metrics`` it scrapes every
+        ``scrape_interval`` (none by default: the backfilled TSDB is the data)."""
+        self.scrape_targets = dict(scrape_targets or {})
+        self.scrape_interval = scrape_interval
         self.tsdb_dir = Path(tsdb_dir)
         self.lookback = lookback
         self.port = port or free_port()
@@ -216,7 +221,11 @@ class PrometheusServer:
 
         binary = shutil.which("prometheus") or "/usr/bin/prometheus"
         cfg = self._work / "prometheus.yml"
-        cfg.write_text("global:\n  scrape_interval: 1m\nscrape_configs: []\n")
+        jobs = "".join(f"  - job_name: {job}\n    static_configs: [{{targets: ['{target}']}}]\n"
+                       for job, target in self.scrape_targets.items())
+        cfg.write_text(f"global:\n  scrape_interval: {self.scrape_interval}\n"
+                       f"  scrape_timeout: {self.scrape_interval}\n"
+                       + (f"scrape_configs:\n{jobs}" if jobs else "scrape_configs: []\n"))
         self._log = open(self._work / "prometheus.log", "w")
         self.proc = subprocess.Popen(
             [binary, f"--config.file={cfg}", f"--storage.tsdb.path={self.tsdb_dir}",

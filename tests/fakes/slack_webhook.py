@@ -3,7 +3,8 @@
 The contract spoken is Slack's: ``POST /services/T…/B…/<token>`` with a JSON body (``text``,
 ``blocks``), answered ``200 ok``, or an error status with a short text body
 (``internal_error``). Every request is recorded as ``(path, json body)``; ``statuses`` lists
-the statuses to answer next, in order, before answering 200 again::
+the statuses to answer next, in order, before answering 200 again; ``delay`` makes every
+answer that many seconds late::
 
     with webhook_server("T000/B000/s3cr3t") as hook:
         hook.statuses = [500]            # the next post fails
@@ -15,6 +16,7 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Iterator
@@ -27,6 +29,7 @@ class Hook:
         self.token = token
         self.requests: list[tuple[str, dict]] = []
         self.statuses: list[int] = []  # answered in order; then 200
+        self.delay = 0.0  # seconds before answering (a slow endpoint)
         self.port = 0
 
     def url(self) -> str:
@@ -41,6 +44,8 @@ def webhook_server(token: str) -> Iterator[Hook]:
         def do_POST(self):  # noqa: N802 - http.server hook name
             body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
             hook.requests.append((self.path, json.loads(body)))
+            if hook.delay:
+                time.sleep(hook.delay)
             status = hook.statuses.pop(0) if hook.statuses else 200
             out = b"ok" if status == 200 else b"internal_error"
             self.send_response(status)

@@ -4,9 +4,10 @@ The contract spoken is SMTP itself (RFC 5321, with STARTTLS per RFC 3207, implic
 AUTH PLAIN/LOGIN per RFC 4954): aiosmtpd is a real server, so gpureport's ``smtplib`` client is
 exercised exactly as against Postfix or a mail relay.
 
-* ``smtp_server(mode, auth=...)`` runs aiosmtpd in a thread — ``plain``, ``starttls`` (STARTTLS
-  required) or ``ssl`` (implicit TLS) — optionally demanding AUTH (PLAIN/LOGIN) with one user
-  and password, and collects every accepted message (``messages``, ``wait_for(n)``).
+* ``smtp_server(mode, auth=..., answer_delay=...)`` runs aiosmtpd in a thread — ``plain``,
+  ``starttls`` (STARTTLS required) or ``ssl`` (implicit TLS) — optionally demanding AUTH
+  (PLAIN/LOGIN) with one user and password, and collects every accepted message
+  (``messages``, ``wait_for(n)``); ``answer_delay`` answers DATA late (after keeping it).
 * ``self_signed_cert(dir)`` makes a certificate for 127.0.0.1/localhost with ``cryptography``;
   point ``SSL_CERT_FILE`` at it and the client's default TLS context trusts it.
 * ``DroppingServer`` accepts TCP connections and closes them at once: an SMTP server that is
@@ -100,21 +101,29 @@ def _is_tls(smtp, session) -> bool:
 
 
 class _Handler:
-    def __init__(self, server: SMTPTestServer) -> None:
+    def __init__(self, server: SMTPTestServer, answer_delay: float = 0.0) -> None:
         self.server = server
+        self.answer_delay = answer_delay
 
     async def handle_DATA(self, smtp, session, envelope):  # noqa: N802 - aiosmtpd hook name
         login = session.auth_data.login.decode() if getattr(session, "auth_data", None) else None
         self.server.messages.append(Received(
             envelope.mail_from, list(envelope.rcpt_tos), envelope.original_content or
             envelope.content, login, _is_tls(smtp, session)))
+        if self.answer_delay:  # accepted (kept) but answered late: a slow relay
+            import asyncio
+
+            await asyncio.sleep(self.answer_delay)
         return "250 Message accepted for delivery"
 
 
 @contextmanager
 def smtp_server(mode: str = "plain", *, auth: tuple[str, str] | None = None,
-                cert: tuple[Path, Path] | None = None) -> Iterator[SMTPTestServer]:
-    """A running aiosmtpd server; ``mode`` is plain | starttls | ssl."""
+                cert: tuple[Path, Path] | None = None,
+                answer_delay: float = 0.0) -> Iterator[SMTPTestServer]:
+    """A running aiosmtpd server; ``mode`` is plain | starttls | ssl. ``answer_delay``: keep
+    each message, then wait that long before answering its DATA (a client with a shorter
+    timeout cannot know the message was accepted)."""
     from aiosmtpd.controller import Controller
     from aiosmtpd.smtp import AuthResult
 
@@ -137,7 +146,7 @@ def smtp_server(mode: str = "plain", *, auth: tuple[str, str] | None = None,
 
         kwargs.update(authenticator=authenticator, auth_required=True,
                       auth_require_tls=mode == "starttls")  # aiosmtpd counts STARTTLS only
-    controller = Controller(_Handler(server), hostname="127.0.0.1", port=port,
+    controller = Controller(_Handler(server, answer_delay), hostname="127.0.0.1", port=port,
                             ssl_context=tls_ctx if mode == "ssl" else None, **kwargs)
     controller.start()
     try:

@@ -1,7 +1,7 @@
 """The catalogue cache: names the agent resolves questions against, kept for their TTL.
 
 Revision ID: 0002_catalog
-Revises: 0001
+Revises: 0002_claims (both were written as the second revision; claims was merged first)
 Create Date: 2026-11-19
 """
 
@@ -12,7 +12,7 @@ from alembic import op
 from sqlalchemy.dialects import postgresql
 
 revision = "0002_catalog"
-down_revision = "0001"
+down_revision = "0002_claims"
 branch_labels = None
 depends_on = None
 

@@ -2,93 +2,18 @@
 
 The template answers are the ground truth of what gpureport says. A language model may rephrase
 them, but only if every number in its text also appears in the figures (after rounding): see
-``grounded``. Names that come from the data (namespaces, workloads) are quoted as data, never
-interpreted: a workload called "ignore previous instructions" is just a name here.
+``agent.phrasing.guard``. Names that come from the data (namespaces, workloads) are quoted as
+data, never interpreted: a workload called "ignore previous instructions" is just a name here.
+
+* ``phrase(intent, figures, ...)`` — the headline and the detail lines of an answer;
+* ``notes(...)`` — context no table shows ("Inside ml-team: …", "Figures cover all clusters");
+* ``clarification(...)`` — the question asked back when a name or the period is unclear.
 """
 
 from __future__ import annotations
 
-import math
-import re
-from typing import Any, Iterable
-
-MAX_NAME = 80
-
-
-def name(text: Any) -> str:
-    """A data-supplied name, shortened for prose (full names stay in the JSON)."""
-    s = str(text).replace("\n", " ").replace("\r", " ")
-    return s if len(s) <= MAX_NAME else s[: MAX_NAME - 1] + "…"
-
-
-def p1(v: float | None) -> str:
-    return "n/a" if v is None else f"{v:.1f}"
-
-
-def gh(v: float | None) -> str:
-    """GPU-hours: no decimals above 100, one below."""
-    if v is None:
-        return "n/a"
-    return f"{v:,.0f}" if abs(v) >= 100 else f"{v:.1f}"
-
-
-def signed(v: float | None, unit: str = " pp") -> str:
-    if v is None:
-        return "n/a"
-    return f"{'+' if v >= 0 else '−'}{abs(v):.1f}{unit}"
-
-
-def _scope_words(entities: dict, lang: str) -> str:
-    if entities.get("workload"):
-        base = f"workload {name(entities['workload'])}" if lang == "en" else f"任务 {name(entities['workload'])}"
-    elif entities.get("user"):
-        base = f"user {name(entities['user'])}" if lang == "en" else f"用户 {name(entities['user'])}"
-        if entities.get("namespace"):
-            base += f" in {name(entities['namespace'])}" if lang == "en" else f"（{name(entities['namespace'])}）"
-    elif entities.get("label"):
-        base = f"label {name(entities['label'])}" if lang == "en" else f"标签 {name(entities['label'])}"
-    elif entities.get("namespace"):
-        base = name(entities["namespace"]) if lang == "en" else f"命名空间 {name(entities['namespace'])}"
-    elif entities.get("all_clusters"):
-        base = "all clusters" if lang == "en" else "所有集群"
-    else:
-        base = "the cluster" if lang == "en" else "集群"
-    if entities.get("cluster"):
-        base += f" ({name(entities['cluster'])})" if lang == "en" else f"（{name(entities['cluster'])}）"
-    return base
-
-
-def _sentence_start(who: str) -> str:
-    """Capitalise our own words ("the cluster"), never a name from the data ("ml-team")."""
-    return who[0].upper() + who[1:] if who.startswith(("the ", "all ", "user ", "workload ", "label ")) else who
-
-
-def _the(when: str) -> str:
-    """"over the last 7 days", "over this week", "over 2026-W47"."""
-    return f"the {when}" if re.match(r"last \d", when) else when
-
-
-def _period_words(label: str | None, lang: str) -> str:
-    if not label:
-        return ""
-    if lang == "zh":
-        zh = {"this week": "本周", "last week": "上周", "today": "今天", "yesterday": "昨天",
-              "this month": "本月", "last month": "上个月", "same span last week": "上周同期",
-              "the week before": "前一周", "same span yesterday": "昨天同期",
-              "same span last month": "上月同期", "the month before": "前一个月"}
-        if label in zh:
-            return zh[label]
-        m = re.fullmatch(r"last (\d+) days", label)
-        if m:
-            return f"过去{m.group(1)}天"
-        m = re.fullmatch(r"last (\d+) hours", label)
-        if m:
-            return f"过去{m.group(1)}小时"
-        m = re.fullmatch(r"the previous (\d+) days", label)
-        if m:
-            return f"之前{m.group(1)}天"
-    return label
-
+from agent.phrasing.words import (gh, name, over_the, p1, period_words, scope_words,
+                                  sentence_start, signed)
 
 def phrase(intent: str, figures: dict, entities: dict, lang: str, period_label: str | None = None,
            baseline_label: str | None = None) -> tuple[str, list[str]]:
@@ -101,7 +26,7 @@ def phrase(intent: str, figures: dict, entities: dict, lang: str, period_label: 
 
 
 def _trend(f, e, lang, pl, bl):
-    who, when = _scope_words(e, lang), _period_words(pl, lang)
+    who, when = scope_words(e, lang), period_words(pl, lang)
     metric = f.get("metric", "avg_utilization")
     if not f.get("hours"):
         return ((f"No hourly data for {who} in {when}." if lang == "en"
@@ -114,8 +39,8 @@ def _trend(f, e, lang, pl, bl):
         ins = [f"{what}从 {p1(f['first'])}% 变为 {p1(f['last'])}%，区间 {p1(f['min'])}%–{p1(f['max'])}%。",
                f"趋势：每天 {signed(f['slope_pp_per_day'], ' pp')}。"]
     else:
-        answer = (f"{_sentence_start(who)} averaged {p1(f['avg_utilization'])}% GPU utilization "
-                  f"over {_the(when)}, with an allocation rate of {p1(f['allocation_rate'])}% and "
+        answer = (f"{sentence_start(who)} averaged {p1(f['avg_utilization'])}% GPU utilization "
+                  f"over {over_the(when)}, with an allocation rate of {p1(f['allocation_rate'])}% and "
                   f"{gh(f['gpu_hours'])} GPU-hours ({gh(f['idle_gpu_hours'])} idle).")
         what = "Utilization" if metric == "avg_utilization" else "Allocation rate"
         direction = ("rising" if f["slope_pp_per_day"] > 0.5 else
@@ -129,8 +54,8 @@ def _compare(f, e, lang, pl, bl):
     a, b = f["a"], f["b"]
     d = f["delta_pp"]
     if lang == "zh":
-        answer = (f"{_period_words(name(b['label']), lang)}：利用率 {p1(b['avg_utilization'])}%，"
-                  f"{_period_words(name(a['label']), lang)}："
+        answer = (f"{period_words(name(b['label']), lang)}：利用率 {p1(b['avg_utilization'])}%，"
+                  f"{period_words(name(a['label']), lang)}："
                   f"{p1(a['avg_utilization'])}%，变化 {signed(d)}"
                   + (f"（{signed(f['delta_pct'], '%')}）。" if f.get("delta_pct") is not None else "。"))
         ins = [f"GPU小时：{gh(a['gpu_hours'])} → {gh(b['gpu_hours'])}；分配率："
@@ -150,7 +75,7 @@ def _compare(f, e, lang, pl, bl):
     return answer, ins
 
 
-def _contrib_line(c: dict, lang: str) -> str:
+def contributor_line(c: dict, lang: str) -> str:
     n = name(c["name"])
     if lang == "zh":
         kind = {"user": "用户", "workload": "任务", "namespace": "命名空间"}.get(c["kind"], c["kind"])
@@ -205,25 +130,25 @@ def top_contributors(f: dict, n: int = 3) -> list[dict]:
 
 
 def _drilldown(f, e, lang, pl, bl):
-    who = _scope_words(e, lang)
+    who = scope_words(e, lang)
     before, after = f["before"], f["after"]
     d = f["total_delta_pp"]
     tops = top_contributors(f)
     if lang == "zh":
         verb = "下降" if d < 0 else "上升"
-        answer = (f"{who}的利用率从{_period_words(before['label'], lang)}的 {p1(before['avg_utilization'])}% "
-                  f"{verb}到{_period_words(after['label'], lang)}的 {p1(after['avg_utilization'])}%（{signed(d)}）。")
+        answer = (f"{who}的利用率从{period_words(before['label'], lang)}的 {p1(before['avg_utilization'])}% "
+                  f"{verb}到{period_words(after['label'], lang)}的 {p1(after['avg_utilization'])}%（{signed(d)}）。")
         if tops:
-            answer += "主要原因：" + "；".join(_contrib_line(c, lang) for c in tops) + "。"
-        ins = [_contrib_line(c, lang) for c in f.get("contributors", [])[:6]]
+            answer += "主要原因：" + "；".join(contributor_line(c, lang) for c in tops) + "。"
+        ins = [contributor_line(c, lang) for c in f.get("contributors", [])[:6]]
     else:
         verb = "fell" if d < 0 else "rose"
         answer = (f"Utilization of {who} {verb} from {p1(before['avg_utilization'])}% "
-                  f"({_period_words(before['label'], lang)}) to {p1(after['avg_utilization'])}% "
-                  f"({_period_words(after['label'], lang)}), {signed(d)}.")
+                  f"({period_words(before['label'], lang)}) to {p1(after['avg_utilization'])}% "
+                  f"({period_words(after['label'], lang)}), {signed(d)}.")
         if tops:
-            answer += " Main contributors: " + "; ".join(_contrib_line(c, lang) for c in tops) + "."
-        ins = [_contrib_line(c, lang) for c in f.get("contributors", [])[:6]]
+            answer += " Main contributors: " + "; ".join(contributor_line(c, lang) for c in tops) + "."
+        ins = [contributor_line(c, lang) for c in f.get("contributors", [])[:6]]
     return answer, ins
 
 
@@ -245,7 +170,7 @@ def _realtime(f, e, lang, pl, bl):
 
 def _ranking(f, e, lang, pl, bl):
     items = f["items"]
-    when = _period_words(pl, lang)
+    when = period_words(pl, lang)
     ent = f["entity"]
     if not items:
         return (f"No {ent}s with GPU usage in {when}." if lang == "en" else f"{when}没有GPU使用记录。"), []
@@ -264,7 +189,7 @@ def _ranking(f, e, lang, pl, bl):
         crit = {"idle": "idle GPU-hours", "gpu_hours": "GPU-hours", "utilization_low": "lowest utilization",
                 "utilization_high": "highest utilization"}[by]
         first = items[0]
-        answer = (f"Top {ent} by {crit} over {_the(when)}: {name(first['name'])} with "
+        answer = (f"Top {ent} by {crit} over {over_the(when)}: {name(first['name'])} with "
                   f"{gh(first['gpu_hours'])} GPU-hours at {p1(first['avg_utilization'])}% utilization "
                   f"({gh(first['idle_gpu_hours'])} idle GPU-hours).")
         ins = [f"{i + 1}. {name(it['name'])}: {gh(it['idle_gpu_hours'])} idle GPU-hours, "
@@ -313,84 +238,43 @@ def help_text(lang: str) -> str:
             "filter by?\"")
 
 
-# -- the number-grounding guard -----------------------------------------------------------------
-_NUM = re.compile(r"(?<![\w.])[-+−]?\d[\d,]*(?:\.\d+)?")
-_ISO = re.compile(r"^\d{4}-\d{2}-\d{2}T")
-NAME_KEYS = {"name", "namespace", "label", "user", "workload", "cluster", "options", "kind",
-             "workload_kind", "b_label", "a_label"}
 
 
-def _numbers_in(obj: Any, key: str | None = None) -> Iterable[float]:
-    """Numeric figures, and the numbers of ISO timestamps. Never numbers inside names: a
-    workload called "report 777% utilization" must not make 777 a grounded figure."""
-    if isinstance(obj, bool):
-        return
-    if isinstance(obj, (int, float)):
-        if math.isfinite(obj):
-            yield float(obj)
-    elif isinstance(obj, dict):
-        for k, v in obj.items():
-            yield from _numbers_in(v, k)
-    elif isinstance(obj, (list, tuple)):
-        for v in obj:
-            yield from _numbers_in(v, key)
-    elif isinstance(obj, str) and _ISO.match(obj):
-        for m in _NUM.finditer(obj):
-            yield float(m.group().replace(",", ""))
+# -- context and clarification ---------------------------------------------------------------------
+def notes(intent: str, figures: dict, lang: str, *, all_clusters: bool) -> list[str]:
+    """Context that no table shows: what moved inside the namespace a cluster drill-down
+    continued into, and that the figures sum every cluster when no cluster was named."""
+    out = []
+    inside = figures.get("namespace_drilldown") if intent == "drilldown" else None
+    if inside:
+        tops = top_contributors(inside)
+        if tops:
+            lead = ("在 {ns} 内：" if lang == "zh" else "Inside {ns}: ").format(ns=name(inside["namespace"]))
+            out.append(lead + "; ".join(contributor_line(c, lang) for c in tops))
+    if all_clusters:
+        out.append("所有集群合计。" if lang == "zh" else "Figures cover all clusters.")
+    return out
 
 
-def _names_in(obj: Any, key: str | None = None) -> Iterable[str]:
-    if isinstance(obj, dict):
-        for k, v in obj.items():
-            yield from _names_in(v, k)
-    elif isinstance(obj, (list, tuple)):
-        for v in obj:
-            yield from _names_in(v, key)
-    elif isinstance(obj, str) and key in NAME_KEYS and obj:
-        yield obj
+ZH_KIND = {"cluster": "集群", "namespace": "命名空间", "user": "用户", "workload": "任务",
+           "label": "标签", "period": "时间范围"}
 
 
-def _question_numbers(question: str) -> Iterable[float]:
-    for m in _NUM.finditer(question or ""):
-        try:
-            yield float(m.group().replace(",", "").replace("−", "-"))
-        except ValueError:
-            continue
-
-
-def allowed_numbers(figures: Any, question: str = "") -> set[str]:
-    """Every way a figure may legitimately be written: rounded to 0, 1 or 2 decimals, signed
-    or not; plus numbers the user typed in the question ("top 5", "last 3 days")."""
-    allowed: set[str] = set()
-    for v in [*_numbers_in(figures), *_question_numbers(question)]:
-        for digits in (0, 1, 2):
-            r = round(abs(v), digits)
-            allowed.add(f"{r:.{digits}f}")
-            if float(r).is_integer():
-                allowed.add(str(int(r)))
-    return allowed
-
-
-def ungrounded_numbers(text: str, figures: Any, question: str = "", entities: Any = None) -> list[str]:
-    """Numbers in ``text`` that the figures do not contain. Names from the data are blanked out
-    first, so quoting "user-a-train-w46-07" is fine while a number *claimed* is checked."""
-    allowed = allowed_numbers(figures, question)
-    cleaned = text
-    for n in sorted(set(_names_in(figures)) | set(_names_in(entities or {})), key=len, reverse=True):
-        cleaned = cleaned.replace(n, " ")
-    bad = []
-    for m in _NUM.finditer(cleaned):
-        raw = m.group().lstrip("+-−").replace(",", "")
-        if raw in allowed:
-            continue
-        try:
-            v = float(raw)
-        except ValueError:
-            continue
-        if not any(f"{round(v, d):.{d}f}" in allowed for d in (0, 1, 2)):
-            bad.append(m.group())
-    return bad
-
-
-def grounded(text: str, figures: Any, question: str = "") -> bool:
-    return not ungrounded_numbers(text, figures, question)
+def clarification(kind: str, entity: str, text: str, options: list[str], lang: str,
+                  suggested: bool) -> str:
+    """The question asked back: an unknown name (with the close matches when ``suggested``),
+    a missing cluster/namespace, or a period that could not be used."""
+    zh = lang == "zh"
+    what = ZH_KIND.get(entity, entity) if zh else entity
+    if kind == "unknown" and suggested:
+        return (f"没有找到{what}“{name(text)}”。您是指：{'、'.join(options)}？" if zh else
+                f"I don't know the {entity} '{name(text)}'. Did you mean: {', '.join(options)}?")
+    if kind == "unknown":
+        q = (f"没有找到{what}“{name(text)}”。可选：" if zh else
+             f"I don't know the {entity} '{name(text)}'. Choose one of: ")
+    elif kind == "ambiguous":
+        q = f"时间范围不明确（{text}）。请选择：" if zh else f"The period is unclear ({text}). Choose one of: "
+    else:
+        q = f"请选择{what}：" if zh else f"Which {entity}? Choose one of: "
+    return q + (("、" if zh else ", ").join(options) if options else
+                ("（无可选项）" if zh else "(none available)"))

@@ -1,0 +1,71 @@
+"""The ``execute`` node: run the calls of one plan step concurrently, record what they returned.
+
+The calls of a step are independent (``plan``), and each one waits on the data source (SQL,
+HTTP), so they run in a thread pool; results are kept in plan order whatever order they finish
+in. As each call finishes its result goes to the stream (``get_stream_writer``: a ``data``
+event of ``agent.ask.stream``) and to ``data_collected``. When the last step has run,
+``plan.follow_up`` may add one more (a cluster drill-down continues into a namespace); the graph
+comes back here while steps remain.
+
+A call that fails raises: the run stops with the source's error (``SourceError`` and kin), which
+the caller reports on one line.
+"""
+
+from __future__ import annotations
+
+from concurrent.futures import ThreadPoolExecutor, as_completed
+
+from langchain_core.runnables import RunnableConfig
+from langgraph.config import get_stream_writer
+
+from agent.graph.plan import follow_up
+from agent.graph.state import AgentState, ToolCall, ToolResult, deps_of
+from agent.tools import rows_of, run_tool
+
+MAX_WORKERS = 6  # more than any step has; bounded so a source's connection pool is not swamped
+
+
+def execute(state: AgentState, config: RunnableConfig) -> dict:
+    deps = deps_of(config)
+    plan = list(state.get("plan") or [])
+    step = state.get("step") or 0
+    done = run_calls(plan[step], deps.source, deps.now, _writer())
+    results = [*(state.get("results") or []), *done]
+    step += 1
+    if step == len(plan):
+        plan += follow_up(state["understanding"], plan, results)
+    return {
+        "plan": plan,
+        "step": step,
+        "results": results,
+        "data_collected": [*(state.get("data_collected") or []),
+                           *({"tool": r["tool"], "args": r["args"], "rows": r["rows"]} for r in done)],
+    }
+
+
+def _writer():
+    """The stream writer of this run; None when the node is called on its own."""
+    try:
+        return get_stream_writer()
+    except RuntimeError:  # outside a graph run ("Called get_config outside of a runnable context")
+        return None
+
+
+def run_calls(calls: list[ToolCall], source, now, write=None) -> list[ToolResult]:
+    """Every call of one step at once; results in the order of ``calls``. ``write`` (a stream
+    writer) gets ``{"tool", "args", "rows", "summary"}`` as each call finishes."""
+    out: list[ToolResult | None] = [None] * len(calls)
+    with ThreadPoolExecutor(max_workers=min(MAX_WORKERS, max(1, len(calls))),
+                            thread_name_prefix="gpureport-tool") as pool:
+        futures = {pool.submit(run_tool, c["tool"], c["args"], source, now): i
+                   for i, c in enumerate(calls)}
+        for future in as_completed(futures):
+            i = futures[future]
+            summary, artifact = future.result()
+            call = calls[i]
+            out[i] = {"tool": call["tool"], "args": call["args"], "artifact": artifact,
+                      "summary": summary, "rows": rows_of(artifact)}
+            if write is not None:
+                write({"tool": call["tool"], "args": call["args"], "rows": out[i]["rows"],
+                       "summary": summary})
+    return [r for r in out if r is not None]

@@ -1,0 +1,120 @@
+"""The ``plan`` node: the tool calls that answer the intent, as steps of independent calls.
+
+A plan is a list of steps; the calls of one step do not depend on each other, so ``execute``
+runs them concurrently. ``follow_up`` is how a finished step can add the next one: a cluster
+drill-down continues into the namespace that moved the most in the same direction.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from langchain_core.runnables import RunnableConfig
+
+from agent.catalog import OPTIONS_DAYS
+from agent.graph.state import AgentState, ToolCall, ToolResult, deps_of
+from agent.periods import Period
+from agent.tools import PeriodArgs, ScopeArgs
+from agent.understand.model import Understanding
+
+
+def plan(state: AgentState, config: RunnableConfig) -> dict:
+    deps = deps_of(config)
+    calls = calls_for(state["understanding"], deps.now)
+    return {"plan": [calls] if calls else [], "step": 0, "results": []}
+
+
+def scope_args(u: Understanding) -> dict:
+    return ScopeArgs(kind=u.subject_kind, cluster=u.cluster, namespace=u.namespace, user=u.user,
+                     workload=u.workload, label_type=u.label_type, label_key=u.label_key,
+                     label_value=u.label_value).model_dump()
+
+
+def calls_for(u: Understanding, now) -> list[ToolCall]:
+    """The first step of the plan for ``u``."""
+    scope = scope_args(u)
+    period = PeriodArgs.of(u.period).model_dump() if u.period else None
+    base = PeriodArgs.of(u.baseline).model_dump() if u.baseline else None
+    if u.intent == "trend":
+        if u.workload:
+            return [{"tool": "analyze_workload_history",
+                     "args": {"workload": u.workload, "namespace": u.namespace,
+                              "cluster": u.cluster, "period": period}}]
+        return [{"tool": "query_gpu_usage_trend",
+                 "args": {"scope": scope, "period": period, "metric": u.metric}}]
+    if u.intent == "compare":
+        if u.other:
+            other = dict(scope, kind=u.other_kind, **{u.other_kind: u.other})
+            return [{"tool": "compare_usage", "args": {
+                "a_scope": scope, "a_period": period, "a_label": entity_label(scope),
+                "b_scope": other, "b_period": period, "b_label": entity_label(other)}}]
+        calls: list[ToolCall] = [{"tool": "compare_usage", "args": {
+            "a_scope": scope, "a_period": base, "a_label": u.baseline.label,
+            "b_scope": scope, "b_period": period, "b_label": u.period.label}}]
+        if u.breakdown:
+            calls.append({"tool": "compare_children", "args": {
+                "scope": scope, "child": u.breakdown, "period": period, "baseline": base}})
+        return calls
+    if u.intent == "drilldown":
+        return [{"tool": "drilldown_change", "args": {"scope": scope, "period": period,
+                                                      "baseline": base}}]
+    if u.intent == "realtime":
+        return [{"tool": "get_latest_snapshot", "args": {"cluster": u.cluster}}]
+    if u.intent == "freshness":
+        return [{"tool": "get_data_freshness", "args": {"cluster": u.cluster}}]
+    if u.intent == "ranking":
+        return [{"tool": "rank_entities", "args": {
+            "scope": scope, "entity": u.ranking_entity or "namespace", "by": u.ranking_by or "idle",
+            "period": period, "limit": u.limit}}]
+    if u.intent == "discovery":
+        return _discovery(u, now)
+    return []
+
+
+def _discovery(u: Understanding, now) -> list[ToolCall]:
+    window = PeriodArgs.of(Period(now - timedelta(days=OPTIONS_DAYS), now,
+                                  f"last {OPTIONS_DAYS} days")).model_dump()
+    target = u.discovery_target or "namespaces"
+    if target == "clusters":
+        return [{"tool": "get_available_clusters", "args": {}}]
+    if target == "label_keys":
+        return [{"tool": "get_available_dimension_keys",
+                 "args": {"cluster": u.cluster, "dimension_type": t, "period": window}}
+                for t in ("label", "annotation")]
+    if target == "label_values" and u.label_key:
+        return [{"tool": "get_available_dimension_values",
+                 "args": {"cluster": u.cluster, "dimension_type": u.label_type,
+                          "key": u.label_key, "period": window}}]
+    if target in ("workloads", "users"):
+        return [{"tool": "get_workload_metadata",
+                 "args": {"cluster": u.cluster, "namespace": u.namespace, "user": u.user,
+                          "period": window}}]
+    return [{"tool": "get_available_namespaces", "args": {"cluster": u.cluster, "period": window}}]
+
+
+def follow_up(u: Understanding, plan: list[list[ToolCall]],
+              results: list[ToolResult]) -> list[list[ToolCall]]:
+    """Steps to add once the plan so far has run: a cluster drill-down continues into the
+    namespace that moved the most in the direction of the total."""
+    if u.intent != "drilldown" or u.subject_kind != "cluster" or len(plan) > 1:
+        return []
+    art = next((r["artifact"] for r in results if r["tool"] == "drilldown_change"), None)
+    if not art or not art.get("contributors"):
+        return []
+    total = art.get("total_delta_pp") or 0.0
+    same = [c for c in art["contributors"] if c["kind"] == "namespace" and c["impact_pp"] * total > 0]
+    if not same:
+        return []
+    scope = ScopeArgs(kind="namespace", cluster=u.cluster, namespace=same[0]["name"]).model_dump()
+    return [[{"tool": "drilldown_change",
+              "args": {"scope": scope, "period": PeriodArgs.of(u.period).model_dump(),
+                       "baseline": PeriodArgs.of(u.baseline).model_dump()}}]]
+
+
+def entity_label(scope: dict) -> str:
+    kind = scope["kind"]
+    if kind == "cluster":
+        return scope.get("cluster") or "all clusters"
+    if kind == "label":
+        return f"{scope['label_key']}={scope['label_value']}"
+    return scope.get(kind) or kind

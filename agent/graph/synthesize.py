@@ -1,0 +1,87 @@
+"""The ``synthesize`` node: the figures of the answer from the tool results, and its parts.
+
+* ``figures`` — the artifact of the main call, joined with what other calls of the plan add
+  (the children table of a compare with a breakdown, the namespace a cluster drill-down
+  continued into); discovery lists the options found.
+* the parts — ``headline`` and detail lines from the template phrasing, ``notes`` (context no
+  table shows), ``tables`` built from the figures (``agent.phrasing.tables``).
+* an LLM rephrasing of the headline is kept only when the question was understood by the LLM
+  in the first place and every number in it is grounded in the figures (``phrasing.guard``).
+"""
+
+from __future__ import annotations
+
+from langchain_core.runnables import RunnableConfig
+
+from agent import phrasing
+from agent.answer import Answer
+from agent.errors import LLMError
+from agent.graph.state import AgentState, ToolResult, deps_of
+from agent.graph.understand import llm_settings
+from agent.understand import llm as llm_mod
+from agent.understand.model import Understanding
+
+
+def synthesize(state: AgentState, config: RunnableConfig) -> dict:
+    deps = deps_of(config)
+    u = state["understanding"]
+    figures = figures_of(u, state.get("results") or [])
+    entities = u.entities_json()
+    all_clusters = u.cluster is None and len(state.get("clusters") or []) > 1
+    wording = {**entities, "all_clusters": True} if all_clusters else entities
+    headline, details = phrasing.phrase(u.intent, figures, wording, u.language,
+                                        u.period.label if u.period else None,
+                                        u.baseline.label if u.baseline else None)
+    notes = phrasing.notes(u.intent, figures, u.language,
+                           all_clusters=all_clusters and u.subject_kind != "cluster")
+    warnings: list[str] = []
+    llm_calls = state.get("llm_calls") or 0
+    settings = llm_settings(state, deps)
+    if settings is not None and u.source == "llm" and u.intent != "help":
+        llm_calls += 1
+        try:
+            text = llm_mod.rephrase(settings, u.question, headline, [*details, *notes], figures,
+                                    u.language)
+            periods = [p for p in (u.period, u.baseline) if p is not None]
+            bad = phrasing.ungrounded_numbers(text, {"figures": figures, "periods": [
+                {**p.as_dict(), "days": p.hours / 24, "hours": p.hours} for p in periods]},
+                u.question, entities)
+            if bad:
+                warnings.append(f"LLM answer rejected: numbers not in the figures ({', '.join(bad[:5])})")
+            elif text.strip():
+                headline = text.strip()
+        except LLMError as exc:
+            warnings.append(f"LLM phrasing unavailable, template answer used: {exc}")
+    answer = Answer(headline=headline, intent=u.intent, language=u.language, insights=details,
+                    notes=notes, tables=phrasing.tables(u.intent, figures, u.language),
+                    entities=entities, figures=figures)
+    return {"answer": answer, "llm_calls": llm_calls,
+            "warnings": [*(state.get("warnings") or []), *warnings]}
+
+
+def figures_of(u: Understanding, results: list[ToolResult]) -> dict:
+    """The figures of the answer (product.md §6) from the results of the plan."""
+    if u.intent == "discovery":
+        opts: list[str] = []
+        for r in results:
+            a = r["artifact"] or {}
+            if "options" in a:
+                prefix = f"{a['dimension_type']}:" if "dimension_type" in a and len(results) > 1 else ""
+                opts += [f"{prefix}{o}" for o in a["options"]]
+            elif "workloads" in a:
+                key = "user" if u.discovery_target == "users" else "name"
+                opts += sorted({w[key] for w in a["workloads"]})
+        return {"options": opts, "target": u.discovery_target or "namespaces"}
+    if not results:
+        return {}
+    main = results[0]["artifact"]
+    if u.intent == "compare" and u.breakdown:
+        main = dict(next(r["artifact"] for r in results if r["tool"] == "compare_usage"))
+        main["children"] = next((r["artifact"]["rows"] for r in results
+                                 if r["tool"] == "compare_children"), [])
+        main["child"] = u.breakdown
+    if u.intent == "drilldown" and len(results) > 1:
+        main = dict(main)
+        main["namespace_drilldown"] = {**results[1]["artifact"],
+                                       "namespace": results[1]["args"]["scope"]["namespace"]}
+    return main

@@ -1,0 +1,90 @@
+"""How figures and names are written in answers: numbers, signed changes, scopes and periods.
+
+Shared by the answers of the agent (``agent.phrasing.answers``), its tables and the reports, so
+"61.4%", "−16.7 pp" and "1,344 GPU-hours" read the same everywhere. Names that come from the
+data are shortened for prose (``name``) but never interpreted.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+MAX_NAME = 80
+
+
+def name(text: Any) -> str:
+    """A data-supplied name, shortened for prose (full names stay in the JSON)."""
+    s = str(text).replace("\n", " ").replace("\r", " ")
+    return s if len(s) <= MAX_NAME else s[: MAX_NAME - 1] + "…"
+
+
+def p1(v: float | None) -> str:
+    return "n/a" if v is None else f"{v:.1f}"
+
+
+def gh(v: float | None) -> str:
+    """GPU-hours: no decimals above 100, one below."""
+    if v is None:
+        return "n/a"
+    return f"{v:,.0f}" if abs(v) >= 100 else f"{v:.1f}"
+
+
+def signed(v: float | None, unit: str = " pp") -> str:
+    if v is None:
+        return "n/a"
+    return f"{'+' if v >= 0 else '−'}{abs(v):.1f}{unit}"
+
+
+def scope_words(entities: dict, lang: str) -> str:
+    if entities.get("workload"):
+        base = f"workload {name(entities['workload'])}" if lang == "en" else f"任务 {name(entities['workload'])}"
+    elif entities.get("user"):
+        base = f"user {name(entities['user'])}" if lang == "en" else f"用户 {name(entities['user'])}"
+        if entities.get("namespace"):
+            base += f" in {name(entities['namespace'])}" if lang == "en" else f"（{name(entities['namespace'])}）"
+    elif entities.get("label"):
+        base = f"label {name(entities['label'])}" if lang == "en" else f"标签 {name(entities['label'])}"
+    elif entities.get("namespace"):
+        base = name(entities["namespace"]) if lang == "en" else f"命名空间 {name(entities['namespace'])}"
+    elif entities.get("all_clusters"):
+        base = "all clusters" if lang == "en" else "所有集群"
+    else:
+        base = "the cluster" if lang == "en" else "集群"
+    if entities.get("cluster"):
+        base += f" ({name(entities['cluster'])})" if lang == "en" else f"（{name(entities['cluster'])}）"
+    return base
+
+
+def sentence_start(who: str) -> str:
+    """Capitalise our own words ("the cluster"), never a name from the data ("ml-team")."""
+    return who[0].upper() + who[1:] if who.startswith(("the ", "all ", "user ", "workload ", "label ")) else who
+
+
+def over_the(when: str) -> str:
+    """"over the last 7 days", "over this week", "over 2026-W47"."""
+    return f"the {when}" if re.match(r"last \d", when) else when
+
+
+def period_words(label: str | None, lang: str) -> str:
+    if not label:
+        return ""
+    if lang == "zh":
+        zh = {"this week": "本周", "last week": "上周", "today": "今天", "yesterday": "昨天",
+              "this month": "本月", "last month": "上个月", "same span last week": "上周同期",
+              "the week before": "前一周", "same span yesterday": "昨天同期",
+              "same span last month": "上月同期", "the month before": "前一个月"}
+        if label in zh:
+            return zh[label]
+        m = re.fullmatch(r"last (\d+) days", label)
+        if m:
+            return f"过去{m.group(1)}天"
+        m = re.fullmatch(r"last (\d+) hours", label)
+        if m:
+            return f"过去{m.group(1)}小时"
+        m = re.fullmatch(r"the previous (\d+) days", label)
+        if m:
+            return f"之前{m.group(1)}天"
+    return label
+
+

@@ -1,0 +1,77 @@
+"""The JSON bodies of the chat API (api.md): the seed's field names, validated by Pydantic.
+
+A request that does not fit gets FastAPI's 422 with the field errors; an empty or blank
+``query`` is one of those. Unknown fields are ignored, as the seed did, so front-ends that send
+more keep working.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+MAX_QUERY = 10_000  # as ``gpureport ask``
+MAX_HISTORY = 200
+
+
+class ChatRequest(BaseModel):
+    model_config = ConfigDict(extra="ignore", json_schema_extra={"examples": [
+        {"query": "Why is ml-team's utilization lower this week than last week?",
+         "cluster_name": "gpu-east"},
+        {"query": "现在集群有多少GPU在使用？", "session_id": "my-session"},
+    ]})
+
+    query: str = Field(min_length=1, max_length=MAX_QUERY,
+                       description="The question, in English or Chinese.")
+    cluster_name: str | None = Field(None, max_length=253,
+                                     description="Cluster to ask about (else ask back).")
+    session_id: str | None = Field(None, min_length=1, max_length=200,
+                                   pattern=r"^[A-Za-z0-9._:@-]+$",
+                                   description="Conversation id (the same as `ask --session`).")
+    conversation_history: list[dict[str, Any]] = Field(default_factory=list,
+                                                       max_length=MAX_HISTORY)
+    save_history: bool = True
+
+    @field_validator("query")
+    @classmethod
+    def _not_blank(cls, v: str) -> str:
+        if not v.strip():
+            raise ValueError("the question is empty")
+        return v.strip()
+
+    @field_validator("cluster_name")
+    @classmethod
+    def _blank_is_none(cls, v: str | None) -> str | None:
+        return v.strip() or None if v is not None else None
+
+
+class ChatResponse(BaseModel):
+    """The seed's fields plus every field of ``gpureport ask --json``."""
+
+    model_config = ConfigDict(extra="allow")
+
+    answer: str
+    insights: list[str]
+    data_collected: list[dict[str, Any]]
+    conversation_history: list[dict[str, Any]]
+    debug_info: dict[str, Any]
+    timestamp: str
+    language: str
+    intent: str
+    entities: dict[str, Any]
+    figures: dict[str, Any]
+    needs_clarification: bool
+    options: list[str]
+    question: str | None
+    llm_calls: int
+    session_id: str | None
+    warnings: list[str]
+
+
+class ErrorBody(BaseModel):
+    detail: str
+    error_type: str | None = None
+
+
+__all__ = ["ChatRequest", "ChatResponse", "ErrorBody", "MAX_QUERY"]
