@@ -11,9 +11,9 @@ weeks, and over the Lens API the workload list alone is many pages), so:
   question needs them (``Catalog`` is lazy: the parser touches ``label_keys`` only for a
   ``key=value``) and kept in a ``CatalogCache`` for ``ttl_s`` seconds (default 300, config
   ``source.catalog_ttl_s``, env ``GPUREPORT_CATALOG_TTL``). An entry older than its TTL is
-  fetched again, never served. The CLI hands the agent a cache in the state database, so
-  consecutive ``gpureport ask`` processes share it; without one (tests, library use) a
-  per-process memory cache serves;
+  fetched again, never served. The CLI hands the agent a cache in the state database
+  (``AppContext.agent_deps``), so consecutive ``gpureport ask`` processes share it; without
+  one (tests, library use) a per-process memory cache serves;
 * **workload names** are *looked up*: the parser hands over the question's candidate words
   and the source answers with the real names equal or near to them
   (``Source.find_workload_names``); each word's answer is cached like a catalogue.
@@ -22,9 +22,10 @@ Cache keys hold where the names come from (``Source.describe()``, credentials ma
 was asked, and the hour of "now" the five-week window ends in: two stores, or two ``--now``
 values, never share an entry.
 
-Every fetch (not a cache hit) is appended to ``record`` — the ``data_collected`` of the
-answer. A cache that fails (state database unreachable) is skipped with a warning in the
-log: the names are then fetched, the question still answered.
+Every catalogue a question uses is appended to ``record`` — the ``data_collected`` of the
+answer — whether it was fetched or cached, so one question reads the same whatever the cache
+held. A cache that fails (state database unreachable) is skipped with a warning in the log:
+the names are then fetched, the question still answered.
 """
 
 from __future__ import annotations
@@ -61,20 +62,16 @@ class Catalog:
         self._workloads: list[str] = []
 
     # -- the cache ----------------------------------------------------------------------------
-    def _cached(self, key: str, fetch: Callable[[], Any], tool: str | None = None,
-                args: dict | None = None) -> Any:
+    def _cached(self, key: str, fetch: Callable[[], Any], tool: str, args: dict) -> Any:
         if key in self._memo:
             return self._memo[key]
         full = f"{self._scope}|{key}"
-        found = self._read(full)
-        if found is None:
+        value = self._read(full)
+        if value is None:
             value = fetch()
             self._write(full, value)
-            if tool:
-                self.record.append({"tool": tool, "args": args or {}, "rows": _rows(value)})
-        else:
-            value = found
         self._memo[key] = value
+        self.record.append({"tool": tool, "args": args, "rows": _rows(value)})
         return value
 
     def _read(self, key: str) -> Any | None:
@@ -86,7 +83,7 @@ class Catalog:
     # -- small catalogues ---------------------------------------------------------------------
     @property
     def clusters(self) -> list[str]:
-        return self._cached("clusters", self.source.clusters, "get_available_clusters")
+        return self._cached("clusters", self.source.clusters, "get_available_clusters", {})
 
     def _namespaces(self) -> dict[str, list[str]]:
         return self._cached("namespaces_by_cluster",
@@ -159,9 +156,12 @@ class Catalog:
                 names = sorted(set(looked.get(word, [])))
                 found[word] = self._memo[key] = names
                 self._write(f"{self._scope}|{key}", names)
+        if keys:
             self.record.append({"tool": "find_workload_names",
-                                "args": {"words": near, "exact": only, "days": METADATA_DAYS},
-                                "rows": sum(len(found[w]) for w in todo)})
+                                "args": {"words": list(words), "exact": [w for w in exact
+                                                                          if w not in words],
+                                         "days": METADATA_DAYS},
+                                "rows": len({n for names in found.values() for n in names})})
         self._workloads = sorted({n for names in found.values() for n in names})
         return list(self._workloads)
 
@@ -175,7 +175,7 @@ def _rows(value: Any) -> int:
 def load_metadata(source: Source, now: datetime, record: list, *,
                   cache: CatalogCache | None = None) -> Catalog:
     """The names the understand node resolves a question against: a lazy ``Catalog`` that
-    fetches (and caches) only what the question needs. Fetches are appended to ``record``."""
+    fetches (and caches) only what the question needs; what it used is appended to ``record``."""
     return Catalog(source, now, cache=cache, record=record)
 
 

@@ -215,8 +215,9 @@ def test_lookups_are_bounded_and_hostile_words_are_only_text(store):
 
 # == the state database's cache ================================================================
 def test_the_state_database_cache_round_trips_json_and_replaces(state_url):
+    open_state(state_url).close()
     cache = StateCatalogCache(state_url, ttl_s=60)
-    assert cache.get("k") is None  # a new database: migrated on first use
+    assert cache.get("k") is None
     cache.put("k", {"label": ["team"], "annotation": []}, T0)
     assert cache.get("k") == ({"label": ["team"], "annotation": []}, T0)
     cache.put("k", ["b"], T0 + timedelta(seconds=5))
@@ -233,25 +234,37 @@ def test_the_state_database_cache_round_trips_json_and_replaces(state_url):
         assert all(len(k) <= KEY_CHARS for k in keys)
 
 
-def test_a_state_database_at_the_previous_revision_is_migrated_by_the_cache(tmp_path):
+@pytest.mark.parametrize("revision", [None, "0001"])
+def test_a_state_database_not_migrated_yet_is_a_cache_that_misses(tmp_path, demo_db, revision):
+    """``ask`` never migrates (no Alembic on its rule path): before any command has brought
+    the state database to head, names are fetched as without a cache; afterwards, cached."""
+    import sys
+
     from alembic import command
 
     from reporter.statedb import _alembic_config, _make_engine
 
     url = f"sqlite:///{tmp_path / 'old.db'}"
     engine = _make_engine(url)
-    with engine.begin() as conn:
-        command.upgrade(_alembic_config(conn), "0001")
-    assert "catalog_cache" not in inspect(engine).get_table_names()
+    if revision:
+        with engine.begin() as conn:
+            command.upgrade(_alembic_config(conn), revision)
     engine.dispose()
     cache = StateCatalogCache(url)
     cache.put("k", [1], T0)
-    assert cache.get("k") == ([1], T0)
-    with open_state(url) as db:
+    assert cache.get("k") is None
+    assert "ml-team" in Catalog(SqlSource(demo_db), NOW, cache=cache).namespaces
+    assert "catalog_cache" not in inspect(create_engine(url)).get_table_names()
+    with open_state(url) as db:  # what `run`, `scheduler run`, `doctor`, `serve` do
         assert db.revision() == "0002_catalog"
+    later = StateCatalogCache(url)
+    later.put("k", [1], T0)
+    assert later.get("k") == ([1], T0)
+    assert "alembic" in sys.modules  # (this test imported it; the cache itself never does)
 
 
 def test_processes_share_names_through_the_state_database(state_url, demo_db, statements):
+    open_state(state_url).close()
     clock = Clock()
     Catalog(SqlSource(demo_db), NOW, cache=StateCatalogCache(state_url), clock=clock).namespaces
     statements.clear()

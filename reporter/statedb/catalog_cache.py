@@ -7,10 +7,12 @@ API — finds them for ``ttl_s`` seconds (config ``source.catalog_ttl_s``).
 
 Decisions:
 
-* Start-up stays light: the engine is created on first use, and the schema is not migrated on
-  every open (that would import Alembic on the rule path of ``ask``). Only when the table is
-  missing — a state database from before revision ``0002_catalog`` or a new one — is
-  ``open_state`` run once to migrate, and the statement retried.
+* Start-up stays light: the engine is created on first use, and the schema is never migrated
+  here (Alembic has no place on the rule path of ``ask``). A state database without the table
+  — new, or from before revision ``0002_catalog`` — is a cache that always misses (the names
+  are fetched, as without a cache) until a command that opens the state database
+  (``run``, ``scheduler run``, ``history``, ``doctor``, ``serve``, ``ask --session``) has
+  brought it to head.
 * A write replaces the key's row (delete + insert in one transaction; on SQLite under
   ``BEGIN IMMEDIATE``). Two processes storing one key at once: the second insert fails on the
   primary key and is dropped — the other value is as fresh. Each write also removes rows older
@@ -22,17 +24,20 @@ Decisions:
 from __future__ import annotations
 
 import hashlib
+import logging
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Engine, delete, insert, select
+from sqlalchemy import Engine, delete, insert, inspect, select
 from sqlalchemy.exc import DBAPIError, IntegrityError, SQLAlchemyError
 
 from agent.cache import DEFAULT_TTL_S
 from agent.errors import StateError
 from agent.text import mask_url, one_line
-from reporter.statedb import _make_engine, normalize_url, open_state
+from reporter.statedb import _make_engine, normalize_url
 from reporter.statedb.models import catalog_cache
+
+log = logging.getLogger(__name__)
 
 KEY_CHARS = 512
 KEEP = timedelta(days=1)
@@ -51,23 +56,24 @@ class StateCatalogCache:
         self.url = normalize_url(url)
         self.ttl_s = float(ttl_s)
         self._engine: Engine | None = None
-        self._migrated = False
+        self._missing = False  # the table is not there (not migrated yet): always a miss
 
-    def _run(self, work):
-        """``work(engine)``; migrates once if the table is missing; errors as StateError."""
+    def _run(self, work, missing):
+        """``work(engine)``, or ``missing`` when the table is not there; errors as StateError."""
+        if self._missing:
+            return missing
         try:
             if self._engine is None:
                 self._engine = _make_engine(self.url)
             try:
                 return work(self._engine)
             except DBAPIError:
-                if self._migrated:
+                if inspect(self._engine).has_table(catalog_cache.name):
                     raise
-                self._migrated = True
-                open_state(self.url).close()  # the table may be missing: bring schema to head
-                return work(self._engine)
-        except StateError:
-            raise
+                log.debug("state database %s has no catalog_cache table yet: not caching",
+                          mask_url(self.url))
+                self._missing = True
+                return missing
         except (SQLAlchemyError, OSError) as exc:
             raise StateError(f"state database {mask_url(self.url)}: {one_line(exc)}") from None
 
@@ -78,7 +84,7 @@ class StateCatalogCache:
                                    .where(catalog_cache.c.key == db_key(key))).first()
             return (row.value, row.stored_at) if row is not None else None
 
-        return self._run(read)
+        return self._run(read, None)
 
     def put(self, key: str, value: Any, stored_at: datetime) -> None:
         k = db_key(key)
@@ -93,7 +99,7 @@ class StateCatalogCache:
             except IntegrityError:
                 pass  # another process stored this key just now: its value is as fresh
 
-        self._run(write)
+        self._run(write, None)
 
     def close(self) -> None:
         if self._engine is not None:
