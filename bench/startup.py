@@ -33,11 +33,11 @@ QUESTION = "How is ml-team doing this week?"
 FLOOR = [sys.executable, "-c", "import langgraph.graph, sqlalchemy"]
 
 
-def run(cmd: list[str], env: dict) -> float:
+def run(cmd: list[str], env: dict, check: bool = True) -> float:
     t = time.perf_counter()
     done = subprocess.run(cmd, env=env, capture_output=True, text=True, cwd=ROOT)
     elapsed = time.perf_counter() - t
-    if done.returncode != 0:
+    if check and done.returncode != 0:
         raise SystemExit(f"{' '.join(cmd[:4])}... failed: {done.stderr.strip()[-300:]}")
     return elapsed
 
@@ -81,7 +81,10 @@ def main() -> None:
     for name in ("LENS_API_URL", "LLM_API_KEY"):
         env.pop(name, None)
     ask = [sys.executable, "-m", "reporter.cli", "ask", "--no-llm", QUESTION]
-    run(ask, env)  # warm the file cache and the demo store once
+    # the state database at head (as after any `run`, `doctor`, `serve`): the first ask fills
+    # its name cache, the measured ones find it there (within source.catalog_ttl_s)
+    run([sys.executable, "-m", "reporter.cli", "doctor"], env, check=False)
+    run(ask, env)  # warm the file cache, the demo store and the name cache once
     floors, asks = [], []
     for _ in range(args.repeat):  # interleaved, so load changes hit both alike
         floors.append(run(FLOOR, env))
