@@ -32,6 +32,9 @@ from agent.text import mask_url, one_line
 from reporter.logs import add_secrets
 from reporter.yamlfile import describe, read_yaml
 
+# keys whose values are never echoed in an error: a token, password or URL may be the secret
+_SECRETISH = re.compile(r"token|password|secret|api_key|key$|url|webhook|dsn", re.I)
+
 
 class StateSettings(Strict):
     database_url: str = Field(default_factory=default_state_url)
@@ -89,6 +92,60 @@ class ServerSettings(Strict):
         return v
 
 
+class SlackSettings(Strict):
+    """The ``slack:`` section: the bot token (files upload v2, messages, DMs) and the HTTP policy.
+
+    ``bot_token`` is an ``xoxb-`` token of an installed Slack app (env ``SLACK_BOT_TOKEN``);
+    it only ever travels in the ``Authorization`` header to ``api_url`` and is shown as ``****``
+    by ``doctor``. ``webhook_url`` is an optional default incoming webhook (summary only, env
+    ``SLACK_WEBHOOK_URL``): its path is the secret, so it is a ``SecretStr`` as well.
+    ``timeout``/``retries``/``retry_backoff`` apply to every Slack request (the web API, the
+    upload URL and webhooks); a 429's ``Retry-After`` is honoured up to ``max_retry_after``
+    seconds, beyond that the send fails at once (the next run tries again).
+    """
+
+    bot_token: SecretStr | None = None
+    api_url: str = "https://slack.com/api"
+    webhook_url: SecretStr | None = None
+    timeout: float = Field(30.0, gt=0)
+    retries: int = Field(3, ge=0, le=10)
+    retry_backoff: float = Field(1.0, ge=0)
+    max_retry_after: float = Field(60.0, ge=0, le=3600)
+
+    @field_validator("bot_token")
+    @classmethod
+    def _token(cls, v: SecretStr | None) -> SecretStr | None:
+        if v is None or not v.get_secret_value().strip():
+            return None
+        token = v.get_secret_value().strip()
+        if not token.startswith("xox") or any(ch.isspace() or not ch.isprintable() for ch in token):
+            # never echo the value: it may be a real secret pasted into the wrong key
+            raise ValueError("expected a Slack bot token (xoxb-...)")
+        return SecretStr(token)
+
+    @field_validator("api_url")
+    @classmethod
+    def _api_url(cls, v: str) -> str:
+        if not v.startswith(("http://", "https://")):
+            raise ValueError("expected an http(s) URL such as https://slack.com/api")
+        return v.rstrip("/")
+
+
+class MSTeamsSettings(Strict):
+    """The ``msteams:`` section (Microsoft Teams incoming webhooks / Workflows).
+
+    Named ``msteams`` because ``teams:`` is the routing table of people's teams (issue 14).
+    ``webhook_url`` is an optional default destination (env ``TEAMS_WEBHOOK_URL``); the URL
+    carries its signature, so it is a ``SecretStr`` and ``doctor`` shows it masked.
+    """
+
+    webhook_url: SecretStr | None = None
+    timeout: float = Field(30.0, gt=0)
+    retries: int = Field(3, ge=0, le=10)
+    retry_backoff: float = Field(1.0, ge=0)
+    max_retry_after: float = Field(60.0, ge=0, le=3600)
+
+
 class Config(Strict):
     source: SourceSettings = Field(default_factory=SourceSettings)
     state: StateSettings = Field(default_factory=StateSettings)
@@ -96,6 +153,8 @@ class Config(Strict):
     smtp: SMTPSettings = Field(default_factory=SMTPSettings)
     prometheus: PrometheusSettings = Field(default_factory=PrometheusSettings)
     server: ServerSettings = Field(default_factory=ServerSettings)
+    slack: SlackSettings = Field(default_factory=SlackSettings)
+    msteams: MSTeamsSettings = Field(default_factory=MSTeamsSettings)
     schedules_dir: str | None = None
     report_dir: str | None = None
     alerts_file: str | None = None
@@ -128,6 +187,10 @@ class Config(Strict):
         data["llm"]["api_key"] = "****" if self.llm.api_key else None
         data["smtp"]["password"] = "****" if self.smtp.password else None
         data["server"]["token"] = "****" if self.server.token else None
+        data["slack"]["bot_token"] = "****" if self.slack.bot_token else None
+        for section in ("slack", "msteams"):
+            hook = getattr(self, section).webhook_url
+            data[section]["webhook_url"] = mask_url(hook.get_secret_value()) if hook else None
         for section, key in (("source", "database_url"), ("state", "database_url")):
             data[section][key] = mask_url(data[section][key])
         data["source"]["databases"] = {k: mask_url(v) for k, v in data["source"]["databases"].items()}
@@ -193,6 +256,10 @@ ENV_MAP: dict[str, tuple[str, Any]] = {
     "GPUREPORT_SERVER_THREADS": ("server.threads", str),
     "GPUREPORT_SERVER_REQUEST_TIMEOUT_S": ("server.request_timeout_s", str),
     "GPUREPORT_SERVER_MAX_BODY_BYTES": ("server.max_body_bytes", str),
+    "SLACK_BOT_TOKEN": ("slack.bot_token", str),
+    "SLACK_WEBHOOK_URL": ("slack.webhook_url", str),
+    "SLACK_API_URL": ("slack.api_url", str),
+    "TEAMS_WEBHOOK_URL": ("msteams.webhook_url", str),
 }
 
 
@@ -256,9 +323,13 @@ def load_config(path: str | None = None, env: Mapping[str, str] | None = None) -
         err = exc.errors()[0]
         key = ".".join(str(p) for p in err["loc"]) or "(top level)"
         where = f" in {file}" if file else ""
-        value = f" (got {describe(err['input'])})" if "input" in err and \
-            err["type"] not in ("missing", "extra_forbidden") and \
-            not isinstance(err["input"], dict) else ""
+        shown = err.get("input")
+        if isinstance(shown, str) and _SECRETISH.search(key):  # may be the secret itself
+            value = " (got a text value, not shown: it may be a secret)"
+        else:
+            value = f" (got {describe(shown)})" if "input" in err and \
+                err["type"] not in ("missing", "extra_forbidden") and \
+                not isinstance(shown, dict) else ""
         raise ConfigError(one_line(f"config{where}: {key}: {err['msg']}{value}")) from None
     add_secrets(cfg.secret_values())
     if cfg.source.kind == "lens" and not cfg.source.lens_url:
@@ -273,4 +344,5 @@ def ensure_data_dir() -> Path:
     return d
 
 
-__all__ = ["Config", "ServerSettings", "ConfigError", "load_config", "ensure_data_dir"]
+__all__ = ["Config", "ConfigError", "MSTeamsSettings", "ServerSettings", "SlackSettings",
+           "load_config", "ensure_data_dir"]

@@ -150,6 +150,9 @@ def _as_a_new_process(argv: list[str]) -> Iterator[None]:
     handlers = {sig: signal.getsignal(sig) for sig in (signal.SIGTERM, signal.SIGINT)}
     root = logging.getLogger()
     root_handlers, root_level = root.handlers[:], root.level
+    # a run sets levels on named loggers (reporter.logs quiets httpx & co.): give them back
+    levels = {name: lg.level for name, lg in logging.Logger.manager.loggerDict.items()
+              if isinstance(lg, logging.Logger)}
     root.handlers[:] = []
     root.setLevel(logging.WARNING)
     sys.argv = ["gpureport", *argv]
@@ -166,6 +169,9 @@ def _as_a_new_process(argv: list[str]) -> Iterator[None]:
         sys.argv = saved_argv
         root.handlers[:] = root_handlers
         root.setLevel(root_level)
+        for name, lg in logging.Logger.manager.loggerDict.items():
+            if isinstance(lg, logging.Logger):
+                lg.setLevel(levels.get(name, logging.NOTSET))
         for sig, handler in handlers.items():
             if signal.getsignal(sig) is not handler:
                 signal.signal(sig, handler)

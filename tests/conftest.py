@@ -4,7 +4,8 @@ per session, configuration files, and real PostgreSQL databases.
 * The clock: ``NOW`` (a Thursday) for everything, ``MONDAY`` for the reports' "last week".
   ``tests.cli.run`` sets ``GPUREPORT_NOW=NOW`` unless a test says otherwise.
 * No test sees the developer's configuration: ``GPUREPORT_*``, ``LLM_*``, ``LENS_*``, ``SMTP_*``,
-  ``STORAGE_*``, ``PG_*`` and ``PROMETHEUS_*`` variables are removed for the whole session.
+  ``STORAGE_*``, ``PG_*``, ``PROMETHEUS_*``, ``SLACK_*`` and ``TEAMS_*`` variables are removed for
+  the whole session.
 * ``home``: an empty ``GPUREPORT_HOME`` under the test's tmp_path, which is also the working
   directory.
 * ``demo_store`` / ``demo_db``: the small demo profile (seed 42, now = NOW) generated once per
@@ -43,7 +44,8 @@ MONDAY_ISO = "2026-11-23T06:00:00Z"
 
 # Environment variables that configure gpureport (reporter/config.py's ENV_MAP, GPUREPORT_HOME,
 # GPUREPORT_NOW ...), and the ones that configure the tests themselves.
-CONFIG_ENV_PREFIXES = ("GPUREPORT_", "LLM_", "LENS_", "SMTP_", "STORAGE_", "PG_", "PROMETHEUS_")
+CONFIG_ENV_PREFIXES = ("GPUREPORT_", "LLM_", "LENS_", "SMTP_", "STORAGE_", "PG_", "PROMETHEUS_",
+                       "SLACK_", "TEAMS_")
 TEST_ENV = ("GPUREPORT_TEST_PG", "GPUREPORT_ALERTMANAGER")
 
 

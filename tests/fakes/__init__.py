@@ -7,6 +7,9 @@ uses its ordinary client — httpx, smtplib, langchain-openai — and nothing is
 ``openai_api``     an OpenAI-compatible ``/v1/chat/completions`` endpoint with scripted replies
 ``smtp``           aiosmtpd (plain, STARTTLS, TLS, AUTH), an SMTP server that is down, a cert
 ``slack_webhook``  a Slack incoming webhook that records posts and fails on request
+``slack_api``      the Slack Web API subset (upload v2, messages, DMs, lookups) that checks
+                   sequence and fields, plus Block-Kit-checking incoming webhooks
+``teams_webhook``  a Microsoft Teams webhook that validates Adaptive Card messages
 ``alertmanager``   Debian's real ``prometheus-alertmanager`` (its ``/api/v2`` API)
 ``prometheus``     Debian's real ``prometheus`` over TSDB blocks backfilled from …
 ``gpu_cluster``    … a simulated Kubernetes GPU cluster, and the hourly figures it implies
