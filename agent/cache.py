@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from typing import Any, Callable, Protocol
 
 from agent.errors import StateError
@@ -25,6 +25,7 @@ from agent.errors import StateError
 log = logging.getLogger("gpureport.cache")
 
 DEFAULT_TTL_S = 300.0
+KEEP = timedelta(days=1)  # entries older than this are dropped, whatever the TTL
 
 
 class CatalogCache(Protocol):
@@ -38,12 +39,14 @@ class CatalogCache(Protocol):
 
 
 class MemoryCache:
-    """A ``CatalogCache`` in this process's memory (thread-safe)."""
+    """A ``CatalogCache`` in this process's memory (thread-safe). Keys carry the hour their
+    names were asked for, so a long-lived process (``serve``) drops entries a day old."""
 
     def __init__(self, ttl_s: float = DEFAULT_TTL_S):
         self.ttl_s = float(ttl_s)
         self._items: dict[str, tuple[Any, datetime]] = {}
         self._lock = threading.Lock()
+        self._puts = 0
 
     def get(self, key: str) -> tuple[Any, datetime] | None:
         with self._lock:
@@ -52,6 +55,10 @@ class MemoryCache:
     def put(self, key: str, value: Any, stored_at: datetime) -> None:
         with self._lock:
             self._items[key] = (value, stored_at)
+            self._puts += 1
+            if self._puts % 256 == 0:
+                old = stored_at - KEEP
+                self._items = {k: v for k, v in self._items.items() if v[1] >= old}
 
     def clear(self) -> None:
         with self._lock:

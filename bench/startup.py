@@ -98,8 +98,10 @@ def main() -> None:
     extra = {m: v for m, v in mine.items() if m not in base}
 
     def root(m: str) -> str:  # the outermost import beyond the floor that pulled ``m`` in
-        while parent.get(m) in extra:
+        seen = {m}
+        while parent.get(m) in extra and parent[m] not in seen:  # a name printed twice
             m = parent[m]
+            seen.add(m)
         return m
 
     cost: dict[str, int] = {}

@@ -96,6 +96,14 @@ def test_small_catalogues_are_fetched_once_per_ttl_then_refreshed(demo_copy, sta
     assert statements
 
 
+def test_a_long_lived_memory_cache_drops_day_old_entries():
+    cache = MemoryCache()
+    for i in range(255):
+        cache.put(f"old{i}", [i], T0)
+    cache.put("new", [1], T0 + timedelta(days=1, seconds=1))  # the 256th write prunes
+    assert cache.get("old0") is None and cache.get("new") == ([1], T0 + timedelta(days=1, seconds=1))
+
+
 def test_no_ttl_means_every_question_fetches(demo_db, statements):
     cache = MemoryCache(ttl_s=0)
     Catalog(SqlSource(demo_db), NOW, cache=cache).users

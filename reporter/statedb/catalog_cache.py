@@ -25,13 +25,13 @@ from __future__ import annotations
 
 import hashlib
 import logging
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Engine, delete, insert, inspect, select
 from sqlalchemy.exc import DBAPIError, IntegrityError, SQLAlchemyError
 
-from agent.cache import DEFAULT_TTL_S
+from agent.cache import DEFAULT_TTL_S, KEEP
 from agent.errors import StateError
 from agent.text import mask_url, one_line
 from reporter.statedb import _make_engine, normalize_url
@@ -40,7 +40,6 @@ from reporter.statedb.models import catalog_cache
 log = logging.getLogger(__name__)
 
 KEY_CHARS = 512
-KEEP = timedelta(days=1)
 
 
 def db_key(key: str) -> str:
