@@ -35,7 +35,14 @@ class CatalogCache(Protocol):
         """The value stored under ``key`` and when it was stored (aware UTC), or None."""
         ...
 
+    def get_many(self, keys: list[str]) -> dict[str, tuple[Any, datetime]]:
+        """The entries of those ``keys`` that are there (one round trip for a question's
+        words)."""
+        ...
+
     def put(self, key: str, value: Any, stored_at: datetime) -> None: ...
+
+    def put_many(self, values: dict[str, Any], stored_at: datetime) -> None: ...
 
 
 class MemoryCache:
@@ -52,13 +59,21 @@ class MemoryCache:
         with self._lock:
             return self._items.get(key)
 
-    def put(self, key: str, value: Any, stored_at: datetime) -> None:
+    def get_many(self, keys: list[str]) -> dict[str, tuple[Any, datetime]]:
         with self._lock:
-            self._items[key] = (value, stored_at)
-            self._puts += 1
-            if self._puts % 256 == 0:
-                old = stored_at - KEEP
-                self._items = {k: v for k, v in self._items.items() if v[1] >= old}
+            return {k: self._items[k] for k in keys if k in self._items}
+
+    def put(self, key: str, value: Any, stored_at: datetime) -> None:
+        self.put_many({key: value}, stored_at)
+
+    def put_many(self, values: dict[str, Any], stored_at: datetime) -> None:
+        with self._lock:
+            for key, value in values.items():
+                self._items[key] = (value, stored_at)
+                self._puts += 1
+                if self._puts % 256 == 0:
+                    old = stored_at - KEEP
+                    self._items = {k: v for k, v in self._items.items() if v[1] >= old}
 
     def clear(self) -> None:
         with self._lock:
@@ -75,27 +90,37 @@ def utcnow() -> datetime:
 
 def fresh(cache: CatalogCache, key: str, clock: Callable[[], datetime] = utcnow) -> Any | None:
     """The value under ``key`` if it is younger than the cache's TTL, else None."""
+    return fresh_many(cache, [key], clock).get(key)
+
+
+def fresh_many(cache: CatalogCache, keys: list[str],
+               clock: Callable[[], datetime] = utcnow) -> dict[str, Any]:
+    """The values of those ``keys`` that are younger than the cache's TTL."""
     ttl = cache.ttl_s
-    if ttl <= 0:
-        return None
+    if ttl <= 0 or not keys:
+        return {}
     try:
-        hit = cache.get(key)
+        hits = cache.get_many(keys)
     except StateError as exc:
         log.warning("name cache unavailable, fetching instead: %s", exc)
-        return None
-    if hit is None:
-        return None
-    value, stored_at = hit
-    age = (clock() - stored_at).total_seconds()
-    return value if 0 <= age < ttl else None
+        return {}
+    now = clock()
+    return {k: value for k, (value, stored_at) in hits.items()
+            if 0 <= (now - stored_at).total_seconds() < ttl}
 
 
 def keep(cache: CatalogCache, key: str, value: Any,
          clock: Callable[[], datetime] = utcnow) -> None:
     """Store ``value`` under ``key`` now (nothing when caching is off or the cache fails)."""
-    if cache.ttl_s <= 0:
+    keep_many(cache, {key: value}, clock)
+
+
+def keep_many(cache: CatalogCache, values: dict[str, Any],
+              clock: Callable[[], datetime] = utcnow) -> None:
+    """Store several values now, in one write."""
+    if cache.ttl_s <= 0 or not values:
         return
     try:
-        cache.put(key, value, clock())
+        cache.put_many(values, clock())
     except StateError as exc:
-        log.warning("name cache unavailable, value not kept: %s", exc)
+        log.warning("name cache unavailable, values not kept: %s", exc)

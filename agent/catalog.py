@@ -33,7 +33,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any, Callable, Sequence
 
-from agent.cache import PROCESS_CACHE, CatalogCache, fresh, keep, utcnow
+from agent.cache import PROCESS_CACHE, CatalogCache, fresh, fresh_many, keep, keep_many, utcnow
 from agent.figures import run_concurrently
 from agent.periods import floor_hour, iso
 from agent.sources.base import Source
@@ -140,12 +140,14 @@ class Catalog:
                 **{w: f"workloads={w}" for w in exact if w not in words}}
         found: dict[str, list[str]] = {}
         todo: dict[str, str] = {}
+        cached = fresh_many(self.cache, [f"{self._scope}|{k}" for k in keys.values()
+                                         if k not in self._memo], self.clock)
         for word, key in keys.items():
             full = f"{self._scope}|{key}"
             if key in self._memo:
                 found[word] = self._memo[key]
-            elif (hit := self._read(full)) is not None:
-                found[word] = self._memo[key] = hit
+            elif full in cached:
+                found[word] = self._memo[key] = cached[full]
             else:
                 todo[word] = key
         if todo:
@@ -153,9 +155,9 @@ class Catalog:
             only = [w for w in todo if w not in words]
             looked = self.source.find_workload_names(None, self.start, self.end, near, only)
             for word, key in todo.items():
-                names = sorted(set(looked.get(word, [])))
-                found[word] = self._memo[key] = names
-                self._write(f"{self._scope}|{key}", names)
+                found[word] = self._memo[key] = sorted(set(looked.get(word, [])))
+            keep_many(self.cache, {f"{self._scope}|{k}": found[w] for w, k in todo.items()},
+                      self.clock)
         if keys:
             self.record.append({"tool": "find_workload_names",
                                 "args": {"words": list(words), "exact": [w for w in exact

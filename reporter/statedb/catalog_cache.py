@@ -77,28 +77,38 @@ class StateCatalogCache:
             raise StateError(f"state database {mask_url(self.url)}: {one_line(exc)}") from None
 
     def get(self, key: str) -> tuple[Any, datetime] | None:
-        def read(engine: Engine):
-            with engine.begin() as conn:
-                row = conn.execute(select(catalog_cache.c.value, catalog_cache.c.stored_at)
-                                   .where(catalog_cache.c.key == db_key(key))).first()
-            return (row.value, row.stored_at) if row is not None else None
+        return self.get_many([key]).get(key)
 
-        return self._run(read, None)
+    def get_many(self, keys: list[str]) -> dict[str, tuple[Any, datetime]]:
+        by_db = {db_key(k): k for k in keys}
+
+        def read(engine: Engine) -> dict[str, tuple[Any, datetime]]:
+            c = catalog_cache.c
+            with engine.begin() as conn:
+                rows = conn.execute(select(c.key, c.value, c.stored_at)
+                                    .where(c.key.in_(list(by_db)))).all()
+            return {by_db[r.key]: (r.value, r.stored_at) for r in rows if r.key in by_db}
+
+        return self._run(read, {}) if by_db else {}
 
     def put(self, key: str, value: Any, stored_at: datetime) -> None:
-        k = db_key(key)
+        self.put_many({key: value}, stored_at)
+
+    def put_many(self, values: dict[str, Any], stored_at: datetime) -> None:
+        rows = [{"key": db_key(k), "value": v, "stored_at": stored_at} for k, v in values.items()]
+        c = catalog_cache.c
 
         def write(engine: Engine) -> None:
             try:
                 with engine.begin() as conn:
                     conn.execute(delete(catalog_cache).where(
-                        (catalog_cache.c.key == k) | (catalog_cache.c.stored_at < stored_at - KEEP)))
-                    conn.execute(insert(catalog_cache).values(key=k, value=value,
-                                                              stored_at=stored_at))
+                        c.key.in_([r["key"] for r in rows]) | (c.stored_at < stored_at - KEEP)))
+                    conn.execute(insert(catalog_cache), rows)
             except IntegrityError:
-                pass  # another process stored this key just now: its value is as fresh
+                pass  # another process stored these keys just now: its values are as fresh
 
-        self._run(write, None)
+        if rows:
+            self._run(write, None)
 
     def close(self) -> None:
         if self._engine is not None:
