@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
 
+from agent.cache import CatalogCache
 from agent.settings import LLMSettings
 from agent.sources.base import Source
 
@@ -21,4 +21,6 @@ class AgentDeps:
     now: datetime
     llm: LLMSettings | None = None  # None or without a key: rules only, no network at all
     default_cluster: str | None = None
-    catalog: Any = None  # a TTL cache of small catalogues (clusters, namespaces, label keys)
+    # where the names questions are resolved against are cached (agent.catalog); None: this
+    # process's memory
+    catalog: CatalogCache | None = None

@@ -32,6 +32,15 @@ _STRIP = "'\"“”‘’`「」『』《》 \t"
 _SEP = re.compile(r"[\s\-_./]+")
 
 
+def lookup_prefix(word: str, n: int = 4) -> str:
+    """The beginning a lookup by prefix starts from: the first ``n`` letters/digits of the
+    lower-cased word's first run of them (``"ResNet_trian"`` -> ``"resn"``), so separator
+    variants and typos after it are still found and scored; the word's start otherwise."""
+    low = word.lower()
+    run = re.match(r"[^\W_]+", low)
+    return (run.group(0) if run else low)[:n]
+
+
 def normalize(name: str) -> str:
     """Case- and separator-free form used for step 3 and for fuzzy scores."""
     return _SEP.sub("", name.casefold())

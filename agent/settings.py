@@ -7,20 +7,22 @@ The full program configuration (state database, SMTP, schedules) composes these 
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Literal
 
-import platformdirs
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
 from pydantic_core import PydanticCustomError
 
 
 def data_dir() -> Path:
     """Where the embedded SQLite files live (``GPUREPORT_HOME`` overrides the platform dir)."""
-    import os
-
     home = os.environ.get("GPUREPORT_HOME")
-    return Path(home) if home else Path(platformdirs.user_data_dir("gpureport", appauthor=False))
+    if home:
+        return Path(home)
+    import platformdirs  # only without GPUREPORT_HOME: not on every command's start-up path
+
+    return Path(platformdirs.user_data_dir("gpureport", appauthor=False))
 
 
 def default_database_url() -> str:
@@ -122,6 +124,9 @@ class SourceSettings(Strict):
     user_annotation: str = "primus-safe.user.name"
     timeout: float = Field(15.0, gt=0)
     retries: int = Field(3, ge=0, le=10)
+    # how long the names a question is resolved against (clusters, namespaces, users, label
+    # keys, workload lookups) are reused before being fetched again; 0 = every question
+    catalog_ttl_s: float = Field(300.0, ge=0, le=86400)
 
     @field_validator("database_url")
     @classmethod

@@ -182,8 +182,8 @@ def workload_history(a: WorkloadHistoryArgs, source: Source, now: datetime) -> d
     p = a.period.period()
     out = figures.trend(source, scope, p)
     out["workloads"] = [w.__dict__ for w in source.workloads(a.cluster, p.start, p.end,
-                                                             namespace=a.namespace)
-                        if w.name == a.workload]
+                                                             namespace=a.namespace,
+                                                             workload=a.workload)]
     return out
 
 

@@ -137,7 +137,7 @@ def ask(app, question: str, cluster, session, lang, as_json, no_llm, interactive
     if session:  # the session tables live beside the run records: migrations first
         open_state(cfg.state.database_url).close()
         saver = checkpointer(cfg.state.database_url)
-    source = make_source(cfg.source)
+    source = make_source(cfg.source, cache=app.catalog_cache())  # lens: its cluster list too
     try:
         deps = app.agent_deps(source, use_llm=not no_llm)
         with saver as cp:

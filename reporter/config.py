@@ -253,6 +253,7 @@ ENV_MAP: dict[str, tuple[str, Any]] = {
     "SMTP_SSL": ("smtp.ssl", _bool),
     "SMTP_FROM": ("smtp.from", str),
     "GPUREPORT_SCHEDULES_DIR": ("schedules_dir", str),
+    "GPUREPORT_CATALOG_TTL": ("source.catalog_ttl_s", str),
     "GPUREPORT_SERVER_HOST": ("server.host", str),
     "GPUREPORT_SERVER_PORT": ("server.port", str),
     "GPUREPORT_SERVER_TOKEN": ("server.token", str),

@@ -70,8 +70,10 @@ def checksum(url: str) -> dict[str, str]:
         with eng.connect() as conn:
             for t in schema.metadata.sorted_tables:
                 cols = [c for c in t.c if c.name != "id"]
+                # a JSON column's type may be a decorator around JSON (schema.Json)
                 conv = [stamp if isinstance(c.type, DateTime) else
-                        js if isinstance(c.type, JSON) else repr for c in cols]
+                        js if isinstance(getattr(c.type, "impl", c.type), JSON) else repr
+                        for c in cols]
                 lines = sorted("|".join(f(v) for f, v in zip(conv, row))
                                for row in conn.execute(select(*cols)))
                 out[t.name] = hashlib.sha256("\n".join(lines).encode()).hexdigest()

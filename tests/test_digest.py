@@ -424,7 +424,7 @@ def empty_sqlite(tmp_path) -> str:
     return f"sqlite:///{path}"
 
 
-NO_LENS = ("has no Lens table cluster_gpu_hourly_stats", "run `gpureport demo`",
+NO_LENS = ("has no Lens tables (is it empty?)", "run `gpureport demo`",
            "set source.database_url")
 
 

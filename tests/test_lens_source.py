@@ -340,7 +340,7 @@ def test_factory_builds_the_configured_source(db_url):
 
     lens = make_source(SourceSettings(kind="lens", lens_url="http://127.0.0.1:9/", retries=1))
     assert isinstance(lens, LensSource) and lens.base_url == "http://127.0.0.1:9/v1"
-    assert lens.retries == 1
+    assert lens.client.retries == 1
     lens.close()
     with pytest.raises(SourceError, match="lens_url"):
         make_source(SourceSettings(kind="lens"))
@@ -498,6 +498,80 @@ def test_the_inclusive_end_of_the_api_is_trimmed(src, server):
     odd = src.period_stats(Scope(cluster="alpha"), START, START + timedelta(hours=2, seconds=0.5))
     assert odd.rows == 3
     assert src.period_stats(Scope(cluster="alpha"), END, END).rows == 0
+
+
+# == LensSource: paging is bounded whatever the server claims (issue 11) ==========================
+@pytest.mark.parametrize("fields, message", [
+    ({"total": "lots"}, "a total that is not a count for /gpu-aggregation/cluster/hourly-stats: "
+                        "'lots'"),
+    ({"total": -5}, "a negative total"),
+    ({"total": True}, "a total that is not a count"),
+    ({"total_pages": -1}, "a negative total_pages"),
+    ({"total_pages": "2"}, "a total_pages that is not a count"),
+])
+def test_counts_that_are_not_counts_are_a_clear_error(src, server, fields, message):
+    server.page_fields = fields
+    with pytest.raises(SourceError, match=message):
+        src.period_stats(Scope(cluster="alpha"), START, END)
+    assert len(server.requests) == 1
+
+
+def test_more_pages_than_rows_is_a_clear_error_not_an_endless_loop(src, server):
+    server.page_fields, server.empty_pages = {"total_pages": 100_000_000}, True
+    with pytest.raises(SourceError, match="reported 100000000 pages for 48 rows"):
+        src.period_stats(Scope(cluster="alpha"), START, END)
+    assert len(server.requests) == 1
+
+
+def test_rows_claimed_but_never_sent_are_a_clear_error(src, server):
+    server.page_fields, server.empty_pages = {"total": 5000, "total_pages": 5}, True
+    with pytest.raises(SourceError, match="reported 5000 rows of /gpu-aggregation/cluster/"
+                                          "hourly-stats but sent none"):
+        src.period_stats(Scope(cluster="alpha"), START, END)
+    assert len(server.requests) == 1
+
+
+def test_more_rows_than_the_page_cap_allows_are_refused_at_once(server):
+    server.page_fields = {"total": 5_000_000, "total_pages": 5000}
+    with LensSource(server.url, backoff=0.001) as lens:
+        with pytest.raises(SourceError, match="5000000 rows .* more than the 1000 pages"):
+            lens.period_stats(Scope(cluster="alpha"), START, END)
+    assert len(server.requests) == 1
+
+
+def test_windows_split_to_find_missing_rows_stop_at_the_page_cap(server):
+    server.page_fields = {"total": 1500, "total_pages": 2}  # claims rows it never sends
+    with LensSource(server.url, backoff=0.001, max_pages=5) as lens:
+        with pytest.raises(SourceError, match="more than 5 pages for one window"):
+            lens.period_stats(Scope(cluster="alpha"), START, END)
+    assert len(server.requests) == 5
+
+
+def test_a_pass_ends_at_the_rows_reported(src, server):
+    server.page_fields = {"total_pages": 40}  # more pages than the 48 rows need: not read
+    assert src.period_stats(Scope(cluster="alpha"), START, END).rows == 48
+    assert [p["page"] for p in hourly_params(server, "/cluster/hourly-stats")] == ["1"]
+
+
+# == LensSource: workload names are looked up, never listed =======================================
+def test_workload_lookups_find_exact_case_and_deleted_names(src, server):
+    window = (START - timedelta(days=30), END)
+    found = src.find_workload_names(None, *window, ["svc-api", "SVC-WEB", "train-1"],
+                                    exact=["etl"])
+    assert found["svc-api"] == ["svc-api"]
+    assert "svc-web" in found["SVC-WEB"]
+    assert found["train-1"] == ["train-1"]  # only in the hourly rows: found by the exact filter
+    assert found["etl"] == []  # exact-only words are not sent over the API
+    paths = server.paths()
+    assert "/v1/workloads" in paths and all(
+        r.params.get("name") for r in server.requests if r.path == "/v1/workloads")
+
+
+def test_a_mistyped_workload_gets_near_names_over_the_api(src, server):
+    found = src.find_workload_names("alpha", START - timedelta(days=30), END, ["svc_ap"])
+    assert "svc-api" in found["svc_ap"]
+    names = [r.params["name"] for r in server.requests if r.path == "/v1/workloads"]
+    assert names == ["svc_ap", "svc"]  # the word, then its first letters
 
 
 # == LensSource: realtime snapshot =================================================================
@@ -691,3 +765,51 @@ def test_the_server_also_serves_a_sqlite_store(tmp_path):
         raw = httpx.get(server.url + "/gpu-aggregation/snapshots/latest").json()["data"]
         assert raw["snapshot_time"] == "2026-11-18T00:00:00Z"  # empty cluster -> own cluster
         assert raw["allocation_details"]["namespaces"]["infra"]["utilization"] == 5
+
+
+# == requests per question (issue 10 item 10): only what the answer needs =========================
+def ask_over_lens(server, question: str, cache):
+    from agent.ask import ask
+    from agent.deps import AgentDeps
+    from tests.conftest import NOW
+
+    server.requests.clear()
+    with LensSource(server.url, backoff=0.001, cache=cache) as lens:  # a new process, warm cache
+        answer = ask(question, AgentDeps(source=lens, now=NOW, catalog=cache), use_llm=False)
+    return answer, server.counts()
+
+
+def test_requests_per_question_kind_with_a_warm_name_cache(demo_db):
+    from agent.cache import PROCESS_CACHE
+
+    with serve_lens(demo_db) as server:
+        for question in ("how many GPUs are in use right now on gpu-east",
+                         "how many GPUs are in use right now in all clusters",
+                         "What is the GPU utilization trend over the last 7 days?",
+                         "what namespaces are there"):
+            ask_over_lens(server, question, PROCESS_CACHE)  # fills the cache (cold)
+        answer, counts = ask_over_lens(server, "how many GPUs are in use right now on gpu-east",
+                                       PROCESS_CACHE)
+        assert answer.intent == "realtime" and counts == {"/gpu-aggregation/snapshots": 1}
+        answer, counts = ask_over_lens(server, "how many GPUs are in use right now in all "
+                                               "clusters", PROCESS_CACHE)
+        assert answer.figures["total_gpus"] > 0 and counts == {"/gpu-aggregation/snapshots": 3}
+        answer, counts = ask_over_lens(server, "What is the GPU utilization trend over the last "
+                                               "7 days?", PROCESS_CACHE)
+        assert answer.intent == "trend" and "/workloads" not in counts
+        assert set(counts) == {"/gpu-aggregation/cluster/hourly-stats",
+                               "/gpu-aggregation/workloads/hourly-stats"}
+        assert counts["/gpu-aggregation/cluster/hourly-stats"] == 3  # once per cluster, not twice
+        answer, counts = ask_over_lens(server, "what namespaces are there", PROCESS_CACHE)
+        assert answer.intent == "discovery" and counts == {"/gpu-aggregation/namespaces": 3}
+
+
+def test_a_cold_question_lists_no_workloads(demo_db):
+    from agent.cache import MemoryCache
+
+    with serve_lens(demo_db) as server:
+        for question in ("how many GPUs are in use right now in all clusters",
+                         "Why is ml-team's utilization lower this week than last week?"):
+            _, counts = ask_over_lens(server, question, MemoryCache())
+            assert "/workloads" not in counts, question
+            assert counts.get("/gpu-aggregation/clusters", 0) <= 1

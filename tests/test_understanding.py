@@ -260,6 +260,31 @@ def test_resolve_name_exact_case_fuzzy():
     assert resolve_name("gpu-weast", ["gpu-east", "gpu-west"])[1][0] == "gpu-west"
 
 
+@pytest.mark.parametrize("q, cluster", [
+    ("how fresh is the data", None),
+    ("When was the data last updated?", None),
+    ("is the data up to date", None),
+    ("is the gpu-west data stale?", "gpu-west"),
+    ("how old is the data on gpu-east", "gpu-east"),
+    ("数据更新到什么时候", None),
+    ("数据是最新的吗", None),
+    ("gpu-east的数据更新到哪天了", "gpu-east"),
+])
+def test_questions_about_how_recent_the_data_is_are_freshness(q, cluster):
+    u = understand(q, NOW, META)
+    assert (u.intent, u.cluster, u.issues) == ("freshness", cluster, [])
+    assert u.confidence >= 0.6
+
+
+@pytest.mark.parametrize("q, intent", [
+    ("what is the latest GPU usage", "realtime"),  # the latest *figures*, not the data's age
+    ("最新的GPU分配情况", "realtime"),
+    ("show me the current allocation", "realtime"),
+])
+def test_latest_figures_stay_realtime(q, intent):
+    assert understand(q, NOW, META).intent == intent
+
+
 def test_two_entities_of_a_kind_make_a_comparison():
     u = understand("Compare GPU usage between ml-team and cv-team", NOW, META)
     assert (u.intent, u.namespace, u.other_kind, u.other) == ("compare", "ml-team", "namespace", "cv-team")
@@ -393,3 +418,58 @@ def test_language_detection():
     assert detect_language("ml-team这周的利用率") == "zh"
     assert detect_language("What is ml-team's utilization?") == "en"
     assert understand("现在集群有多少GPU在使用？", NOW, META).language == "zh"
+
+
+# -- the same questions against a store: names looked up, not listed ---------------------------
+
+@pytest.fixture(scope="module")
+def meta_store(tmp_path_factory) -> str:
+    """A SQLite Lens store holding exactly the names of ``META`` (one hour of rows each)."""
+    from sqlalchemy import create_engine, insert
+
+    from agent.sources import schema as s
+
+    url = f"sqlite:///{tmp_path_factory.mktemp('meta') / 'meta.db'}"
+    eng = create_engine(url)
+    s.metadata.create_all(eng)
+    hour = (NOW - timedelta(hours=1)).replace(tzinfo=None)
+    with eng.begin() as c:
+        c.execute(insert(s.cluster_hourly), [dict(cluster_name=n, stat_hour=hour)
+                                             for n in META.clusters])
+        c.execute(insert(s.namespace_hourly), [dict(cluster_name="gpu-east", namespace=n,
+                                                    stat_hour=hour) for n in META.namespaces])
+        c.execute(insert(s.label_hourly), [
+            dict(cluster_name="gpu-east", dimension_type=t, dimension_key=k, dimension_value=v,
+                 stat_hour=hour)
+            for t, keys in META.label_keys.items() for k in keys for v in META.label_values[k]])
+        c.execute(insert(s.workload_hourly), [
+            dict(cluster_name="gpu-east", namespace="ml-team", workload_name=n,
+                 workload_type="Job", stat_hour=hour) for n in META.workloads])
+    eng.dispose()
+    return url
+
+
+def _reading(u) -> tuple:
+    issues = [(i.kind, i.entity, i.text, tuple(i.suggestions) if i.kind == "unknown"
+               else tuple(sorted(i.suggestions))) for i in u.issues]
+    return (u.intent, round(u.confidence, 6), u.entities_json(), u.other, u.discovery_target,
+            u.label_type, u.label_key, u.ranking_entity, u.ranking_by, u.limit, issues)
+
+
+def test_names_looked_up_in_a_store_read_the_question_set_as_the_full_lists_do(meta_store):
+    """Every question of questions.yaml reads the same through the catalogue (workload names
+    looked up per word, small catalogues fetched on demand) as against the full lists."""
+    from agent.cache import MemoryCache
+    from agent.catalog import Catalog
+    from agent.sources.sql import SqlSource
+
+    src = SqlSource(meta_store)
+    cache = MemoryCache()
+    differ = []
+    for e in load_questions():
+        want = _reading(understand(e["q"], NOW, META))
+        got = _reading(understand(e["q"], NOW, Catalog(src, NOW, cache=cache)))
+        if got != want:
+            differ.append(f"{e['q']!r}: {got} != {want}")
+    src.close()
+    assert not differ, "\n".join(differ[:10])

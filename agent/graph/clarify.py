@@ -27,7 +27,7 @@ from agent.catalog import OPTIONS_DAYS
 from agent.deps import AgentDeps
 from agent.errors import PeriodError
 from agent.graph.state import AgentState, deps_of
-from agent.graph.understand import catalogue, settle
+from agent.graph.understand import catalogue, names_of, settle
 from agent.names import resolve_name, suggestions
 from agent.periods import baseline as baseline_of, parse_period
 from agent.understand.model import Issue, Understanding
@@ -113,8 +113,7 @@ def apply_choice(u: Understanding, issue: Issue, choice: str, options: list[str]
     if value is None:
         record: list[dict] = []
         meta = catalogue(deps, record)
-        real = {"cluster": meta.clusters, "namespace": meta.namespaces, "user": meta.users,
-                "workload": meta.workloads}.get(issue.entity, [])
+        real = names_of(meta, issue.entity, choice.strip())
         value, sugg = resolve_name(choice.strip(), real)
         if value is None:
             out.issues.insert(0, Issue("unknown", issue.entity, choice.strip(), sugg))
@@ -159,7 +158,7 @@ def _apply_label(u: Understanding, text: str, deps: AgentDeps) -> Understanding:
         u.issues.insert(0, Issue("unknown", "label", text, suggestions(text, keys)))
         return u
     u.label_type, u.label_key = ltype or types[0], key
-    values = meta.label_values.get(key) or []
+    values = meta.values_of(u.label_type, key)
     if not value:
         u.issues.insert(0, Issue("missing", "label", f"{key}=", [f"{key}={v}" for v in values]))
         return u

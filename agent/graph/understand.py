@@ -28,7 +28,7 @@ from agent.graph.state import AgentState, deps_of
 from agent.names import resolve_name
 from agent.periods import baseline as baseline_of, last_days, this_week
 from agent.understand import llm as llm_mod
-from agent.understand.model import Issue, Metadata, Understanding
+from agent.understand.model import Issue, Names, Understanding
 from agent.understand.rules import detect_language, understand as rule_understand
 
 FOLLOW_UP = re.compile(r"^\s*(and|what about|how about|same for|instead|then|also|那|那么|还有|换成|再看)"
@@ -78,14 +78,15 @@ def understand(state: AgentState, config: RunnableConfig) -> dict:
 
 
 # -- the names a question is resolved against -------------------------------------------------------
-def catalogue(deps: AgentDeps, record: list[dict]) -> Metadata:
-    """The real names of the source (appends what it asked to ``record``)."""
-    return catalog.load_metadata(deps.source, deps.now, record)
+def catalogue(deps: AgentDeps, record: list[dict]) -> Names:
+    """The real names of the source, fetched as the question needs them and kept in
+    ``deps.catalog`` (appends what it fetched to ``record``)."""
+    return catalog.load_metadata(deps.source, deps.now, record, cache=deps.catalog)
 
 
 def home_clusters(deps: AgentDeps, namespace: str) -> list[str]:
     """The clusters where ``namespace`` was active lately."""
-    return catalog.clusters_with_namespace(deps.source, deps.now, namespace)
+    return catalog.clusters_with_namespace(deps.source, deps.now, namespace, cache=deps.catalog)
 
 
 def llm_settings(state: AgentState, deps: AgentDeps):
@@ -179,15 +180,28 @@ def merge_follow_up(u: Understanding, prev: Understanding) -> Understanding:
     return merged
 
 
+def names_of(meta: Names, kind: str, text: str) -> list[str]:
+    """The real names of ``kind`` that ``text`` is resolved against (for a workload: those the
+    catalogue finds near ``text``; fetched only for the kind asked)."""
+    if kind == "workload":
+        return meta.workloads_near([text])
+    if kind == "namespace":
+        return meta.namespaces
+    if kind == "user":
+        return meta.users
+    return meta.clusters
+
+
 # -- the LLM's proposal ------------------------------------------------------------------------------------
-def validated(extracted: Understanding, rules: Understanding, meta: Metadata) -> Understanding:
-    """LLM output is a proposal: names must exist in the metadata like any other mention."""
+def validated(extracted: Understanding, rules: Understanding, meta: Names) -> Understanding:
+    """LLM output is a proposal: names must exist in the metadata like any other mention
+    (workload names are looked up for the name proposed: they are not listed)."""
     extracted.question = rules.question
     extracted.issues = [i for i in rules.issues if i.kind == "ambiguous"]
-    for kind, options in (("namespace", meta.namespaces), ("user", meta.users),
-                          ("workload", meta.workloads), ("cluster", meta.clusters)):
+    for kind in ("namespace", "user", "workload", "cluster"):
         value = getattr(extracted, kind)
         if value:
+            options = names_of(meta, kind, value)
             match, sugg = resolve_name(value, options)
             if match:
                 setattr(extracted, kind, match)

@@ -15,6 +15,7 @@ from agent.errors import NotFound, SourceError
 from agent.sources.base import Source
 
 if TYPE_CHECKING:  # pragma: no cover
+    from agent.cache import CatalogCache
     from agent.settings import SourceSettings
 
 __all__ = ["NotFound", "Source", "SourceError", "make_source"]
@@ -24,12 +25,13 @@ def _source_class(module: str, name: str) -> type:
     return getattr(importlib.import_module(module), name)
 
 
-def make_source(settings: "SourceSettings") -> Source:
+def make_source(settings: "SourceSettings", cache: "CatalogCache | None" = None) -> Source:
     """The configured source.
 
-    ``lens`` talks to the Lens API at ``settings.lens_url``. ``sql`` reads the Lens tables; so
-    does ``prometheus``, because ``gpureport ingest prometheus`` fills that same SQL store and
-    questions are then answered from it.
+    ``lens`` talks to the Lens API at ``settings.lens_url``; ``cache`` (the CLI's state-database
+    name cache, ``AppContext.catalog_cache()``) keeps its cluster list between processes.
+    ``sql`` reads the Lens tables; so does ``prometheus``, because ``gpureport ingest
+    prometheus`` fills that same SQL store and questions are then answered from it.
     """
     if settings.kind == "lens":
         if not settings.lens_url:
@@ -37,7 +39,7 @@ def make_source(settings: "SourceSettings") -> Source:
                               "is not set")
         lens = _source_class("agent.sources.lens", "LensSource")
         return lens(settings.lens_url, user_annotation=settings.user_annotation,
-                    timeout=settings.timeout, retries=settings.retries)
+                    timeout=settings.timeout, retries=settings.retries, cache=cache)
     sql = _source_class("agent.sources.sql", "SqlSource")
     return sql(settings.database_url, databases=settings.databases,
                user_annotation=settings.user_annotation)

@@ -31,7 +31,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
 from datetime import datetime
-from typing import Literal, Protocol, runtime_checkable
+from typing import Literal, Protocol, Sequence, runtime_checkable
 
 from agent.errors import NotFound, SourceError
 from agent.periods import iso
@@ -208,6 +208,11 @@ class Source(Protocol):
 
     def namespaces(self, cluster: str | None, start: datetime, end: datetime) -> list[str]: ...
 
+    def namespaces_by_cluster(self, start: datetime, end: datetime) -> dict[str, list[str]]:
+        """Every cluster's namespaces with rows in the period, at once (what name resolution
+        and "which cluster is ml-team in" need: one statement on `sql`)."""
+        ...
+
     def dimension_keys(self, cluster: str | None, dimension_type: str,
                        start: datetime, end: datetime) -> list[str]: ...
 
@@ -218,10 +223,24 @@ class Source(Protocol):
               namespace: str | None = None) -> list[str]: ...
 
     def workloads(self, cluster: str | None, start: datetime, end: datetime,
-                  namespace: str | None = None, user: str | None = None) -> list[WorkloadInfo]: ...
+                  namespace: str | None = None, user: str | None = None,
+                  workload: str | None = None) -> list[WorkloadInfo]:
+        """Workloads with rows in the period (of a namespace, of a user, of one name)."""
+        ...
 
-    def workload_names(self, cluster: str | None, start: datetime, end: datetime) -> list[str]:
-        """Distinct workload names (what name resolution needs, cheaper than ``workloads``)."""
+    def find_workload_names(self, cluster: str | None, start: datetime, end: datetime,
+                            words: Sequence[str], exact: Sequence[str] = (),
+                            limit: int = 50) -> dict[str, list[str]]:
+        """Per word, the names of workloads with rows in ``[start, end)`` that a person may mean
+        by it — for name resolution, which must not list every workload of a large cluster.
+
+        For each of ``words``: the names equal to it (also in lower case) and up to ``limit``
+        names sharing its beginning (``agent.names`` scores those for "did you mean" and finds
+        separator variants among them). For each of ``exact`` (everyday words, names only when
+        spelled exactly): the names equal to it. ``sql`` checks both in one statement; ``lens``
+        has no way to test many words at once, so it looks up ``words`` only (and returns
+        ``[]`` for ``exact``) to keep the requests of a question bounded.
+        """
         ...
 
     def period_stats(self, scope: Scope, start: datetime, end: datetime) -> PeriodStats: ...
@@ -243,6 +262,10 @@ class Source(Protocol):
         ...
 
     def ping(self) -> str: ...
+
+    def describe(self) -> str:
+        """Where the data comes from, credentials masked (for messages and cache keys)."""
+        ...
 
     def close(self) -> None: ...
 

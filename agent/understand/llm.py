@@ -23,7 +23,7 @@ import json
 from datetime import datetime
 from typing import Literal
 
-from pydantic import BaseModel, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from agent.errors import LLMError
 from agent.periods import PeriodError, baseline as baseline_of, parse_period
@@ -35,7 +35,11 @@ MAX_OPTIONS_IN_PROMPT = 60
 class Extraction(BaseModel):
     """What the model must return. Periods are expressions gpureport parses itself."""
 
-    intent: Literal["trend", "compare", "drilldown", "realtime", "discovery", "ranking", "help"]
+    # validated only when a model answers: its schema is not built on the rule path's start-up
+    model_config = ConfigDict(defer_build=True)
+
+    intent: Literal["trend", "compare", "drilldown", "realtime", "discovery", "ranking", "freshness",
+                    "help"]
     language: Literal["en", "zh"] = "en"
     cluster: str | None = None
     namespace: str | None = None

@@ -1,14 +1,17 @@
 """What understanding a question produces, shared by the rule parser and the LLM extractor.
 
 ``Understanding`` is plain data: the graph decides from it whether to clarify or to plan.
-``Metadata`` holds the real names of the source (fetched through the discovery tools) that
-mentions are resolved against, so the parser never invents a namespace.
+``Names`` is what the parser resolves mentions against, so it never invents a namespace: the
+real clusters, namespaces, users and label keys, and for workloads — far too many to list on a
+real cluster — only the real names near the words of the question. ``Metadata`` is a fixed
+set of names (tests, a caller that already has them); ``agent.catalog.Catalog`` fetches them
+from the source on first use and caches them.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Literal, Protocol, Sequence
 
 from agent.periods import Period
 
@@ -19,16 +22,58 @@ INTENTS: tuple[str, ...] = ("trend", "compare", "drilldown", "realtime", "discov
 EntityKind = Literal["cluster", "namespace", "user", "workload", "label"]
 
 
+class Names(Protocol):
+    """The real names a question is resolved against.
+
+    The lists are read only when the question needs them (a question without a ``key=value``
+    never reads ``label_keys``), so an implementation may fetch each on first use.
+    """
+
+    @property
+    def clusters(self) -> list[str]: ...
+
+    @property
+    def namespaces(self) -> list[str]: ...  # active in the recent window, every cluster
+
+    @property
+    def users(self) -> list[str]: ...
+
+    @property
+    def label_keys(self) -> dict[str, list[str]]: ...  # "label"/"annotation" -> keys
+
+    @property
+    def workloads(self) -> list[str]:
+        """The workload names found by the last ``workloads_near`` (all of them, for a fixed
+        list)."""
+        ...
+
+    def values_of(self, label_type: str, key: str) -> list[str]:
+        """The values of one label key ([] when unknown: the value is then taken as written)."""
+        ...
+
+    def workloads_near(self, words: Sequence[str], exact: Sequence[str] = ()) -> list[str]:
+        """Real workload names a person may mean by ``words`` (equal, ignoring case or
+        separators, or close enough to suggest), plus those equal to one of ``exact``
+        (everyday words, which are names only when spelled exactly)."""
+        ...
+
+
 @dataclass
 class Metadata:
-    """Real names known to the source, for resolution and for clarification options."""
+    """A fixed set of real names (``Names``), for resolution and for clarification options."""
 
     clusters: list[str] = field(default_factory=list)
     namespaces: list[str] = field(default_factory=list)  # active in the recent window
     users: list[str] = field(default_factory=list)
     workloads: list[str] = field(default_factory=list)
     label_keys: dict[str, list[str]] = field(default_factory=dict)  # "label"/"annotation" -> keys
-    label_values: dict[str, list[str]] = field(default_factory=dict)  # key -> values
+    label_values: dict[str, list[str]] = field(default_factory=dict)  # label key -> values
+
+    def values_of(self, label_type: str, key: str) -> list[str]:
+        return list(self.label_values.get(key, []))
+
+    def workloads_near(self, words: Sequence[str], exact: Sequence[str] = ()) -> list[str]:
+        return list(self.workloads)  # a fixed list is small enough to search whole
 
 
 @dataclass

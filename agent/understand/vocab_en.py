@@ -74,6 +74,16 @@ INTENT_CUES: tuple[tuple[str, str, float], ...] = (
      r"\b(?:capacity|gpus?) (?:is |are )?(?:free|available|left|remaining)\b|\b(?:is|are) free\b|"
      r"\bleft (?:on|in)\b", "realtime", 1.2),
     (r"\bstatus\b", "realtime", 0.6),
+    # freshness: how recent the data is (the newest hour of statistics), not a GPU figure
+    (r"\bfresh(?:ness)?\b|\bstale(?:ness)?\b|\bup[- ]to[- ]date\b|\bout of date\b|\boutdated\b",
+     "freshness", 2.5),
+    (r"\b(?:last|latest|most recent(?:ly)?) (?:updated?|refresh\w*|report\w*|ingest\w*|collect\w*|"
+     r"written|aggregat\w*)\b|\bupdated last\b", "freshness", 2.5),
+    (r"\bhow (?:old|recent|new|current) (?:is|are) (?:the |our |its )?(?:data|stats|statistics|numbers)\b|"
+     r"\b(?:newest|oldest) (?:data|hour|stats|statistics|row)\b|\bdata (?:age|lag|delay|latency)\b",
+     "freshness", 2.5),
+    (r"\bwhen\b[^?.!]{0,50}\b(?:updated?|refreshed|ingested|collected|aggregated|reported|written)\b",
+     "freshness", 1.5),
     # ranking: children ordered by a figure
     (r"\btop\b", "ranking", 1.5),
     (r"\bmost\b", "ranking", 1.2),

@@ -202,9 +202,19 @@ leases = Table(
     Column("expires_at", UTCDateTime(), nullable=False),
 )
 
+# Names the agent resolves questions against (agent/catalog.py), shared by every process
+# for their TTL: key = where the names come from + what was asked; value = JSON.
+catalog_cache = Table(
+    "catalog_cache", metadata,
+    Column("key", String(512), primary_key=True),
+    Column("value", _json(), nullable=False),
+    Column("stored_at", UTCDateTime(), nullable=False),
+    Index("ix_catalog_cache_stored_at", "stored_at"),
+)
+
 __all__ = [
     "metadata", "runs", "deliveries", "alert_state", "alert_notifications", "scheduler_locks",
-    "delivery_claims", "leases", "UTCDateTime", "RUN_STATUSES", "RUN_TRIGGERS",
+    "delivery_claims", "leases", "catalog_cache", "UTCDateTime", "RUN_STATUSES", "RUN_TRIGGERS",
     "DELIVERY_CHANNELS", "SENT_STATUSES", "DELIVERY_STATUSES", "CLAIM_STATUSES", "CLAIM_PHASES",
     "ALERT_STATUSES", "NOTIFICATION_KINDS",
 ]

@@ -35,8 +35,11 @@ Quirks reproduced on purpose (a client must cope with them against a real Lens):
 Fault injection for tests: ``fail_next(n, status)``, ``garbage_next(n)``,
 ``envelope_error_next(n, code, message)``, ``delay(seconds)``; ordering knobs
 ``page_overlap`` (page p > 1 starts that many rows early, as if rows were inserted while a client
-paged) and ``shuffle_ties`` (rows sharing a sort value come in a new random order per request).
-``requests`` records ``(path, params)`` of every request received, failed ones included.
+paged) and ``shuffle_ties`` (rows sharing a sort value come in a new random order per request);
+paging lies: ``page_fields`` replaces fields of every hourly-stats wrapper (``{"total": "lots"}``,
+``{"total_pages": 100000000}``) and ``empty_pages`` serves pages without rows.
+``requests`` records ``(path, params)`` of every request received, failed ones included;
+``counts()`` tallies them by path.
 
 Usage::
 
@@ -227,6 +230,8 @@ class LensServer:
         self.requests: list[RecordedRequest] = []
         self.page_overlap = 0
         self.shuffle_ties = False
+        self.page_fields: dict[str, Any] = {}
+        self.empty_pages = False
         self._lock = threading.Lock()
         self._fail: list[int] = []
         self._garbage = 0
@@ -296,11 +301,21 @@ class LensServer:
         self._delay = 0.0
         self.page_overlap = 0
         self.shuffle_ties = False
+        self.page_fields = {}
+        self.empty_pages = False
 
     def paths(self) -> list[str]:
         """Just the paths of ``requests`` (handy for counting retries)."""
         with self._lock:
             return [r.path for r in self.requests]
+
+    def counts(self) -> dict[str, int]:
+        """Requests received per path, without the ``/v1`` prefix."""
+        out: dict[str, int] = {}
+        for path in self.paths():
+            key = path.removeprefix("/v1")
+            out[key] = out.get(key, 0) + 1
+        return out
 
     # -- request handling ---------------------------------------------------------------------
     def _take_fault(self) -> tuple[str, Any] | None:
@@ -476,7 +491,8 @@ class LensServer:
                            f"LIMIT {PAGE_ROWS} OFFSET :offset", failure, offset=offset, **binds)
         return {"total": total, "page": page, "page_size": REPORTED_PAGE_SIZE,
                 "total_pages": math.ceil(total / PAGE_ROWS),
-                "data": [serialize_row(r) for r in rows]}
+                "data": [] if self.empty_pages else [serialize_row(r) for r in rows],
+                **self.page_fields}
 
     def _distinct(self, params: dict, column: str, table: str, failure: str,
                   extra: dict[str, str]) -> list[str]:
