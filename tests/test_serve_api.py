@@ -454,6 +454,52 @@ def test_a_source_that_answers_garbage_is_503_not_500(tmp_path, slow_lens):
         slow_lens.reset_faults()
 
 
+# -- the name cache ---------------------------------------------------------------------------------
+def test_names_are_cached_in_the_worker_and_shared_through_the_state_database(demo_db, tmp_path):
+    """The names a question is resolved against are read once per TTL: a warm worker reads
+    none, a new worker (another replica, on the same state database) starts from what the
+    first one fetched; with ``catalog_ttl_s: 0`` every question reads them again."""
+    question = {"query": "Why is ml-team's utilization lower this week than last week?",
+                "cluster_name": "gpu-east"}
+
+    def source_calls(url: str) -> int:
+        body = requests.post(url + CHAT, json=question, timeout=60).json()
+        assert body["intent"] == "drilldown" and "ml-team" in body["answer"]
+        return body["debug_info"]["source_calls"]
+
+    cfg = serve_config(tmp_path, demo_db)
+    with live_server(cfg) as url:
+        cold, warm = source_calls(url), source_calls(url)
+    assert warm < cold
+    with live_server(cfg) as url:  # a new worker: memory empty, the state database warm
+        assert source_calls(url) == warm
+    uncached = cfg.model_copy(update={"source": cfg.source.model_copy(
+        update={"catalog_ttl_s": 0})})
+    with live_server(uncached) as url:
+        assert source_calls(url) == source_calls(url) == cold
+
+
+def test_the_layered_cache_serves_memory_then_the_state_database_by_age():
+    from datetime import datetime, timedelta, timezone
+
+    from agent.cache import MemoryCache, fresh_many
+    from reporter.serve.context import LayeredCache
+
+    now = datetime.now(timezone.utc)
+    back = MemoryCache(300)  # stands for the state database's table
+    cache = LayeredCache(MemoryCache(300), back)
+    cache.front.put("stale-here", ["old"], now - timedelta(seconds=400))
+    back.put("stale-here", ["fresh"], now - timedelta(seconds=10))  # another worker's fetch
+    back.put("only-there", ["b"], now - timedelta(seconds=20))
+    cache.front.put("only-here", ["m"], now)
+    assert fresh_many(cache, ["stale-here", "only-there", "only-here", "nowhere"]) == {
+        "stale-here": ["fresh"], "only-there": ["b"], "only-here": ["m"]}
+    # copied to memory with the time it was stored: it ages as it would have there
+    assert cache.front.get("only-there") == (["b"], now - timedelta(seconds=20))
+    cache.put("new", [1], now)
+    assert back.get("new") == cache.front.get("new") == ([1], now)
+
+
 # -- health, capabilities, reports, metrics, docs ------------------------------------------------
 def test_health_in_the_seed_shape(service):
     assert requests.get(service + "/health", timeout=30).json() == {
