@@ -39,6 +39,8 @@ def browser():
 
 
 def test_ask_stream_clarify_and_open_a_report(browser, demo_db, tmp_path):
+    from playwright.sync_api import expect  # (the page's CSP forbids evaluating strings)
+
     from tests.cli import run
 
     cfg = serve_config(tmp_path, demo_db)
@@ -97,7 +99,7 @@ def test_ask_stream_clarify_and_open_a_report(browser, demo_db, tmp_path):
         cells = second.locator("table td").all_inner_texts()
         assert "llm-eval-server" in cells and "user_a" in cells
         # one new conversation in the sidebar, above the terminal's, and it is the current one
-        page.wait_for_function("document.querySelectorAll('#sessions li').length === 2")
+        expect(page.locator("#sessions li")).to_have_count(2)
         names = page.locator("#sessions button.open").all_inner_texts()
         assert names == ["Why is ml-team's utilization lower this week than last week?",
                          "Which namespaces wasted the most GPU hours last week?"]
@@ -150,7 +152,7 @@ def test_ask_stream_clarify_and_open_a_report(browser, demo_db, tmp_path):
         # deleting a conversation from the sidebar removes its thread
         page.click("#tab-ask")
         page.locator("#sessions li[data-session='from-terminal'] button.delete").click()
-        page.wait_for_function("document.querySelectorAll('#sessions li').length === 1")
+        expect(page.locator("#sessions li")).to_have_count(1)
         assert page.locator("#sessions button.open").all_inner_texts() == [
             "Why is ml-team's utilization lower this week than last week?"]
         assert httpx.get(url + "/api/gpu-analysis/storage/conversations/from-terminal",
