@@ -53,10 +53,12 @@ STAGES = {
 
 def ask(question: str, deps: AgentDeps, *, session: str | None = None,
         language: str | None = None, cluster: str | None = None, use_llm: bool = True,
-        checkpointer: Any = None, resume: str | None = None) -> Answer:
+        checkpointer: Any = None, resume: str | None = None,
+        callbacks: list | None = None) -> Answer:
     """Answer a question typed by a person (rules first; the LLM only when unsure)."""
     return _final(stream(question, deps, session=session, language=language, cluster=cluster,
-                         use_llm=use_llm, checkpointer=checkpointer, resume=resume))
+                         use_llm=use_llm, checkpointer=checkpointer, resume=resume,
+                         callbacks=callbacks))
 
 
 def answer_preset(preset: Understanding, deps: AgentDeps) -> Answer:
@@ -68,9 +70,12 @@ def answer_preset(preset: Understanding, deps: AgentDeps) -> Answer:
 
 def stream(question: str, deps: AgentDeps, *, session: str | None = None,
            language: str | None = None, cluster: str | None = None, use_llm: bool = True,
-           checkpointer: Any = None, resume: str | None = None) -> Iterator[Event]:
+           checkpointer: Any = None, resume: str | None = None,
+           callbacks: list | None = None) -> Iterator[Event]:
     """The run of ``ask``, as events: ``Status`` (a node starts/ends), ``Data`` (a tool call
-    finished), then one ``Final`` with the ``Answer``."""
+    finished), then one ``Final`` with the ``Answer``. ``callbacks``: LangChain callback
+    handlers for the run (the HTTP service counts LLM calls and tokens with one); the
+    model calls made inside the nodes inherit them."""
     graph, config = _bound(deps, session, checkpointer)
     value: Any
     if resume is not None:
@@ -86,7 +91,7 @@ def stream(question: str, deps: AgentDeps, *, session: str | None = None,
             value = _resume(question.strip())
         else:
             value = new_turn(question, language=language, cluster=cluster, use_llm=use_llm)
-    return _run(value, deps, session, checkpointer)
+    return _run(value, deps, session, checkpointer, callbacks)
 
 
 def _final(events: Iterator[Event]) -> Answer:
@@ -98,10 +103,13 @@ def _final(events: Iterator[Event]) -> Answer:
     return answer
 
 
-def _bound(deps: AgentDeps, thread: str | None, checkpointer: Any):
+def _bound(deps: AgentDeps, thread: str | None, checkpointer: Any,
+           callbacks: list | None = None):
     graph = compiled(checkpointer if checkpointer is not None else memory_saver())
     config = {"configurable": {"thread_id": thread or f"{ONESHOT}{uuid.uuid4().hex}", "deps": deps},
               "recursion_limit": RECURSION_LIMIT}
+    if callbacks:
+        config["callbacks"] = list(callbacks)
     return graph, config
 
 
@@ -118,8 +126,8 @@ def _waiting_for(graph, config) -> dict | None:
 
 
 def _run(value: AgentState | Any, deps: AgentDeps, session: str | None,
-         checkpointer: Any) -> Iterator[Event]:
-    graph, config = _bound(deps, session, checkpointer)
+         checkpointer: Any, callbacks: list | None = None) -> Iterator[Event]:
+    graph, config = _bound(deps, session, checkpointer, callbacks)
     thread = config["configurable"]["thread_id"]
     oneshot = thread.startswith(ONESHOT)
     finished = False

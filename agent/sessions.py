@@ -57,7 +57,10 @@ def checkpointer(state_url: str) -> Iterator[Any]:
         conn = sqlite3.connect(path, check_same_thread=False, timeout=30)
         try:
             saver = SqliteSaver(conn, serde=serializer())
-            saver.setup()
+            saver.setup()  # WAL
+            # a run writes a checkpoint per step: in WAL mode NORMAL syncs at checkpoints of
+            # the WAL, not per commit (a power cut may lose the last turns, a crash none)
+            conn.execute("PRAGMA synchronous=NORMAL")
             yield saver
         finally:
             conn.close()

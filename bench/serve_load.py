@@ -7,7 +7,11 @@ sends N requests, C at a time, cycling through rule-path questions (realtime, tr
 drill-down, compare, in English and Chinese; no LLM), to ``/api/gpu-analysis/chat`` or to
 ``/chat/stream`` (a stream counts as done at its ``done`` event; its time to the first event is
 reported too). Prints throughput, P50/P95/P99 latency, errors and the server's peak RSS
-(``VmHWM`` of its process and workers), and writes the same as JSON with ``--json``.
+(``VmHWM`` of its process and workers), the server's CPU time per request (``/proc``: a
+figure that holds on a machine other work shares, where throughput and latency do not), and
+— from the server's own ``/metrics`` — how many milliseconds of a request went to data-source
+calls and to each tool (the agent's work, as against the service's); writes the same as JSON
+with ``--json``.
 
     python bench/serve_load.py [-n 1000] [-c 16] [--path chat|stream|both] [--workers 1]
                                [--no-save] [--url URL --pid PID] [--json FILE]
@@ -82,15 +86,33 @@ def start_server(db: Path, workers: int) -> tuple[subprocess.Popen, str]:
     raise SystemExit(f"the server did not become ready; see {home / 'serve.log'}")
 
 
+def server_pids(pid: int) -> list[int]:
+    """``pid`` and its children (uvicorn's workers)."""
+    try:
+        return [pid, *(int(p) for p in
+                       Path(f"/proc/{pid}/task/{pid}/children").read_text().split())]
+    except OSError:
+        return [pid]
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of the server's processes so far: what a request costs, whatever
+    else the machine is running (its wall-clock figures are not)."""
+    tick = os.sysconf("SC_CLK_TCK")
+    total = 0.0
+    for p in server_pids(pid):
+        try:
+            fields = Path(f"/proc/{p}/stat").read_text().rsplit(")", 1)[1].split()
+            total += (int(fields[11]) + int(fields[12])) / tick  # utime, stime
+        except (OSError, IndexError, ValueError):
+            pass
+    return total
+
+
 def peak_rss_mb(pid: int) -> float:
     """VmHWM of ``pid`` and its children (uvicorn's workers), in MiB."""
     total = 0
-    pids = [pid]
-    try:
-        pids += [int(p) for p in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
-    except OSError:
-        pass
-    for p in pids:
+    for p in server_pids(pid):
         try:
             for line in Path(f"/proc/{p}/status").read_text().splitlines():
                 if line.startswith("VmHWM:"):
@@ -154,6 +176,32 @@ async def load(url: str, path: str, n: int, concurrency: int, save: bool) -> dic
             "first_event_p50_ms": q(firsts, 0.50)}
 
 
+def scrape(url: str) -> dict[str, float]:
+    """``name{labels}`` -> value of the server's ``/metrics`` (sums and counts only)."""
+    out: dict[str, float] = {}
+    for line in httpx.get(url + "/metrics", timeout=30).text.splitlines():
+        if line.startswith("gpureport_") and ("_sum" in line or "_count" in line):
+            key, value = line.rsplit(" ", 1)
+            out[key] = float(value)
+    return out
+
+
+def breakdown(before: dict[str, float], after: dict[str, float], n: int) -> dict[str, float]:
+    """Mean milliseconds per request spent in data-source calls (all methods) and in each
+    tool, from the server's own histograms: what of a request is the agent's work."""
+    def per_request(prefix: str) -> dict[str, float]:
+        got: dict[str, float] = {}
+        for key, value in after.items():
+            if key.startswith(prefix) and "_sum" in key:
+                label = key[key.index("{") + 1:-1].split('"')[1] if "{" in key else ""
+                got[label] = got.get(label, 0.0) + value - before.get(key, 0.0)
+        return {k: round(v * 1000 / n, 1) for k, v in sorted(got.items()) if v > 0}
+
+    return {"source_ms_per_request": round(sum(per_request("gpureport_source_seconds").values()), 1),
+            "tool_ms_per_request": per_request("gpureport_tool_seconds"),
+            "request_ms_mean": round(sum(per_request("gpureport_request_seconds").values()), 1)}
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("-n", type=int, default=1000)
@@ -180,7 +228,16 @@ def main() -> int:
     try:
         asyncio.run(load(url, "chat", min(20, args.n), 4, not args.no_save))  # warm-up
         for path in (("chat", "stream") if args.path == "both" else (args.path,)):
+            before, cpu = scrape(url), cpu_seconds(pid) if pid else None
+            mine = time.process_time()
             result = asyncio.run(load(url, path, args.n, args.concurrency, not args.no_save))
+            result["client_cpu_ms_per_request"] = round((time.process_time() - mine) * 1000
+                                                        / args.n, 1)
+            result["server"] = breakdown(before, scrape(url), args.n)
+            if pid:
+                result["server"]["cpu_ms_per_request"] = round(
+                    (cpu_seconds(pid) - cpu) * 1000 / args.n, 1)
+            result["load_average"] = os.getloadavg()[0]
             result["save_history"] = not args.no_save
             result["workers"] = args.workers
             result["server_peak_rss_mb"] = round(peak_rss_mb(pid), 1) if pid else None
@@ -191,6 +248,12 @@ def main() -> int:
                   f"errors {result['errors']}, server peak RSS {result['server_peak_rss_mb']} MiB"
                   + (f", first event P50 {result['first_event_p50_ms']} ms"
                      if path == "stream" else ""))
+            print(f"{'':6} server, per request: {result['server'].get('cpu_ms_per_request')} ms "
+                  f"of CPU, {result['server']['request_ms_mean']} ms in all, "
+                  f"{result['server']['source_ms_per_request']} ms in data-source calls; "
+                  f"tools {result['server']['tool_ms_per_request']}; this client "
+                  f"{result['client_cpu_ms_per_request']} ms of CPU per request; load average "
+                  f"{result['load_average']:.2f}")
     finally:
         if proc is not None:
             proc.send_signal(signal.SIGTERM)

@@ -16,8 +16,11 @@ scheduler and their tests name them the same way:
   ``gpureport_data_age_seconds{cluster}`` (read from the source when scraped).
 
 Why module-level families on a registry of our own: a process exposes one set, and the
-``record_*`` functions below are what other modules call (the scheduler's runner and the alert
-engine, once wired), without passing a metrics object around. Process metrics
+``record_*`` functions below are what other modules call without passing a metrics object
+around: ``runner.run_schedule`` (each run with its outcome and seconds, each delivery) and the
+alert check (each notification sent, each channel attempt) — wherever they run, so
+``scheduler run`` counts what its jobs did, and a one-shot ``gpureport run`` counts into a
+registry nobody reads. Process metrics
 (``process_resident_memory_bytes``, CPU seconds) are on the same registry.
 
 With ``serve --workers N`` each worker is its own process: ``PROMETHEUS_MULTIPROC_DIR`` is set
@@ -90,7 +93,8 @@ REPORT_RUNS = Counter("gpureport_report_runs", "Scheduled report runs, by schedu
 REPORT_RUN_SECONDS = Histogram("gpureport_report_run_seconds", "Time of one report run.",
                                ["schedule"], buckets=(1, 5, 10, 30, 60, 120, 300, 600, 1800),
                                registry=REGISTRY)
-DELIVERIES = Counter("gpureport_deliveries", "Report deliveries, by channel and outcome.",
+DELIVERIES = Counter("gpureport_deliveries",
+                     "Deliveries of reports and alert notifications, by channel and outcome.",
                      ["channel", "outcome"], registry=REGISTRY)
 ALERT_NOTIFICATIONS = Counter("gpureport_alert_notifications",
                               "Alert notifications sent, by rule and state.", ["rule", "state"],
@@ -104,29 +108,32 @@ def observe_request(endpoint: str, status: int, seconds: float) -> None:
 
 def observe_question(answer: dict | None, outcome: str, *, language: str = "en") -> None:
     """One question: ``answer`` is the ``ask --json`` object (None when the run failed);
-    ``outcome`` is answered | clarification | error. Tool calls are counted from its
-    ``data_collected``; the LLM calls from ``llm_calls`` (their purpose is not in the answer
-    yet, so they count as ``question``); a rejected LLM phrasing from ``llm_rejected``."""
+    ``outcome`` is answered | clarification | error; a rejected LLM phrasing from
+    ``llm_rejected``. Its tool calls and LLM calls are counted as they happen
+    (``observe_tool``, ``observe_llm_call``)."""
     answer = answer or {}
     QUESTIONS.labels(answer.get("intent") or "unknown", answer.get("language") or language,
                      outcome).inc()
-    if answer.get("llm_calls"):
-        LLM_CALLS.labels("question").inc(int(answer["llm_calls"]))
     if answer.get("llm_rejected"):
         LLM_REJECTIONS.labels(str(answer["llm_rejected"])).inc()
-    for call in answer.get("data_collected") or []:
-        TOOL_CALLS.labels(str(call.get("tool") or "unknown"), "ok").inc()
 
 
 def observe_tool(tool: str, outcome: str, seconds: float | None = None) -> None:
-    """One tool call with its own timing (the agent's stream gives these per tool)."""
+    """One tool call (ok | error | cancelled) with its own timing (from the agent's stream)."""
     TOOL_CALLS.labels(tool, outcome).inc()
     if seconds is not None:
         TOOL_SECONDS.labels(tool).observe(seconds)
 
 
+def observe_llm_call(purpose: str) -> None:
+    """One language-model call (extract | phrase | other), counted when it starts."""
+    LLM_CALLS.labels(purpose).inc()
+
+
 def observe_llm_tokens(kind: str, count: int) -> None:
-    LLM_TOKENS.labels(kind).inc(count)
+    """Tokens a model reported using (prompt | completion)."""
+    if count > 0:
+        LLM_TOKENS.labels(kind).inc(count)
 
 
 def observe_source_call(method: str, seconds: float) -> None:
@@ -134,14 +141,15 @@ def observe_source_call(method: str, seconds: float) -> None:
 
 
 def record_report_run(schedule: str, outcome: str, seconds: float | None = None) -> None:
-    """One report run ended (succeeded | failed | skipped)."""
+    """One report run ended (succeeded | failed | skipped | uncertain)."""
     REPORT_RUNS.labels(schedule, outcome).inc()
     if seconds is not None:
         REPORT_RUN_SECONDS.labels(schedule).observe(seconds)
 
 
 def record_delivery(channel: str, outcome: str) -> None:
-    """One delivery attempt (email | webhook | alertmanager | file; sent | failed)."""
+    """One delivery attempt: a report's (email | file) or an alert channel's (email | webhook |
+    alertmanager); sent | failed | uncertain (the SMTP server may or may not have it)."""
     DELIVERIES.labels(channel, outcome).inc()
 
 
@@ -227,6 +235,6 @@ def start_http_server(port: int, host: str = "0.0.0.0") -> Callable[[], None]:
 
 
 __all__ = ["REGISTRY", "DataAge", "exposition", "observe_request", "observe_question",
-           "observe_tool", "observe_llm_tokens", "observe_source_call", "record_report_run",
-           "record_delivery", "record_alert_notification", "serve_scheduler_metrics",
-           "start_http_server"]
+           "observe_tool", "observe_llm_call", "observe_llm_tokens", "observe_source_call",
+           "record_report_run", "record_delivery", "record_alert_notification",
+           "serve_scheduler_metrics", "start_http_server"]

@@ -48,6 +48,7 @@ from agent.errors import DeliveryError, DeliveryUncertain, Interrupted, RunError
 from agent.periods import Period
 from agent.settings import data_dir
 from agent.text import one_line
+from reporter import metrics
 from reporter.config import Config
 from reporter.delivery import (Attachment, build_message, message_id_for, send_email,
                                sender_address, write_eml)
@@ -166,10 +167,20 @@ def run_schedule(config: Config, schedule: str | Schedule, *, now: datetime | No
     period = period_for(schedule, now)
     own_state = state is None
     db = state or open_state(config.state.database_url)
+    started = time.monotonic()
+    outcome = "failed"
     try:
-        return _run(config, schedule, period, db, dry_run=dry_run, force=force,
-                    trigger=trigger, render=render, out_dir=out_dir)
+        result = _run(config, schedule, period, db, dry_run=dry_run, force=force,
+                      trigger=trigger, render=render, out_dir=out_dir)
+        outcome = result.status
+        return result
+    except RunError as exc:
+        outcome = getattr(exc.result, "status", None) or "failed"
+        raise
     finally:
+        # a skipped run did no work: counted, but its seconds would only blur the histogram
+        metrics.record_report_run(schedule.name, outcome, None if outcome == "skipped"
+                                  else time.monotonic() - started)
         if own_state:
             db.close()
 
@@ -228,6 +239,7 @@ def _work(config: Config, schedule: Schedule, period: Period, db: StateDB, run_i
             eml = write_eml(msg, out / f"{schedule.name}-{period.slug}.eml")
             result.eml, result.files = eml, [*result.files, eml]
             delivery = record("file", str(eml), "sent", message_id)
+            metrics.record_delivery("file", "sent")
             note = None
         else:
             sent = send_email(msg, config.smtp, to_addrs=schedule.recipient_addresses(),
@@ -236,13 +248,16 @@ def _work(config: Config, schedule: Schedule, period: Period, db: StateDB, run_i
             note = ("refused: " + "; ".join(f"{a} ({r})" for a, r in sent.refused.items())
                     if sent.refused else None)
             delivery = record("email", target, "sent", message_id, note)
+            metrics.record_delivery("email", "sent")
     except DeliveryUncertain as exc:
+        metrics.record_delivery("email", "uncertain")
         return _record_uncertain(db, schedule, period, result, claim, target, message_id, exc)
     except BaseException as exc:  # noqa: BLE001 - every failure is recorded, then re-raised
         reason = one_line(exc)
         deliveries = []
         if isinstance(exc, DeliveryError):
             deliveries.append(record("email", target, "failed", message_id, reason))
+            metrics.record_delivery("email", "failed")
         result.error = reason
         release = settle(claim, "released") if claim else None
         try:

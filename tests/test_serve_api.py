@@ -88,11 +88,16 @@ def test_a_stream_client_reads_session_first_and_final_before_done(service):
     assert types[-2:] == ["final", "done"]
     assert types[1] == "status" and events[1]["stage"] == "understand"
     assert "data" in types and types.index("data") < types.index("final")
-    stages = [e["stage"] for e in events if e["type"] == "status"]
-    assert stages == ["understand", "respond"]
-    data = [e for e in events if e["type"] == "data"]
-    assert all(e["stage"] == "execute" and len(e["data"]) == 1 for e in data)
-    assert "query_gpu_usage_trend" in {next(iter(e["data"])) for e in data}
+    # one status per graph node as it starts, the tool's data inside execute
+    order = [e["stage"] if e["type"] == "status" else e["type"] for e in events]
+    assert order == ["session", "understand", "plan", "execute", "data", "synthesize",
+                     "respond", "final", "done"]
+    assert events[2]["message"] == "Planning the queries…"
+    data = events[4]
+    assert data["stage"] == "execute" and data["tool"] == "query_gpu_usage_trend"
+    assert data["data"] == {"query_gpu_usage_trend": data["message"]}
+    assert data["rows"] == 7 * 24 and data["message"].startswith("query_gpu_usage_trend")
+    assert data["args"]["scope"]["cluster"] == "gpu-west"
     final = events[-2]
     assert ASK_JSON_FIELDS <= set(final) and "data" in final
     assert final["intent"] == "trend" and final["entities"]["cluster"] == "gpu-west"
@@ -207,7 +212,11 @@ def test_a_token_guards_every_api_route_but_not_health_or_metrics(demo_db, tmp_p
         for method, path in (("POST", CHAT), ("POST", STREAM),
                              ("GET", "/api/gpu-analysis/capabilities"),
                              ("GET", "/api/gpu-analysis/reports"),
-                             ("GET", "/api/gpu-analysis/reports/1.html")):
+                             ("GET", "/api/gpu-analysis/reports/1.html"),
+                             ("GET", "/api/gpu-analysis/storage/conversations"),
+                             ("GET", "/api/gpu-analysis/storage/conversations/s1"),
+                             ("DELETE", "/api/gpu-analysis/storage/conversations/s1"),
+                             ("GET", "/api/gpu-analysis/storage/search?query=x")):
             for headers in ({}, {"Authorization": "Bearer wrong"},
                             {"Authorization": "Basic s3cret-token"}):
                 r = requests.request(method, url + path, json={"query": "hi"}, headers=headers,
@@ -368,6 +377,74 @@ def test_a_client_that_disconnects_mid_stream_cancels_its_run(tmp_path, slow_len
             in metrics
 
 
+def until(condition, limit: float = 10.0) -> None:
+    deadline = time.monotonic() + limit
+    while not condition():
+        assert time.monotonic() < deadline, "condition not met in time"
+        time.sleep(0.05)
+
+
+class HeldSnapshots:
+    """The demo source, except that reading the latest snapshot waits for ``release``."""
+
+    def __init__(self, source):
+        import threading
+
+        self._source = source
+        self.entered = threading.Event()
+        self.release = threading.Event()
+
+    def __getattr__(self, name):
+        return getattr(self._source, name)
+
+    def latest_snapshot(self, *args, **kwargs):
+        self.entered.set()
+        self.release.wait(30)
+        return self._source.latest_snapshot(*args, **kwargs)
+
+
+def test_a_run_whose_client_left_stops_at_its_next_step(demo_db, tmp_path):
+    """The client leaves while a tool runs; the tool's source call then completes, and the run
+    stops at the next step: no synthesize, no respond (the conversation keeps no answer), while
+    the same question run to its end keeps one."""
+    from agent.settings import SourceSettings
+    from agent.sources import make_source
+
+    source = make_source(SourceSettings(database_url=demo_db))
+    held = HeldSnapshots(source)
+    try:
+        with live_server(serve_config(tmp_path, demo_db), source=held) as url:
+            question = {"query": "How many GPUs are in use right now?",
+                        "session_id": "walked-away"}
+            gone = 'gpureport_requests_total{endpoint="/api/gpu-analysis/chat/stream",status="499"}'
+            tool = 'gpureport_tool_calls_total{outcome="cancelled",tool="get_latest_snapshot"}'
+
+            def count(name: str) -> float:
+                return metric(requests.get(url + "/metrics", timeout=30).text, name)
+
+            before = {gone: count(gone), tool: count(tool)}
+            with httpx.stream("POST", url + STREAM, json=question, timeout=60) as s:
+                events = sse_events(s)
+                while next(events).get("stage") != "execute":
+                    pass
+                assert held.entered.wait(10)
+            until(lambda: count(gone) == before[gone] + 1)  # the server saw the client go
+            held.release.set()  # the tool's call returns; the run would go on from here
+            until(lambda: count(tool) == before[tool] + 1)
+            time.sleep(0.3)  # ample for synthesize + respond (milliseconds), had it gone on
+            conv = requests.get(url + "/api/gpu-analysis/storage/conversations/walked-away",
+                                timeout=30).json()
+            assert conv["messages"] == [], "the abandoned run went on to respond"
+            done = requests.post(url + CHAT, json={**question, "session_id": "finished"},
+                                 timeout=60)
+            assert done.status_code == 200
+            conv = requests.get(url + "/api/gpu-analysis/storage/conversations/finished",
+                                timeout=30).json()
+            assert [m["role"] for m in conv["messages"]] == ["user", "assistant"]
+    finally:
+        source.close()
+
+
 def test_a_source_that_answers_garbage_is_503_not_500(tmp_path, slow_lens):
     with live_server(_lens_config(tmp_path, slow_lens)) as url:
         slow_lens.fail_next(1000, 500)
@@ -375,6 +452,52 @@ def test_a_source_that_answers_garbage_is_503_not_500(tmp_path, slow_lens):
                           timeout=60)
         assert r.status_code == 503 and r.json()["error_type"] in ("SourceError", "NotFound")
         slow_lens.reset_faults()
+
+
+# -- the name cache ---------------------------------------------------------------------------------
+def test_names_are_cached_in_the_worker_and_shared_through_the_state_database(demo_db, tmp_path):
+    """The names a question is resolved against are read once per TTL: a warm worker reads
+    none, a new worker (another replica, on the same state database) starts from what the
+    first one fetched; with ``catalog_ttl_s: 0`` every question reads them again."""
+    question = {"query": "Why is ml-team's utilization lower this week than last week?",
+                "cluster_name": "gpu-east"}
+
+    def source_calls(url: str) -> int:
+        body = requests.post(url + CHAT, json=question, timeout=60).json()
+        assert body["intent"] == "drilldown" and "ml-team" in body["answer"]
+        return body["debug_info"]["source_calls"]
+
+    cfg = serve_config(tmp_path, demo_db)
+    with live_server(cfg) as url:
+        cold, warm = source_calls(url), source_calls(url)
+    assert warm < cold
+    with live_server(cfg) as url:  # a new worker: memory empty, the state database warm
+        assert source_calls(url) == warm
+    uncached = cfg.model_copy(update={"source": cfg.source.model_copy(
+        update={"catalog_ttl_s": 0})})
+    with live_server(uncached) as url:
+        assert source_calls(url) == source_calls(url) == cold
+
+
+def test_the_layered_cache_serves_memory_then_the_state_database_by_age():
+    from datetime import datetime, timedelta, timezone
+
+    from agent.cache import MemoryCache, fresh_many
+    from reporter.serve.context import LayeredCache
+
+    now = datetime.now(timezone.utc)
+    back = MemoryCache(300)  # stands for the state database's table
+    cache = LayeredCache(MemoryCache(300), back)
+    cache.front.put("stale-here", ["old"], now - timedelta(seconds=400))
+    back.put("stale-here", ["fresh"], now - timedelta(seconds=10))  # another worker's fetch
+    back.put("only-there", ["b"], now - timedelta(seconds=20))
+    cache.front.put("only-here", ["m"], now)
+    assert fresh_many(cache, ["stale-here", "only-there", "only-here", "nowhere"]) == {
+        "stale-here": ["fresh"], "only-there": ["b"], "only-here": ["m"]}
+    # copied to memory with the time it was stored: it ages as it would have there
+    assert cache.front.get("only-there") == (["b"], now - timedelta(seconds=20))
+    cache.put("new", [1], now)
+    assert back.get("new") == cache.front.get("new") == ([1], now)
 
 
 # -- health, capabilities, reports, metrics, docs ------------------------------------------------
@@ -471,6 +594,10 @@ def test_metrics_count_requests_and_questions(service):
     assert sample(after, q) - sample(before, q) == 1
     tool = 'gpureport_tool_calls_total{outcome="ok",tool="get_latest_snapshot"}'
     assert sample(after, tool) - sample(before, tool) == 2
+    timed = 'gpureport_tool_seconds_count{tool="get_latest_snapshot"}'
+    assert sample(after, timed) - sample(before, timed) == 2
+    took = 'gpureport_tool_seconds_sum{tool="get_latest_snapshot"}'
+    assert 0 < sample(after, took) - sample(before, took) < 10
     hist = 'gpureport_request_seconds_count{endpoint="/api/gpu-analysis/chat"}'
     assert sample(after, hist) - sample(before, hist) == 3
     assert "gpureport_source_seconds_bucket" in after
@@ -479,10 +606,87 @@ def test_metrics_count_requests_and_questions(service):
         assert f"# TYPE {family.removesuffix('_total')}" in after, family
 
 
+def metric(text: str, prefix: str) -> float:
+    return sum(float(line.rsplit(" ", 1)[1]) for line in text.splitlines()
+               if line.startswith(prefix))
+
+
+class FailingSnapshots:
+    """The demo source, except that the latest snapshot cannot be read (mid-``execute``)."""
+
+    def __init__(self, source):
+        self._source = source
+
+    def __getattr__(self, name):
+        return getattr(self._source, name)
+
+    def latest_snapshot(self, *args, **kwargs):
+        from agent.errors import SourceError
+
+        raise SourceError("snapshot table unreadable")
+
+
+def test_a_tool_that_fails_is_counted_as_an_error_of_that_tool(demo_db, tmp_path):
+    from agent.settings import SourceSettings
+    from agent.sources import make_source
+
+    source = make_source(SourceSettings(database_url=demo_db))
+    try:
+        with live_server(serve_config(tmp_path, demo_db), source=FailingSnapshots(source)) as url:
+            before = requests.get(url + "/metrics", timeout=30).text
+            r = requests.post(url + CHAT, json={"query": "How many GPUs are in use right now?"},
+                              timeout=60)
+            assert r.status_code == 503 and r.json() == {
+                "detail": "snapshot table unreadable", "error_type": "SourceError"}
+            after = requests.get(url + "/metrics", timeout=30).text
+    finally:
+        source.close()
+    failed = 'gpureport_tool_calls_total{outcome="error",tool="get_latest_snapshot"}'
+    assert metric(after, failed) - metric(before, failed) == 1
+    errors = 'gpureport_questions_total{intent="unknown",language="en",outcome="error"}'
+    assert metric(after, errors) - metric(before, errors) == 1
+
+
+def test_llm_calls_are_counted_by_purpose_with_their_tokens(demo_db, tmp_path):
+    """The LLM path over real HTTP (the scripted OpenAI-compatible server): the extraction
+    (``understand``) and the phrasing (``synthesize``) are counted apart, with the tokens the
+    server reported for each."""
+    from agent.settings import LLMSettings
+    from tests.fakes.openai_api import serve_openai
+
+    with serve_openai() as llm:
+        cfg = serve_config(tmp_path, demo_db)
+        cfg = cfg.model_copy(update={"llm": LLMSettings(api_key="sk-test-not-a-secret",
+                                                        base_url=llm.url, model="scripted")})
+        with live_server(cfg) as url:
+            r = requests.post(url + CHAT, json={"query": "How many GPUs are in use right now?"},
+                              timeout=60)
+            assert r.json()["llm_calls"] == 0 and llm.requests == []  # confident rules
+            before = requests.get(url + "/metrics", timeout=30).text
+            llm.script = [{"tool": {"intent": "trend", "namespace": "ml-team",
+                                    "period": "last-7d"}},
+                          {"content": "(phrased)"}]
+            body = requests.post(url + CHAT, json={
+                "query": "the ml folks and their boxes, lately?"}, timeout=60).json()
+            after = requests.get(url + "/metrics", timeout=30).text
+    assert body["intent"] == "trend" and body["llm_calls"] == 2 == len(llm.requests)
+    for purpose in ("extract", "phrase"):
+        line = f'gpureport_llm_calls_total{{purpose="{purpose}"}}'
+        assert metric(after, line) - metric(before, line) == 1, purpose
+    for kind in ("prompt", "completion"):  # the fake reports 1 + 1 tokens per call
+        line = f'gpureport_llm_tokens_total{{kind="{kind}"}}'
+        assert metric(after, line) - metric(before, line) == 2, kind
+    assert "sk-test-not-a-secret" not in after
+
+
 def test_docs_and_openapi(service):
     spec = requests.get(service + "/openapi.json", timeout=30).json()
     assert {CHAT, STREAM, "/api/gpu-analysis/capabilities", "/api/gpu-analysis/reports",
+            "/api/gpu-analysis/storage/conversations",
+            "/api/gpu-analysis/storage/conversations/{session_id}",
+            "/api/gpu-analysis/storage/search",
             "/health", "/healthz", "/readyz", "/metrics"} <= set(spec["paths"])
+    assert "resume" in spec["components"]["schemas"]["ChatRequest"]["properties"]
     assert "ChatRequest" in spec["components"]["schemas"]
     assert requests.get(service + "/docs", timeout=30).status_code == 200
 
@@ -490,11 +694,16 @@ def test_docs_and_openapi(service):
 def test_the_access_log_has_no_question_and_no_query_string(service, caplog):
     import logging
 
+    def logged() -> list[dict]:
+        return [json.loads(r.getMessage()) for r in caplog.records
+                if r.name == "gpureport.access"]
+
     with caplog.at_level(logging.INFO, logger="gpureport.access"):
         requests.post(service + CHAT, json={"query": "secret-project utilization"}, timeout=60)
         requests.get(service + "/api/gpu-analysis/reports?limit=5&offset=0", timeout=30)
-    lines = [json.loads(r.getMessage()) for r in caplog.records if r.name == "gpureport.access"]
-    assert {line["route"] for line in lines} >= {CHAT, "/api/gpu-analysis/reports"}
+        # the line is written once the response has gone out: the client may be faster
+        until(lambda: {line["route"] for line in logged()} >= {CHAT, "/api/gpu-analysis/reports"})
+    lines = logged()
     text = json.dumps(lines)
     assert "secret-project" not in text and "limit=5" not in text
     assert all({"status", "duration_ms", "request_id", "method", "path"} <= set(line)

@@ -1,7 +1,9 @@
 """The web page in a real headless Chromium (Debian's ``/usr/bin/chromium``, driven by
 Playwright without downloading a browser): ask, watch the status lines stream, pick a
-clarification option, open a past report. A screenshot of the page is kept in the test's
-directory (``SCREENSHOT_DIR`` copies it elsewhere) for a person to look at.
+clarification option (which resumes the waiting question in its conversation), find a
+conversation started with ``gpureport ask --session`` in the sidebar, open it and go on with
+it, open a past report. Screenshots of the page are kept in the test's directory
+(``SCREENSHOT_DIR`` copies them elsewhere) for a person to look at.
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ import shutil
 from datetime import datetime, timezone
 from pathlib import Path
 
+import httpx
 import pytest
 
 from reporter.statedb import open_state
@@ -36,6 +39,10 @@ def browser():
 
 
 def test_ask_stream_clarify_and_open_a_report(browser, demo_db, tmp_path):
+    from playwright.sync_api import expect  # (the page's CSP forbids evaluating strings)
+
+    from tests.cli import run
+
     cfg = serve_config(tmp_path, demo_db)
     report_dir = tmp_path / "reports" / "weekly-digest" / "2026-W47"
     report_dir.mkdir(parents=True)
@@ -43,11 +50,17 @@ def test_ask_stream_clarify_and_open_a_report(browser, demo_db, tmp_path):
     html.write_text("<!doctype html><html><body><h1>GPU digest</h1>"
                     "<p id='period'>weekly-digest 2026-W47</p></body></html>")
     with open_state(cfg.state.database_url) as state:
-        run = state.start_run(schedule="weekly-digest", kind="weekly",
-                              period_start=datetime(2026, 11, 16, tzinfo=timezone.utc),
-                              period_end=datetime(2026, 11, 23, tzinfo=timezone.utc),
-                              trigger="scheduler")
-        state.finish_run(run, "succeeded", files=[html], message_id="<m@x>")
+        run_id = state.start_run(schedule="weekly-digest", kind="weekly",
+                                 period_start=datetime(2026, 11, 16, tzinfo=timezone.utc),
+                                 period_end=datetime(2026, 11, 23, tzinfo=timezone.utc),
+                                 trigger="scheduler")
+        state.finish_run(run_id, "succeeded", files=[html], message_id="<m@x>")
+    # a conversation started in a terminal, before the page is opened
+    cli = run("ask", "Which namespaces wasted the most GPU hours last week?", "--session",
+              "from-terminal", "--json",
+              env={"GPUREPORT_DATABASE_URL": demo_db,
+                   "GPUREPORT_STATE_DATABASE_URL": cfg.state.database_url})
+    assert cli.exit_code == 0, cli
 
     with live_server(cfg) as url:
         page = browser.new_page(viewport={"width": 1366, "height": 860})
@@ -56,6 +69,9 @@ def test_ask_stream_clarify_and_open_a_report(browser, demo_db, tmp_path):
         page.goto(url + "/ui")
         page.wait_for_selector("#examples li")  # capabilities loaded
         assert not page.locator("#token-form").is_visible()  # no token configured
+        page.wait_for_selector("#sessions li")
+        assert page.locator("#sessions button.open").all_inner_texts() == [
+            "Which namespaces wasted the most GPU hours last week?"]
 
         # a question naming a cluster that does not exist: status lines, then options
         page.fill("#query", "Why is ml-team's utilization lower this week than last week?")
@@ -63,23 +79,31 @@ def test_ask_stream_clarify_and_open_a_report(browser, demo_db, tmp_path):
         page.click("#send")
         page.wait_for_selector(".msg.bot .options button")
         first = page.locator(".msg.bot").nth(0)
-        assert first.locator(".status li").first.inner_text() == "Understanding the question…"
+        assert first.locator(".status li").all_inner_texts() == [
+            "Understanding the question…", "Checking what was meant…", "Waiting for your choice"]
         options = first.locator(".options button").all_inner_texts()
         assert options == ["gpu-east", "gpu-west"]
         assert "gpu-est" in first.locator(".headline").inner_text()
 
-        # pick gpu-east: the same question is asked for that cluster
+        # pick gpu-east: the waiting question goes on from clarify (it is not asked again)
         first.locator(".options button", has_text="gpu-east").click()
         second = page.locator(".msg.bot").nth(1)
         second.locator("table").wait_for()
+        assert page.locator(".msg.user").nth(1).inner_text() == "gpu-east"
         statuses = second.locator(".status li").all_inner_texts()
-        assert statuses[0] == "Understanding the question…" and statuses[-1] == "Writing the answer"
+        assert statuses[0] == "Checking what was meant…" and statuses[-1] == "Writing the answer"
+        assert "Understanding the question…" not in statuses
         assert any(s.startswith("drilldown_change") for s in statuses)
         headline = second.locator(".headline").inner_text()
         assert "ml-team" in headline and "gpu-east" in headline
         cells = second.locator("table td").all_inner_texts()
         assert "llm-eval-server" in cells and "user_a" in cells
-        assert page.locator("#sessions button").count() == 1
+        # one new conversation in the sidebar, above the terminal's, and it is the current one
+        expect(page.locator("#sessions li")).to_have_count(2)
+        names = page.locator("#sessions button.open").all_inner_texts()
+        assert names == ["Why is ml-team's utilization lower this week than last week?",
+                         "Which namespaces wasted the most GPU hours last week?"]
+        assert page.locator("#sessions button.open").nth(0).get_attribute("aria-current") == "true"
 
         # a hostile name is shown as text, never run
         page.fill("#cluster", "")
@@ -94,6 +118,24 @@ def test_ask_stream_clarify_and_open_a_report(browser, demo_db, tmp_path):
         page.locator(".msg.bot").nth(1).scroll_into_view_if_needed()
         page.screenshot(path=str(shots / "serve-chat.png"))
 
+        # open the terminal's conversation from the sidebar and go on with it
+        page.locator("#sessions button.open", has_text="wasted the most").click()
+        page.wait_for_selector(".msg.bot.past")
+        assert page.locator(".msg.user").all_inner_texts() == [
+            "Which namespaces wasted the most GPU hours last week?"]
+        assert page.locator(".msg.bot.past .headline").inner_text() == cli.json()["answer"]
+        page.screenshot(path=str(shots / "serve-opened.png"))
+        page.fill("#query", "and this week?")
+        page.click("#send")
+        follow = page.locator(".msg.bot:not(.past)").nth(0)
+        follow.locator("table").wait_for()
+        assert "this week" in follow.locator(".headline").inner_text()
+        page.screenshot(path=str(shots / "serve-conversation.png"))
+        conv = httpx.get(url + "/api/gpu-analysis/storage/conversations/from-terminal",
+                         timeout=30).json()
+        assert [m["content"] for m in conv["messages"] if m["role"] == "user"] == [
+            "Which namespaces wasted the most GPU hours last week?", "and this week?"]
+
         # the Reports tab lists the run; its HTML opens
         page.click("#tab-reports")
         page.wait_for_selector("#reports tbody tr")
@@ -106,6 +148,15 @@ def test_ask_stream_clarify_and_open_a_report(browser, demo_db, tmp_path):
         report = popup.value
         report.wait_for_load_state()
         assert report.locator("#period").inner_text() == "weekly-digest 2026-W47"
+
+        # deleting a conversation from the sidebar removes its thread
+        page.click("#tab-ask")
+        page.locator("#sessions li[data-session='from-terminal'] button.delete").click()
+        expect(page.locator("#sessions li")).to_have_count(1)
+        assert page.locator("#sessions button.open").all_inner_texts() == [
+            "Why is ml-team's utilization lower this week than last week?"]
+        assert httpx.get(url + "/api/gpu-analysis/storage/conversations/from-terminal",
+                         timeout=30).status_code == 404
         assert errors == []
         keep = os.environ.get("SCREENSHOT_DIR")
         if keep:

@@ -7,6 +7,7 @@ seconds each: marked ``slow`` (``.ci/run`` runs them).
 
 from __future__ import annotations
 
+import json
 import signal
 import subprocess
 import sys
@@ -22,6 +23,7 @@ from tests.conftest import NOW_ISO
 from tests.fakes import free_port
 from tests.fakes.lens_api import serve_lens
 from tests.fakes.prometheus import PrometheusServer
+from tests.fakes.slack_webhook import webhook_server
 from tests.serve_server import live_server, serve_config, start_serve_process, sse_events
 
 pytestmark = pytest.mark.slow
@@ -113,10 +115,27 @@ def _query(prom: PrometheusServer, expr: str) -> list:
     return r.json()["data"]["result"]
 
 
+STALE_RULES = """
+defaults: {{channels: [chat], repeat_interval: 1h}}
+channels:
+  chat: {{type: webhook, url: "{url}", retries: 0, backoff: 0}}
+rules:
+  - {{name: stale-data, kind: stale-data, max_age: 2h}}
+check: {{cron: "*/2 * * * * *"}}
+"""
+
+
 def test_a_real_prometheus_scrapes_the_service_and_the_scheduler(demo_db, tmp_path):
-    cfg_path = _config_file(tmp_path, source={"kind": "sql", "database_url": demo_db},
-                            schedules_dir=str(tmp_path / "schedules"))
+    """The service's request histogram and the scheduler's families, scraped by Debian's
+    Prometheus: the scheduler's alert check runs every 2 s on the wall clock, where the demo's
+    data (ending 2026-11-19) is stale, and notifies a webhook."""
+    hook_cm = webhook_server("T000/B000/prom-t0ken")
+    hook = hook_cm.__enter__()
     (tmp_path / "schedules").mkdir()
+    rules = tmp_path / "alerts.yaml"
+    rules.write_text(STALE_RULES.format(url=hook.url()))
+    cfg_path = _config_file(tmp_path, source={"kind": "sql", "database_url": demo_db},
+                            schedules_dir=str(tmp_path / "schedules"), alerts_file=str(rules))
     sched_port = free_port()
     env = {"PYTHONPATH": str(ROOT), "GPUREPORT_NOW": NOW_ISO, "PATH": "/usr/bin:/bin"}
     scheduler = subprocess.Popen(
@@ -141,14 +160,17 @@ def test_a_real_prometheus_scrapes_the_service_and_the_scheduler(demo_db, tmp_pa
                         "gpureport-serve": serve_target,
                         "gpureport-scheduler": f"127.0.0.1:{sched_port}"}) as prom:
                     deadline = time.monotonic() + 40
-                    p95 = ages = []
+                    p95 = ages = notified = []
                     while time.monotonic() < deadline:
                         time.sleep(1)
                         p95 = _query(prom, "histogram_quantile(0.95, sum by (le) "
                                            "(rate(gpureport_request_seconds_bucket[1m])))")
                         ages = _query(prom, "gpureport_data_age_seconds")
-                        if p95 and p95[0]["value"][1] != "NaN" and len(ages) == 3:
+                        notified = _query(prom, "gpureport_alert_notifications_total")
+                        if p95 and p95[0]["value"][1] != "NaN" and len(ages) == 3 \
+                                and notified:
                             break
+                    sent = _query(prom, 'gpureport_deliveries_total{channel="webhook"}')
                     up = {r["metric"]["job"]: r["value"][1] for r in _query(prom, "up")}
             finally:
                 stop.set()
@@ -156,7 +178,16 @@ def test_a_real_prometheus_scrapes_the_service_and_the_scheduler(demo_db, tmp_pa
     finally:
         scheduler.send_signal(signal.SIGTERM)
         scheduler.wait(30)
+        hook_cm.__exit__(None, None, None)
     assert up == {"gpureport-serve": "1", "gpureport-scheduler": "1"}, scheduler.stderr.read()
+    # one stale-data notification per cluster, sent once (repeat interval 1 h), by the scheduler
+    assert {(r["metric"]["job"], r["metric"]["rule"], r["metric"]["state"], r["value"][1])
+            for r in notified} == {("gpureport-scheduler", "stale-data", "firing", "3")}
+    assert {(r["metric"]["job"], r["metric"]["outcome"], r["value"][1]) for r in sent} == {
+        ("gpureport-scheduler", "sent", "3")}
+    (_, payload), = hook.requests  # the webhook gets one message per check
+    assert all(f"stale-data: {c}" in json.dumps(payload)
+               for c in ("gpu-east", "gpu-lab", "gpu-west"))
     value = float(p95[0]["value"][1])
     assert 0 < value < 5, p95
     # the demo's newest hour starts 11:00 and NOW is 12:00: complete, 0 s old

@@ -36,6 +36,7 @@ from agent.errors import AlertsBusy, RulesError
 from agent.periods import iso
 from agent.sources import make_source
 from agent.sources.base import Source
+from reporter import metrics
 from reporter.alerts.channels import SendContext, deliver
 from reporter.alerts.dataview import DataView
 from reporter.alerts.evaluators import evaluate
@@ -228,6 +229,9 @@ def _send(dues: list[Due], config: "Config", now: datetime, store: AlertStore, d
                                 channel.type, channel.target(), d.kind, d.retry, err, status))
             if dry_run:
                 continue
+            metrics.record_delivery(channel.type, "failed" if err else "sent")
+            if not err:
+                metrics.record_alert_notification(d.row.rule, d.kind)
             notes.append(NotificationRow(d.row.fingerprint, channel.type, d.kind,
                                          "failed" if err else "sent", now, err))
             if not err and d.kind != "resolved":

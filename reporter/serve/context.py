@@ -1,9 +1,16 @@
 """What the service holds for its lifetime: the configuration, one data source, the state
-database, the conversation checkpointer, the clock, and the bound on concurrent agent runs.
+database, the conversation checkpointer, the name cache, the clock, and the bound on
+concurrent agent runs.
 
 Opened once when the service starts (FastAPI's lifespan) and closed when it stops, after the
 in-flight requests have drained. Tests build one around a source of their choosing
 (``source=``); the command line builds it from the configuration.
+
+The name cache (``agent.catalog``'s clusters, namespaces, users, label keys, workload lookups)
+is two levels deep: this worker's memory in front of the state database's table
+(``source.catalog_ttl_s`` for both). A question answered by a warm worker reads no name from
+anywhere; a cold worker — a new replica, another ``--workers`` process — starts from what the
+others (or ``gpureport ask`` in a terminal) already fetched.
 """
 
 from __future__ import annotations
@@ -18,6 +25,7 @@ from typing import Any, Callable
 import anyio
 from sqlalchemy import text
 
+from agent.cache import MemoryCache
 from agent.deps import AgentDeps
 from agent.errors import GpureportError
 from agent.figures import freshness
@@ -29,6 +37,7 @@ from agent.text import mask_url, one_line
 from reporter.config import Config
 from reporter.serve.work import Control, Runs, WatchedSource
 from reporter.statedb import StateDB, open_state
+from reporter.statedb.catalog_cache import StateCatalogCache
 
 READY_TIMEOUT_S = 5.0
 
@@ -50,6 +59,42 @@ def clock(now_arg: str | None) -> Callable[[], datetime]:
     return lambda: datetime.now(timezone.utc)
 
 
+class LayeredCache:
+    """A ``CatalogCache``: ``front`` (memory) first, then ``back`` (the state database) for
+    what the front lacks or holds past the TTL; what the back has is copied to the front with
+    the time it was stored, so its age reads the same. Writes go to both. A back that fails
+    raises ``StateError`` (``agent.cache`` then fetches the names, as without a cache)."""
+
+    def __init__(self, front: MemoryCache, back: Any) -> None:
+        self.front, self.back = front, back
+        self.ttl_s = back.ttl_s
+
+    def get(self, key: str) -> tuple[Any, datetime] | None:
+        return self.get_many([key]).get(key)
+
+    def get_many(self, keys: list[str]) -> dict[str, tuple[Any, datetime]]:
+        hits = self.front.get_many(keys)
+        now = datetime.now(timezone.utc)
+        missing = [k for k in keys
+                   if k not in hits or (now - hits[k][1]).total_seconds() >= self.ttl_s]
+        if missing:
+            found = self.back.get_many(missing)
+            for key, (value, stored_at) in found.items():
+                self.front.put_many({key: value}, stored_at)
+            hits.update(found)
+        return hits
+
+    def put(self, key: str, value: Any, stored_at: datetime) -> None:
+        self.put_many({key: value}, stored_at)
+
+    def put_many(self, values: dict[str, Any], stored_at: datetime) -> None:
+        self.front.put_many(values, stored_at)
+        self.back.put_many(values, stored_at)
+
+    def close(self) -> None:
+        self.back.close()
+
+
 @dataclass
 class ServeContext:
     config: Config
@@ -58,6 +103,7 @@ class ServeContext:
     runs: Runs = field(default_factory=Runs)
     state: StateDB | None = None
     saver: Any = None  # the LangGraph checkpointer of ``ask --session`` (same store)
+    catalog: LayeredCache | None = None  # the name cache: memory, then the state database
     limiter: anyio.CapacityLimiter | None = None
     draining: bool = False
     opened: bool = False
@@ -70,11 +116,14 @@ class ServeContext:
         Idempotent: the command line opens it before the server starts, to fail fast."""
         if self.opened:
             return
-        if self.source is None:
-            self.source = make_source(self.config.source)
-            self._own_source = True
-        self.state = open_state(self.config.state.database_url)
+        self.state = open_state(self.config.state.database_url)  # migrated: the cache's table
         self._stack.callback(self.state.close)
+        ttl = self.config.source.catalog_ttl_s
+        self.catalog = LayeredCache(MemoryCache(ttl), StateCatalogCache(self.state.url, ttl))
+        self._stack.callback(self.catalog.close)
+        if self.source is None:
+            self.source = make_source(self.config.source, cache=self.catalog)
+            self._own_source = True
         self.saver = self._stack.enter_context(open_checkpointer(self.state.url))
         self.opened = True
 
@@ -95,7 +144,8 @@ class ServeContext:
         ``Control`` (so an abandoned run stops), "now", the LLM settings."""
         assert self.source is not None, "ServeContext.open() first"
         llm = self.config.llm if use_llm and self.config.llm.enabled else None
-        return AgentDeps(source=WatchedSource(self.source, control), now=self.now(), llm=llm)
+        return AgentDeps(source=WatchedSource(self.source, control), now=self.now(), llm=llm,
+                         catalog=self.catalog)
 
     # -- what /health and /readyz say ---------------------------------------------------------
     def health(self) -> dict:

@@ -1,17 +1,25 @@
 """One agent run, as the chat API returns it: the JSON of ``/chat`` and the SSE events of
 ``/chat/stream`` (api.md). The one module that knows how the agent is called.
 
-Today the agent is called through ``agent.ask.ask`` (one blocking call that returns an
-``Answer``), so the stream can only report what is observable around that call:
+The run is ``agent.ask.stream`` read in a worker thread (``run_turn``): the graph yields
+``Status`` as each node starts, ``Data`` as each tool call finishes, then ``Final`` with the
+``Answer``. ``/chat/stream`` sends them on as they come —
 
-    session -> status(understand) -> [the run] -> data (one per entry of
-    ``Answer.data_collected``) -> status(clarify | respond) -> final -> done
+    session -> status(understand) -> status(plan) -> status(execute) -> data… ->
+    status(synthesize) -> status(respond) -> final -> done
 
-or ``error`` then ``done``. SWITCHING TO ``agent.ask.stream`` (per-node status, per-tool data
-with timings, as the graph runs) changes ``_run_events`` below and nothing else: it becomes an
-iteration over the stream's updates in the worker thread, each turned into the same event
-dicts (``status_event``, ``data_event``), with ``metrics.observe_tool`` fed the per-tool
-timings. Clarification resumes (``Command(resume=...)``) arrive then as ``resume=`` here too.
+(a clarification: ``… status(clarify) -> status(clarify, waiting) -> final -> done``; a
+resumed one starts at ``clarify``), or ``error`` then ``done``. ``/chat`` reads the same run
+to its end. The thread hands events to the event loop without waiting for the client
+(``work.Handoff``), checks the run's ``Control`` after each one (a client that left, the
+deadline, shutdown: the run stops at its next step, or at its next source call through
+``WatchedSource``), and feeds ``/metrics`` as it goes (``observe``).
+
+Conversations: with ``save_history`` (the default) a turn runs in the checkpointer thread
+``session_id`` of the state database — the thread ``gpureport ask --session`` uses, so a
+conversation continues across the CLI and HTTP. Without it the turn runs in a one-shot thread
+in this process's memory; if that turn asks back, its answer's ``session_id`` is that thread
+(``oneshot-…``) and the choice can be sent to it like to any session.
 
 Every failure becomes one line for the client (``failure``); nothing carries a traceback, and
 only our own errors' messages (written without secrets) reach a client.
@@ -28,8 +36,8 @@ from typing import Any, Callable
 
 import anyio
 
-from agent.answer import Answer
-from agent.ask import ask
+from agent.answer import Answer, Data, Event, Final, Status
+from agent.ask import ONESHOT, stream as agent_stream
 from agent.errors import (
     GpureportError,
     LLMError,
@@ -41,38 +49,58 @@ from agent.understand.rules import detect_language
 from reporter import metrics
 from reporter.serve.context import ServeContext, safe_message
 from reporter.serve.models import ChatRequest
+from reporter.serve.observe import LLMUsage, ToolClock
 from reporter.serve.sse import Emit
-from reporter.serve.work import Abandoned, Control, run_blocking, until_disconnected
+from reporter.serve.work import Abandoned, Control, Handoff, run_blocking, until_disconnected
 
 log = logging.getLogger("gpureport.serve")
 
 STAGES = ("understand", "clarify", "plan", "execute", "synthesize", "respond")
 STATUS_TEXT = {
-    "en": {"understand": "Understanding the question…", "clarify": "Need to ask back",
-           "plan": "Planning the queries…", "execute": "Fetching data…",
-           "synthesize": "Computing the figures…", "respond": "Writing the answer"},
-    "zh": {"understand": "正在理解问题…", "clarify": "需要确认", "plan": "正在规划查询…",
-           "execute": "正在获取数据…", "synthesize": "正在计算…", "respond": "正在生成回答"},
+    "en": {"understand": "Understanding the question…", "clarify": "Checking what was meant…",
+           "waiting": "Waiting for your choice", "plan": "Planning the queries…",
+           "execute": "Fetching data…", "synthesize": "Computing the figures…",
+           "respond": "Writing the answer"},
+    "zh": {"understand": "正在理解问题…", "clarify": "正在确认所指…", "waiting": "等待您的选择",
+           "plan": "正在规划查询…", "execute": "正在获取数据…", "synthesize": "正在计算…",
+           "respond": "正在生成回答"},
 }
 
 
 @dataclass
 class Turn:
-    """One question as the agent gets it."""
+    """One request as the agent gets it.
+
+    ``session_id`` is what the client calls the conversation; ``thread`` is the graph thread
+    the run uses: the session itself when the turn is saved, a one-shot thread otherwise (the
+    client's, when it answers a one-shot clarification)."""
 
     query: str
     cluster: str | None
     session_id: str
-    save_history: bool
+    thread: str
+    saved: bool
+    resume: str | None = None
     history: list[dict[str, Any]] = field(default_factory=list)
     language: str = "en"
     started: float = field(default_factory=time.perf_counter)
+    first_stage: str | None = None  # "clarify" when the run resumed a waiting question
 
     @classmethod
     def of(cls, body: ChatRequest) -> "Turn":
-        return cls(query=body.query, cluster=body.cluster_name,
-                   session_id=body.session_id or uuid.uuid4().hex, save_history=body.save_history,
+        session = body.session_id or uuid.uuid4().hex
+        oneshot = session.startswith(ONESHOT)
+        saved = body.save_history and not oneshot
+        thread = session if saved or oneshot else f"{ONESHOT}{uuid.uuid4().hex}"
+        return cls(query=body.query, cluster=body.cluster_name, session_id=session,
+                   thread=thread, saved=saved, resume=body.resume,
                    history=list(body.conversation_history), language=detect_language(body.query))
+
+    def session_of(self, answer: Answer) -> str:
+        """The ``session_id`` an answer names: where the conversation goes on."""
+        if not self.saved and answer.needs_clarification:
+            return self.thread  # the one-shot thread waits for the choice
+        return self.session_id
 
 
 def now_iso() -> str:
@@ -80,12 +108,33 @@ def now_iso() -> str:
 
 
 # -- running the agent (blocking; in a worker thread) --------------------------------------------
-def answer_turn(ctx: ServeContext, turn: Turn, control: Control) -> Answer:
-    """Ask the agent. With ``save_history`` the turn is kept in the checkpointer thread
-    ``session_id`` — the same store and thread ids as ``gpureport ask --session``."""
-    saver = ctx.saver if turn.save_history else None
-    return ask(turn.query, ctx.deps(control), session=turn.session_id if saver else None,
-               cluster=turn.cluster, checkpointer=saver)
+def run_turn(ctx: ServeContext, turn: Turn, control: Control,
+             push: Callable[[Event], None] | None = None) -> Answer:
+    """Run the agent on ``turn``; each event goes to ``push`` as it happens. Stops (raising
+    ``Abandoned``) at the first event after ``control`` was cancelled."""
+    saver = ctx.saver if turn.saved else None
+    callbacks = [LLMUsage()] if ctx.config.llm.enabled else None
+    events = agent_stream(turn.query, ctx.deps(control), session=turn.thread,
+                          cluster=turn.cluster, checkpointer=saver, resume=turn.resume,
+                          callbacks=callbacks)
+    clock = ToolClock()
+    answer: Answer | None = None
+    try:
+        for event in events:
+            if turn.first_stage is None and isinstance(event, Status):
+                turn.first_stage = event.stage
+            clock.see(event)
+            if isinstance(event, Final):
+                answer = event.answer
+            if push is not None:
+                push(event)
+            control.check()
+    except BaseException as exc:
+        events.close()
+        clock.failed("cancelled" if isinstance(exc, Abandoned) else "error", saver, turn.thread)
+        raise
+    assert answer is not None, "the agent's run ended without an answer"
+    return answer
 
 
 def failure(exc: BaseException, timeout_s: float) -> tuple[int, str, str]:
@@ -110,8 +159,9 @@ def _log_failure(turn: Turn, exc: BaseException) -> None:
         log.error("question in session %s failed", turn.session_id, exc_info=exc)
 
 
-def _outcome(answer: Answer) -> str:
-    return "clarification" if answer.needs_clarification else "answered"
+def _observe(answer: Answer) -> None:
+    metrics.observe_question(answer.to_json(),
+                             "clarification" if answer.needs_clarification else "answered")
 
 
 # -- /chat ---------------------------------------------------------------------------------------
@@ -120,18 +170,19 @@ def chat_body(answer: Answer, turn: Turn, control: Control) -> dict[str, Any]:
     out = answer.to_json()
     at = now_iso()
     history = list(turn.history)
-    if turn.save_history:
+    if turn.saved:
         history += [{"role": "user", "content": turn.query, "timestamp": at},
                     {"role": "assistant", "content": answer.headline, "timestamp": at}]
+    session = turn.session_of(answer)
     out.update({
-        "session_id": answer.session_id or turn.session_id,
+        "session_id": session,
         "conversation_history": history,
         "debug_info": {
-            "session_id": turn.session_id, "intent": answer.intent, "language": answer.language,
+            "session_id": session, "intent": answer.intent, "language": answer.language,
             "llm_calls": answer.llm_calls, "source_calls": control.source_calls,
             "tools": [c.get("tool") for c in answer.data_collected],
             "duration_ms": round((time.perf_counter() - turn.started) * 1000, 1),
-            "saved": turn.save_history,
+            "saved": turn.saved, "resumed": turn.first_stage == "clarify",
         },
         "timestamp": at,
     })
@@ -157,7 +208,7 @@ async def chat(ctx: ServeContext, body: ChatRequest,
             try:
                 with anyio.fail_after(timeout):
                     result["answer"] = await run_blocking(
-                        lambda: answer_turn(ctx, turn, control), control, _limiter(ctx))
+                        lambda: run_turn(ctx, turn, control), control, _limiter(ctx))
             except Exception as exc:  # noqa: BLE001 - every failure becomes one line
                 result["error"] = exc
             tg.cancel_scope.cancel()
@@ -166,7 +217,7 @@ async def chat(ctx: ServeContext, body: ChatRequest,
         ctx.runs.close(control)
     if "answer" in result:
         answer = result["answer"]
-        metrics.observe_question(answer.to_json(), _outcome(answer))
+        _observe(answer)
         return 200, chat_body(answer, turn, control)
     if "error" in result:
         exc = result["error"]
@@ -183,12 +234,10 @@ def status_event(stage: str, language: str) -> dict[str, Any]:
     return {"type": "status", "stage": stage, "message": texts.get(stage, stage)}
 
 
-def data_event(call: dict[str, Any]) -> dict[str, Any]:
-    tool = str(call.get("tool") or "tool")
-    rows = call.get("rows")
-    summary = {"args": call.get("args") or {}, "rows": rows}
-    message = f"{tool}: {rows} row{'s' if rows != 1 else ''}" if rows is not None else tool
-    return {"type": "data", "stage": "execute", "message": message, "data": {tool: summary}}
+def data_event(data: Data) -> dict[str, Any]:
+    """api.md's ``{"type": "data", "stage": "execute", "message", "data": {tool: summary}}``,
+    with the tool's ``args`` and ``rows``."""
+    return data.to_json()
 
 
 def final_event(answer: Answer, turn: Turn, control: Control) -> dict[str, Any]:
@@ -196,16 +245,42 @@ def final_event(answer: Answer, turn: Turn, control: Control) -> dict[str, Any]:
     return {"type": "final", **body, "data": answer.data_collected}
 
 
+def sse_events(event: Event, turn: Turn, control: Control) -> list[dict[str, Any]]:
+    """The SSE events of one agent event: a node's start, a tool's result, the answer (after
+    a ``clarify`` "waiting" status when it asks back). A node's end says nothing new."""
+    if isinstance(event, Status):
+        return [status_event(event.stage, turn.language)] if event.phase == "start" else []
+    if isinstance(event, Data):
+        return [data_event(event)]
+    answer = event.answer
+    waiting = [{**status_event("waiting", answer.language), "stage": "clarify"}] \
+        if answer.needs_clarification else []
+    return [*waiting, final_event(answer, turn, control)]
+
+
 async def _run_events(ctx: ServeContext, turn: Turn, control: Control, emit: Emit) -> None:
-    """The events of the run itself (see the module docstring: the part to switch)."""
-    await emit(status_event("understand", turn.language))
-    answer = await run_blocking(lambda: answer_turn(ctx, turn, control), control, _limiter(ctx))
-    for call in answer.data_collected:
-        await emit(data_event(call))
-    metrics.observe_question(answer.to_json(), _outcome(answer))
-    await emit(status_event("clarify" if answer.needs_clarification else "respond",
-                            answer.language))
-    await emit(final_event(answer, turn, control))
+    """The events of the run, sent as the worker thread produces them."""
+    handoff = Handoff()
+    outcome: dict[str, Any] = {}
+
+    async def forward() -> None:
+        async with handoff.receive:
+            async for event in handoff.receive:
+                for out in sse_events(event, turn, control):
+                    await emit(out)
+
+    async with anyio.create_task_group() as tg:
+        tg.start_soon(forward)
+        try:
+            outcome["answer"] = await run_blocking(
+                lambda: run_turn(ctx, turn, control, handoff.push), control, _limiter(ctx))
+        except Exception as exc:  # noqa: BLE001 - re-raised below, after the events sent
+            outcome["error"] = exc
+        finally:
+            handoff.close()  # forward() ends once it has sent what the run produced
+    if "error" in outcome:
+        raise outcome["error"]
+    _observe(outcome["answer"])
 
 
 async def stream(ctx: ServeContext, body: ChatRequest, emit: Emit) -> None:
@@ -235,5 +310,5 @@ def _limiter(ctx: ServeContext) -> anyio.CapacityLimiter:
     return ctx.limiter
 
 
-__all__ = ["STAGES", "Turn", "answer_turn", "chat", "chat_body", "failure", "stream",
-           "status_event", "data_event"]
+__all__ = ["STAGES", "Turn", "run_turn", "chat", "chat_body", "failure", "stream",
+           "status_event", "data_event", "sse_events"]

@@ -16,6 +16,8 @@ is how the service shows where a request's time goes.
 
 from __future__ import annotations
 
+import asyncio
+import math
 import threading
 import time
 from typing import Any, Callable, TypeVar
@@ -134,6 +136,36 @@ async def run_blocking(fn: Callable[[], T], control: Control,
         raise
 
 
+class Handoff:
+    """Items from a worker thread to the event loop, in order, without blocking the worker.
+
+    Made in the event loop; ``push(item)`` may be called from any thread: it schedules the
+    item onto an unbounded in-memory stream (a run yields a few dozen events at most), so the
+    agent never waits for a slow client, and the time at which each event was seen is the
+    time it happened. ``receive`` is iterated in the loop; ``close()`` (in the loop) ends the
+    iteration once what was pushed before it has been read (items are delivered through the
+    loop in the order they were pushed, and a worker thread's result after them)."""
+
+    def __init__(self) -> None:
+        self._loop = asyncio.get_running_loop()
+        self._send, self.receive = anyio.create_memory_object_stream(math.inf)
+
+    def push(self, item: Any) -> None:
+        try:
+            self._loop.call_soon_threadsafe(self._put, item)
+        except RuntimeError:  # the loop has closed: nobody is listening any more
+            pass
+
+    def _put(self, item: Any) -> None:
+        try:
+            self._send.send_nowait(item)
+        except (anyio.ClosedResourceError, anyio.BrokenResourceError):
+            pass  # the reader has gone (client left): the item is not wanted
+
+    def close(self) -> None:
+        self._send.close()
+
+
 async def until_disconnected(receive: Callable[[], Any]) -> None:
     """Return when the client has gone (an ASGI ``http.disconnect``); the request body must
     have been read already."""
@@ -143,4 +175,5 @@ async def until_disconnected(receive: Callable[[], Any]) -> None:
             return
 
 
-__all__ = ["Abandoned", "Control", "Runs", "WatchedSource", "run_blocking", "until_disconnected"]
+__all__ = ["Abandoned", "Control", "Handoff", "Runs", "WatchedSource", "run_blocking",
+           "until_disconnected"]

@@ -1,4 +1,5 @@
-// gpureport web page: a chat over /chat/stream, clarification buttons, conversations, past reports.
+// gpureport web page: a chat over /chat/stream, clarification buttons that resume the waiting
+// question, the server's conversations (the same as `gpureport ask --session`), past reports.
 // No framework, no build step. Every name from the data is put into the page with textContent.
 "use strict";
 
@@ -8,7 +9,7 @@ const state = {
   token: sessionStorage.getItem("gpureport.token") || "",
   sessionId: null,
   busy: false,
-  sessions: JSON.parse(localStorage.getItem("gpureport.sessions") || "[]"),
+  sessions: [],
 };
 
 function el(tag, attrs, ...children) {
@@ -113,15 +114,18 @@ function sparkline(series, key) {
   return svg;
 }
 
-function renderAnswer(box, a, ask) {
+function renderAnswer(box, a) {
   box.append(el("p", {class: "headline"}, a.answer));
   if (a.needs_clarification && a.options && a.options.length) {
     const opts = el("div", {class: "options", role: "group", "aria-label": "Options"});
+    const session = a.session_id;
     for (const option of a.options) {
       const b = el("button", {type: "button"}, option);
       b.addEventListener("click", () => {
         for (const other of opts.querySelectorAll("button")) other.disabled = true;
-        ask(resumed(ask.question, ask.cluster, (a.figures || {}).issue || {}, option), option);
+        // the question waits in its conversation: the choice resumes it
+        state.sessionId = session || state.sessionId;
+        ask({query: option, resume: option});
       });
       opts.append(b);
     }
@@ -144,13 +148,6 @@ function renderAnswer(box, a, ask) {
   box.append(el("p", {class: "meta"}, `${a.intent} · ${d.duration_ms ?? "?"} ms · ${(a.data_collected || []).length} data calls`));
 }
 
-// A picked option, as a new request (until the agent resumes a clarification by itself).
-function resumed(question, cluster, issue, option) {
-  if (issue.entity === "cluster") return {query: question, cluster_name: option};
-  if (issue.text && question.includes(issue.text)) return {query: question.split(issue.text).join(option), cluster_name: cluster};
-  return {query: `${question} (${issue.entity || "choice"}: ${option})`, cluster_name: cluster};
-}
-
 // -- the stream ----------------------------------------------------------------------------
 async function ask(body, shown) {
   if (state.busy) return;
@@ -163,11 +160,10 @@ async function ask(body, shown) {
   box.append(status);
   messages.append(box);
   messages.scrollTop = messages.scrollHeight;
-  const again = (b, s) => ask(b, s);
-  again.question = body.query; again.cluster = body.cluster_name || null;
   const payload = {query: body.query};
   if (body.cluster_name) payload.cluster_name = body.cluster_name;
   if (state.sessionId) payload.session_id = state.sessionId;
+  if (body.resume && state.sessionId) payload.resume = body.resume;
   try {
     const resp = await fetch(API + "/chat/stream", {method: "POST", body: JSON.stringify(payload),
       headers: headers({"Content-Type": "application/json", "Accept": "text/event-stream"})});
@@ -187,7 +183,7 @@ async function ask(body, shown) {
       while ((cut = buffer.indexOf("\n\n")) >= 0) {
         const chunk = buffer.slice(0, cut); buffer = buffer.slice(cut + 2);
         for (const line of chunk.split("\n")) {
-          if (line.startsWith("data: ")) onEvent(JSON.parse(line.slice(6)), box, status, body, again);
+          if (line.startsWith("data: ")) onEvent(JSON.parse(line.slice(6)), box, status);
         }
         messages.scrollTop = messages.scrollHeight;
       }
@@ -196,29 +192,30 @@ async function ask(body, shown) {
     box.append(el("p", {class: "error"}, "Error: " + e.message));
   } finally {
     state.busy = false; $("send").disabled = false;
+    loadSessions();
   }
 }
 
-function onEvent(ev, box, status, body, again) {
+function onEvent(ev, box, status) {
   if (ev.type === "session") {
     state.sessionId = ev.session_id;
-    remember(ev.session_id, body.query);
   } else if (ev.type === "status" || ev.type === "data") {
     status.append(el("li", {"data-stage": ev.stage}, ev.message));
   } else if (ev.type === "final") {
-    renderAnswer(box, ev, again);
+    renderAnswer(box, ev);
   } else if (ev.type === "error") {
     box.append(el("p", {class: "error"}, ev.error_message));
   }
 }
 
-// -- conversations: this browser's own list (the server's list comes with its storage API) ----
-function remember(id, question) {
-  if (!state.sessions.some((s) => s.id === id)) {
-    state.sessions.unshift({id, name: question.slice(0, 120), at: new Date().toISOString()});
-    state.sessions = state.sessions.slice(0, 50);
-    localStorage.setItem("gpureport.sessions", JSON.stringify(state.sessions));
-  }
+// -- conversations: the server's (the threads of `gpureport ask --session`) ------------------
+const conversationUrl = (id) => API + "/storage/conversations/" + encodeURIComponent(id);
+
+async function loadSessions() {
+  const resp = await fetch(API + "/storage/conversations?limit=50", {headers: headers()});
+  if (resp.status === 401) { needToken(); return; }
+  if (!resp.ok) return;
+  state.sessions = (await resp.json()).conversations;
   drawSessions();
 }
 
@@ -226,17 +223,57 @@ function drawSessions() {
   const list = $("sessions");
   list.replaceChildren();
   for (const s of state.sessions) {
-    const b = el("button", {type: "button", title: s.name}, s.name);
-    if (s.id === state.sessionId) b.setAttribute("aria-current", "true");
-    b.addEventListener("click", () => {
-      state.sessionId = s.id;
-      $("messages").replaceChildren(el("p", {class: "muted"}, "Continuing: " + s.name));
-      drawSessions();
-      $("query").focus();
-    });
-    list.append(el("li", null, b));
+    const name = s.name || s.session_id;
+    const open = el("button", {type: "button", class: "open", title: name}, name);
+    if (s.session_id === state.sessionId) open.setAttribute("aria-current", "true");
+    open.addEventListener("click", () => openConversation(s.session_id));
+    const del = el("button", {type: "button", class: "delete", title: "Delete this conversation",
+                              "aria-label": "Delete " + name}, "×");
+    del.addEventListener("click", () => deleteConversation(s.session_id));
+    list.append(el("li", {"data-session": s.session_id}, open, del));
   }
   $("no-sessions").hidden = state.sessions.length > 0;
+}
+
+async function openConversation(id) {
+  if (state.busy) return;
+  show("ask");
+  const resp = await fetch(conversationUrl(id), {headers: headers()});
+  const messages = $("messages");
+  if (resp.status === 401) { needToken(); return; }
+  if (!resp.ok) {
+    messages.replaceChildren(el("p", {class: "error"}, resp.status === 404 ? "That conversation no longer exists." : "Could not open the conversation."));
+    loadSessions();
+    return;
+  }
+  const conv = await resp.json();
+  state.sessionId = conv.session_id;
+  messages.replaceChildren();
+  for (const m of conv.messages) {
+    if (m.role === "user") messages.append(el("div", {class: "msg user"}, m.content));
+    else messages.append(el("div", {class: "msg bot past"}, el("p", {class: "headline"}, m.content),
+      el("p", {class: "meta"}, (m.timestamp || "").slice(0, 16).replace("T", " "))));
+  }
+  if (conv.metadata && conv.metadata.waiting) {
+    messages.append(el("p", {class: "muted"}, "This conversation is waiting for your choice: type it, or its number."));
+  }
+  messages.scrollTop = messages.scrollHeight;
+  drawSessions();
+  $("query").focus();
+}
+
+async function deleteConversation(id) {
+  const resp = await fetch(conversationUrl(id), {method: "DELETE", headers: headers()});
+  if (resp.status === 401) { needToken(); return; }
+  if (id === state.sessionId) newConversation();
+  loadSessions();
+}
+
+function newConversation() {
+  state.sessionId = null;
+  $("messages").replaceChildren(state.intro);
+  state.intro.hidden = false;
+  drawSessions();
 }
 
 // -- reports -------------------------------------------------------------------------------
@@ -292,20 +329,16 @@ document.addEventListener("DOMContentLoaded", () => {
   $("query").addEventListener("keydown", (e) => {
     if (e.key === "Enter" && !e.shiftKey) { e.preventDefault(); $("ask-form").requestSubmit(); }
   });
-  $("new-chat").addEventListener("click", () => {
-    state.sessionId = null;
-    $("messages").replaceChildren(state.intro);
-    state.intro.hidden = false;
-    drawSessions();
-  });
+  $("new-chat").addEventListener("click", newConversation);
   $("token-form").addEventListener("submit", (e) => {
     e.preventDefault();
     state.token = $("token").value;
     sessionStorage.setItem("gpureport.token", state.token);
     $("token-form").hidden = true;
     loadExamples();
+    loadSessions();
   });
   for (const b of document.querySelectorAll("nav button")) b.addEventListener("click", () => show(b.dataset.view));
-  drawSessions();
   loadExamples();
+  loadSessions();
 });
