@@ -146,6 +146,16 @@ def update_details(conn: Connection, owner: str, **changes: Any) -> None:
                      .values(details=json.dumps(details, sort_keys=True)))
 
 
+def set_cluster_details(conn: Connection, cluster: str, **changes: Any) -> None:
+    """Merge ``changes`` into the details of one cluster's mark (e.g. its ``gpu_model``, which
+    agent.sources.sql_usage reads for model prices)."""
+    row = conn.execute(select(marker).where(marker.c.cluster == cluster)).first()
+    if row is not None:
+        details = {**json.loads(row.details or "{}"), **changes}
+        conn.execute(update(marker).where(marker.c.cluster == cluster)
+                     .values(details=json.dumps(details, sort_keys=True)))
+
+
 def forget(conn: Connection, owner: str) -> None:
     """Drop ``owner``'s marks (and the legacy demo table, for the demo's ``--reset``)."""
     names = set(inspect(conn).get_table_names())
@@ -156,4 +166,5 @@ def forget(conn: Connection, owner: str) -> None:
 
 
 __all__ = ["MARKER_TABLE", "LEGACY_DEMO_TABLE", "Mark", "marker", "lens_tables", "read_marks",
-           "has_rows", "refusal", "write_marks", "update_details", "forget"]
+           "has_rows", "refusal", "write_marks", "update_details", "set_cluster_details",
+           "forget"]

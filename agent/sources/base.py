@@ -195,6 +195,28 @@ class WorkloadInfo:
     cluster: str | None = None
 
 
+@dataclass
+class WorkloadPeak:
+    """One workload over a window (agent.recommendations): the sums over its hourly rows, the
+    most GPUs it held in an hour, its busiest hour's peak (``max_utilization``) and average."""
+
+    stats: PeriodStats  # name, namespace, kind, user, cluster set
+    held_gpus: float = 0.0  # max allocated_gpu_count
+    peak_utilization: float = 0.0  # max of the hourly max_utilization
+    max_avg_utilization: float = 0.0  # max of the hourly avg_utilization
+
+
+@dataclass
+class OfficeSplit:
+    """One namespace's sums inside office hours (weekdays, ``[from, to)`` o'clock UTC) and
+    outside them (agent.recommendations: "schedule")."""
+
+    cluster: str | None
+    namespace: str
+    office: PeriodStats
+    other: PeriodStats
+
+
 @runtime_checkable
 class Source(Protocol):
     """What the agent, reports and alerts need from a place that holds Lens-shaped GPU
@@ -261,6 +283,21 @@ class Source(Protocol):
         ``< max_utilization`` % (the idle-GPU alert rule)."""
         ...
 
+    def gpu_models(self) -> dict[str, str]:
+        """The GPU model of each cluster where the source tells it (agent.prices); {} else."""
+        ...
+
+    def workload_peaks(self, cluster: str | None, start: datetime,
+                       end: datetime) -> list[WorkloadPeak]:
+        """Per workload with rows in ``[start, end)``: its sums, held GPUs and busiest hour
+        (one grouped query per cluster)."""
+        ...
+
+    def office_hours(self, cluster: str | None, start: datetime, end: datetime,
+                     hours: tuple[int, int] = (8, 18)) -> list[OfficeSplit]:
+        """Per namespace, its sums on weekdays within ``hours`` (UTC) and outside them."""
+        ...
+
     def ping(self) -> str: ...
 
     def describe(self) -> str:
@@ -311,7 +348,7 @@ def merge_snapshots(found: list[Snapshot], cluster: str | None) -> Snapshot | No
 
 __all__ = [
     "Source", "Scope", "ScopeKind", "ChildKind", "PeriodStats", "HourlyPoint",
-    "NamespaceAllocation", "Snapshot", "WorkloadInfo", "UNKNOWN_USER", "namespace_allocations",
+    "NamespaceAllocation", "Snapshot", "WorkloadInfo", "WorkloadPeak", "OfficeSplit", "UNKNOWN_USER", "namespace_allocations",
     "merge_snapshots",
     "NotFound", "SourceError",  # defined in agent.errors; callers import them from here too
 ]

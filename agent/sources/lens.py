@@ -63,6 +63,7 @@ from agent.sources.lens_client import (
     rfc3339,
 )
 from agent.sources import lens_names
+from agent.sources.lens_usage import LensUsage
 from agent.sources.lens_rows import (
     Row,
     RowMemo,
@@ -83,7 +84,7 @@ _EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
 _FAR_FUTURE = datetime(9999, 12, 31, 23, 59, 59, tzinfo=timezone.utc)
 
 
-class LensSource:
+class LensSource(LensUsage):
     """A ``Source`` over a running Lens API (``http://primus-lens-api:8989/v1``)."""
 
     def __init__(self, base_url: str, *, user_annotation: str = "primus-safe.user.name",

@@ -224,3 +224,20 @@ Index("idx_gpu_workload_uid", gpu_workload.c.uid)
 Index("idx_gpu_workload_ns_name", gpu_workload.c.namespace, gpu_workload.c.name)
 
 HOURLY_TABLES = (cluster_hourly, namespace_hourly, label_hourly, workload_hourly)
+
+# -- read only, outside the Lens metadata (never created by create_all) -----------------------
+# What tells a cluster's GPU model (agent.prices): Lens' pod_resource.gpu_model in a cluster's
+# own database (lens.md §5), and the mark gpureport's writers leave per cluster (the demo and
+# ingest write "gpu_model" into its details; reporter.store_marker owns that table).
+extra_metadata = MetaData()
+pod_resource = Table(
+    "pod_resource", extra_metadata,
+    Column("uid", String(128)),
+    Column("gpu_model", String(128)),
+    Column("gpu_allocated", Integer),
+)
+store_mark = Table(
+    "gpureport_store", extra_metadata,
+    Column("cluster", String(100), primary_key=True),
+    Column("details", Text),
+)

@@ -36,6 +36,7 @@ from agent.names import suggestions
 from agent.periods import utc
 from agent.sources import schema as s
 from agent.sources import sql_queries as q
+from agent.sources.sql_usage import UsageQueries
 from agent.sources.base import (
     HourlyPoint,
     PeriodStats,
@@ -136,7 +137,7 @@ def _stats(name: str, row, capacity: float, **extra) -> PeriodStats:
     )
 
 
-class SqlSource:
+class SqlSource(UsageQueries):
     def __init__(self, database_url: str, databases: dict[str, str] | None = None,
                  user_annotation: str = "primus-safe.user.name"):
         self.database_url = database_url
@@ -449,6 +450,11 @@ class SqlSource:
                                       namespace=r.namespace, kind=r.kind, user=r.u,
                                       cluster=name))
         return sorted(out, key=lambda p: (p.cluster or "", p.namespace or "", p.name))
+
+
+# prices and recommendations (sql_usage): the same one-line errors as every other figure
+for _name in ("gpu_models", "workload_peaks", "office_hours"):
+    setattr(SqlSource, _name, _guard(getattr(UsageQueries, _name)))
 
 
 def snapshot_from_row(cluster: str, row) -> Snapshot:

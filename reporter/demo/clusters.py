@@ -16,6 +16,7 @@ SCENARIO_CLUSTER = "gpu-east"
 PROFILES = ("small", "large")
 
 TRAIN, INFER, DEV, IDLE, STEADY = "train", "infer", "dev", "idle", "steady"
+LIGHT = "light"  # busy, but never near what it holds (the scripted oversized workload)
 # class -> (clamp low, clamp high, hourly noise ±, spread above avg, spread below avg)
 CLASS = {
     TRAIN: (70.0, 95.0, 2.0, 4.0, 12.0),
@@ -23,7 +24,11 @@ CLASS = {
     DEV: (5.0, 20.0, 2.0, 25.0, 5.0),
     IDLE: (0.0, 3.0, 0.4, 2.0, 1.5),
     STEADY: (40.0, 70.0, 1.0, 6.0, 8.0),
+    LIGHT: (15.0, 25.0, 1.5, 8.0, 6.0),
 }
+# the GPU model each cluster's nodes carry, as a collector names it (agent.prices matches
+# configured model keys such as "MI300X" or "H100" inside these); gpu-lab's is not known
+GPU_MODELS = {"gpu-east": "AMD_Instinct_MI300X_OAM", "gpu-west": "NVIDIA H100 80GB HBM3"}
 GROUP_VERSION = {
     "PyTorchJob": "kubeflow.org/v1",
     "Job": "batch/v1",
@@ -202,4 +207,4 @@ def clusters_for(profile: str, rng: random.Random) -> tuple[Cluster, ...]:
 
 __all__ = ["Cluster", "Namespace", "Slot", "CLASS", "GROUP_VERSION", "clusters_for",
            "PROFILES", "SCENARIO_CLUSTER", "SCENARIO_NAMESPACE", "TRAIN", "INFER", "DEV", "IDLE",
-           "STEADY"]
+           "STEADY", "LIGHT", "GPU_MODELS"]

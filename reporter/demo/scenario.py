@@ -5,6 +5,10 @@ or 7 days before now early in the week), ml-team on gpu-east changes: user_a run
 28 two-GPU jobs a week, and user_b starts an idle 8-GPU ``llm-eval-server``; user_b's and
 user_c's other jobs stay as they were. "This week vs last week", "the last 7 days vs the 7
 before" and a Monday's "last week" all find this drop, whatever the day.
+
+One more scripted workload, for recommendations: ``bert-serve-xl`` of dave in nlp-team on
+gpu-west holds 8 GPUs all the time and never peaks above ~30 % (``oversized``). It is built
+from a Random of its own, so every other workload (drawn from the shared one) is unchanged.
 """
 
 from __future__ import annotations
@@ -12,11 +16,13 @@ from __future__ import annotations
 import random
 from datetime import datetime, timedelta
 
-from reporter.demo.clusters import (IDLE, SCENARIO_CLUSTER, SCENARIO_NAMESPACE, STEADY, TRAIN,
-                                    Cluster, Namespace)
+from reporter.demo.clusters import (IDLE, LIGHT, SCENARIO_CLUSTER, SCENARIO_NAMESPACE, STEADY,
+                                    TRAIN, Cluster, Namespace)
 from reporter.demo.workloads import Builder, Workload
 
 IDLE_SERVER = "llm-eval-server"
+OVERSIZED = ("gpu-west", "nlp-team", "bert-serve-xl")  # cluster, namespace, workload
+_OVERSIZED_SEED = 1515
 
 
 def ml_team(b: Builder, ns: Namespace, scenario_min: int) -> None:
@@ -44,6 +50,15 @@ def ml_team(b: Builder, ns: Namespace, scenario_min: int) -> None:
           name=IDLE_SERVER)
 
 
+def oversized(b: Builder, ns: Namespace) -> None:
+    """An 8-GPU inference Deployment running since two weeks before the span at ~20 %
+    (peak ≤ 30 %): 3 GPUs would cover its busiest hour."""
+    own = Builder(random.Random(_OVERSIZED_SEED), b.span_start, b.hours, b.names)
+    own.add(ns, "Deployment", 8, -14 * 1440, None, "dave", LIGHT, 20.0, "bert-serve",
+            name=OVERSIZED[2])
+    b.out += own.out
+
+
 def build_workloads(cluster: Cluster, rng: random.Random, span_start: datetime, hours: int,
                     scenario_min: int, names: set[tuple[str, str]]) -> list[Workload]:
     """Every workload of ``cluster``: the scenario's for its namespace, then each slot's.
@@ -54,7 +69,9 @@ def build_workloads(cluster: Cluster, rng: random.Random, span_start: datetime, 
             ml_team(b, ns, scenario_min)
         for slot in ns.slots:
             b.slot(ns, slot)
+        if (cluster.name, ns.name) == OVERSIZED[:2]:
+            oversized(b, ns)
     return b.out
 
 
-__all__ = ["build_workloads", "ml_team", "IDLE_SERVER"]
+__all__ = ["build_workloads", "ml_team", "oversized", "IDLE_SERVER", "OVERSIZED"]

@@ -21,7 +21,7 @@ from agent.periods import floor_hour, week_start
 from agent.sources import schema
 from agent.text import mask_url, one_line
 from reporter import store_marker
-from reporter.demo.clusters import PROFILES, clusters_for
+from reporter.demo.clusters import GPU_MODELS, PROFILES, clusters_for
 from reporter.demo.rows import (CHUNK_ROWS, GPU_WORKLOAD_COLS, ProgressFn, emit_hours,
                                 gpu_workload_rows)
 from reporter.demo.scenario import build_workloads
@@ -200,6 +200,8 @@ def generate(url: str, *, seed: int = 42, profile: str = "small", now: datetime,
 
             conn.execute(text("ANALYZE"))
             store_marker.update_details(conn, "demo", status="complete")
+            for name, model in GPU_MODELS.items():
+                store_marker.set_cluster_details(conn, name, gpu_model=model)
     except DemoError:
         raise
     except SQLAlchemyError as exc:
