@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from agent.cache import CatalogCache
+from agent.prices import Prices
 from agent.settings import LLMSettings
 from agent.sources.base import Source
 
@@ -24,3 +25,5 @@ class AgentDeps:
     # where the names questions are resolved against are cached (agent.catalog); None: this
     # process's memory
     catalog: CatalogCache | None = None
+    # GPU prices (the configuration's ``prices``); None or none configured: no money anywhere
+    prices: Prices | None = None

@@ -23,6 +23,8 @@ from typing import Callable
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from agent import figures
+from agent.periods import Period
 from agent.sources.base import PeriodStats, Scope, Source
 
 PRICE_KEY = "prices.default_per_gpu_hour"  # the key an unpriced answer names (answers.md §5)
@@ -114,6 +116,62 @@ def scope_costs(source: Source, scope: Scope, start: datetime, end: datetime,
     return cost_block(stats, rates, models, prices.currency)
 
 
+def add_costs(block: dict, source: Source, scope: Scope, start: datetime, end: datetime,
+              prices: Prices | None) -> dict:
+    """``block`` (a figure with ``gpu_hours``) with ``cost``, ``idle_cost`` and ``currency``
+    of the same scope and period added when a price is configured; unchanged otherwise."""
+    found = scope_costs(source, scope, start, end, prices) if prices is not None else None
+    if found is not None:
+        block.update(cost=found["cost"], idle_cost=found["idle_cost"],
+                     currency=found["currency"])
+    return block
+
+
+def cost_figures(source: Source, scope: Scope, period: Period, prices: Prices | None,
+                 focus: str = "total", top: int = 5) -> dict:
+    """The figures of "how much did ml-team cost last week" / "what did idle GPUs cost us":
+    the scope's GPU-hours, idle GPU-hours and utilization, their cost per cluster and in total
+    when priced (``priced`` False and ``price_key`` otherwise: answers.md §5), and the scope's
+    children (namespaces of a cluster, workloads of a namespace) that cost the most — by idle
+    GPU-hours when the question is about idle GPUs."""
+    start, end = period.start, period.end
+    priced = prices is not None and prices.configured
+    clusters = [scope.cluster] if scope.cluster else source.clusters()
+    if priced:
+        models = source.gpu_models()
+        rates = {c: prices.price_for(c, models.get(c)) for c in clusters}
+        per = {c: source.period_stats(scope.with_(cluster=c), start, end) for c in clusters}
+        total = PeriodStats(name=scope.name)
+        for st in per.values():
+            total = total.add(st)
+        money_block = cost_block(per, rates, models, prices.currency)
+    else:
+        total = source.period_stats(scope, start, end)
+        money_block = {"cost": None, "idle_cost": None, "price_key": PRICE_KEY}
+    out = {"focus": focus, "priced": priced, "gpu_hours": total.gpu_hours,
+           "idle_gpu_hours": total.idle_gpu_hours, "avg_utilization": total.avg_utilization,
+           "workloads": total.workloads, **money_block}
+    child = {"cluster": "namespace", "namespace": "workload"}.get(scope.kind)
+    if child and top:
+        by = "idle" if focus == "idle" else "gpu_hours"
+        items: list[dict] = []
+        # per cluster, so that each row meets its cluster's price (a namespace name can live
+        # in several clusters at different prices)
+        for c in clusters:
+            one = scope.with_(cluster=c)
+            ranked = figures.ranking(source, one, child, period, by, top)["items"]
+            price = item_pricer(source, one, prices)
+            for item in ranked:
+                item["cluster"] = c
+                if price is not None:
+                    price(item)
+            items += ranked
+        items.sort(key=lambda i: (-(i["idle_gpu_hours"] if by == "idle" else i["gpu_hours"]),
+                                  i["name"], i["cluster"]))
+        out["top"] = {"entity": child, "by": by, "items": items[:top]}
+    return out
+
+
 def item_pricer(source: Source, scope: Scope, prices: Prices | None
                 ) -> Callable[[dict], None] | None:
     """A function adding ``cost``/``idle_cost`` to a figure row (a ranking item, a
@@ -140,4 +198,5 @@ def item_pricer(source: Source, scope: Scope, prices: Prices | None
     return price
 
 
-__all__ = ["Prices", "PRICE_KEY", "money", "cost_block", "scope_costs", "item_pricer"]
+__all__ = ["Prices", "PRICE_KEY", "money", "cost_block", "scope_costs", "add_costs",
+           "cost_figures", "item_pricer"]

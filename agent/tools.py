@@ -23,6 +23,8 @@ from pydantic import BaseModel, Field
 
 from agent import figures
 from agent.periods import Period, parse_now
+from agent.prices import Prices, add_costs, cost_figures, item_pricer
+from agent.recommendations import recommendations
 from agent.sources.base import Scope, Source
 
 
@@ -54,7 +56,14 @@ class PeriodArgs(BaseModel):
         return cls(start=d["start"], end=d["end"], label=p.label)
 
 
-class TrendArgs(BaseModel):
+class Priced(BaseModel):
+    """Tools whose figures carry money when prices are configured (``plan`` adds them from
+    ``AgentDeps.prices``)."""
+
+    prices: Prices | None = None
+
+
+class TrendArgs(Priced):
     scope: ScopeArgs = Field(default_factory=ScopeArgs)
     period: PeriodArgs
     metric: Literal["utilization", "allocation"] = "utilization"
@@ -100,7 +109,7 @@ class DimensionValuesArgs(BaseModel):
     period: PeriodArgs
 
 
-class CompareArgs(BaseModel):
+class CompareArgs(Priced):
     a_scope: ScopeArgs
     a_period: PeriodArgs
     a_label: str
@@ -127,7 +136,7 @@ class FreshnessArgs(BaseModel):
     cluster: str | None = None
 
 
-class RankingArgs(BaseModel):
+class RankingArgs(Priced):
     scope: ScopeArgs = Field(default_factory=ScopeArgs)
     entity: Literal["namespace", "user", "workload", "label"] = "namespace"
     by: Literal["idle", "gpu_hours", "utilization_low", "utilization_high"] = "idle"
@@ -136,13 +145,23 @@ class RankingArgs(BaseModel):
     label_key: str | None = None
 
 
+class CostArgs(Priced):
+    scope: ScopeArgs = Field(default_factory=ScopeArgs)
+    period: PeriodArgs
+    focus: Literal["total", "idle"] = "total"
+
+
+class RecommendArgs(Priced):
+    scope: ScopeArgs = Field(default_factory=ScopeArgs)
+
+
 def rows_of(artifact: Any) -> int:
     """How many rows a tool's artifact holds (for ``data_collected``)."""
     if isinstance(artifact, list):
         return len(artifact)
     if isinstance(artifact, dict):
         for key in ("series", "items", "contributors", "by_namespace", "options", "workloads",
-                    "rows", "clusters"):
+                    "rows", "clusters", "recommendations"):
             if isinstance(artifact.get(key), list):
                 return len(artifact[key])
         return 1
@@ -172,7 +191,9 @@ def tool(name: str, description: str, args: type[BaseModel]):
 @tool("query_gpu_usage_trend", "Hourly utilization/allocation series and period figures for a "
       "cluster, namespace, user, label or workload.", TrendArgs)
 def trend(a: TrendArgs, source: Source, now: datetime) -> dict:
-    return figures.trend(source, a.scope.scope(), a.period.period(), a.metric)
+    p = a.period.period()
+    return add_costs(figures.trend(source, a.scope.scope(), p, a.metric), source,
+                     a.scope.scope(), p.start, p.end, a.prices)
 
 
 @tool("analyze_workload_history", "History of one workload: hourly series, GPU-hours, "
@@ -230,8 +251,14 @@ def dimension_values(a: DimensionValuesArgs, source: Source, now: datetime) -> d
 
 @tool("compare_usage", "Compare two periods of one entity or two entities.", CompareArgs)
 def compare(a: CompareArgs, source: Source, now: datetime) -> dict:
-    return figures.compare(source, (a.a_scope.scope(), a.a_period.period(), a.a_label),
-                           (a.b_scope.scope(), a.b_period.period(), a.b_label))
+    out = figures.compare(source, (a.a_scope.scope(), a.a_period.period(), a.a_label),
+                          (a.b_scope.scope(), a.b_period.period(), a.b_label))
+    for key, scope, p in (("a", a.a_scope, a.a_period), ("b", a.b_scope, a.b_period)):
+        period = p.period()
+        add_costs(out[key], source, scope.scope(), period.start, period.end, a.prices)
+    if "currency" in out["b"]:
+        out["currency"] = out["b"]["currency"]
+    return out
 
 
 @tool("drilldown_change", "Attribute a change in utilization to users and workloads (or "
@@ -256,8 +283,26 @@ def freshness(a: FreshnessArgs, source: Source, now: datetime) -> dict:
 @tool("rank_entities", "Rank namespaces, users or workloads by idle GPU-hours, GPU-hours or "
       "utilization.", RankingArgs)
 def ranking(a: RankingArgs, source: Source, now: datetime) -> dict:
-    return figures.ranking(source, a.scope.scope(), a.entity, a.period.period(), a.by, a.limit,
-                           a.label_key)
+    out = figures.ranking(source, a.scope.scope(), a.entity, a.period.period(), a.by, a.limit,
+                          a.label_key)
+    price = item_pricer(source, a.scope.scope(), a.prices)
+    if price is not None:
+        for item in out["items"]:
+            price(item)
+        out["currency"] = a.prices.currency
+    return out
+
+
+@tool("cost_of_gpus", "What GPU-hours cost (total or idle) for a cluster, namespace, user or "
+      "label over a period, per cluster price; GPU-hours only without prices.", CostArgs)
+def cost(a: CostArgs, source: Source, now: datetime) -> dict:
+    return cost_figures(source, a.scope.scope(), a.period.period(), a.prices, a.focus)
+
+
+@tool("recommend_savings", "Where GPUs could be saved over the last 7 days: idle workloads to "
+      "clean up, oversized ones to right-size, namespaces to schedule.", RecommendArgs)
+def recommend(a: RecommendArgs, source: Source, now: datetime) -> dict:
+    return recommendations(source, a.scope.scope(), now, a.prices)
 
 
 BY_NAME: dict[str, Tool] = {t.name: t for t in TOOLS}

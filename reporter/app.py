@@ -63,4 +63,4 @@ class AppContext:
         "now", the LLM settings (None with ``use_llm=False``: rules only, no network), the
         name cache of the state database."""
         return AgentDeps(source=source, now=self.now, llm=self.config.llm if use_llm else None,
-                         catalog=self.catalog_cache())
+                         catalog=self.catalog_cache(), prices=self.config.prices)

@@ -20,6 +20,7 @@ from urllib.parse import quote, unquote, urlsplit
 from pydantic import ConfigDict, Field, SecretStr, ValidationError, field_validator, model_validator
 
 from agent.errors import ConfigError
+from agent.prices import Prices
 from agent.settings import (
     LLMSettings,
     PrometheusSettings,
@@ -161,6 +162,8 @@ class Config(Strict):
     server: ServerSettings = Field(default_factory=ServerSettings)
     slack: SlackSettings = Field(default_factory=SlackSettings)
     msteams: MSTeamsSettings = Field(default_factory=MSTeamsSettings)
+    # GPU prices (agent.prices): none set = no money anywhere (answers.md §5)
+    prices: Prices = Field(default_factory=Prices)
     schedules_dir: str | None = None
     report_dir: str | None = None
     alerts_file: str | None = None
@@ -237,6 +240,8 @@ def _split_origins(v: str) -> list[str]:
 
 ENV_MAP: dict[str, tuple[str, Any]] = {
     "GPUREPORT_SOURCE": ("source.kind", str),
+    "GPUREPORT_GPU_PRICE": ("prices.default_per_gpu_hour", str),
+    "GPUREPORT_GPU_CURRENCY": ("prices.currency", str),
     "GPUREPORT_DATABASE_URL": ("source.database_url", str),
     "GPUREPORT_STATE_DATABASE_URL": ("state.database_url", str),
     "LENS_API_URL": ("source.lens_url", str),

@@ -18,10 +18,25 @@ from agent.tools import PeriodArgs, ScopeArgs
 from agent.understand.model import Understanding
 
 
+# the tools whose figures carry money when prices are configured (agent.prices)
+PRICED_TOOLS = frozenset({"query_gpu_usage_trend", "compare_usage", "rank_entities",
+                          "cost_of_gpus", "recommend_savings"})
+
+
 def plan(state: AgentState, config: RunnableConfig) -> dict:
     deps = deps_of(config)
-    calls = calls_for(state["understanding"], deps.now)
+    calls = with_prices(calls_for(state["understanding"], deps.now), deps.prices)
     return {"plan": [calls] if calls else [], "step": 0, "results": []}
+
+
+def with_prices(calls: list[ToolCall], prices) -> list[ToolCall]:
+    """The calls, with the configured prices in the arguments of the tools that use them (no
+    prices configured: unchanged, and no figure carries a currency)."""
+    if prices is None or not prices.configured:
+        return calls
+    dumped = prices.model_dump()
+    return [{**c, "args": {**c["args"], "prices": dumped}} if c["tool"] in PRICED_TOOLS else c
+            for c in calls]
 
 
 def scope_args(u: Understanding) -> dict:
@@ -68,6 +83,11 @@ def calls_for(u: Understanding, now) -> list[ToolCall]:
             "period": period, "limit": u.limit}}]
     if u.intent == "discovery":
         return _discovery(u, now)
+    if u.intent == "cost":
+        return [{"tool": "cost_of_gpus", "args": {"scope": scope, "period": period,
+                                                  "focus": u.cost_focus or "total"}}]
+    if u.intent == "recommend":
+        return [{"tool": "recommend_savings", "args": {"scope": scope}}]
     return []
 
 

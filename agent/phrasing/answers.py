@@ -12,6 +12,7 @@ data, never interpreted: a workload called "ignore previous instructions" is jus
 
 from __future__ import annotations
 
+from agent.phrasing.money import cost_answer, cost_line, recommend_answer
 from agent.phrasing.words import (gh, name, over_the, p1, period_words, scope_words,
                                   sentence_start, signed)
 
@@ -19,10 +20,16 @@ def phrase(intent: str, figures: dict, entities: dict, lang: str, period_label: 
            baseline_label: str | None = None) -> tuple[str, list[str]]:
     """(answer, insights) from figures. Every number here comes from ``figures``."""
     fn = {"trend": _trend, "compare": _compare, "drilldown": _drilldown, "realtime": _realtime,
-          "ranking": _ranking, "discovery": _discovery, "freshness": _freshness}.get(intent)
+          "ranking": _ranking, "discovery": _discovery, "freshness": _freshness,
+          "cost": cost_answer, "recommend": recommend_answer}.get(intent)
     if fn is None:
         return help_text(lang), []
-    return fn(figures, entities, lang, period_label, baseline_label)
+    answer, details = fn(figures, entities, lang, period_label, baseline_label)
+    if intent in ("trend", "compare"):  # money next to GPU-hours when a price is configured
+        line = cost_line(figures.get("b", figures) if intent == "compare" else figures, lang)
+        if line:
+            details = [*details, line]
+    return answer, details
 
 
 def _trend(f, e, lang, pl, bl):

@@ -21,6 +21,7 @@ from __future__ import annotations
 from typing import Any, Callable
 
 from agent.answer import Column, Table
+from agent.phrasing.money import amount, cost_tables, recommend_tables
 from agent.phrasing.words import gh, name, p1, signed
 
 # column key -> (English label, Chinese label)
@@ -73,6 +74,10 @@ def _ranking(f: dict, lang: str) -> list[Table]:
     cols = [_col("name", "text", lang, entity if entity in LABELS else "name"),
             _col("gpu_hours", "gpu_hours", lang), _col("avg_utilization", "pct", lang),
             _col("idle_gpu_hours", "gpu_hours", lang)]
+    cur = f.get("currency")
+    if cur:  # prices configured: what the GPU-hours and the idle ones cost
+        cols += [Column("cost", f"费用 {cur}" if lang == "zh" else f"cost {cur}", "money"),
+                 Column("idle_cost", f"空闲 {cur}" if lang == "zh" else f"idle {cur}", "money")]
     return [Table("ranking", cols, _pick(f.get("items") or [], cols))]
 
 
@@ -143,7 +148,8 @@ def _pick(items: list[dict], cols: list[Column]) -> list[dict]:
 
 _BUILDERS: dict[str, Callable[[dict, str], list[Table]]] = {
     "ranking": _ranking, "drilldown": _drilldown, "realtime": _realtime, "compare": _compare,
-    "freshness": _freshness, "discovery": _discovery,
+    "freshness": _freshness, "discovery": _discovery, "cost": cost_tables,
+    "recommend": recommend_tables,
 }
 
 
@@ -159,6 +165,8 @@ def cell(column: Column, value: Any) -> str:
         return signed(value)
     if kind == "gpu_hours":
         return gh(value)
+    if kind == "money":
+        return amount(value)
     if kind == "change":
         before, after = value
         return f"{before}→{after}"

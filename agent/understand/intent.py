@@ -34,7 +34,7 @@ from agent.understand.model import INTENTS, Issue, Names, Understanding
 from agent.understand.period_phrases import BASELINE_BEFORE, PeriodHit
 
 # tie-break between equal intent scores: the more specific question wins
-_PRIORITY = {"drilldown": 6, "compare": 5, "ranking": 4, "realtime": 3, "freshness": 3,
+_PRIORITY = {"recommend": 8, "cost": 7, "drilldown": 6, "compare": 5, "ranking": 4, "realtime": 3, "freshness": 3,
              "discovery": 2, "help": 1, "trend": 0}
 
 # English patterns use ASCII word boundaries so that "top5用户" or "trend这周" still match
@@ -53,6 +53,7 @@ _KIND_NOUNS = [(re.compile(p, _A), k) for p, k in EN.KIND_NOUNS] + \
 _DISCOVERY_CUE = re.compile(f"{EN.DISCOVERY_CUES}|{ZH.DISCOVERY_CUES}", _A)
 _RANKING_BY = [(re.compile(p, _A), b) for p, b in EN.RANKING_BY] + \
               [(re.compile(p), b) for p, b in ZH.RANKING_BY]
+_COST_IDLE = re.compile(f"{EN.COST_IDLE}|{ZH.COST_IDLE}", _A)
 _NUM_WORDS = "|".join(sorted((re.escape(w) for w in EN.NUMBER_WORDS if len(w) > 2), key=len, reverse=True))
 _LIMIT_EN = re.compile(EN.LIMIT.replace("{words}", _NUM_WORDS), _A)
 _LIMIT_ZH = re.compile(ZH.LIMIT)
@@ -203,3 +204,5 @@ def ranking_and_discovery(u: Understanding, masked_low: str, meta: Names) -> Non
         u.limit = limit_of(masked_low) or 10
     elif u.intent == "discovery":
         discovery(u, masked_low, meta)
+    elif u.intent == "cost":
+        u.cost_focus = "idle" if _COST_IDLE.search(masked_low) else "total"

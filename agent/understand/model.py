@@ -16,9 +16,9 @@ from typing import Literal, Protocol, Sequence
 from agent.periods import Period
 
 Intent = Literal["trend", "compare", "drilldown", "realtime", "discovery", "ranking", "freshness",
-                 "help"]
+                 "cost", "recommend", "help"]
 INTENTS: tuple[str, ...] = ("trend", "compare", "drilldown", "realtime", "discovery", "ranking",
-                            "freshness", "help")
+                            "freshness", "cost", "recommend", "help")
 EntityKind = Literal["cluster", "namespace", "user", "workload", "label"]
 
 
@@ -123,6 +123,8 @@ class Understanding:
     # compare of two periods: also every child of the scope (namespaces of a cluster, users of
     # a namespace) side by side — the week-over-week table of the digest
     breakdown: Literal["namespace", "user", "workload", "label"] | None = None
+    # cost: what the money is asked for ("total", or "idle": what idle GPUs cost)
+    cost_focus: Literal["total", "idle"] | None = None
     issues: list[Issue] = field(default_factory=list)
     # which parts came from the rules vs the LLM, for the record
     source: Literal["rules", "llm"] = "rules"

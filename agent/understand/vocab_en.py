@@ -104,6 +104,12 @@ INTENT_CUES: tuple[tuple[str, str, float], ...] = (
     (r"\b(?:users|namespaces|workloads|jobs|teams|pods) (?:with|that|who|which|by)\b", "ranking", 0.6),
     (r"'s (?:workloads|jobs|pods|users)\b|\b(?:workloads|jobs|pods) (?:of|for|from|owned by)\b",
      "ranking", 1.0),
+    # cost: money for GPU-hours (agent.prices)
+    (r"\bcost\w*|\bspen[dt]\w*|\bmoney\b|\bbill(?:ed|ing)?\b|\bexpens\w*|\bdollars?\b|"
+     r"\bpric(?:e|es|ed|ing)\b|\bbudget\b|\bcharg\w*", "cost", 3.0),
+    # recommend: where GPUs could be saved (agent.recommendations)
+    (r"\bsav(?:e|es|ing|ings)\b|\brecommend\w*|\bsuggest\w*|\boptimi[sz]\w*|\bright[- ]?siz\w*|"
+     r"\bcut (?:down|back)\b|\breduce (?:our |the )?(?:gpu|spend|cost)", "recommend", 3.5),
     # discovery: what names exist
     (r"\blist\w*\b|\benumerate\b", "discovery", 1.5),
     (r"\bare there\b|\bexist\w*|\bdo (?:you|we) (?:have|know)\b|\bknow about\b", "discovery", 1.2),
@@ -240,3 +246,6 @@ light lightest give got make made making happen happened happening going gone we
 # names that are also everyday words and must be typed to count ("user unknown")
 GENERIC_NAMES: frozenset[str] = frozenset({"unknown", "(unknown)", "default", "all", "none",
                                            "other", "others", "total", "system"})
+
+# "what did idle GPUs cost": the money of idle GPU-hours
+COST_IDLE = r"\bidle\b|\bunused\b|\bwast\w*|\bunder-?utili[sz]\w*"

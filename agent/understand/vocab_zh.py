@@ -71,6 +71,10 @@ INTENT_CUES: tuple[tuple[str, str, float], ...] = (
     ("每个(?:命名空间|用户|任务|团队)", "ranking", 0.8),
     ("按(?:用户|命名空间|任务|团队|作业|工作负载)|分布", "ranking", 1.5),
     ("利用率很低|利用率低", "ranking", 0.5),
+    # cost
+    ("花了多少|多少钱|花费|费用|成本|开销|花销|账单|花了|价格|钱", "cost", 3.0),
+    # recommend
+    ("节省|节约|省钱|省卡|建议|优化|缩容|降本", "recommend", 3.5),
     # discovery
     ("有哪些|有什么", "discovery", 1.5),
     ("都有", "discovery", 1.0),
@@ -158,3 +162,5 @@ def cn_number(text: str) -> int | None:
             value = value * 10 + DIGITS[c]
         return value
     return None
+
+COST_IDLE = "空闲|闲置|浪费|没用|不用"

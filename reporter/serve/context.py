@@ -145,7 +145,7 @@ class ServeContext:
         assert self.source is not None, "ServeContext.open() first"
         llm = self.config.llm if use_llm and self.config.llm.enabled else None
         return AgentDeps(source=WatchedSource(self.source, control), now=self.now(), llm=llm,
-                         catalog=self.catalog)
+                         catalog=self.catalog, prices=self.config.prices)
 
     # -- what /health and /readyz say ---------------------------------------------------------
     def health(self) -> dict:
