@@ -56,7 +56,7 @@ def report(app, kind, cluster, namespace, period, fmt, out_dir, lang,
                                period=period, lang=lang, drop_threshold=limit,
                                drop_min_share_pct=cfg.drop_min_share_pct,
                                progress=lambda f, m: step(f * 0.8 if fmt != "html" else f, m),
-                               tz=app.tz)
+                               tz=app.tz, prices=cfg.prices)
         finally:
             source.close()
         step(0.8 if fmt != "html" else 0.95, "HTML")

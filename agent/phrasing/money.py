@@ -165,7 +165,8 @@ def recommendation_line(r: dict, lang: str, currency: str | None = None) -> str:
     save = f"saves {gh(r['saving_gpu_hours'])} GPU-hours" + (
         f" ({money(cost, currency)})" if currency and cost is not None else "")
     if r["kind"] == "clean_up":
-        return (f"Clean up {name(r['workload'])} ({where}): {ev['gpus']:g} GPUs idle for "
+        gpus = f"{ev['gpus']:g} GPU" + ("" if ev["gpus"] == 1 else "s")
+        return (f"Clean up {name(r['workload'])} ({where}): {gpus} idle for "
                 f"{ev['hours']} h at {p1(ev['avg_utilization'])}% — {save}.")
     if r["kind"] == "right_size":
         return (f"Right-size {name(r['workload'])} ({where}): peak {p1(ev['peak_utilization'])}% "

@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any
 
 from agent.periods import iso_week_of, parse_now, period_name, period_text
 from agent.phrasing import _period_words, causes, gh, p1, signed, top_contributors
+from agent.phrasing.money import amount, recommendation_line
 from reporter.render.charts import usage_chart
 from reporter.render.strings import strings
 from reporter.reports.context import MATERIAL_PCT, MATERIAL_PP, Drill, ReportContext, Section
@@ -64,6 +65,17 @@ def _signed_gh(v: float | None) -> str:
     return ("+" if v >= 0 else "−") + gh(abs(v))
 
 
+def _money(v: float | None, currency: str) -> str:
+    """An amount with its currency: no decimals from 100 up (agent.phrasing.money)."""
+    return "n/a" if v is None else f"{currency} {amount(v)}"
+
+
+def _signed_money(v: float | None, currency: str) -> str:
+    if v is None:
+        return "n/a"
+    return ("+" if v >= 0 else "−") + f"{currency} {amount(abs(v))}"
+
+
 def _num(v: Any) -> str:
     if v is None:
         return "n/a"
@@ -101,7 +113,7 @@ def environment() -> "Environment":
         lstrip_blocks=True,
     )
     env.filters.update(pct=_pct, pp=_pp, rel=_rel, gh=gh, signed_gh=_signed_gh, num=_num,
-                       tone=_tone, dt=_dt)
+                       tone=_tone, dt=_dt, money=_money, signed_money=_signed_money)
     return env
 
 
@@ -162,6 +174,7 @@ def template_vars(ctx: ReportContext, **extra: Any) -> dict[str, Any]:
         "tz": ctx.tz,
         "top": top,
         "causes": causes_of,
+        "recommendation": lambda r, currency=None: recommendation_line(r, ctx.lang, currency),
         "counted": lambda **n: t["and"].join(
             t[f"n_{k}"][v != 1].format(n=v) for k, v in n.items() if v > 0),
         "material_pp": f"{MATERIAL_PP:g}",

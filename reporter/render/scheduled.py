@@ -50,7 +50,8 @@ def render_for_schedule(schedule: Schedule, period: Period, out_dir: Path, *,
                            cluster=list(schedule.clusters) or None, period=period.in_utc(),
                            lang=lang, drop_threshold=threshold, drop_min_share_pct=share,
                            progress=progress,
-                           tz=schedule.zone)
+                           tz=schedule.zone,
+                           prices=config.prices if config is not None else None)
     finally:
         if own_source:
             source.close()

@@ -19,6 +19,12 @@ STRINGS: dict[str, dict[str, Any]] = {
         "data_as_of": "data as of", "all_clusters": "All clusters", "page": "Page",
         "kpi_avg_utilization": "Average utilization", "kpi_allocation_rate": "Allocation rate",
         "kpi_gpu_hours": "GPU-hours", "kpi_idle_gpu_hours": "Idle GPU-hours",
+        "kpi_cost": "Cost", "kpi_idle_cost": "Cost of idle GPU-hours",
+        "h_recommendations": "Recommendations",
+        "recommendations_note": "From the last 7 days up to {now}; saving = GPU-hours that would "
+                                "not have been held. Idle workloads already listed above are not "
+                                "repeated.",
+        "col_cost": "Idle cost",
         "kpi_prev": "{value} {baseline}", "kpi_no_base": "no data {baseline}",
         "chart_util": "Utilization", "chart_alloc": "Allocation rate",
         "chart_base": "Utilization, {baseline}", "chart_title": "Hourly utilization and allocation (%)",
@@ -92,6 +98,11 @@ STRINGS: dict[str, dict[str, Any]] = {
         "data_as_of": "数据截至", "all_clusters": "所有集群", "page": "页",
         "kpi_avg_utilization": "平均利用率", "kpi_allocation_rate": "分配率",
         "kpi_gpu_hours": "GPU 小时", "kpi_idle_gpu_hours": "空闲 GPU 小时",
+        "kpi_cost": "费用", "kpi_idle_cost": "空闲 GPU 小时费用",
+        "h_recommendations": "节省建议",
+        "recommendations_note": "基于截至 {now} 的过去 7 天；可省 = 本可不占用的 GPU 小时。"
+                                "上文已列出的空闲任务不再重复。",
+        "col_cost": "空闲费用",
         "kpi_prev": "{baseline}：{value}", "kpi_no_base": "{baseline}无数据",
         "chart_util": "利用率", "chart_alloc": "分配率",
         "chart_base": "利用率（{baseline}）", "chart_title": "每小时利用率与分配率（%）",

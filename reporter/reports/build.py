@@ -37,6 +37,7 @@ from datetime import datetime, timezone, tzinfo
 from typing import Callable, Sequence
 
 from agent.deps import AgentDeps
+from agent.prices import Prices
 from agent.errors import NotFound, ReportError
 from agent.figures import dropped_namespaces
 from agent.names import resolve_name
@@ -66,13 +67,14 @@ def build_report(kind: str | Sequence[str], source: Source, now: datetime,
                  period: str | Period | None = None, lang: str = "en",
                  drop_threshold: float = 5.0, drop_min_share_pct: float = 2.0,
                  progress: ProgressFn | None = None,
-                 tz: tzinfo | str | None = None) -> ReportContext:
+                 tz: tzinfo | str | None = None, prices: Prices | None = None) -> ReportContext:
     """Put the preset questions of ``kind`` (one kind or several) to the agent.
 
     ``cluster``: one name, a list (one section each, no summary) or None (every cluster:
     a summary plus a section per cluster when there are several). A namespace dropped when its
     utilization fell by ``drop_threshold`` pp or more and it holds ``drop_min_share_pct`` % of
-    its cluster's GPU-hours. Raises ``NotFound`` for an unknown cluster or namespace,
+    its cluster's GPU-hours. ``prices`` (the configuration's): cost KPIs and idle costs.
+    Raises ``NotFound`` for an unknown cluster or namespace,
     ``PeriodError`` for an unusable period, ``ReportError`` for an unknown kind; a period
     without data is not an error (the report says so).
     """
@@ -87,7 +89,7 @@ def build_report(kind: str | Sequence[str], source: Source, now: datetime,
     blocks = blocks_of(kinds)
     p, base = resolve_periods(kinds, period, now, tz)
     memo = source if isinstance(source, MemoSource) else MemoSource(source)
-    asker = Asker(AgentDeps(source=memo, now=now), lang, p, base, kinds)
+    asker = Asker(AgentDeps(source=memo, now=now, prices=prices), lang, p, base, kinds)
 
     progress(0.0, "metadata")
     known_clusters = list(asker.ask("clusters").figures.get("options", []))

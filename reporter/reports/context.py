@@ -39,6 +39,7 @@ class Kpi:
     delta_pct: float | None
     percent: bool
     better: str = "up"  # up | down | none
+    currency: str | None = None  # money tiles (cost, idle_cost): the configured currency
 
     @property
     def tone(self) -> str:
@@ -52,7 +53,8 @@ class Kpi:
 
     def as_dict(self) -> dict:
         return {"key": self.key, "value": self.value, "previous": self.previous,
-                "delta": self.delta, "delta_pct": self.delta_pct, "percent": self.percent}
+                "delta": self.delta, "delta_pct": self.delta_pct, "percent": self.percent,
+                **({"currency": self.currency} if self.currency else {})}
 
 
 @dataclass
@@ -106,6 +108,9 @@ class Section:
     movers: list[Drill] = field(default_factory=list)
     idle: list[dict] = field(default_factory=list)
     idle_total: int = 0
+    currency: str | None = None  # prices configured: the idle table's cost column
+    # what could be saved (agent.recommendations), without the idle workloads listed above
+    recommendations: list[dict] = field(default_factory=list)
     snapshot: dict | None = None
     narrative: list[str] = field(default_factory=list)
     insights: list[str] = field(default_factory=list)

@@ -36,12 +36,13 @@ from dataclasses import dataclass, field
 
 KINDS = ("weekly", "namespace-drops", "root-cause", "idle")
 BLOCK_ORDER = ("kpis", "narrative", "chart", "table", "drops", "attribution", "movers", "idle",
-               "snapshot")
+               "recommendations", "snapshot")
 BLOCKS: dict[str, tuple[str, ...]] = {
-    "weekly": ("kpis", "narrative", "chart", "table", "drops", "idle", "snapshot"),
+    "weekly": ("kpis", "narrative", "chart", "table", "drops", "idle", "recommendations",
+               "snapshot"),
     "namespace-drops": ("kpis", "narrative", "table", "drops"),
     "root-cause": ("kpis", "narrative", "attribution", "movers"),
-    "idle": ("kpis", "narrative", "idle", "snapshot"),
+    "idle": ("kpis", "narrative", "idle", "recommendations", "snapshot"),
 }
 DEFAULT_PERIOD = {"weekly": "last-week", "namespace-drops": "last-week",
                   "root-cause": "last-week", "idle": "yesterday"}
@@ -107,6 +108,9 @@ preset(Preset("moved", "drilldown", "moved", "period", _feeds("movers"),
 preset(Preset("idle", "ranking", "section", "period", _feeds("idle"),
               "Which workloads of {who} held the most idle GPU-hours over {period}?",
               ranking=("workload", "idle"), limit={"weekly": 10, "idle": 20}))
+# where GPUs could be saved over the last 7 days (agent.recommendations)
+preset(Preset("recommend", "recommend", "section", None, _feeds("recommendations"),
+              "How can {who} save GPUs?"))
 preset(Preset("snapshot", "realtime", "cluster", None, _feeds("snapshot"),
               "How many GPUs of {cluster} are allocated right now?"))
 

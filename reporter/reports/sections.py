@@ -118,6 +118,9 @@ def build_section(asker: Asker, plan: Plan, cluster: str | None, namespace: str 
     if "idle" in blocks:
         tick(f"{who}: idle workloads")
         _idle(sec, asker.ask("idle", cluster, namespace))
+    if "recommendations" in blocks:
+        tick(f"{who}: recommendations")
+        _recommendations(sec, asker.ask("recommend", cluster, namespace))
     if "snapshot" in blocks:
         tick(f"{who}: current allocation")
         _snapshot(sec, asker.ask("snapshot", cluster))
@@ -211,7 +214,19 @@ def _movers(asker: Asker, sec: Section, drill: Answer, tick: Tick) -> None:
 def _idle(sec: Section, rank: Answer) -> None:
     sec.idle = list(rank.figures.get("items", []))
     sec.idle_total = rank.figures.get("total", len(sec.idle))
+    sec.currency = rank.figures.get("currency")
     _warn(sec, rank)
+
+
+def _recommendations(sec: Section, answer: Answer) -> None:
+    """The recommendations, less the clean-ups of workloads the idle table already lists
+    (answers.md §8: each thing said once)."""
+    listed = {(w.get("namespace") or sec.namespace, w["name"]) for w in sec.idle}
+    sec.recommendations = [r for r in answer.figures.get("recommendations", [])
+                           if not (r["kind"] == "clean_up"
+                                   and (r["namespace"], r["workload"]) in listed)]
+    sec.currency = sec.currency or answer.figures.get("currency")
+    _warn(sec, answer)
 
 
 def _snapshot(sec: Section, now: Answer) -> None:
@@ -226,7 +241,28 @@ def _snapshot(sec: Section, now: Answer) -> None:
 
 # -- answers -> view models ----------------------------------------------------------------
 def kpi_tiles(cmp: dict) -> list[Kpi]:
-    """The four tiles from a compare answer's figures (no change shown without a baseline)."""
+    """The four tiles from a compare answer's figures (no change shown without a baseline),
+    and two money tiles (cost, idle cost) when prices are configured."""
+    return [*_usage_tiles(cmp), *_money_tiles(cmp)]
+
+
+def _money_tiles(cmp: dict) -> list[Kpi]:
+    a, b = cmp["a"], cmp["b"]
+    cur = b.get("currency")
+    if not cur or b.get("cost") is None:
+        return []
+    based = bool(a.get("gpu_hours") or a.get("workloads")) and a.get("cost") is not None
+    out = []
+    for key in ("cost", "idle_cost"):
+        prev = a.get(key) if based else None
+        delta = b[key] - prev if prev is not None else None
+        pct = (delta / prev * 100.0) if delta is not None and prev else None
+        out.append(Kpi(key, b[key], prev, delta, pct, False,
+                       "none" if key == "cost" else "down", currency=cur))
+    return out
+
+
+def _usage_tiles(cmp: dict) -> list[Kpi]:
     a, b = cmp["a"], cmp["b"]
     if not (a.get("gpu_hours") or a.get("workloads")):
         return [Kpi("avg_utilization", b["avg_utilization"], None, None, None, True, "up"),
