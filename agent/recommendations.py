@@ -89,7 +89,7 @@ def recommendations(source: Source, scope: Scope, now: datetime,
     (a namespace scope keeps its own), by saving, with totals."""
     period = window(now)
     peaks = source.workload_peaks(scope.cluster, period.start, period.end)
-    splits = source.office_hours(scope.cluster, period.start, period.end, OFFICE_HOURS)
+    splits = source.office_hours(scope.cluster, period.start, period.end, *OFFICE_HOURS)
     rows = [r for r in (*map(for_workload, peaks), *map(for_namespace, splits)) if r]
     if scope.namespace:
         rows = [r for r in rows if r["namespace"] == scope.namespace]

@@ -294,8 +294,9 @@ class Source(Protocol):
         ...
 
     def office_hours(self, cluster: str | None, start: datetime, end: datetime,
-                     hours: tuple[int, int] = (8, 18)) -> list[OfficeSplit]:
-        """Per namespace, its sums on weekdays within ``hours`` (UTC) and outside them."""
+                     office_from: int = 8, office_to: int = 18) -> list[OfficeSplit]:
+        """Per namespace, its sums on weekdays from ``office_from`` to ``office_to`` o'clock
+        (UTC) and outside them."""
         ...
 
     def ping(self) -> str: ...
@@ -348,7 +349,8 @@ def merge_snapshots(found: list[Snapshot], cluster: str | None) -> Snapshot | No
 
 __all__ = [
     "Source", "Scope", "ScopeKind", "ChildKind", "PeriodStats", "HourlyPoint",
-    "NamespaceAllocation", "Snapshot", "WorkloadInfo", "WorkloadPeak", "OfficeSplit", "UNKNOWN_USER", "namespace_allocations",
+    "NamespaceAllocation", "Snapshot", "WorkloadInfo", "WorkloadPeak", "OfficeSplit",
+    "UNKNOWN_USER", "namespace_allocations",
     "merge_snapshots",
     "NotFound", "SourceError",  # defined in agent.errors; callers import them from here too
 ]

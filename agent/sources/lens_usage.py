@@ -42,13 +42,13 @@ class LensUsage:
                                           p.stats.name))
 
     def office_hours(self, cluster: str | None, start: datetime, end: datetime,
-                     hours: tuple[int, int] = (8, 18)) -> list[OfficeSplit]:
+                     office_from: int = 8, office_to: int = 18) -> list[OfficeSplit]:
         out: list[OfficeSplit] = []
         for name in self._targets(cluster):
             rows = self._hourly("namespaces", [name], start, end)
             for ns, group in grouped(rows, lambda r: str(r.data.get("namespace"))):
                 def inside(r) -> bool:
-                    return r.hour.weekday() < 5 and hours[0] <= r.hour.hour < hours[1]
+                    return r.hour.weekday() < 5 and office_from <= r.hour.hour < office_to
                 office = [r for r in group if inside(r)]
                 other = [r for r in group if not inside(r)]
                 out.append(OfficeSplit(name, ns, sums(office).stats(ns, 0.0, cluster=name),

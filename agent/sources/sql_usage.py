@@ -109,12 +109,13 @@ class UsageQueries:
                                           p.stats.name))
 
     def office_hours(self, cluster: str | None, start: datetime, end: datetime,
-                     hours: tuple[int, int] = (8, 18)) -> list[OfficeSplit]:
+                     office_from: int = 8, office_to: int = 18) -> list[OfficeSplit]:
         names = [cluster] if cluster is not None else self.clusters()
         out: list[OfficeSplit] = []
         for name in names:
             for t in self._targets(name):
-                for r in self._rows(t, office_hours(t.cluster_filter, start, end, hours)):
+                stmt = office_hours(t.cluster_filter, start, end, (office_from, office_to))
+                for r in self._rows(t, stmt):
                     out.append(OfficeSplit(name, r.namespace,
                                            _part(r.namespace, r, "in_", cluster=name),
                                            _part(r.namespace, r, "out_", cluster=name)))

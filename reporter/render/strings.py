@@ -22,7 +22,7 @@ STRINGS: dict[str, dict[str, Any]] = {
         "kpi_cost": "Cost", "kpi_idle_cost": "Cost of idle GPU-hours",
         "h_recommendations": "Recommendations",
         "recommendations_note": "From the last 7 days up to {now}; saving = GPU-hours that would "
-                                "not have been held. Idle workloads already listed above are not "
+                                "not have been held. Workloads an idle table lists are not "
                                 "repeated.",
         "col_cost": "Idle cost",
         "kpi_prev": "{value} {baseline}", "kpi_no_base": "no data {baseline}",
@@ -101,7 +101,7 @@ STRINGS: dict[str, dict[str, Any]] = {
         "kpi_cost": "费用", "kpi_idle_cost": "空闲 GPU 小时费用",
         "h_recommendations": "节省建议",
         "recommendations_note": "基于截至 {now} 的过去 7 天；可省 = 本可不占用的 GPU 小时。"
-                                "上文已列出的空闲任务不再重复。",
+                                "空闲任务表中已列出的任务不再重复。",
         "col_cost": "空闲费用",
         "kpi_prev": "{baseline}：{value}", "kpi_no_base": "{baseline}无数据",
         "chart_util": "利用率", "chart_alloc": "分配率",

@@ -37,11 +37,11 @@ from datetime import datetime, timezone, tzinfo
 from typing import Callable, Sequence
 
 from agent.deps import AgentDeps
-from agent.prices import Prices
 from agent.errors import NotFound, ReportError
 from agent.figures import dropped_namespaces
 from agent.names import resolve_name
 from agent.periods import Period, baseline as baseline_of, parse_period, zone
+from agent.prices import Prices
 from agent.sources.base import Source
 from agent.sources.memo import MemoSource
 from reporter.reports.asking import Asker
@@ -117,6 +117,7 @@ def build_report(kind: str | Sequence[str], source: Source, now: datetime,
         sections.append(build_section(asker, sec_plan, c, namespace, title, tick))
     if summary_first:
         _summary_from(sections[1:], sections[0], plan)
+        _recommendations_up(sections[1:], sections[0])
         if sections[0].empty:  # nothing anywhere: one notice is enough
             sections = sections[:1]
     progress(1.0, "done")
@@ -191,6 +192,16 @@ def _summary_from(sections: list[Section], summary: Section, plan: Plan) -> None
              "allocated_gpus": s.snapshot["allocated_gpus"],
              "allocation_rate": s.snapshot["allocation_rate"], "time": s.snapshot["time"]}
             for s in sections if s.snapshot is not None]
+
+
+def _recommendations_up(sections: list[Section], summary: Section) -> None:
+    """With a summary, the clusters' recommendations are said once, there, largest saving
+    first: one short block instead of one per cluster page (the digest keeps to its pages)."""
+    recs = [r for s in sections for r in s.recommendations]
+    summary.recommendations = sorted(recs, key=lambda r: -r["saving_gpu_hours"])
+    summary.currency = next((s.currency for s in sections if s.currency), None)
+    for s in sections:
+        s.recommendations = []
 
 
 __all__ = ["build_report", "resolve_periods", "ProgressFn", "ReportContext"]
