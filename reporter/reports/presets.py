@@ -36,7 +36,7 @@ from dataclasses import dataclass, field
 
 KINDS = ("weekly", "namespace-drops", "root-cause", "idle")
 BLOCK_ORDER = ("kpis", "narrative", "chart", "table", "drops", "attribution", "movers", "idle",
-               "recommendations", "snapshot")
+               "snapshot", "recommendations")
 BLOCKS: dict[str, tuple[str, ...]] = {
     "weekly": ("kpis", "narrative", "chart", "table", "drops", "idle", "recommendations",
                "snapshot"),
