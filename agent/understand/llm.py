@@ -39,7 +39,7 @@ class Extraction(BaseModel):
     model_config = ConfigDict(defer_build=True)
 
     intent: Literal["trend", "compare", "drilldown", "realtime", "discovery", "ranking", "freshness",
-                    "help"]
+                    "cost", "recommend", "help"]
     language: Literal["en", "zh"] = "en"
     cluster: str | None = None
     namespace: str | None = None
@@ -55,6 +55,8 @@ class Extraction(BaseModel):
     ranking_by: Literal["idle", "gpu_hours", "utilization_low", "utilization_high"] | None = None
     discovery_target: Literal["clusters", "namespaces", "label_keys", "label_values", "users",
                               "workloads"] | None = None
+    cost_focus: Literal["total", "idle"] | None = Field(
+        None, description="cost: what the money is asked for (idle: what idle GPUs cost)")
 
 
 def _chat(settings, temperature: float = 0.0):
@@ -129,7 +131,8 @@ def to_understanding(x: Extraction, question: str, now: datetime) -> Understandi
     u = Understanding(question=question, language=x.language, intent=x.intent, confidence=0.7,
                       cluster=x.cluster, namespace=x.namespace, user=x.user, workload=x.workload,
                       metric=x.metric, ranking_entity=x.ranking_entity, ranking_by=x.ranking_by,
-                      discovery_target=x.discovery_target, source="llm")
+                      discovery_target=x.discovery_target, cost_focus=x.cost_focus,
+                      source="llm")
     if x.other_namespace:
         u.other_kind, u.other = "namespace", x.other_namespace
     if x.label and "=" in x.label:
