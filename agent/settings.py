@@ -102,6 +102,8 @@ class PrometheusSettings(Strict):
     pod_labels_metric: str = "kube_pod_labels"
     pod_phase_metric: str = "kube_pod_status_phase"
     user_annotation_label: str = "annotation_primus_safe_user_name"
+    # the utilization series' GPU model label (DCGM modelName; AMD card_model): model prices
+    model_label: str = "modelName"
     label_keys: list[str] = Field(default_factory=list)
     annotation_keys: list[str] = Field(default_factory=list)
     timeout: float = 30.0

@@ -318,6 +318,19 @@ def test_amd_metric_names_produce_the_same_rows(prometheus, nvidia_db, tmp_path)
         for k, r in nv.items():
             for col in ("allocated_gpu_count", "avg_utilization", "max_utilization", "min_utilization"):
                 assert close(amd[k][col], r[col], 1e-6), (table, k, col)
+    # the exporters' GPU model label is noted per cluster, for model prices (agent.prices)
+    assert list(gpu_models(db).values()) == ["MI300X"]
+    assert list(gpu_models(nvidia_db).values()) == ["NVIDIA H100 80GB HBM3"]
+
+
+def gpu_models(db: str) -> dict[str, str]:
+    from agent.sources.sql import SqlSource
+
+    src = SqlSource(db)
+    try:
+        return src.gpu_models()
+    finally:
+        src.close()
 
 
 # -- acceptance 5: failures are one line, exit 1, and never half an hour -----------------------

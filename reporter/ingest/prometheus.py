@@ -61,7 +61,8 @@ from reporter.ingest.store import Store, WorkloadMeta
 
 HOUR = timedelta(hours=1)
 DEFAULT_SINCE = "14d"
-AMD_DEFAULTS = {"utilization_metric": "gpu_gfx_activity", "gpu_resource": "amd_com_gpu"}
+AMD_DEFAULTS = {"utilization_metric": "gpu_gfx_activity", "gpu_resource": "amd_com_gpu",
+                "model_label": "card_model"}
 
 
 @dataclass
@@ -269,9 +270,22 @@ def _run(client: PrometheusClient, pool: ThreadPoolExecutor, clock: QueryClock, 
             done += 1
             if on_progress:
                 on_progress(done, total)
+        model = gpu_model(data, p.model_label)
+        if model:  # what the cluster's GPUs are, for model prices (agent.prices)
+            store.note_gpu_model(model)
         result.queries = client.queries
         h += n * HOUR
     return chunk
+
+
+def gpu_model(data, label: str) -> str | None:
+    """The GPU model most GPU-samples of the chunk carried (``cluster.models``), if any."""
+    counts: dict[str, float] = defaultdict(float)
+    for points in data.get("cluster.models", {}).values():
+        for labels, value in points:
+            if labels.get(label):
+                counts[labels[label]] += value
+    return max(sorted(counts), key=counts.__getitem__) if counts else None
 
 
 

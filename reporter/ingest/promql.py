@@ -293,6 +293,9 @@ class PromQL:
         # samples in the hour at which kube-state-metrics reported, and the mean capacity
         out["n"] = f"max(count_over_time({cap}))"
         out["cap"] = f"sum(sum_over_time({cap})) / max(count_over_time({cap}))"
+        # GPUs per model label in the hour (the cluster's GPU model, for model prices)
+        out["models"] = (f"count by ({p.model_label}) "
+                         f"(last_over_time({self.rng(p.utilization_metric)}))")
         return {f"cluster.{k}": v for k, v in out.items()}
 
     def namespace_queries(self) -> dict[str, str]:
@@ -336,7 +339,8 @@ def validate_names(p: PrometheusSettings) -> list[str]:
                 "pod_phase_metric"):
         if not METRIC_RE.match(getattr(p, key)):
             problems.append(f"prometheus.{key}: not a Prometheus metric name")
-    for key in ("utilization_namespace_label", "utilization_pod_label", "user_annotation_label"):
+    for key in ("utilization_namespace_label", "utilization_pod_label", "user_annotation_label",
+                "model_label"):
         if not LABEL_RE.match(getattr(p, key)):
             problems.append(f"prometheus.{key}: not a Prometheus label name")
     if 3600 % p.step:

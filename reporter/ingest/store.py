@@ -130,6 +130,11 @@ class Store:
             newest = datetime.fromisoformat(newest)
         return newest.replace(tzinfo=timezone.utc) if newest.tzinfo is None else newest
 
+    def note_gpu_model(self, model: str) -> None:
+        """Note the cluster's GPU model on its mark (read by the sql source's gpu_models)."""
+        with self.engine.begin() as conn:
+            store_marker.set_cluster_details(conn, self.cluster, gpu_model=model)
+
     def write_hour(self, rows: HourRows, workloads: list[WorkloadMeta] | None = None) -> None:
         """Replace the cluster's rows of ``rows.hour`` in one transaction (plus, when given,
         merge the ``gpu_workload`` rows in the same transaction)."""
