@@ -139,14 +139,15 @@ def test_ask_how_to_save_gpus_in_both_languages(figures):
                           "saving_gpu_hours", "saving_cost"}
     total, n = figures["saving_gpu_hours"], figures["by_kind"]
     assert n["right_size"] == 1 and n["clean_up"] >= 1
-    assert out["answer"].startswith(f"{total:,.0f} GPU-hours could have been saved over the "
-                                    f"last 7 days: {n['clean_up']} to clean up, 1 to right-size.")
+    assert out["answer"] == (f"All clusters could have saved {total:,.0f} GPU-hours over the "
+                             f"last 7 days: {n['clean_up']} to clean up, 1 to right-size.")
     assert ("Right-size bert-serve-xl (nlp-team, gpu-west, dave): peak "
             f"{first['evidence']['peak_utilization']:.1f}% of 8 GPUs; 3 would cover it — saves "
             "840 GPU-hours.") in out["insights"]
     zh = run("ask", "怎么节省GPU")
     assert zh.exit_code == 0, zh
-    assert f"过去7天可节省 {total:,.0f} GPU小时：{n['clean_up']} 项清理、1 项缩减规格。" in zh.stdout
+    assert f"所有集群过去7天可节省 {total:,.0f} GPU小时：{n['clean_up']} 项清理、1 项缩减规格。" \
+        in zh.stdout
     assert "缩减规格" in zh.stdout and "bert-serve-xl" in zh.stdout
 
 
@@ -162,8 +163,14 @@ def test_savings_are_priced_at_each_clusters_price(config_file, figures):
     assert out["saving_cost"] == pytest.approx(
         sum(r["saving_gpu_hours"] * rate[r["cluster"]] for r in figures["recommendations"]))
     assert r.json()["answer"].startswith(
-        f"{figures['saving_gpu_hours']:,.0f} GPU-hours could have been saved over the last 7 "
-        f"days (USD {out['saving_cost']:,.0f})")
+        f"All clusters could have saved {figures['saving_gpu_hours']:,.0f} GPU-hours over the "
+        f"last 7 days (USD {out['saving_cost']:,.0f})")
+
+
+def test_a_namespace_without_waste_is_told_so():
+    r = run("ask", "How can ml-training save GPUs?")
+    assert r.exit_code == 0, r
+    assert r.stdout.startswith("Nothing to save in ml-training (gpu-east) over the last 7 days")
 
 
 def test_the_digest_says_each_recommendation_once_and_not_what_the_idle_table_lists(demo_db):

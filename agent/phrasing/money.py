@@ -126,21 +126,24 @@ def recommend_answer(f: dict, e: dict, lang: str, pl: str | None, bl: str | None
     zh = lang == "zh"
     cur = f.get("currency")
     if not rows:
-        return (("过去7天没有发现可节省之处：没有任务长期空闲或规格过大，也没有只在工作时间使用的命名空间。")
+        who = scope_words(e, lang)
+        return ((f"{who}过去7天没有发现可节省之处：没有任务长期空闲或规格过大，也没有只在工作时间使用的命名空间。")
                 if zh else
-                ("Nothing to save over the last 7 days: no workload held GPUs idle or far above "
-                 "its peak for a day or more, and no namespace works in office hours only."), [])
+                (f"Nothing to save in {who} over the last 7 days: no workload held GPUs idle or "
+                 "far above its peak for a day or more, and no namespace works in office hours "
+                 "only."), [])
     counts = f.get("by_kind") or {}
     saved = f["saving_gpu_hours"]
+    who = scope_words(e, lang)
     if zh:
         parts = [f"{counts[k]} 项{KIND_WORDS[k][1]}" for k in KIND_WORDS if counts.get(k)]
-        head = (f"过去7天可节省 {gh(saved)} GPU小时"
+        head = (f"{who}过去7天可节省 {gh(saved)} GPU小时"
                 + (f"（{money(f.get('saving_cost'), cur)}）" if cur else "")
                 + "：" + "、".join(parts) + "。")
     else:
         parts = [f"{counts[k]} to {KIND_WORDS[k][0]}" for k in KIND_WORDS if counts.get(k)]
-        head = (f"{gh(saved)} GPU-hours could have been saved over the last 7 days"
-                + (f" ({money(f.get('saving_cost'), cur)})" if cur else "")
+        head = (f"{sentence_start(who)} could have saved {gh(saved)} GPU-hours over the last 7 "
+                "days" + (f" ({money(f.get('saving_cost'), cur)})" if cur else "")
                 + ": " + ", ".join(parts) + ".")
     return head, [recommendation_line(r, lang, cur) for r in rows[:5]]
 
