@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import re
 from datetime import datetime
-from typing import Callable
+from typing import Annotated, Callable
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -43,8 +43,8 @@ class Prices(BaseModel):
 
     default_per_gpu_hour: float | None = Field(None, ge=0)
     currency: str = Field("USD", min_length=1, max_length=8)
-    clusters: dict[str, float] = Field(default_factory=dict)
-    models: dict[str, float] = Field(default_factory=dict)
+    clusters: dict[str, Annotated[float, Field(ge=0)]] = Field(default_factory=dict)
+    models: dict[str, Annotated[float, Field(ge=0)]] = Field(default_factory=dict)
 
     @property
     def configured(self) -> bool:

@@ -190,3 +190,11 @@ def test_the_digest_shows_cost_tiles_and_idle_costs_only_when_priced(demo_db):
     assert {k.key for k in plain.sections[0].kpis} == {"avg_utilization", "allocation_rate",
                                                        "gpu_hours", "idle_gpu_hours"}
     assert "USD" not in render_html(plain)
+
+
+def test_a_bad_price_is_one_line_naming_the_key(config_file):
+    r = run("--config", str(config_file({"prices": {"models": {"H100": -1}}})),
+            "ask", "How much did ml-team cost last week?")
+    assert r.exit_code != 0 and "prices.models.H100" in r.error_line(), r
+    r = run("ask", "How much did ml-team cost last week?", env={"GPUREPORT_GPU_PRICE": "cheap"})
+    assert r.exit_code != 0 and "prices.default_per_gpu_hour" in r.error_line(), r
