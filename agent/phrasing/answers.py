@@ -244,12 +244,13 @@ def help_text(lang: str) -> str:
     if lang == "zh":
         return ("我可以回答GPU使用情况的问题，例如：“过去7天集群GPU利用率趋势如何？”、"
                 "“为什么ml-team这周的利用率比上周低？”、“现在集群有多少GPU在使用？”、"
-                "“对比一下ml-team和cv-team”、“哪些任务浪费了最多的GPU小时？”")
+                "“对比一下ml-team和cv-team”、“哪些任务浪费了最多的GPU小时？”、"
+                "“ml-team上周花了多少钱？”、“怎么节省GPU？”")
     return ("I answer questions about GPU usage, for example: \"What is the GPU utilization trend "
             "over the last 7 days?\", \"Why is ml-team's utilization lower this week than last "
             "week?\", \"How many GPUs are in use right now?\", \"Compare ml-team and cv-team\", "
             "\"Which workloads wasted the most GPU hours last week?\", \"What label keys can I "
-            "filter by?\"")
+            "filter by?\", \"How much did ml-team cost last week?\", \"How can we save GPUs?\"")
 
 
 
