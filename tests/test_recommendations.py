@@ -212,3 +212,33 @@ def test_the_lens_source_recommends_the_same(demo_db, figures):
 
     assert flat(over_lens["recommendations"]) == [pytest.approx(r) for r in flat(from_sql)]
     assert "bert-serve-xl" in [r["workload"] for r in from_sql]
+
+
+def test_postgresql_recommends_the_same_and_tells_the_same_models(demo_pg, demo_db, figures):
+    """The statements run on PostgreSQL too (EXTRACT there, STRFTIME on SQLite)."""
+    from agent.sources.sql import SqlSource
+
+    lite = SqlSource(demo_db)
+    try:
+        on_lite = {(o.cluster, o.namespace): (o.office.rows, o.other.rows)
+                   for o in lite.office_hours(None, WINDOW.start, WINDOW.end)}
+    finally:
+        lite.close()
+    src = SqlSource(demo_pg)
+    try:
+        on_pg = recommendations(src, Scope(), NOW)
+        splits = {(o.cluster, o.namespace): o for o in src.office_hours(None, WINDOW.start,
+                                                                         WINDOW.end)}
+        models = src.gpu_models()
+    finally:
+        src.close()
+
+    def flat(rows):
+        return [{**{k: v for k, v in r.items() if k != "evidence"}, **r["evidence"]}
+                for r in rows]
+
+    assert flat(on_pg["recommendations"]) == [pytest.approx(r)
+                                              for r in flat(figures["recommendations"])]
+    assert {k: (o.office.rows, o.other.rows) for k, o in splits.items()} == on_lite
+    assert splits[("gpu-east", "ml-team")].office.rows > 0
+    assert models == {"gpu-east": "AMD_Instinct_MI300X_OAM", "gpu-west": "NVIDIA H100 80GB HBM3"}
