@@ -167,6 +167,7 @@ def test_without_a_price_no_answer_shows_a_currency(demo_db):
 
 def test_the_digest_shows_cost_tiles_and_idle_costs_only_when_priced(demo_db):
     from agent.sources.sql import SqlSource
+    from reporter.render.email import render_email
     from reporter.render.html import render_html
     from reporter.reports.build import build_report
 
@@ -187,9 +188,12 @@ def test_the_digest_shows_cost_tiles_and_idle_costs_only_when_priced(demo_db):
     html = render_html(ctx)
     assert f"USD {hours * 4.0:,.0f}" in html and f"USD {idle * 4.0:,.0f}" in html
     assert "Idle cost" in html
+    _, text = render_email(ctx)  # the digest email's KPI lines
+    assert f"- Cost: USD {hours * 4.0:,.0f} (" in text
+    assert f"- Cost of idle GPU-hours: USD {idle * 4.0:,.0f} (" in text
     assert {k.key for k in plain.sections[0].kpis} == {"avg_utilization", "allocation_rate",
                                                        "gpu_hours", "idle_gpu_hours"}
-    assert "USD" not in render_html(plain)
+    assert "USD" not in render_html(plain) and "USD" not in "".join(render_email(plain))
 
 
 def test_a_bad_price_is_one_line_naming_the_key(config_file):
