@@ -77,7 +77,7 @@ def scan(source: Source, scope: Scope, period: Period, *, k: float = A.DEFAULT_K
         for metric in metrics:
             r = A.detect(points, period.start, end, metric=metric, k=k, min_hours=min_hours,
                          weeks=weeks)
-            if ns is None:
+            if ns is None or scope.kind == "namespace":  # the series the scope is about
                 history[cluster] = r.weeks_of_history
                 if metric == metrics[0] and r.note and not r.detected:
                     notes.append(f"{cluster}: {r.note}")
@@ -114,6 +114,11 @@ def cause(source: Source, episode: dict) -> dict:
             return c["gpu_hours_after"] - c["gpu_hours_before"]
         rows = [c for c in d["contributors"] if (moved(c) > 0) == up and abs(moved(c)) > 0]
         rows.sort(key=lambda c: (-abs(moved(c)), c["kind"], c["name"]))
+        # a weekly job renamed (…-w46 gone, …-w47 new) moves its workload rows but not its
+        # user: keep the workloads of users who moved the same way
+        users = {c["name"] for c in rows if c["kind"] == "user"}
+        if users:
+            rows = [c for c in rows if c["kind"] != "workload" or c.get("user") in users]
     else:
         rows = [c for c in d["contributors"] if (c["impact_pp"] > 0) == up
                 and abs(c["impact_pp"]) >= 0.05]
