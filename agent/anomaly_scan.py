@@ -27,6 +27,7 @@ from datetime import datetime, timedelta
 from agent import anomalies as A
 from agent.figures import drilldown, run_concurrently
 from agent.periods import Period, iso
+from agent.phrasing.answers import top_contributors
 from agent.sources.base import Scope, Source
 
 SCAN_METRICS = ("avg_utilization", "allocated_gpus")
@@ -119,20 +120,14 @@ def cause(source: Source, episode: dict) -> dict:
         users = {c["name"] for c in rows if c["kind"] == "user"}
         if users:
             rows = [c for c in rows if c["kind"] != "workload" or c.get("user") in users]
-    else:
-        rows = [c for c in d["contributors"] if (c["impact_pp"] > 0) == up
-                and abs(c["impact_pp"]) >= 0.05]
-    # one per kind first (namespace, user, workload), strongest first: who and what
-    picked: list[dict] = []
-    for kind in ("namespace", "user", "workload"):
-        first = next((c for c in rows if c["kind"] == kind), None)
-        if first:
-            picked.append(first)
-    for c in rows:
-        if len(picked) >= 3:
-            break
-        if c not in picked:
-            picked.append(c)
+        picked: list[dict] = []
+        for kind in ("namespace", "user", "workload"):  # who and what, strongest first
+            first = next((c for c in rows if c["kind"] == kind), None)
+            if first:
+                picked.append(first)
+        picked = sorted(picked, key=lambda c: -abs(moved(c)))
+    else:  # the answers' own choice: in the episode's direction, a user explained by its
+        picked = top_contributors(d)  # workload left out
     return {
         "baseline": {"start": iso(base.start), "end": iso(base.end), "label": base.label},
         "before": d["before"], "after": d["after"], "total_delta_pp": d["total_delta_pp"],
