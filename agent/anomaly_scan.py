@@ -23,6 +23,7 @@ about and explains what it finds, for ``ask``, the digest and the ``anomaly`` al
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from typing import Callable
 
 from agent import anomalies as A
 from agent.figures import drilldown, run_concurrently
@@ -35,7 +36,8 @@ MAX_CAUSES = 8  # episodes whose cause is looked up (two to six queries each)
 WEEK, HOUR = timedelta(days=7), timedelta(hours=1)
 
 
-def _series_scopes(source: Source, scope: Scope, start: datetime, end: datetime
+def _series_scopes(source: Source, scope: Scope, start: datetime, end: datetime,
+                   namespaces: Callable[[str], bool] | None, cluster_series: bool
                    ) -> list[tuple[str, str | None]]:
     """(cluster, namespace or None) of every series to judge."""
     clusters = [scope.cluster] if scope.cluster else source.clusters()
@@ -44,8 +46,10 @@ def _series_scopes(source: Source, scope: Scope, start: datetime, end: datetime
     out: list[tuple[str, str | None]] = []
     by_cluster = source.namespaces_by_cluster(start, end)
     for c in clusters:
-        out.append((c, None))
-        out += [(c, ns) for ns in sorted(by_cluster.get(c, []))]
+        if cluster_series:
+            out.append((c, None))
+        out += [(c, ns) for ns in sorted(by_cluster.get(c, []))
+                if namespaces is None or namespaces(ns)]
     return out
 
 
@@ -56,10 +60,15 @@ def _scope(cluster: str, namespace: str | None) -> Scope:
 
 def scan(source: Source, scope: Scope, period: Period, *, k: float = A.DEFAULT_K,
          min_hours: int = A.DEFAULT_MIN_HOURS, weeks: int = A.DEFAULT_WEEKS,
-         metrics: tuple[str, ...] = SCAN_METRICS, causes: bool = True) -> dict:
-    """The ``anomalies`` figures of ``scope`` over ``period`` (see the module docstring)."""
+         metrics: tuple[str, ...] = SCAN_METRICS, causes: bool = True,
+         namespaces: Callable[[str], bool] | None = None, cluster_series: bool = True) -> dict:
+    """The ``anomalies`` figures of ``scope`` over ``period`` (see the module docstring).
+
+    ``namespaces`` keeps the namespaces whose series are judged (an alert rule's scope),
+    ``cluster_series`` False leaves out the clusters' own series."""
     history_start = period.start - weeks * WEEK
-    targets = _series_scopes(source, scope, history_start, period.end)
+    targets = _series_scopes(source, scope, history_start, period.end, namespaces,
+                             cluster_series)
     ends = {c: source.newest_stat_hour(c) for c in dict.fromkeys(c for c, _ in targets)}
     series = run_concurrently(*[
         (lambda c=c, ns=ns: source.hourly_series(_scope(c, ns), history_start, period.end))
@@ -82,6 +91,8 @@ def scan(source: Source, scope: Scope, period: Period, *, k: float = A.DEFAULT_K
                 history[cluster] = r.weeks_of_history
                 if metric == metrics[0] and r.note and not r.detected:
                     notes.append(f"{cluster}: {r.note}")
+            elif not cluster_series:  # as much as its oldest namespace
+                history[cluster] = max(history.get(cluster, 0), r.weeks_of_history)
             judged += r.hours_judged
             for e in r.episodes:
                 found.append({"cluster": cluster, "namespace": ns,
