@@ -90,6 +90,8 @@ def evaluate(rule: AnyRule, view: DataView) -> Evaluation:
                 ev.skipped[cluster] = skipped
             else:
                 ev.covered.add(cluster)
+        if isinstance(rule, IdleGpusRule):  # the most waste first, across clusters
+            ev.findings.sort(key=lambda f: -f.figures["idle_gpu_hours"])
     except SourceError as exc:
         ev.error = one_line(exc)
         ev.findings.clear()
