@@ -16,8 +16,9 @@ about and explains what it finds, for ``ask``, the digest and the ``anomaly`` al
   the baseline is made of): namespaces for a cluster episode, users and workloads for a
   namespace episode. A utilization episode names the children with the largest impact in its
   direction; an allocation episode those whose GPU-hours moved most in its direction.
-* **Order**: largest GPU-hours affected first (a namespace episode and the cluster episode it
-  causes are both listed: the cluster one says what the cluster saw, the namespace one where).
+* **Order**: largest GPU-hours affected first, at a tie the namespace before its cluster (a
+  namespace episode and the cluster episode it causes are both listed: the cluster one says
+  what the cluster saw, the namespace one where).
 """
 
 from __future__ import annotations
@@ -97,8 +98,10 @@ def scan(source: Source, scope: Scope, period: Period, *, k: float = A.DEFAULT_K
             for e in r.episodes:
                 found.append({"cluster": cluster, "namespace": ns,
                               "weeks_of_history": r.weeks_of_history, **e.as_dict()})
-    found.sort(key=lambda e: (-(e["gpu_hours_affected"] or 0.0), e["start"], e["cluster"],
-                              e["namespace"] or "", e["metric"]))
+    # largest first; at equal GPU-hours (to 6 decimals) the namespace, which says where
+    found.sort(key=lambda e: (-round(e["gpu_hours_affected"] or 0.0, 6), e["start"],
+                              e["cluster"], e["namespace"] is None, e["namespace"] or "",
+                              e["metric"]))
     if causes:
         for e in found[:MAX_CAUSES]:
             e["cause"] = cause(source, e)

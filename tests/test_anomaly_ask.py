@@ -85,12 +85,15 @@ def test_an_injected_drop_is_one_episode_per_level_with_figures_from_the_rows(st
     assert alpha["cause"]["baseline"] == {"start": "2026-11-11T10:00:00Z",
                                           "end": "2026-11-11T16:00:00Z",
                                           "label": "the same hours a week earlier"}
-    text = out["answer"]
-    assert text.startswith("2 unusual episodes for the cluster (lab) over this week "
-                           "(baseline: the same hours of the previous 4 weeks).")
-    assert ("alpha on lab: utilization below usual from 2026-11-18 10:00 to 2026-11-18 16:00 UTC "
-            f"(6 h), peak {'−'}{abs(alpha['peak']['deviation']):.1f} pp") in text
-    assert f"{lost_gpu_hours():.1f} GPU-hours affected. Likely cause: workload train-a" in text
+    assert out["answer"] == ("2 unusual episodes for the cluster (lab) over this week "
+                             "(baseline: the same hours of the previous 4 weeks), largest first:")
+    first, second = out["insights"]  # equal GPU-hours affected: the namespace sorts first
+    assert first.startswith(
+        "alpha on lab: utilization below usual from 2026-11-18 10:00 to 2026-11-18 16:00 UTC "
+        f"(6 h), peak −{abs(alpha['peak']['deviation']):.1f} pp at 2026-11-18 10:00")
+    assert f"{lost_gpu_hours():.1f} GPU-hours affected. Likely cause: workload train-a" in first
+    assert second.startswith("cluster lab: utilization below usual") and \
+        "Likely cause: namespace alpha" in second
     table = next(t for t in out["tables"] if t["name"] == "anomalies")
     assert [r["namespace"] for r in table["rows"]] == ["alpha", None] or \
         [r["namespace"] for r in table["rows"]] == [None, "alpha"]
@@ -100,9 +103,11 @@ def test_the_same_in_chinese(store):
     store()
     out = ask_json("这周有什么异常吗？")
     assert out["language"] == "zh" and out["intent"] == "anomalies"
-    assert out["answer"].startswith("集群（lab）在本周有 2 个异常时段（基线为前 4 周同一时段）。")
-    assert "利用率低于往常，2026-11-18 10:00 至 2026-11-18 16:00 UTC（6 小时）" in out["answer"]
-    assert f"影响 {lost_gpu_hours():.1f} GPU小时。可能原因：任务 train-a" in out["answer"]
+    assert out["answer"] == "集群（lab）在本周有 2 个异常时段（基线为前 4 周同一时段），最大的在前："
+    first = out["insights"][0]
+    assert first.startswith("alpha（lab）：利用率低于往常，2026-11-18 10:00 至 2026-11-18 16:00 "
+                            "UTC（6 小时）")
+    assert f"影响 {lost_gpu_hours():.1f} GPU小时。可能原因：任务 train-a" in first
     assert [t["title"] for t in out["tables"]] == ["异常"]
 
 
@@ -124,7 +129,8 @@ def test_short_history_is_said_and_no_history_is_not_judged(store, tmp_path, mon
     assert (f["weeks_of_history"], f["detected"]) == (2, True)
     assert {e["namespace"] for e in f["anomalies"]} == {"alpha", None}
     assert "baseline from only 2 weeks of history, 4 wanted: less certain" in out["answer"]
-    assert "baseline from only 2 weeks of history." in out["answer"]  # the episode says it too
+    assert all("baseline from only 2 weeks of history." in line  # each episode says it too
+               for line in out["insights"])
 
     monkeypatch.setenv("GPUREPORT_DATABASE_URL", build_store(tmp_path / "new.db",
                                                              weeks_of_history=1))

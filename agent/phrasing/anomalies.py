@@ -11,7 +11,7 @@ from __future__ import annotations
 from agent.answer import Column, Table
 from agent.phrasing.words import gh, name, over_the, p1, period_words, scope_words, signed
 
-MAX_LINES = 5
+MAX_LINES = 5  # reporter.reports.sections.TOP_ANOMALIES reads the same number of lines
 
 _METRIC = {"avg_utilization": ("utilization", "利用率"),
            "allocated_gpus": ("allocated GPUs", "已分配GPU"),
@@ -102,8 +102,7 @@ def answer(f: dict, e: dict, lang: str, pl: str | None, bl: str | None) -> tuple
                  else f"基线仅有 {have} 周历史（应为 {wanted} 周），结论较不可靠")
         if not found:
             return (f"{who}在{span}没有异常：每个小时都在往常的每周规律之内（{basis}）。", [])
-        head = (f"{who}在{span}有 {len(found)} 个异常时段（{basis}）。最大的一个："
-                f"{episode_line(found[0], lang)}")
+        head = f"{who}在{span}有 {len(found)} 个异常时段（{basis}），最大的在前："
     else:
         basis = (f"baseline: the same hours of the previous {wanted} weeks" if not fewer else
                  f"baseline from only {have} weeks of history, {wanted} wanted: less certain")
@@ -112,8 +111,8 @@ def answer(f: dict, e: dict, lang: str, pl: str | None, bl: str | None) -> tuple
                     f"its usual weekly pattern ({basis})."), []
         n = len(found)
         head = (f"{n} unusual episode{'s' if n != 1 else ''} for {who} over {over_the(span)} "
-                f"({basis}). The largest: {episode_line(found[0], lang)}")
-    details = [episode_line(x, lang) for x in found[1:MAX_LINES]]
+                f"({basis}), largest first:")
+    details = [episode_line(x, lang) for x in found[:MAX_LINES]]
     if len(found) > MAX_LINES:
         rest = len(found) - MAX_LINES
         details.append(f"另有 {rest} 个见表格。" if lang == "zh" else f"{rest} more in the table.")

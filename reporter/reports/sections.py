@@ -42,7 +42,6 @@ from typing import Callable
 from agent.answer import Answer
 from agent.figures import dropped_namespaces
 from agent.periods import parse_now
-from agent.phrasing.anomalies import episode_line
 from reporter.reports.asking import Asker, scope_words
 from reporter.reports.context import Drill, Kpi, Section
 
@@ -120,7 +119,7 @@ def build_section(asker: Asker, plan: Plan, cluster: str | None, namespace: str 
 
     if "anomalies" in blocks:
         tick(f"{who}: unusual hours")
-        _anomalies(sec, asker.ask("anomalies", cluster, namespace), asker.lang)
+        _anomalies(sec, asker.ask("anomalies", cluster, namespace))
     if "idle" in blocks:
         tick(f"{who}: idle workloads")
         _idle(sec, asker.ask("idle", cluster, namespace))
@@ -214,11 +213,21 @@ def _movers(asker: Asker, sec: Section, drill: Answer, tick: Tick) -> None:
         sec.movers.append(drill_of(asker.ask("moved", sec.cluster, ns), sec.cluster, ns))
 
 
-def _anomalies(sec: Section, found: Answer, lang: str) -> None:
-    """The episodes, each in the agent's words; nothing at all when there are none."""
+def _anomalies(sec: Section, found: Answer) -> None:
+    """The episodes the week's figures hide, each in the agent's words; nothing at all when
+    there are none. An episode that covers the whole period is the period-over-period change
+    itself — the tiles, the table and the drops already say it — so it is left out."""
     f = found.figures
-    sec.anomalies = list(f.get("anomalies") or [])
-    sec.anomaly_lines = [episode_line(e, lang) for e in sec.anomalies[:TOP_ANOMALIES]]
+    span = ((f.get("period") or {}).get("start"), (f.get("period") or {}).get("end"))
+    # the answer's detail lines: one per episode, largest first, for the first TOP_ANOMALIES
+    # (then "N more"); the episodes beyond them stay in the figures (the CSV, `ask --json`)
+    episodes = f.get("anomalies") or []
+    for i, e in enumerate(episodes):
+        if (e["start"], e["end"]) == span:
+            continue
+        sec.anomalies.append(e)
+        if i < TOP_ANOMALIES and i < len(found.insights):
+            sec.anomaly_lines.append(found.insights[i])
     sec.anomaly_weeks = f.get("weeks_of_history") if f.get("detected") else None
     _warn(sec, found)
 
