@@ -9,10 +9,12 @@
 
 from __future__ import annotations
 
+import json
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
+import yaml
 
 from agent.errors import RulesError
 from reporter.alerts.loading import parse_rules
@@ -27,8 +29,6 @@ H = timedelta(hours=1)
 
 def shipped_rules(channels: dict) -> str:
     """The shipped rule file with the test's channels in place of the example email."""
-    import yaml
-
     data = yaml.safe_load(SHIPPED.read_text())
     data["channels"] = channels
     data["defaults"]["channels"] = list(channels)
@@ -88,8 +88,6 @@ rules:
 
 
 def anomaly_config(tmp_path, url, smtp_port, k="4"):
-    import json
-
     return make_config(tmp_path, url, ANOMALY_RULES % (json.dumps(email_channel()), k),
                        smtp_port=smtp_port)
 
@@ -138,3 +136,25 @@ def test_anomaly_rule_fields_are_validated_and_need_history(home, tmp_path):
     assert ev.findings == [] and ev.skipped == {
         "lab": "1 weeks of history; anomaly detection needs the same hours of at least 2 "
                "previous weeks"}
+
+
+@pytest.mark.parametrize("extra, fired", [
+    ("", {"", "alpha"}),                                   # defaults: the cluster and alpha
+    ("    clusters: false\n", {"alpha"}),                  # namespaces only
+    ("    scope: {namespaces: {exclude: [alpha]}}\n", {""}),  # alpha left out
+    ("    min_hours: 5\n", set()),                          # 3 hours so far: not yet
+])
+def test_the_anomaly_rule_is_configurable(home, tmp_path, extra, fired):
+    url = build_store(tmp_path / "lab.db")
+    rules = (ANOMALY_RULES % (json.dumps(email_channel()), "4")).replace(
+        "    min_hours: 3\n", "" if "min_hours" in extra else "    min_hours: 3\n") + extra
+    cfg = make_config(tmp_path, url, rules)
+    (ev,) = check(cfg, datetime(2026, 11, 18, 13, tzinfo=timezone.utc), dry_run=True).evaluations
+    assert {f.labels.get("namespace", "") for f in ev.findings} == fired
+
+
+def test_a_larger_k_ignores_the_drop(home, tmp_path):
+    cfg = make_config(tmp_path, build_store(tmp_path / "lab.db"),
+                      ANOMALY_RULES % (json.dumps(email_channel()), "20"))
+    (ev,) = check(cfg, datetime(2026, 11, 18, 13, tzinfo=timezone.utc), dry_run=True).evaluations
+    assert ev.findings == [] and ev.covered == {"lab"}

@@ -9,10 +9,10 @@ its "last week" is W47.
 from __future__ import annotations
 
 import email
+import email.policy
 import re
 from pathlib import Path
 
-import pytest
 
 from tests.anomaly_store import build_store
 from tests.cli import run
@@ -23,7 +23,7 @@ LINE_EN = ("alpha on lab: utilization below usual from 2026-11-18 10:00 to 2026-
 LINE_ZH = "alpha（lab）：利用率低于往常，2026-11-18 10:00 至 2026-11-18 16:00 UTC（6 小时）"
 
 
-def digest(tmp_path: Path, *, inject: bool, lang: str = "en") -> dict:
+def digest(tmp_path: Path, *, inject: bool) -> dict:
     """`gpureport run weekly-digest --dry-run` at MONDAY on the store: html, text part of the email."""
     url = build_store(tmp_path / "lab.db", inject=inject, end=MONDAY)
     r = run("run", "weekly-digest", "--dry-run", cwd=tmp_path,
