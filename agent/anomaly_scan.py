@@ -105,12 +105,15 @@ def scan(source: Source, scope: Scope, period: Period, *, k: float = A.DEFAULT_K
     if causes:
         for e in found[:MAX_CAUSES]:
             e["cause"] = cause(source, e)
-    weeks_have = min(history.values()) if history else 0
+    # the baseline's history: the shortest among the clusters judged (a cluster with fewer
+    # than 2 weeks is not judged and says so in ``notes``, without hiding the others)
+    judged_weeks = [w for w in history.values() if w >= A.MIN_WEEKS]
+    weeks_have = min(judged_weeks) if judged_weeks else max(history.values(), default=0)
     return {
         "period": {"start": iso(period.start), "end": iso(period.end), "label": period.label},
         "k": k, "min_hours": min_hours, "weeks_wanted": weeks,
         "weeks_of_history": weeks_have, "history_by_cluster": history,
-        "detected": bool(history) and weeks_have >= A.MIN_WEEKS,
+        "detected": bool(judged_weeks),
         "series": len(targets), "hours_judged": judged,
         "anomalies": found, "notes": notes,
     }

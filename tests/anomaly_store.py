@@ -41,9 +41,10 @@ def utilization(workload: str, t: datetime, inject: bool) -> float:
 
 
 def build_store(path: Path, *, weeks_of_history: int = 5, inject: bool = True,
-                end: datetime = NOW) -> str:
+                end: datetime = NOW, cluster: str = CLUSTER) -> str:
     """The store at ``path`` (SQLite), hours from ``weeks_of_history`` weeks before NOW's ISO
-    week to ``end``; returns its URL."""
+    week to ``end``; returns its URL. Called again with another ``cluster``, it adds that
+    cluster to the same store."""
     monday = (NOW - timedelta(days=NOW.weekday())).replace(hour=0)
     t = monday - timedelta(weeks=weeks_of_history)
     wl, ns_rows, cl = [], [], []
@@ -52,7 +53,7 @@ def build_store(path: Path, *, weeks_of_history: int = 5, inject: bool = True,
         sums: dict[str, list[float]] = {}
         for ns, name, kind, gpus, _, _ in WORKLOADS:
             u = utilization(name, t, inject)
-            wl.append({"cluster_name": CLUSTER, "namespace": ns, "workload_name": name,
+            wl.append({"cluster_name": cluster, "namespace": ns, "workload_name": name,
                        "workload_type": kind, "stat_hour": hour, "allocated_gpu_count": gpus,
                        "requested_gpu_count": gpus, "avg_utilization": u, "max_utilization": u,
                        "min_utilization": u, "p50_utilization": u, "p95_utilization": u,
@@ -64,13 +65,13 @@ def build_store(path: Path, *, weeks_of_history: int = 5, inject: bool = True,
             s[2] += 1
         for ns, (gpus, weighted, n) in sums.items():
             u = weighted / gpus
-            ns_rows.append({"cluster_name": CLUSTER, "namespace": ns, "stat_hour": hour,
+            ns_rows.append({"cluster_name": cluster, "namespace": ns, "stat_hour": hour,
                             "total_gpu_capacity": CAPACITY, "allocated_gpu_count": gpus,
                             "avg_utilization": u, "max_utilization": u, "min_utilization": u,
                             "active_workload_count": n})
         gpus = sum(s[0] for s in sums.values())
         u = sum(s[1] for s in sums.values()) / gpus
-        cl.append({"cluster_name": CLUSTER, "stat_hour": hour, "total_gpu_capacity": CAPACITY,
+        cl.append({"cluster_name": cluster, "stat_hour": hour, "total_gpu_capacity": CAPACITY,
                    "allocated_gpu_count": gpus, "allocation_rate": gpus / CAPACITY * 100.0,
                    "avg_utilization": u, "max_utilization": u, "min_utilization": u,
                    "p50_utilization": u, "p95_utilization": u, "sample_count": 60})

@@ -139,3 +139,15 @@ def test_short_history_is_said_and_no_history_is_not_judged(store, tmp_path, mon
     assert out["answer"].startswith("Cannot tell whether anything was unusual for the cluster "
                                     "(lab) over this week")
     assert "(1 found)" in out["answer"]
+
+
+def test_a_cluster_too_young_to_judge_is_named_without_hiding_the_others(store, tmp_path):
+    url = store()
+    build_store(tmp_path / "lab.db", weeks_of_history=1, cluster="fresh")  # same store
+    out = ask_json("anything unusual this week?")
+    f = out["figures"]
+    assert f["detected"] is True and f["history_by_cluster"] == {"fresh": 1, "lab": 4}
+    assert {e["cluster"] for e in f["anomalies"]} == {"lab"}
+    assert out["answer"].startswith("2 unusual episodes for all clusters over this week")
+    assert out["insights"][-1] == "Not judged (less than 2 weeks of history): fresh."
+    assert url.endswith("lab.db")

@@ -101,14 +101,15 @@ def answer(f: dict, e: dict, lang: str, pl: str | None, bl: str | None) -> tuple
         basis = (f"基线为前 {wanted} 周同一时段" if not fewer
                  else f"基线仅有 {have} 周历史（应为 {wanted} 周），结论较不可靠")
         if not found:
-            return (f"{who}在{span}没有异常：每个小时都在往常的每周规律之内（{basis}）。", [])
+            return (f"{who}在{span}没有异常：每个小时都在往常的每周规律之内（{basis}）。",
+                    _not_judged(f, lang))
         head = f"{who}在{span}有 {len(found)} 个异常时段（{basis}），最大的在前："
     else:
         basis = (f"baseline: the same hours of the previous {wanted} weeks" if not fewer else
                  f"baseline from only {have} weeks of history, {wanted} wanted: less certain")
         if not found:
             return (f"Nothing unusual for {who} over {over_the(span)}: every hour stayed within "
-                    f"its usual weekly pattern ({basis})."), []
+                    f"its usual weekly pattern ({basis})."), _not_judged(f, lang)
         n = len(found)
         head = (f"{n} unusual episode{'s' if n != 1 else ''} for {who} over {over_the(span)} "
                 f"({basis}), largest first:")
@@ -116,7 +117,17 @@ def answer(f: dict, e: dict, lang: str, pl: str | None, bl: str | None) -> tuple
     if len(found) > MAX_LINES:
         rest = len(found) - MAX_LINES
         details.append(f"另有 {rest} 个见表格。" if lang == "zh" else f"{rest} more in the table.")
-    return head, details
+    return head, details + _not_judged(f, lang)
+
+
+def _not_judged(f: dict, lang: str) -> list[str]:
+    """The clusters left out for want of history (the others were judged)."""
+    young = sorted(c for c, w in (f.get("history_by_cluster") or {}).items() if w < 2)
+    if not young:
+        return []
+    names = ("、" if lang == "zh" else ", ").join(name(c) for c in young)
+    return [f"未判断（历史不足 2 周）：{names}。" if lang == "zh"
+            else f"Not judged (less than 2 weeks of history): {names}."]
 
 
 def table(f: dict, lang: str) -> list[Table]:
