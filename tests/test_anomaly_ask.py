@@ -11,6 +11,7 @@ from statistics import median
 
 import pytest
 
+from agent.phrasing import anomalies as words
 from agent.understand.model import Metadata
 from agent.understand.rules import understand
 from tests.anomaly_store import DROPPED_TO, EPISODE, HOUR, build_store, utilization
@@ -94,9 +95,7 @@ def test_an_injected_drop_is_one_episode_per_level_with_figures_from_the_rows(st
     assert f"{lost_gpu_hours():.1f} GPU-hours affected. Likely cause: workload train-a" in first
     assert second.startswith("cluster lab: utilization below usual") and \
         "Likely cause: namespace alpha" in second
-    table = next(t for t in out["tables"] if t["name"] == "anomalies")
-    assert [r["namespace"] for r in table["rows"]] == ["alpha", None] or \
-        [r["namespace"] for r in table["rows"]] == [None, "alpha"]
+    assert out["tables"] == []  # two episodes: the lines say it all (a table from six on)
 
 
 def test_the_same_in_chinese(store):
@@ -108,7 +107,7 @@ def test_the_same_in_chinese(store):
     assert first.startswith("alpha（lab）：利用率低于往常，2026-11-18 10:00 至 2026-11-18 16:00 "
                             "UTC（6 小时）")
     assert f"影响 {lost_gpu_hours():.1f} GPU小时。可能原因：任务 train-a" in first
-    assert [t["title"] for t in out["tables"]] == ["异常"]
+    assert out["tables"] == []
 
 
 def test_nothing_unusual_is_said_plainly(store):
@@ -151,3 +150,19 @@ def test_a_cluster_too_young_to_judge_is_named_without_hiding_the_others(store, 
     assert out["answer"].startswith("2 unusual episodes for all clusters over this week")
     assert out["insights"][-1] == "Not judged (less than 2 weeks of history): fresh."
     assert url.endswith("lab.db")
+
+
+def test_more_episodes_than_lines_come_with_a_table_of_all():
+    e = {"cluster": "c", "namespace": "n", "metric": "avg_utilization", "unit": "pp",
+         "direction": "below", "start": "2026-11-18T10:00:00Z", "end": "2026-11-18T13:00:00Z",
+         "hours": 3, "peak": {"time": "2026-11-18T10:00:00Z", "value": 20.0, "baseline": 60.0,
+                              "deviation": -40.0, "z": -16.0},
+         "mean_deviation": -40.0, "gpu_hours_affected": 12.0, "weeks_of_history": 4}
+    f = {"detected": True, "weeks_of_history": 4, "weeks_wanted": 4,
+         "anomalies": [dict(e, namespace=f"n{i}") for i in range(7)]}
+    head, lines = words.answer(f, {"cluster": "c"}, "en", "this week", None)
+    assert head.startswith("7 unusual episodes") and len(lines) == 6
+    assert lines[-1] == "2 more in the table."
+    (t,) = words.table(f, "en")
+    assert [r["namespace"] for r in t.rows] == [f"n{i}" for i in range(7)]
+    assert words.table(dict(f, anomalies=f["anomalies"][:5]), "en") == []

@@ -43,17 +43,21 @@ def where(e: dict, lang: str) -> str:
 
 
 def cause_words(e: dict, lang: str) -> str:
-    """"user user_a (GPU-hours 4,704 → 2,016; −10.2 pp)", names joined; "" without a cause."""
+    """"user user_a (GPU-hours 4,704 → 2,016, impact −5.8 pp)", names joined ("" without a
+    cause); the utilization impact only for a utilization episode."""
     rows = (e.get("cause") or {}).get("contributors") or []
+    impact = e["metric"] != "allocated_gpus"  # a utilization impact explains utilization only
     parts = []
     for c in rows:
         if lang == "zh":
             kind = {"user": "用户", "workload": "任务", "namespace": "命名空间"}.get(c["kind"], c["kind"])
+            extra = f"，影响 {signed(c['impact_pp'])}" if impact else ""
             parts.append(f"{kind} {name(c['name'])}（GPU小时 {gh(c['gpu_hours_before'])} → "
-                         f"{gh(c['gpu_hours_after'])}，影响 {signed(c['impact_pp'])}）")
+                         f"{gh(c['gpu_hours_after'])}{extra}）")
         else:
+            extra = f", impact {signed(c['impact_pp'])}" if impact else ""
             parts.append(f"{c['kind']} {name(c['name'])} (GPU-hours {gh(c['gpu_hours_before'])} → "
-                         f"{gh(c['gpu_hours_after'])}, impact {signed(c['impact_pp'])})")
+                         f"{gh(c['gpu_hours_after'])}{extra})")
     return ("；" if lang == "zh" else "; ").join(parts)
 
 
@@ -131,6 +135,11 @@ def _not_judged(f: dict, lang: str) -> list[str]:
 
 
 def table(f: dict, lang: str) -> list[Table]:
+    """Every episode, one row each — only when there are more than the answer's lines (a
+    terminal shows a table *instead of* the lines, and the lines say more: peak against the
+    usual value, the cause's GPU-hours)."""
+    if len(f.get("anomalies") or []) <= MAX_LINES:
+        return []
     zh = lang == "zh"
     labels = [("cluster", "集群", "cluster", "text"), ("namespace", "命名空间", "namespace", "text"),
               ("metric", "指标", "metric", "text"), ("direction", "方向", "direction", "text"),
