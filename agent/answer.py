@@ -34,7 +34,8 @@ class Column:
     key: str
     label: str
     # how a value is shown: text | pct (one decimal and %) | pp (signed, " pp") | gpu_hours |
-    # int | change (a "before → after" pair given as a two-item list) | money (an amount)
+    # int | change (a "before → after" pair given as a two-item list) | signed (a signed number)
+    # | money (an amount)
     kind: str = "text"
 
 

@@ -12,6 +12,7 @@ data, never interpreted: a workload called "ignore previous instructions" is jus
 
 from __future__ import annotations
 
+from agent.phrasing import anomalies as anomaly_words
 from agent.phrasing.money import cost_answer, cost_line, recommend_answer
 from agent.phrasing.words import (gh, name, over_the, p1, period_words, scope_words,
                                   sentence_start, signed)
@@ -21,7 +22,8 @@ def phrase(intent: str, figures: dict, entities: dict, lang: str, period_label: 
     """(answer, insights) from figures. Every number here comes from ``figures``."""
     fn = {"trend": _trend, "compare": _compare, "drilldown": _drilldown, "realtime": _realtime,
           "ranking": _ranking, "discovery": _discovery, "freshness": _freshness,
-          "cost": cost_answer, "recommend": recommend_answer}.get(intent)
+          "anomalies": anomaly_words.answer, "cost": cost_answer,
+          "recommend": recommend_answer}.get(intent)
     if fn is None:
         return help_text(lang), []
     answer, details = fn(figures, entities, lang, period_label, baseline_label)
@@ -244,13 +246,14 @@ def help_text(lang: str) -> str:
     if lang == "zh":
         return ("我可以回答GPU使用情况的问题，例如：“过去7天集群GPU利用率趋势如何？”、"
                 "“为什么ml-team这周的利用率比上周低？”、“现在集群有多少GPU在使用？”、"
-                "“对比一下ml-team和cv-team”、“哪些任务浪费了最多的GPU小时？”、"
+                "“对比一下ml-team和cv-team”、“哪些任务浪费了最多的GPU小时？”、“这周有什么异常吗？”、"
                 "“ml-team上周花了多少钱？”、“怎么节省GPU？”")
     return ("I answer questions about GPU usage, for example: \"What is the GPU utilization trend "
             "over the last 7 days?\", \"Why is ml-team's utilization lower this week than last "
             "week?\", \"How many GPUs are in use right now?\", \"Compare ml-team and cv-team\", "
             "\"Which workloads wasted the most GPU hours last week?\", \"What label keys can I "
-            "filter by?\", \"How much did ml-team cost last week?\", \"How can we save GPUs?\"")
+            "filter by?\", \"Anything unusual this week?\", \"How much did ml-team cost last "
+            "week?\", \"How can we save GPUs?\"")
 
 
 

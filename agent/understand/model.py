@@ -16,9 +16,9 @@ from typing import Literal, Protocol, Sequence
 from agent.periods import Period
 
 Intent = Literal["trend", "compare", "drilldown", "realtime", "discovery", "ranking", "freshness",
-                 "cost", "recommend", "help"]
+                 "anomalies", "cost", "recommend", "help"]
 INTENTS: tuple[str, ...] = ("trend", "compare", "drilldown", "realtime", "discovery", "ranking",
-                            "freshness", "cost", "recommend", "help")
+                            "freshness", "anomalies", "cost", "recommend", "help")
 EntityKind = Literal["cluster", "namespace", "user", "workload", "label"]
 
 
