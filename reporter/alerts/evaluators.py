@@ -89,11 +89,9 @@ def evaluate(rule: AnyRule, view: DataView) -> Evaluation:
 def _idle(rule: IdleGpusRule, view: DataView, cluster: str, end: datetime,
           ev: Evaluation) -> str | None:
     start = end - timedelta(hours=rule.hours)
-    for st in view.source.idle_workloads(cluster, start, end, rule.min_gpus,
-                                         rule.max_utilization):
+    for st in view.idle_workloads(cluster, end, rule.hours, rule.min_gpus,
+                                  rule.max_utilization):
         ns = st.namespace or ""
-        if st.rows < rule.hours:
-            continue
         if rule.scope.namespaces is not None and not rule.scope.namespaces.matches(ns):
             continue
         gpus = st.gpu_hours / st.rows
