@@ -13,15 +13,13 @@ from agent.errors import RunError
 from agent.periods import zone
 from reporter.cli import Group
 from reporter.nudges import store
-from reporter.statedb import StateDB
+from reporter.nudges.run import run_nudges
+from reporter.runner import signals_as_exceptions
 
 
 def run_nudge_schedule(app: Any, schedule: str, *, dry_run: bool, force: bool) -> None:
     """``gpureport run <nudge schedule>``: one run; its lines on stdout; exit 1 on a failed
     route (``--force`` has no meaning here: a notice that went out is never resent)."""
-    from reporter.nudges.run import run_nudges
-    from reporter.runner import signals_as_exceptions
-
     if force:
         raise click.UsageError("--force does not apply to nudge schedules (a notice is sent "
                                "once per user and level)")
@@ -33,16 +31,6 @@ def run_nudge_schedule(app: Any, schedule: str, *, dry_run: bool, force: bool) -
                 click.echo("\n".join(exc.result.lines()))
             raise
     click.echo("\n".join(result.lines()))
-
-
-def notices_by_run(db: StateDB, run_ids: list[int]) -> dict[int, list[Any]]:
-    """The notices each nudge run sent, for ``history``."""
-    out: dict[int, list[Any]] = {}
-    if run_ids:
-        for n in sorted(store.list_notices(db, run_ids=run_ids, limit=10000),
-                        key=lambda n: (n.user, n.level, n.route)):
-            out.setdefault(n.run_id, []).append(n)
-    return out
 
 
 @click.group("nudges", cls=Group)
@@ -85,4 +73,4 @@ def list_command(app, schedule_name: str | None, as_json: bool) -> None:
                    f"{when(r.last_notice_at):<16} {idle:>10}  {names or '-'}")
 
 
-__all__ = ["nudges", "run_nudge_schedule", "notices_by_run"]
+__all__ = ["nudges", "run_nudge_schedule"]

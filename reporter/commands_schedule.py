@@ -75,7 +75,7 @@ def history(app, limit: int, schedule_name: str | None, as_json: bool) -> None:
     tz = zone(app.tz)
     with open_state(app.config.state.database_url) as db:
         rows = [(r, db.list_deliveries(r.id)) for r in db.list_runs(limit, schedule_name)]
-        from reporter.commands_nudges import notices_by_run  # a nudge run's notices
+        from reporter.nudges.store import notices_by_run  # a nudge run's notices
 
         notices = notices_by_run(db, [r.id for r, _ in rows if r.kind == "nudge"])
 

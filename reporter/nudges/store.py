@@ -161,6 +161,16 @@ def list_notices(db: StateDB, *, schedule: str | None = None, run_ids: Sequence[
         return list(conn.execute(query).all())
 
 
+def notices_by_run(db: StateDB, run_ids: Sequence[int]) -> dict[int, list[Any]]:
+    """The notices of each nudge run (``history`` lists them under the run)."""
+    out: dict[int, list[Any]] = {}
+    if run_ids:
+        for n in sorted(list_notices(db, run_ids=run_ids, limit=10000),
+                        key=lambda n: (n.user, n.level, n.route)):
+            out.setdefault(n.run_id, []).append(n)
+    return out
+
+
 def list_states(db: StateDB, schedule: str | None = None) -> list[Any]:
     query = select(states).order_by(states.c.schedule, states.c.level.desc(), states.c.user)
     if schedule:
@@ -170,4 +180,4 @@ def list_states(db: StateDB, schedule: str | None = None) -> list[Any]:
 
 
 __all__ = ["UserState", "MAX_LEVEL", "due", "load_states", "mark_idle", "reset", "advance",
-           "claim_notice", "finish_notice", "list_notices", "list_states"]
+           "claim_notice", "finish_notice", "list_notices", "list_states", "notices_by_run"]
