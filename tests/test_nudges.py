@@ -21,6 +21,7 @@ import subprocess
 import sys
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 import yaml
@@ -32,6 +33,7 @@ from reporter.nudges import store
 from reporter.nudges.addresses import recipients_for
 from reporter.nudges.finding import IdleUser, IdleWorkload
 from reporter.nudges.message import compose, kubectl_hint
+from reporter.nudges.run import nudge_jobs
 from reporter.nudges.schedule import NudgeSchedule
 from reporter.statedb import open_state
 from reporter.statedb.models import nudge_notices, runs
@@ -316,8 +318,11 @@ def test_concurrent_runs_send_one_notice_per_user_and_level(tmp_path, demo_store
     assert len(n.notices()) == 5
 
 
-def test_a_notice_route_is_claimed_once_in_the_state_database(tmp_path):
-    with open_state(f"sqlite:///{tmp_path / 's.db'}") as db:
+@pytest.mark.parametrize("database", ["sqlite", "postgresql"])
+def test_a_notice_route_is_claimed_once_in_the_state_database(tmp_path, request, database):
+    url = (f"sqlite:///{tmp_path / 's.db'}" if database == "sqlite"
+           else request.getfixturevalue("pg_url"))
+    with open_state(url) as db:
         args = dict(run_id=None, schedule="s", user="u", episode=1, level=1, route="email",
                     channel="email", target="u@example.com", workloads=[], idle_gpu_hours=1.0,
                     now=NOW)
@@ -326,6 +331,28 @@ def test_a_notice_route_is_claimed_once_in_the_state_database(tmp_path):
         store.finish_notice(db, first, "failed", error="connection refused", now=NOW)
         retry = store.claim_notice(db, **args)  # a failed send is taken again, once
         assert retry == first and store.claim_notice(db, **args) is None
+
+
+def test_the_scheduler_fires_nudge_schedules_as_jobs(tmp_path, demo_store, smtp):
+    n = Nudges(tmp_path, demo_store.url, smtp.port, cron="15 * * * *")
+    config = Config.model_validate(n.config)
+    with open_state(n.state_url) as db:
+        jobs = [j for j in nudge_jobs(config, db) if j.id.startswith("nudge:")]
+        assert [j.id for j in jobs] == ["nudge:idle-nudges"]
+        jobs[0].run(NOW + timedelta(minutes=15))  # what the scheduler calls at a firing
+        (record,) = list(db.list_runs(5, "idle-nudges"))
+    assert (record.kind, record.trigger, record.status) == ("nudge", "scheduler", "succeeded")
+    assert len(smtp.messages) == 5
+
+
+def test_the_cost_of_idle_gpu_hours_is_shown_only_with_a_price():
+    user = _user("user_b", "llm-eval-server")
+    schedule = NudgeSchedule(name="n")
+    assert "Cost" not in compose(user, 1, schedule, Config()).text
+    priced = SimpleNamespace(prices=SimpleNamespace(default_per_gpu_hour=2.5, currency="EUR",
+                                                    clusters={"gpu-east": 3.0}))
+    text = compose(user, 1, schedule, priced).text  # type: ignore[arg-type]
+    assert "Cost of the idle GPU-hours: 141.90 EUR" in text  # 47.3 idle GPU-hours x 3.0
 
 
 def _user(name: str, workload: str, ns: str = "ml-team", kind: str = "PyTorchJob") -> IdleUser:
