@@ -212,6 +212,17 @@ class Config(Strict):
             return {k: [a] if isinstance(a, str) else a for k, a in v.items()}
         return v
 
+    @field_validator("users")
+    @classmethod
+    def _user_addresses(cls, v: dict[str, list[str]]) -> dict[str, list[str]]:
+        for user, entries in v.items():
+            for e in entries:
+                if not (re.fullmatch(r"[^@\s<>,;\"']+@[^@\s<>,;\"']+\.[^@\s<>,;\"']+", e)
+                        or e.startswith(("slack:", "slack-webhook:", "teams:"))):
+                    raise ValueError(f"{user}: expected an email address or slack:…, "
+                                     f"slack-webhook:…, teams:… (got {e[:40]!r})")
+        return v
+
     def secret_values(self) -> list[str]:
         """Every secret this configuration holds (passwords, API keys, URL passwords), for
         ``reporter.logs.add_secrets``: no log record may contain one."""

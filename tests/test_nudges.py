@@ -299,6 +299,23 @@ def test_slack_direct_messages_and_the_team_channel(tmp_path, demo_store):
         ("user_b", 2, "slack:#ml-gpu")}
 
 
+def test_the_third_notice_reaches_the_platform_webhook_without_storing_its_secret(
+        tmp_path, demo_store, smtp):
+    with slack_api() as slack:
+        hook = slack.add_hook(slack.add_channel("gpu-platform"))
+        n = Nudges(tmp_path, demo_store.url, smtp.port,
+                   escalate_to=[PLATFORM, f"slack-webhook:{hook}"])
+        for i in range(3):
+            assert n.run(NOW + i * H).exit_code == 0
+        titles = sorted(p["text"].split(" (notice")[0] for _, p in slack.hook_posts)
+        assert titles == [f"Idle GPUs held by {u}" for u in sorted(expected_idle(
+            demo_store.path))]  # one post per user, at the third notice only
+    secret = hook.rsplit("/", 1)[1]
+    hooks = [x for x in n.notices() if x.channel == "slack_webhook"]
+    assert {x.level for x in hooks} == {3} and all(x.status == "sent" for x in hooks)
+    assert all(secret not in x.target and secret not in x.route for x in hooks)
+
+
 def test_concurrent_runs_send_one_notice_per_user_and_level(tmp_path, demo_store, smtp):
     n = Nudges(tmp_path, demo_store.url, smtp.port)
     env = {k: v for k, v in os.environ.items() if not k.startswith(("SMTP_", "GPUREPORT_NOW"))}
