@@ -204,6 +204,11 @@ def test_still_idle_users_escalate_to_team_owners_then_the_platform(tmp_path, de
     assert history.exit_code == 0, history
     assert "- user_b notice 3 email sent" in history.stdout
     assert "- user_b notice 2 email sent" in history.stdout
+    newest = n.cli("history", "--schedule", "idle-nudges", "--json").json()
+    sent = [(x["user"], x["level"], x["status"]) for r in newest for x in r.get("notices", [])]
+    assert ("user_b", 3, "sent") in sent and ("walter", 1, "sent") in sent
+    state = {x["user"]: x for x in n.cli("nudges", "list", "--json").json()}
+    assert (state["user_b"]["level"], state["user_b"]["episode"]) == (3, 1)
 
 
 def test_allow_listed_users_and_workloads_are_never_nudged(tmp_path, demo_store, smtp):
