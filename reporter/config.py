@@ -31,6 +31,7 @@ from agent.settings import (
 )
 from agent.text import mask_url, one_line
 from reporter.logs import add_secrets
+from reporter.nudges.schedule import is_destination, is_email
 from reporter.yamlfile import describe, read_yaml
 
 # keys whose values are never echoed in an error: a token, password or URL may be the secret
@@ -217,10 +218,9 @@ class Config(Strict):
     def _user_addresses(cls, v: dict[str, list[str]]) -> dict[str, list[str]]:
         for user, entries in v.items():
             for e in entries:
-                if not (re.fullmatch(r"[^@\s<>,;\"']+@[^@\s<>,;\"']+\.[^@\s<>,;\"']+", e)
-                        or e.startswith(("slack:", "slack-webhook:", "teams:"))):
+                if not (is_email(e) or is_destination(e)):
                     raise ValueError(f"{user}: expected an email address or slack:…, "
-                                     f"slack-webhook:…, teams:… (got {e[:40]!r})")
+                                     f"slack-webhook:…, teams:… (got {e[:12]!r}…)")
         return v
 
     def secret_values(self) -> list[str]:
