@@ -14,10 +14,12 @@ from agent.periods import zone
 from reporter.cli import Group
 from reporter.nudges import store
 from reporter.nudges.run import run_nudges
+from reporter.nudges.schedule import NudgeSchedule
 from reporter.runner import signals_as_exceptions
 
 
-def run_nudge_schedule(app: Any, schedule: str, *, dry_run: bool, force: bool) -> None:
+def run_nudge_schedule(app: Any, schedule: NudgeSchedule, *, dry_run: bool,
+                       force: bool) -> None:
     """``gpureport run <nudge schedule>``: one run; its lines on stdout; exit 1 on a failed
     route (``--force`` has no meaning here: a notice that went out is never resent)."""
     if force:

@@ -47,12 +47,13 @@ def run(app, schedule: str, dry_run: bool, force: bool) -> None:
     from reporter.runner import run_schedule, signals_as_exceptions
     from reporter.schedules import get_schedule
 
-    if get_schedule(schedule, app.config.schedules_dir).kind == "nudge":  # idle nudges
+    found = get_schedule(schedule, app.config.schedules_dir)
+    if found.kind == "nudge":  # idle nudges
         from reporter.commands_nudges import run_nudge_schedule
 
-        return run_nudge_schedule(app, schedule, dry_run=dry_run, force=force)
+        return run_nudge_schedule(app, found, dry_run=dry_run, force=force)
     with signals_as_exceptions():
-        result = run_schedule(app.config, schedule, now=app.now, dry_run=dry_run, force=force,
+        result = run_schedule(app.config, found, now=app.now, dry_run=dry_run, force=force,
                               trigger="cli", render=partial(render_for_schedule,
                                                             config=app.config, now=app.now))
     click.echo(result.summary())
