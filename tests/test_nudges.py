@@ -29,6 +29,7 @@ from sqlalchemy import select
 
 from reporter.channels.summary import Destination
 from reporter.config import Config
+from reporter.metrics import REGISTRY
 from reporter.nudges import store
 from reporter.nudges.addresses import recipients_for
 from reporter.nudges.finding import IdleUser, IdleWorkload
@@ -302,6 +303,23 @@ def test_slack_direct_messages_and_the_team_channel(tmp_path, demo_store):
     assert {(x.user, x.level, x.route) for x in n.notices() if x.user == "user_b"} == {
         ("user_b", 1, f"slack:{addr('user_b')}"), ("user_b", 2, f"slack:{addr('user_b')}"),
         ("user_b", 2, "slack:#ml-gpu")}
+
+
+def test_an_unreachable_data_source_fails_the_run_in_one_line_and_changes_nothing(
+        tmp_path, smtp):
+    n = Nudges(tmp_path, f"sqlite:///{tmp_path / 'missing' / 'lens.db'}", smtp.port)
+    before = REGISTRY.get_sample_value("gpureport_report_runs_total",
+                                       {"schedule": "idle-nudges", "outcome": "failed"}) or 0
+    r = n.run(NOW)
+    assert r.exit_code == 1 and len(r.stderr.strip().splitlines()) == 1, r
+    assert r.error_line().startswith("error: ")
+    with open_state(n.state_url) as db:
+        (record,) = db.list_runs(5, "idle-nudges")
+        assert record.status == "failed" and record.error
+        assert store.list_states(db) == [] and n.notices() == []
+    assert smtp.messages == []
+    assert REGISTRY.get_sample_value("gpureport_report_runs_total", {
+        "schedule": "idle-nudges", "outcome": "failed"}) == before + 1
 
 
 def test_the_third_notice_reaches_the_platform_webhook_without_storing_its_secret(

@@ -34,6 +34,7 @@ from agent.periods import resolve_now
 from agent.sources import make_source
 from agent.sources.base import Source
 from agent.text import one_line
+from reporter import metrics
 from reporter.channels import Channels
 from reporter.config import Config
 from reporter.delivery import build_message, message_id_for, send_email, sender_address
@@ -150,6 +151,23 @@ def run_nudges(config: Config, schedule: str | NudgeSchedule, *, now: datetime |
         schedule = found
     now = resolve_now(now)
     result = NudgeResult(schedule.name, now, dry_run)
+    started = time.monotonic()
+    try:
+        return _leased(config, schedule, result, state, source, trigger, sleep)
+    finally:  # the scheduler's /metrics count nudge runs and their routes like digests
+        metrics.record_report_run(schedule.name, result.status, None
+                                  if result.status == "skipped" else time.monotonic() - started)
+        for step in result.steps:
+            for o in step.outcomes:
+                if o.status in ("sent", "failed", "uncertain"):
+                    metrics.record_delivery(o.channel, o.status)
+
+
+def _leased(config: Config, schedule: NudgeSchedule, result: NudgeResult,
+            state: StateDB | None, source: Source | None, trigger: str,
+            sleep: Callable[[float], None]) -> NudgeResult:
+    """``_run`` under the schedule's lease (a dry run takes none)."""
+    now, dry_run = result.now, result.dry_run
     own_state = state is None
     db = state or open_state(config.state.database_url)
     try:
@@ -199,6 +217,7 @@ def _run(config: Config, schedule: NudgeSchedule, db: StateDB, result: NudgeResu
                 src.close()
         _decide_and_send(config, schedule, db, result, findings, sleep)
     except BaseException as exc:  # noqa: BLE001 - recorded, then re-raised
+        result.status = "failed"
         db.finish_run(result.run_id, "failed", error=one_line(exc))
         raise
     failures = result.failures()
