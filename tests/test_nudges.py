@@ -21,12 +21,12 @@ import subprocess
 import sys
 from datetime import datetime, timedelta
 from pathlib import Path
-from types import SimpleNamespace
 
 import pytest
 import yaml
 from sqlalchemy import select
 
+from agent.prices import Prices
 from reporter.channels.summary import Destination
 from reporter.config import Config
 from reporter.metrics import REGISTRY
@@ -389,9 +389,9 @@ def test_the_cost_of_idle_gpu_hours_is_shown_only_with_a_price():
     user = _user("user_b", "llm-eval-server")
     schedule = NudgeSchedule(name="n")
     assert "Cost" not in compose(user, 1, schedule, Config()).text
-    priced = SimpleNamespace(prices=SimpleNamespace(default_per_gpu_hour=2.5, currency="EUR",
-                                                    clusters={"gpu-east": 3.0}))
-    text = compose(user, 1, schedule, priced).text  # type: ignore[arg-type]
+    priced = Config(prices=Prices(default_per_gpu_hour=2.5, currency="EUR",
+                                  clusters={"gpu-east": 3.0}))
+    text = compose(user, 1, schedule, priced).text
     assert "Cost of the idle GPU-hours: 141.90 EUR" in text  # 47.3 idle GPU-hours x 3.0
 
 

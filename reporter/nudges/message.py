@@ -84,17 +84,11 @@ def kubectl_hint(w: IdleWorkload) -> str:
 
 
 def price_for(config: Config, cluster: str) -> tuple[float, str] | None:
-    """(price per GPU-hour, currency) when the configuration has ``prices`` (another part of
-    gpureport adds them: ``prices: {default_per_gpu_hour, currency, clusters: {name: price}}``);
-    None without: then no notice mentions money."""
-    prices = getattr(config, "prices", None)
-    if prices is None:
-        return None
-    per_cluster = getattr(prices, "clusters", None) or {}
-    price = per_cluster.get(cluster, getattr(prices, "default_per_gpu_hour", None))
-    if price is None:
-        return None
-    return float(price), str(getattr(prices, "currency", "USD") or "USD")
+    """(price per GPU-hour, currency) of ``cluster`` from the configuration's ``prices``, by the
+    one lookup of ``agent.prices`` (here without the GPU model: the cluster's price, else the
+    default); None without a price: then no notice mentions money."""
+    price = config.prices.price_for(cluster)
+    return None if price is None else (price, config.prices.currency)
 
 
 def _num(x: float) -> str:
