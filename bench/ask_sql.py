@@ -110,7 +110,8 @@ def main() -> None:
     env = {**os.environ, "PYTHONPATH": str(ROOT), "GPUREPORT_HOME": home,
            "GPUREPORT_DATABASE_URL": args.pg, "GPUREPORT_SOURCE": "sql",
            "GPUREPORT_NOW": NOW.isoformat()}
-    env.pop("LENS_API_URL", None)
+    for name in ("LENS_API_URL", "PYTHONDONTWRITEBYTECODE"):
+        env.pop(name, None)  # bytecode: the first run caches it, as an install has it
     # the state database at head (as after any `run`, `doctor`, `serve`), so the name cache
     # works: each question's first run fills it, the median run finds it there
     subprocess.run([sys.executable, "-m", "reporter.cli", "doctor"], env=env, cwd=ROOT,
