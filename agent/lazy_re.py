@@ -2,7 +2,7 @@
 
 The grounding guard (``agent.phrasing.scan``, ``cues``, ``grounds``, ``guard``) holds a few
 dozen large patterns (number words, dates, direction words) that only an LLM's phrasing is
-checked against; compiling them at import cost every rule-path ``gpureport ask`` ~15 ms of
+checked against; compiling them at import cost every rule-path ``gpureport ask`` ~10 ms of
 start-up. ``lazy(pattern, flags)`` stands in for ``re.compile`` there: the pattern is compiled
 the first time one of its attributes (``search``, ``finditer``, ``pattern``…) is read, then
 kept.

@@ -3,9 +3,8 @@
 A question fans out on threads three times — LangGraph runs each node (and its stream waiter
 and checkpoint writes) on an executor, ``execute`` runs a step's tool calls at once, and
 ``figures`` runs independent source calls at once. Each used to make its own
-``ThreadPoolExecutor``, so every question started a handful of fresh OS threads and tore them
-down again: on a busy service that was ~5 ms of CPU a question for nothing. Here one pool
-serves them all and its threads are reused.
+``ThreadPoolExecutor``, so every question started ~8 fresh OS threads and tore them down
+again. Here one pool serves them all and its threads are reused.
 
 The pool has no practical bound (``MAX_THREADS``): callers block on work they submitted to the
 same pool (a node waits on its tool calls, a tool call on its source calls), and a bounded
