@@ -285,3 +285,32 @@ def clarification(kind: str, entity: str, text: str, options: list[str], lang: s
         q = f"请选择{what}：" if zh else f"Which {entity}? Choose one of: "
     return q + (("、" if zh else ", ").join(options) if options else
                 ("（无可选项）" if zh else "(none available)"))
+
+
+SUPPORTED_PERIODS = ("today, yesterday, this/last week, last N days or hours, this/last month, a month "
+                     "(October 2026), this/last quarter, Q3 2026, this/last year, 2026, 2026-W46, "
+                     "since Nov 10, between Nov 3 and Nov 7")
+SUPPORTED_PERIODS_ZH = "今天、昨天、本周/上周、过去N天或N小时、本月/上个月、10月、本季度/上季度、第三季度、今年/去年、" \
+                       "2026年、第46周、自11月10日以来、从11月3日到11月7日"
+
+
+def unsupported_period(text: str, lang: str) -> str:
+    """The one line of a period that is recognised but cannot be answered (exit 2): the phrase,
+    why, and the forms that can be (answers.md §1: never a default period instead)."""
+    if lang == "zh":
+        return f"无法回答这个时间范围：{text}。可用的时间范围：{SUPPORTED_PERIODS_ZH}"
+    return f"cannot answer for the period {text}. Supported periods: {SUPPORTED_PERIODS}"
+
+
+def unknown_name(entity: str, text: str, examples: list[str], lang: str) -> str:
+    """The one line for a name that matches nothing and nothing closely (exit 1): the word and a
+    few real names of that kind."""
+    zh = lang == "zh"
+    some = ("、" if zh else ", ").join(name(e) for e in examples[:8])
+    if entity == "any":
+        what = "集群、命名空间、用户或任务" if zh else "cluster, namespace, user or workload"
+    else:
+        what = ZH_KIND.get(entity, entity) if zh else entity
+    if zh:
+        return f"没有名为“{name(text)}”的{what}" + (f"；已知的例如：{some}" if some else "")
+    return f"no {what} is named '{name(text)}'" + (f"; known ones include: {some}" if some else "")

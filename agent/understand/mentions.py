@@ -334,6 +334,15 @@ class Resolver:
         elif tok.quoted or tok.possessive:
             # a name the person clearly meant ("'foo's usage'") that matches nothing
             self.add_issue(Issue("unknown", "namespace", tok.text.strip(), []))
+        elif _name_shaped(low) and not self._is_common(low):
+            # "fraud-detection": written like a name, matches none of any kind (never dropped)
+            self.add_issue(Issue("unknown", "any", tok.text.strip(), []))
+
+
+def _name_shaped(low: str) -> bool:
+    """Written like a Kubernetes name: letters joined by "-" or "_" ("fraud-detection")."""
+    return bool(re.fullmatch(r"[a-z][a-z0-9]*(?:[-_][a-z0-9]+)+", low)) and len(low) >= 5 \
+        and len(re.findall(r"[a-z]", low)) >= 4
 
 
 _SUFFIXES = ("'s", "ies", "es", "s", "ed", "d", "ing", "ly", "er", "est")

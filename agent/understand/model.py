@@ -81,12 +81,14 @@ class Issue:
     """Something that stops the agent from answering without asking back.
 
     kind: ``unknown`` (a name that matches nothing; ``suggestions`` are the closest real ones),
-    ``missing`` (e.g. which cluster, which namespace), ``ambiguous`` (e.g. a vague period).
+    ``missing`` (e.g. which cluster, which namespace), ``ambiguous`` (e.g. a vague period),
+    ``invalid`` (a period recognised but unusable: future, reversed, a holiday — never asked
+    back, a usage error).
     ``entity`` is the entity kind concerned ("cluster", "namespace", "user", "workload",
     "label", "period").
     """
 
-    kind: Literal["unknown", "missing", "ambiguous"]
+    kind: Literal["unknown", "missing", "ambiguous", "invalid"]
     entity: str
     text: str = ""
     suggestions: list[str] = field(default_factory=list)

@@ -29,9 +29,12 @@ This module only runs the passes in order and fills the ``Understanding``:
 
 from __future__ import annotations
 
+import re
 from datetime import datetime, tzinfo
 
 from agent.understand import intent as I
+from agent.understand import vocab_en as EN
+from agent.understand import vocab_zh as ZH
 from agent.understand.labels import read_labels
 from agent.understand.mentions import Mention, Resolver
 from agent.understand.model import Issue, Names, Understanding
@@ -39,6 +42,8 @@ from agent.understand.period_phrases import WOW, assign_periods, distinct_period
 from agent.understand.text import MAX_SCAN, blank, detect_language, lower, prepare
 
 __all__ = ["MAX_SCAN", "detect_language", "understand"]
+
+OUT_OF_SCOPE = re.compile(f"{EN.OUT_OF_SCOPE}|{ZH.OUT_OF_SCOPE}", re.ASCII)
 
 
 def understand(question: str, now: datetime, meta: Names, *, default_cluster: str | None = None,
@@ -52,6 +57,9 @@ def understand(question: str, now: datetime, meta: Names, *, default_cluster: st
     text = prepare(question)
     u.language = detect_language(text)
     low = lower(text)
+    if OUT_OF_SCOPE.search(low):  # not about GPU usage: help, whatever else it says
+        u.intent, u.confidence = "help", 0.9
+        return u
 
     # 1. periods
     hits = find_periods(low, now, tz)
