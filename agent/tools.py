@@ -23,7 +23,7 @@ from pydantic import BaseModel, Field
 
 from agent import figures
 from agent.periods import Period, parse_now
-from agent.sources.base import Scope, Source
+from agent.sources.base import HistoryFilter, Scope, Source
 
 
 class ScopeArgs(BaseModel):
@@ -58,6 +58,23 @@ class TrendArgs(BaseModel):
     scope: ScopeArgs = Field(default_factory=ScopeArgs)
     period: PeriodArgs
     metric: Literal["utilization", "allocation"] = "utilization"
+    granularity: Literal["hour", "day"] | None = Field(
+        None, description="series step; default: day for periods over 31 days, else hour")
+
+
+class HistoryArgs(BaseModel):
+    """The seed's ``analyze_workload_history`` filters (kind, status, sort, limit), plus how the
+    period applies (``HistoryFilter``)."""
+
+    cluster: str | None = None
+    namespace: str | None = None
+    user: str | None = None
+    kind: str | None = Field(None, description="PyTorchJob, Job, Notebook, Deployment, ...")
+    status: Literal["Running", "Pending", "Done", "Failed"] | None = None
+    window: Literal["ran", "ended", "started", "now"] = "ran"
+    sort: Literal["duration", "gpu_hours"] | None = None
+    limit: int = Field(20, ge=1, le=100)
+    period: PeriodArgs | None = None
 
 
 class WorkloadHistoryArgs(BaseModel):
@@ -172,7 +189,27 @@ def tool(name: str, description: str, args: type[BaseModel]):
 @tool("query_gpu_usage_trend", "Hourly utilization/allocation series and period figures for a "
       "cluster, namespace, user, label or workload.", TrendArgs)
 def trend(a: TrendArgs, source: Source, now: datetime) -> dict:
-    return figures.trend(source, a.scope.scope(), a.period.period(), a.metric)
+    p = a.period.period()
+    out = figures.trend(source, a.scope.scope(), p, a.metric)
+    step = a.granularity or ("day" if p.hours > 31 * 24 else "hour")
+    if step == "day":  # one point per UTC day, summed in SQL (issue 12 item 6)
+        out["series"] = [d.as_dict() for d in source.daily_series(a.scope.scope(), p.start, p.end)]
+    out["granularity"] = step
+    return out
+
+
+@tool("list_workload_history", "Top-level workloads by kind, status, namespace and user: which "
+      "failed, are pending or still running, how many ran, the longest or biggest.", HistoryArgs)
+def history(a: HistoryArgs, source: Source, now: datetime) -> dict:
+    f = HistoryFilter(cluster=a.cluster, namespace=a.namespace, user=a.user, kind=a.kind,
+                      status=a.status, window=a.window, sort=a.sort, limit=a.limit)
+    p = a.period.period() if a.period is not None and a.window != "now" else None
+    count, runs = source.workload_history(f, p.start if p else None, p.end if p else now, now)
+    return {"count": count, "workloads": [r.as_dict() for r in runs],
+            # the total only when every matching workload is listed
+            "gpu_hours": sum(r.gpu_hours for r in runs) if count == len(runs) else None,
+            "kind": a.kind, "status": a.status,
+            "window": a.window, "sort": a.sort, "limit": a.limit}
 
 
 @tool("analyze_workload_history", "History of one workload: hourly series, GPU-hours, "

@@ -19,7 +19,8 @@ def phrase(intent: str, figures: dict, entities: dict, lang: str, period_label: 
            baseline_label: str | None = None) -> tuple[str, list[str]]:
     """(answer, insights) from figures. Every number here comes from ``figures``."""
     fn = {"trend": _trend, "compare": _compare, "drilldown": _drilldown, "realtime": _realtime,
-          "ranking": _ranking, "discovery": _discovery, "freshness": _freshness}.get(intent)
+          "ranking": _ranking, "discovery": _discovery, "freshness": _freshness,
+          "history": _history}.get(intent)
     if fn is None:
         return help_text(lang), []
     return fn(figures, entities, lang, period_label, baseline_label)
@@ -202,6 +203,44 @@ def _ranking(f, e, lang, pl, bl):
         ins = [f"{i + 1}. {name(it['name'])}: {gh(it['idle_gpu_hours'])} idle GPU-hours, "
                f"{p1(it['avg_utilization'])}% utilization, {gh(it['gpu_hours'])} GPU-hours"
                for i, it in enumerate(items[:5])]
+    return answer, ins
+
+
+_HISTORY_VERB = {  # (status, window) -> (English, Chinese)
+    ("Failed", "ended"): ("failed", "失败"), ("Done", "ended"): ("completed", "完成"),
+    (None, "ended"): ("ended", "结束"), ("Pending", "now"): ("are pending now", "正在排队（Pending）"),
+    ("Running", "now"): ("are still running", "仍在运行"), (None, "started"): ("started", "启动"),
+    (None, "ran"): ("ran", "运行过"), (None, "now"): ("exist now", "存在"),
+}
+
+
+def _history(f, e, lang, pl, bl):
+    """Workload history: how many matched (the first sentence names the scope and period),
+    then the first rows — the table holds them all."""
+    n, rows = f.get("count", 0), f.get("workloads") or []
+    status, window = f.get("status"), f.get("window", "ran")
+    verb = _HISTORY_VERB.get((status, window)) or (status or "", status or "")
+    if (status, window) not in _HISTORY_VERB and status:
+        verb = (f"with status {status}", f"状态为 {status}")
+    who = scope_words(e, lang)
+    kind = f.get("kind")
+    when = period_words(pl, lang) if window != "now" else ("now" if lang == "en" else "当前")
+    order = {"duration": ("longest first", "按时长排序"), "gpu_hours": ("most GPU-hours first", "按GPU小时排序")}
+    if lang == "zh":
+        noun = f"{kind} 任务" if kind else "任务"
+        answer = f"{who}，{when}：{verb[1]}的{noun}共 {n} 个。"
+        if rows and f.get("sort"):
+            answer += f"（{order[f['sort']][1]}）"
+        ins = [f"{name(r['name'])}（{r['kind']}，{name(r['user'])}）：{r['status']}，{gh(r['gpu_hours'])} GPU小时，"
+               f"时长 {p1(r['duration_hours'])} 小时" for r in rows[:5]]
+    else:
+        noun = f"{kind}{'s' if n != 1 else ''}" if kind else f"workload{'s' if n != 1 else ''}"
+        when_en = over_the(when) if window != "now" else when
+        answer = f"{sentence_start(who)}, {when_en}: {n:,} {noun} {verb[0]}."
+        if rows and f.get("sort"):
+            answer += f" ({order[f['sort']][0]})"
+        ins = [f"{name(r['name'])} ({r['kind']}, {name(r['user'])}): {r['status']}, "
+               f"{gh(r['gpu_hours'])} GPU-hours, {p1(r['duration_hours'])} h" for r in rows[:5]]
     return answer, ins
 
 

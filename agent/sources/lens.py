@@ -353,6 +353,15 @@ class LensSource:
                                       capacity_gpus=math.fsum(capacity.get(hour, ()))))
         return sorted(points, key=lambda p: p.time)
 
+    def daily_series(self, scope: Scope, start: datetime, end: datetime) -> list[DailyPoint]:
+        """The API has hours only: the hourly points added up per UTC day."""
+        return daily_from_hourly(self.hourly_series(scope, start, end))
+
+    def workload_history(self, f: HistoryFilter, start: datetime | None, end: datetime,
+                         now: datetime) -> tuple[int, list[WorkloadRun]]:
+        """``GET /v1/workloads`` with its kind/namespace/status filters (lens_history)."""
+        return lens_history.history(self.client, self, f, start, end, now)
+
     # -- Source: snapshots, freshness, health -------------------------------------------------
     def latest_snapshot(self, cluster: str | None, at: datetime) -> Snapshot | None:
 

@@ -16,9 +16,9 @@ from typing import Literal, Protocol, Sequence
 from agent.periods import Period
 
 Intent = Literal["trend", "compare", "drilldown", "realtime", "discovery", "ranking", "freshness",
-                 "help"]
+                 "history", "help"]
 INTENTS: tuple[str, ...] = ("trend", "compare", "drilldown", "realtime", "discovery", "ranking",
-                            "freshness", "help")
+                            "freshness", "history", "help")
 EntityKind = Literal["cluster", "namespace", "user", "workload", "label"]
 
 
@@ -125,6 +125,10 @@ class Understanding:
     # compare of two periods: also every child of the scope (namespaces of a cluster, users of
     # a namespace) side by side — the week-over-week table of the digest
     breakdown: Literal["namespace", "user", "workload", "label"] | None = None
+    # workload history: {kind, status, window, sort, limit} (agent.understand.history)
+    history: dict | None = None
+    # series granularity asked for ("daily utilization", "每天"): "day" | "hour" | None (auto)
+    granularity: Literal["hour", "day"] | None = None
     issues: list[Issue] = field(default_factory=list)
     # which parts came from the rules vs the LLM, for the record
     source: Literal["rules", "llm"] = "rules"
@@ -156,4 +160,6 @@ class Understanding:
             **({"compare_with": {"kind": self.other_kind, "name": self.other}} if self.other else {}),
             **({"ranking": {"entity": self.ranking_entity, "by": self.ranking_by}}
                if self.intent == "ranking" else {}),
+            **({"history": dict(self.history)} if self.intent == "history" and self.history else {}),
+            **({"granularity": self.granularity} if self.granularity else {}),
         }

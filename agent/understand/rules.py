@@ -35,6 +35,7 @@ from datetime import datetime, tzinfo
 from agent.understand import intent as I
 from agent.understand import vocab_en as EN
 from agent.understand import vocab_zh as ZH
+from agent.understand.history import read_history
 from agent.understand.labels import read_labels
 from agent.understand.mentions import Mention, Resolver
 from agent.understand.model import Issue, Names, Understanding
@@ -90,6 +91,11 @@ def understand(question: str, now: datetime, meta: Names, *, default_cluster: st
                       if len(by_kind.get(k, [])) >= 2), None)
     named = bool(by_kind) or any(i.kind == "unknown" for i in res.issues)
     intent, bare = I.choose_intent(u, low, masked_low, hits, good, distinct, pair_kind, named)
+    history = read_history(masked_low) if intent not in ("compare", "drilldown", "help") else None
+    if history is not None:  # which workloads failed / are pending / ran (agent.understand.history)
+        intent, bare, u.history = "history", False, history
+        u.intent, u.confidence = "history", max(u.confidence, 0.85)
+    u.granularity = granularity(low)
 
     # entities
     _assign_entities(u, by_kind, pair_kind)
@@ -108,6 +114,21 @@ def understand(question: str, now: datetime, meta: Names, *, default_cluster: st
     u.issues = _dedupe(u.issues)
     I.ranking_and_discovery(u, masked_low, meta)
     return u
+
+
+DAILY = re.compile(r"\b(?:daily|per\s+day|each\s+day|every\s+day|by\s+day|day\s+by\s+day)\b|每天|每日|按天|逐日|日均",
+                   re.ASCII)
+HOURLY = re.compile(r"\b(?:hourly|per\s+hour|each\s+hour|every\s+hour|by\s+hour|hour\s+by\s+hour)\b|每小时|按小时|逐小时",
+                    re.ASCII)
+
+
+def granularity(low: str) -> str | None:
+    """The series step a question asks for ("daily utilization", "每天"): day, hour or None."""
+    if DAILY.search(low):
+        return "day"
+    if HOURLY.search(low):
+        return "hour"
+    return None
 
 
 def _dedupe(issues: list[Issue]) -> list[Issue]:
