@@ -297,6 +297,19 @@ def ranking(a: RankingArgs, source: Source, now: datetime) -> dict:
                            a.label_key)
 
 
+@tool("find_idle_gpus", "Idle GPUs: the allocated workloads doing little, by idle GPU-hours, the "
+      "scope's idle GPU-hours, and how many GPUs are free right now.", RankingArgs)
+def idle_gpus(a: RankingArgs, source: Source, now: datetime) -> dict:
+    scope, p = a.scope.scope(), a.period.period()
+    ranked, snap, stats = figures.run_concurrently(
+        lambda: figures.ranking(source, scope, "workload", p, "idle", a.limit),
+        lambda: figures.realtime(source, scope.cluster, now),
+        lambda: source.period_stats(scope, p.start, p.end))
+    return {**ranked, "free_gpus": snap.get("idle_gpus"), "total_gpus": snap.get("total_gpus"),
+            "snapshot_time": snap.get("time"), "snapshot_cluster": scope.cluster, "gpu_hours": stats.gpu_hours,
+            "idle_gpu_hours": stats.idle_gpu_hours, "avg_utilization": stats.avg_utilization}
+
+
 BY_NAME: dict[str, Tool] = {t.name: t for t in TOOLS}
 
 

@@ -70,7 +70,7 @@ def calls_for(u: Understanding, now) -> list[ToolCall]:
     if u.intent == "freshness":
         return [{"tool": "get_data_freshness", "args": {"cluster": u.cluster}}]
     if u.intent == "ranking":
-        return [{"tool": "rank_entities", "args": {
+        return [{"tool": "find_idle_gpus" if u.idle_gpus else "rank_entities", "args": {
             "scope": scope, "entity": u.ranking_entity or "namespace", "by": u.ranking_by or "idle",
             "period": period, "limit": u.limit}}]
     if u.intent == "discovery":

@@ -140,7 +140,8 @@ def defaults(u: Understanding, deps: AgentDeps) -> None:
 ALL_CLUSTERS = re.compile(
     r"\b(?:all|every|each|whole|entire|both)\s+(?:(?:the|of the|our|my)\s+)?clusters?\b|\bin total\b|"
     r"\btotal\b|\boverall\b|\bacross\b|\bfleet\b|\bcombined\b|\beverywhere\b|\bcluster[- ]wide\b|"
-    r"所有|全部|整个|总共|一共|合计|总计|全集群|各个?集群|整体", re.I)
+    r"\b(?:per|each|by)\s+cluster\b|\bclusters\b|"
+    r"所有|全部|整个|总共|一共|合计|总计|全集群|各个?集群|每个集群|两个集群|分别|整体", re.I)
 NEEDS_SCOPE = ("trend", "compare", "drilldown", "ranking", "realtime", "history")
 
 

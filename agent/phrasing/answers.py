@@ -272,6 +272,37 @@ def _discovery(f, e, lang, pl, bl):
     return (f"Available {what.replace('_', ' ')} ({len(opts)}): {', '.join(opts) if opts else 'none'}.", [])
 
 
+def money_note(figures: dict, lang: str, price: float | None = None) -> str | None:
+    """Money asked for (answers.md §5). Without a price: say none is configured and where to set
+    it, then the GPU-hours that answer the rest. The priced case (``price`` per GPU-hour) is the
+    hook for the prices feature."""
+    hours, idle = figures.get("gpu_hours"), figures.get("idle_gpu_hours")
+    if price is not None and hours is not None:
+        return (f"按每GPU小时 {price:g} 计：{hours * price:,.2f}（空闲 {(idle or 0) * price:,.2f}）"
+                if lang == "zh" else
+                f"At {price:g} per GPU-hour: {hours * price:,.2f} ({(idle or 0) * price:,.2f} idle).")
+    if lang == "zh":
+        head = "未配置GPU价格（配置项 prices.default_per_gpu_hour，或环境变量 GPUREPORT_GPU_PRICE），无法换算成金额"
+        tail = f"；以GPU小时计：{gh(hours)} GPU小时（空闲 {gh(idle)} GPU小时）。" if hours is not None else "。"
+        return head + tail
+    head = ("No GPU price is configured (set prices.default_per_gpu_hour, or GPUREPORT_GPU_PRICE), "
+            "so there is no money figure")
+    tail = (f"; in GPU-hours: {gh(hours)} GPU-hours ({gh(idle)} idle GPU-hours)." if hours is not None
+            else ".")
+    return head + tail
+
+
+def idle_gpus_note(figures: dict, lang: str) -> str | None:
+    """Idle GPUs also means unallocated ones: the free count of the latest snapshot."""
+    free, total = figures.get("free_gpus"), figures.get("total_gpus")
+    if free is None:
+        return None
+    where = name(figures.get("snapshot_cluster") or ("所有集群" if lang == "zh" else "all clusters"))
+    return (f"另有 {free} 块GPU未分配（{where} 共 {total} 块，截至 {figures.get('snapshot_time')}）。"
+            if lang == "zh" else
+            f"Besides, {free} of {total} GPUs on {where} are unallocated (as of {figures.get('snapshot_time')}).")
+
+
 def help_text(lang: str) -> str:
     if lang == "zh":
         return ("我可以回答GPU使用情况的问题，例如：“过去7天集群GPU利用率趋势如何？”、"

@@ -9,6 +9,7 @@ question. Decisions (tests/data/offscript.yaml's header):
 * failed / 失败 = status Failed and ended in the period; completed / 完成 = Done, ended in it;
   finished / 结束 = ended in it (any status); started / submitted / 提交 = created in it;
   ran / 跑了 = overlapped it; pending / still running / 还在跑 = the status now (no period).
+* Idle or wasted workloads are a ranking by idle GPU-hours, never a history list.
 * "longest" sorts by duration (to now while running); "biggest/largest/最大" by GPU-hours in the
   period. "Which job used the most GPU-hours" stays a ranking (``most`` ranks, ``biggest`` lists).
 * Out of "how many/几个" plus a workload noun, a status word alone ("anything pending") is
@@ -48,8 +49,14 @@ LIMIT = re.compile(r"\b(?:top|first|the)\s+(\d{1,3})\b|\b(\d{1,3})\s+(?:longest|
                    r"前\s*(\d{1,3})\s*个?", _A)
 
 
+IDLE = re.compile(r"\bidle\b|\bwast|\bunused\b|\bunderus|闲|浪费|不用", _A)
+
+
 def read_history(low: str) -> dict | None:
-    """The history filter ``low`` (lower-cased question, names blanked) asks for, or None."""
+    """The history filter ``low`` (lower-cased question, names blanked) asks for, or None
+    ("biggest idle workloads" is a ranking by idle GPU-hours, not a list)."""
+    if IDLE.search(low):
+        return None
     noun = bool(NOUN.search(low))
     kind = next((k for rx, k in KINDS if rx.search(low)), None)
     hit = next(((st, w) for rx, st, w in STATUS if rx.search(low)), None)

@@ -129,6 +129,10 @@ class Understanding:
     history: dict | None = None
     # series granularity asked for ("daily utilization", "每天"): "day" | "hour" | None (auto)
     granularity: Literal["hour", "day"] | None = None
+    # "idle GPUs": idle allocated workloads by idle GPU-hours plus the free count (answers.md §5)
+    idle_gpus: bool = False
+    # money asked for ("cost", "钱"): answered in GPU-hours with a note on the price
+    money: bool = False
     issues: list[Issue] = field(default_factory=list)
     # which parts came from the rules vs the LLM, for the record
     source: Literal["rules", "llm"] = "rules"

@@ -96,6 +96,11 @@ def understand(question: str, now: datetime, meta: Names, *, default_cluster: st
         intent, bare, u.history = "history", False, history
         u.intent, u.confidence = "history", max(u.confidence, 0.85)
     u.granularity = granularity(low)
+    u.money = bool(MONEY.search(low))
+    if intent in ("trend", "ranking", "realtime") and IDLE_GPUS.search(low) and not (
+            intent == "realtime" and HOW_MANY.search(low)):
+        intent = u.intent = "ranking"  # ranking_and_discovery: workloads by idle GPU-hours
+        u.idle_gpus = True
 
     # entities
     _assign_entities(u, by_kind, pair_kind)
@@ -120,6 +125,14 @@ DAILY = re.compile(r"\b(?:daily|per\s+day|each\s+day|every\s+day|by\s+day|day\s+
                    re.ASCII)
 HOURLY = re.compile(r"\b(?:hourly|per\s+hour|each\s+hour|every\s+hour|by\s+hour|hour\s+by\s+hour)\b|每小时|按小时|逐小时",
                     re.ASCII)
+
+
+IDLE_GPUS = re.compile(
+    r"\bidle\s+(?:gpus?|cards?|accelerators?)\b|\bgpus?\s+(?:are\s+|sitting\s+|sat\s+|standing\s+)?idle\b|"
+    r"\bunused\s+gpus?\b|(?:闲置|空闲|闲着)的?(?:卡|gpu|显卡)|(?:卡|gpu|显卡)\S{0,3}(?:闲置|空闲|闲着)", re.ASCII)
+HOW_MANY = re.compile(r"\bhow\s+many\b|多少块|几块|多少张|几张", re.ASCII)
+MONEY = re.compile(r"\bmoney\b|\bcosts?\b|\bcosting\b|\bdollars?\b|\$|\bspen[dt]\b|\bprices?\b|"
+                   r"\bbill(?:ed|ing)?\b|\busd\b|\bbudget\b|钱|成本|费用|花费|美元|人民币", re.ASCII)
 
 
 def granularity(low: str) -> str | None:
