@@ -45,11 +45,15 @@ from agent.cache import CatalogCache, MemoryCache, fresh, keep
 from agent.errors import SourceError
 from agent.periods import floor_hour, utc
 from agent.sources.base import (
+    DailyPoint,
+    HistoryFilter,
     HourlyPoint,
     PeriodStats,
     Scope,
     Snapshot,
     WorkloadInfo,
+    WorkloadRun,
+    daily_from_hourly,
     merge_snapshots,
     namespace_allocations,
 )
@@ -62,7 +66,7 @@ from agent.sources.lens_client import (
     parse_time,
     rfc3339,
 )
-from agent.sources import lens_names
+from agent.sources import lens_history, lens_names
 from agent.sources.lens_rows import (
     Row,
     RowMemo,

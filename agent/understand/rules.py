@@ -95,6 +95,8 @@ def understand(question: str, now: datetime, meta: Names, *, default_cluster: st
     if history is not None:  # which workloads failed / are pending / ran (agent.understand.history)
         intent, bare, u.history = "history", False, history
         u.intent, u.confidence = "history", max(u.confidence, 0.85)
+    if intent in ("ranking", "discovery") and TOTAL.search(masked_low) and not WHICH.search(masked_low):
+        intent = u.intent = "trend"  # "how many GPU-hours did we burn in total": one figure, no list
     u.granularity = granularity(low)
     u.money = bool(MONEY.search(low))
     if intent in ("trend", "ranking", "realtime") and IDLE_GPUS.search(low) and not (
@@ -130,6 +132,9 @@ HOURLY = re.compile(r"\b(?:hourly|per\s+hour|each\s+hour|every\s+hour|by\s+hour|
 IDLE_GPUS = re.compile(
     r"\bidle\s+(?:gpus?|cards?|accelerators?)\b|\bgpus?\s+(?:are\s+|sitting\s+|sat\s+|standing\s+)?idle\b|"
     r"\bunused\s+gpus?\b|(?:闲置|空闲|闲着)的?(?:卡|gpu|显卡)|(?:卡|gpu|显卡)\S{0,3}(?:闲置|空闲|闲着)", re.ASCII)
+TOTAL = re.compile(r"\bhow\s+(?:many|much)\s+(?:gpu[- ]?hours?|gpus?|compute)\b.*\b(?:in\s+total|total|altogether|combined)\b|"
+                   r"(?:一共|总共|合计|总计)\S{0,6}(?:多少|几)", re.ASCII)
+WHICH = re.compile(r"\bwhich\b|\bwho\b|\btop\b|\brank|\bmost\b|哪|谁|排名|最多", re.ASCII)
 HOW_MANY = re.compile(r"\bhow\s+many\b|多少块|几块|多少张|几张", re.ASCII)
 MONEY = re.compile(r"\bmoney\b|\bcosts?\b|\bcosting\b|\bdollars?\b|\$|\bspen[dt]\b|\bprices?\b|"
                    r"\bbill(?:ed|ing)?\b|\busd\b|\bbudget\b|钱|成本|费用|花费|美元|人民币", re.ASCII)
