@@ -59,7 +59,7 @@ class TrendArgs(BaseModel):
     period: PeriodArgs
     metric: Literal["utilization", "allocation"] = "utilization"
     granularity: Literal["hour", "day"] | None = Field(
-        None, description="series step; default: day for periods over 31 days, else hour")
+        None, description="series step; default: day for periods of 28 days or more, else hour")
 
 
 class HistoryArgs(BaseModel):
@@ -191,7 +191,7 @@ def tool(name: str, description: str, args: type[BaseModel]):
 def trend(a: TrendArgs, source: Source, now: datetime) -> dict:
     p = a.period.period()
     out = figures.trend(source, a.scope.scope(), p, a.metric)
-    step = a.granularity or ("day" if p.hours > 31 * 24 else "hour")
+    step = a.granularity or ("day" if p.hours >= 28 * 24 else "hour")
     if step == "day":  # one point per UTC day, summed in SQL (issue 12 item 6)
         out["series"] = [d.as_dict() for d in source.daily_series(a.scope.scope(), p.start, p.end)]
     out["granularity"] = step

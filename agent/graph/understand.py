@@ -180,7 +180,8 @@ def refuse(u: Understanding, meta: Names) -> None:
     lost = next((i for i in u.issues if i.kind == "unknown" and not i.suggestions), None)
     if lost is not None:
         examples = {"cluster": lambda: meta.clusters, "namespace": lambda: meta.namespaces,
-                    "user": lambda: meta.users, "any": lambda: meta.namespaces,
+                    "user": lambda: meta.users,
+                    "any": lambda: [*meta.clusters, *meta.namespaces[:max(3, 8 - len(meta.clusters))]],
                     "label": lambda: _label_examples(meta, lost.text)}.get(lost.entity, list)()
         err = NotFound(lost.entity, lost.text, [])
         err.args = (phrasing.unknown_name(lost.entity, lost.text, list(examples), u.language),)

@@ -175,13 +175,15 @@ class Resolver:
             if gap.endswith(word):
                 end = prev_end + len(gap)
                 return kind, (end - len(word), end)
-        # English marker after: "the ml-team namespace" (unless it types the next name)
+        # English marker after: "the ml-team namespace", "the payments team" (unless it types
+        # the next name)
         k = i + 1
-        if k < len(toks) and toks[k].low in EN.MARKERS and self._text[tok.end:toks[k].start].strip() == "":
+        after_marker = {**EN.MARKERS, "team": "namespace"}
+        if k < len(toks) and toks[k].low in after_marker and self._text[tok.end:toks[k].start].strip() == "":
             nxt = toks[k + 1] if k + 1 < len(toks) else None
             if not (nxt and self._text[toks[k].end:nxt.start].strip(" :=") == ""
                     and self._candidate(nxt)):
-                return EN.MARKERS[toks[k].low], (toks[k].start, toks[k].end)
+                return after_marker[toks[k].low], (toks[k].start, toks[k].end)
         # Chinese marker after: "gpu-east集群", "research这个命名空间"
         after = self._text[tok.end:tok.end + 12].lstrip(" ")
         offset = tok.end + (len(self._text[tok.end:tok.end + 12]) - len(after))
