@@ -1,5 +1,6 @@
 """The agent's tools: the seed's seven, plus comparison, drill-down, ranking, the week-over-week
-children table and data freshness — a plain registry, read top to bottom.
+children table, data freshness, workload history (the seed's ``analyze_workload_history``
+filters: kind, status, sort, limit) and idle GPUs — a plain registry, read top to bottom.
 
 ``TOOLS`` lists every tool once (``@tool(name, description, ArgsModel)`` appends it): a name, a
 description, a Pydantic model of its arguments and a function ``(args, source, now) ->
@@ -198,20 +199,6 @@ def trend(a: TrendArgs, source: Source, now: datetime) -> dict:
     return out
 
 
-@tool("list_workload_history", "Top-level workloads by kind, status, namespace and user: which "
-      "failed, are pending or still running, how many ran, the longest or biggest.", HistoryArgs)
-def history(a: HistoryArgs, source: Source, now: datetime) -> dict:
-    f = HistoryFilter(cluster=a.cluster, namespace=a.namespace, user=a.user, kind=a.kind,
-                      status=a.status, window=a.window, sort=a.sort, limit=a.limit)
-    p = a.period.period() if a.period is not None and a.window != "now" else None
-    count, runs = source.workload_history(f, p.start if p else None, p.end if p else now, now)
-    return {"count": count, "workloads": [r.as_dict() for r in runs],
-            # the total only when every matching workload is listed
-            "gpu_hours": sum(r.gpu_hours for r in runs) if count == len(runs) else None,
-            "kind": a.kind, "status": a.status,
-            "window": a.window, "sort": a.sort, "limit": a.limit}
-
-
 @tool("analyze_workload_history", "History of one workload: hourly series, GPU-hours, "
       "utilization, and its metadata.", WorkloadHistoryArgs)
 def workload_history(a: WorkloadHistoryArgs, source: Source, now: datetime) -> dict:
@@ -295,6 +282,20 @@ def freshness(a: FreshnessArgs, source: Source, now: datetime) -> dict:
 def ranking(a: RankingArgs, source: Source, now: datetime) -> dict:
     return figures.ranking(source, a.scope.scope(), a.entity, a.period.period(), a.by, a.limit,
                            a.label_key)
+
+
+@tool("list_workload_history", "Top-level workloads by kind, status, namespace and user: which "
+      "failed, are pending or still running, how many ran, the longest or biggest.", HistoryArgs)
+def history(a: HistoryArgs, source: Source, now: datetime) -> dict:
+    f = HistoryFilter(cluster=a.cluster, namespace=a.namespace, user=a.user, kind=a.kind,
+                      status=a.status, window=a.window, sort=a.sort, limit=a.limit)
+    p = a.period.period() if a.period is not None and a.window != "now" else None
+    count, runs = source.workload_history(f, p.start if p else None, p.end if p else now, now)
+    return {"count": count, "workloads": [r.as_dict() for r in runs],
+            # the total only when every matching workload is listed
+            "gpu_hours": sum(r.gpu_hours for r in runs) if count == len(runs) else None,
+            "kind": a.kind, "status": a.status,
+            "window": a.window, "sort": a.sort, "limit": a.limit}
 
 
 @tool("find_idle_gpus", "Idle GPUs: the allocated workloads doing little, by idle GPU-hours, the "

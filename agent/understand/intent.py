@@ -199,7 +199,7 @@ def ranking_and_discovery(u: Understanding, masked_low: str, meta: Names) -> Non
     if u.intent == "ranking":
         nouns = [k for _, k in kind_nouns(masked_low) if k in ("namespace", "user", "workload")]
         u.ranking_entity = nouns[0] if nouns else "namespace"  # type: ignore[assignment]
-        if u.idle_gpus or (u.namespace and u.ranking_entity == "namespace"):
+        if (u.idle_gpus and not nouns) or (u.namespace and u.ranking_entity == "namespace"):
             u.ranking_entity = "workload"  # idle GPUs are workloads; a namespace holds workloads
         u.ranking_by = next((b for rx, b in _RANKING_BY if rx.search(masked_low)), "idle")
         if u.idle_gpus:

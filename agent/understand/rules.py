@@ -130,8 +130,9 @@ HOURLY = re.compile(r"\b(?:hourly|per\s+hour|each\s+hour|every\s+hour|by\s+hour|
 
 
 IDLE_GPUS = re.compile(
-    r"\bidle\s+(?:gpus?|cards?|accelerators?)\b|\bgpus?\s+(?:are\s+|sitting\s+|sat\s+|standing\s+)?idle\b|"
-    r"\bunused\s+gpus?\b|(?:闲置|空闲|闲着)的?(?:卡|gpu|显卡)|(?:卡|gpu|显卡)\S{0,3}(?:闲置|空闲|闲着)", re.ASCII)
+    r"\bidle\s+(?:gpus?|cards?|accelerators?)\b(?![- ]?hours?)|\bgpus?\s+(?:are\s+|sitting\s+|sat\s+|"
+    r"standing\s+)?idle\b(?![- ]?hours?)|\bunused\s+gpus?\b(?![- ]?hours?)|"
+    r"(?:闲置|空闲|闲着)的?(?:卡|gpu|显卡)(?!\s*(?:小时|时|-?hours?))|(?:卡|gpu|显卡)\S{0,3}(?:闲置|空闲|闲着)", re.ASCII)
 TOTAL = re.compile(r"\bhow\s+(?:many|much)\s+(?:gpu[- ]?hours?|gpus?|compute)\b.*\b(?:in\s+total|total|altogether|combined)\b|"
                    r"(?:一共|总共|合计|总计)\S{0,6}(?:多少|几)", re.ASCII)
 WHICH = re.compile(r"\bwhich\b|\bwho\b|\btop\b|\brank|\bmost\b|哪|谁|排名|最多", re.ASCII)
