@@ -26,7 +26,7 @@ from agent import catalog
 from agent.catalog import OPTIONS_DAYS
 from agent.deps import AgentDeps
 from agent import phrasing
-from agent.errors import LLMError, NotFound, PeriodError
+from agent.errors import LLMError, PeriodError, UnknownName
 from agent.graph.state import AgentState, deps_of
 from agent.names import resolve_name
 from agent.periods import baseline as baseline_of, last_days, this_week
@@ -54,7 +54,8 @@ def understand(state: AgentState, config: RunnableConfig) -> dict:
     forced = state.get("cluster")
     u = rule_understand(question, deps.now, meta, default_cluster=forced or deps.default_cluster)
     last = state.get("last")
-    if last is not None and is_follow_up(question, u):
+    follow_up = last is not None and is_follow_up(question, u)
+    if follow_up:
         u = merge_follow_up(u, last)
     settings = llm_settings(state, deps)
     if settings is not None and question and u.confidence < 0.6:
@@ -70,7 +71,7 @@ def understand(state: AgentState, config: RunnableConfig) -> dict:
         u.language = state["language"]
     else:
         u.language = detect_language(question) if question else "en"
-    settle(u, deps, meta.clusters)
+    settle(u, deps, meta.clusters, ask_cluster=not follow_up)  # a session fixes the scope
     refuse(u, meta)
     return {
         "understanding": u,
@@ -101,7 +102,7 @@ def llm_settings(state: AgentState, deps: AgentDeps):
 
 
 # -- finishing an understanding -----------------------------------------------------------------------
-def settle(u: Understanding, deps: AgentDeps, clusters: list[str]) -> None:
+def settle(u: Understanding, deps: AgentDeps, clusters: list[str], *, ask_cluster: bool = True) -> None:
     """Cluster of a one-cluster namespace, unknown cluster → issue, which cluster when none is
     named and nothing else is asked first, default periods (in place)."""
     if u.cluster is None and u.namespace and len(clusters) > 1:
@@ -114,7 +115,7 @@ def settle(u: Understanding, deps: AgentDeps, clusters: list[str]) -> None:
             u.cluster = match
         elif not any(i.entity == "cluster" for i in u.issues):
             u.issues.append(Issue("unknown", "cluster", u.cluster, sugg))
-    if not u.issues and not deps.default_cluster:
+    if ask_cluster and not u.issues and not deps.default_cluster:
         which_cluster(u, u.question, deps, clusters)
     defaults(u, deps)
 
@@ -183,9 +184,7 @@ def refuse(u: Understanding, meta: Names) -> None:
                     "user": lambda: meta.users,
                     "any": lambda: [*meta.clusters, *meta.namespaces[:max(3, 8 - len(meta.clusters))]],
                     "label": lambda: _label_examples(meta, lost.text)}.get(lost.entity, list)()
-        err = NotFound(lost.entity, lost.text, [])
-        err.args = (phrasing.unknown_name(lost.entity, lost.text, list(examples), u.language),)
-        raise err
+        raise UnknownName(phrasing.unknown_name(lost.entity, lost.text, list(examples), u.language))
 
 
 def _label_examples(meta: Names, text: str) -> list[str]:
