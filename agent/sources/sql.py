@@ -23,7 +23,7 @@ import json
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import datetime
 from pathlib import Path
 from typing import Any, Sequence
 
@@ -125,17 +125,6 @@ class _Target:
     engine: Engine
     cluster_filter: str | None  # value of cluster_name to filter on, None = no filter
     cluster: str | None = None  # the configured cluster a database of its own belongs to
-
-
-def _day(value) -> datetime:
-    """A day bucket (SQLite: '2026-11-05'; PostgreSQL: a timestamp) as aware UTC midnight."""
-    text = str(value)[:10]
-    return datetime.fromisoformat(text).replace(tzinfo=timezone.utc)
-
-
-def _dt(value) -> datetime:
-    """A timestamp column as datetime (SQLite may hand back text)."""
-    return value if isinstance(value, datetime) else datetime.fromisoformat(str(value))
 
 
 def _stats(name: str, row, capacity: float, **extra) -> PeriodStats:
@@ -323,18 +312,7 @@ class SqlSource:
 
     @_guard
     def workload_history(self, f, start, end, now) -> tuple[int, list[WorkloadRun]]:
-        total, runs = 0, []
-        for t in self._targets(f.cluster):
-            rows = self._rows(t, sql_history.history(f, t.cluster_filter, self.user_annotation, start,
-                                                     end, now, t.engine.dialect.name))
-            total += int(rows[0].total) if rows else 0
-            runs += [WorkloadRun(r.name, r.namespace, r.kind or "", r.status or "", r.user,
-                                 t.cluster or r.cluster, utc(_dt(r.created_at)),
-                                 utc(_dt(r.end_at)) if r.end_at else None, float(r.gpu_hours or 0),
-                                 float(r.duration_s or 0) / 3600.0) for r in rows]
-        key = {"gpu_hours": lambda r: -r.gpu_hours, "duration": lambda r: -r.duration_hours}.get(
-            f.sort, lambda r: -(r.end if f.window == "ended" and r.end else r.start).timestamp())
-        return total, sorted(runs, key=key)[:f.limit]
+        return sql_history.workload_history(self, f, start, end, now)
 
     # -- figures --------------------------------------------------------------------------------
     def _capacity(self, t: _Target, start, end) -> float:
@@ -429,21 +407,7 @@ class SqlSource:
 
     @_guard
     def daily_series(self, scope: Scope, start: datetime, end: datetime) -> list[DailyPoint]:
-        points: dict[datetime, DailyPoint] = {}
-        for t in self._targets(scope.cluster):
-            cf, dialect = t.cluster_filter, t.engine.dialect.name
-            table, conds, joined = q.scope_rows(scope, self.user_annotation, cf, start, end)
-            for r in self._rows(t, q.daily(table, conds, joined, dialect)):
-                p = points.setdefault(_day(r.day), DailyPoint(time=_day(r.day)))
-                p.allocated_gpus += float(r.gpu_hours)
-                p.utilized_gpus += float(r.weighted) / 100.0
-                p.utilization_sum += float(r.util_sum)
-                p.rows += int(r.rows)
-                p.hours = max(p.hours, int(r.hours))
-            for day, capacity in self._rows(t, q.daily_capacity(cf, start, end, dialect)):
-                if _day(day) in points:
-                    points[_day(day)].capacity_gpus += float(capacity or 0)
-        return [points[k] for k in sorted(points)]
+        return sql_history.daily_series(self, scope, start, end)
 
     # -- snapshots and freshness ----------------------------------------------------------------
     @_guard

@@ -239,27 +239,6 @@ def series(table, conds: list, joined) -> Select:
     return stmt.where(*conds).group_by(table.c.stat_hour)
 
 
-def day_of(column, dialect: str):
-    """The UTC day an hour belongs to, as the database writes it (one bucket per day)."""
-    return func.date(column) if dialect == "sqlite" else func.date_trunc("day", column)
-
-
-def daily(table, conds: list, joined, dialect: str) -> Select:
-    """``series`` summed per UTC day, with the hours holding rows that day."""
-    day = day_of(table.c.stat_hour, dialect).label("day")
-    stmt = select(day, *sums(table.c.allocated_gpu_count, table.c.avg_utilization),
-                  func.count(distinct(table.c.stat_hour)).label("hours"))
-    if joined is not None:
-        stmt = stmt.select_from(joined)
-    return stmt.where(*conds).group_by(day)
-
-
-def daily_capacity(cf, start, end, dialect: str) -> Select:
-    c = s.cluster_hourly
-    day = day_of(c.c.stat_hour, dialect).label("day")
-    return select(day, func.sum(c.c.total_gpu_capacity)).where(*where(c, cf, start, end)).group_by(day)
-
-
 def capacity_series(cf, start, end) -> Select:
     c = s.cluster_hourly
     return (select(c.c.stat_hour, func.sum(c.c.total_gpu_capacity))
