@@ -188,7 +188,7 @@ def _ranking(f, e, lang, pl, bl):
         crit = {"idle": "空闲GPU小时", "gpu_hours": "GPU小时", "utilization_low": "利用率最低",
                 "utilization_high": "利用率最高"}[by]
         first = items[0]
-        answer = (f"{when}按{crit}排名第一的{kind}是 {name(first['name'])}："
+        answer = (f"{_where(e, lang)}{when}按{crit}排名第一的{kind}是 {name(first['name'])}："
                   f"{gh(first['gpu_hours'])} GPU小时，利用率 {p1(first['avg_utilization'])}%，"
                   f"空闲 {gh(first['idle_gpu_hours'])} GPU小时。")
         ins = [f"{i + 1}. {name(it['name'])}：空闲 {gh(it['idle_gpu_hours'])} GPU小时，"
@@ -197,7 +197,7 @@ def _ranking(f, e, lang, pl, bl):
         crit = {"idle": "idle GPU-hours", "gpu_hours": "GPU-hours", "utilization_low": "lowest utilization",
                 "utilization_high": "highest utilization"}[by]
         first = items[0]
-        answer = (f"Top {ent} by {crit} over {over_the(when)}: {name(first['name'])} with "
+        answer = (f"Top {ent} by {crit} {_where(e, lang)}over {over_the(when)}: {name(first['name'])} with "
                   f"{gh(first['gpu_hours'])} GPU-hours at {p1(first['avg_utilization'])}% utilization "
                   f"({gh(first['idle_gpu_hours'])} idle GPU-hours).")
         ins = [f"{i + 1}. {name(it['name'])}: {gh(it['idle_gpu_hours'])} idle GPU-hours, "
@@ -242,6 +242,20 @@ def _history(f, e, lang, pl, bl):
         ins = [f"{name(r['name'])} ({r['kind']}, {name(r['user'])}): {r['status']}, "
                f"{gh(r['gpu_hours'])} GPU-hours, {p1(r['duration_hours'])} h" for r in rows[:5]]
     return answer, ins
+
+
+def _where(e: dict, lang: str) -> str:
+    """The scope of a ranking for its first sentence (answers.md §1): "on gpu-east " /
+    "in ml-team on gpu-east " / "across all clusters "."""
+    cluster = e.get("cluster")
+    ns = e.get("namespace")
+    if lang == "zh":
+        where = name(cluster) if cluster else ("所有集群" if e.get("all_clusters") else "")
+        return f"{where}{'的' + name(ns) if ns else ''}" + ("，" if where or ns else "")
+    out = f"in {name(ns)} " if ns else ""
+    if cluster:
+        return out + f"on {name(cluster)} "
+    return out + ("across all clusters " if e.get("all_clusters") else "")
 
 
 def _freshness(f, e, lang, pl, bl):
