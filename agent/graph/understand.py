@@ -125,7 +125,7 @@ def defaults(u: Understanding, deps: AgentDeps) -> None:
     try:
         if u.intent == "drilldown" and u.period is None:
             u.period = this_week(deps.now)
-        if u.period is None and (u.intent in ("trend", "compare", "ranking") or (
+        if u.period is None and (u.intent in ("trend", "compare", "ranking", "anomalies") or (
                 u.intent == "history" and (u.history or {}).get("window") != "now")):
             u.period = last_days(deps.now, 7)
         if u.intent == "drilldown" and u.baseline is None and u.period is not None:

@@ -14,6 +14,7 @@ own way without parsing prose. ``cell`` is how a terminal writes one value.
 | discovery                | ``options``    | ``options``                          |
 | history                  | ``workloads``  | ``workloads``                        |
 | trend by day             | ``days``       | ``series`` (daily points)            |
+| anomalies                | ``anomalies``  | ``anomalies`` (``phrasing.anomalies``) |
 
 An hourly trend and a plain compare have no table: their detail lines say it all.
 """
@@ -23,6 +24,7 @@ from __future__ import annotations
 from typing import Any, Callable
 
 from agent.answer import Column, Table
+from agent.phrasing import anomalies as anomaly_words
 from agent.phrasing.words import gh, name, p1, signed
 
 # column key -> (English label, Chinese label)
@@ -168,7 +170,8 @@ def _trend(f: dict, lang: str) -> list[Table]:
 
 _BUILDERS: dict[str, Callable[[dict, str], list[Table]]] = {
     "ranking": _ranking, "drilldown": _drilldown, "realtime": _realtime, "compare": _compare,
-    "freshness": _freshness, "discovery": _discovery, "history": _history, "trend": _trend,
+    "freshness": _freshness, "discovery": _discovery, "anomalies": anomaly_words.table,
+    "history": _history, "trend": _trend,
 }
 
 
@@ -182,6 +185,8 @@ def cell(column: Column, value: Any) -> str:
         return p1(value)
     if kind == "pp":
         return signed(value)
+    if kind == "signed":
+        return signed(value, "")
     if kind == "gpu_hours":
         return gh(value)
     if kind == "change":

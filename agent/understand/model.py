@@ -16,9 +16,9 @@ from typing import Literal, Protocol, Sequence
 from agent.periods import Period
 
 Intent = Literal["trend", "compare", "drilldown", "realtime", "discovery", "ranking", "freshness",
-                 "history", "help"]
+                 "anomalies", "history", "help"]
 INTENTS: tuple[str, ...] = ("trend", "compare", "drilldown", "realtime", "discovery", "ranking",
-                            "freshness", "history", "help")
+                            "freshness", "anomalies", "history", "help")
 EntityKind = Literal["cluster", "namespace", "user", "workload", "label"]
 
 

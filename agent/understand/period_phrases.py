@@ -349,7 +349,7 @@ def assign_periods(u: Understanding, hits: list[PeriodHit], distinct: list[Perio
                 u.baseline = P.baseline(u.period, tz)
         elif u.intent == "history" and (u.history or {}).get("window") == "now":
             pass  # the status now: no period
-        elif u.intent in ("trend", "ranking", "history"):
+        elif u.intent in ("trend", "ranking", "anomalies", "history"):
             if distinct:
                 u.period = distinct[0]
             elif not errors:

@@ -91,7 +91,7 @@ def understand(question: str, now: datetime, meta: Names, *, default_cluster: st
                       if len(by_kind.get(k, [])) >= 2), None)
     named = bool(by_kind) or any(i.kind == "unknown" for i in res.issues)
     intent, bare = I.choose_intent(u, low, masked_low, hits, good, distinct, pair_kind, named)
-    history = read_history(masked_low) if intent not in ("compare", "drilldown", "help") else None
+    history = read_history(masked_low) if intent not in ("compare", "drilldown", "anomalies", "help") else None
     if history is not None:  # which workloads failed / are pending / ran (agent.understand.history)
         intent, bare, u.history = "history", False, history
         u.intent, u.confidence = "history", max(u.confidence, 0.85)
