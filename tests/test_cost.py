@@ -150,9 +150,9 @@ def test_without_a_price_no_answer_shows_a_currency(demo_db):
     assert r.exit_code == 0, r
     out = r.json()
     assert out["figures"]["cost"] is None and not out["figures"]["priced"]
-    assert out["answer"].startswith("No GPU price is configured (set "
-                                    "prices.default_per_gpu_hour), so here are the GPU-hours: "
-                                    f"ml-team (gpu-east) used {hours:,.0f} GPU-hours")
+    assert out["answer"].startswith(f"ml-team (gpu-east) used {hours:,.0f} GPU-hours")
+    assert any(n.startswith("No GPU price is configured (set prices.default_per_gpu_hour")
+               for n in out["notes"])
     for question in ("How much did ml-team cost last week?", "ml-team 上周花了多少钱",
                      "What was the GPU utilization trend of ml-team last week?",
                      "Which workloads of gpu-west wasted the most GPU hours last week?",

@@ -40,9 +40,10 @@ def synthesize(state: AgentState, config: RunnableConfig) -> dict:
                            all_clusters=all_clusters and u.subject_kind != "cluster")
     if u.idle_gpus:
         notes += [n for n in [phrasing.idle_gpus_note(figures, u.language)] if n]
-    # money asked for without a price (answers.md §5); a cost answer says so itself, and with
-    # prices configured the figures carry the cost (agent.prices)
-    if u.money and u.intent not in ("help", "cost") and not (deps.prices and deps.prices.configured):
+    # money asked for without a price (answers.md §5); with prices configured the figures
+    # carry the cost (agent.prices)
+    if (u.money or u.intent == "cost") and u.intent != "help" \
+            and not (deps.prices and deps.prices.configured):
         notes.append(phrasing.money_note(figures, u.language, None))
     warnings: list[str] = []
     llm_calls = state.get("llm_calls") or 0

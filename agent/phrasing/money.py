@@ -43,16 +43,14 @@ def cost_answer(f: dict, e: dict, lang: str, pl: str | None, bl: str | None
                 else f"No GPU usage for {who} in {when}."), []
     idle = f.get("focus") == "idle"
     if not f.get("priced") or f.get("cost") is None:
-        key = f.get("price_key") or "prices.default_per_gpu_hour"
+        # no price: the GPU-hours; the note of answers.md §5 names the key (graph.synthesize)
         if zh:
-            head = (f"未配置GPU价格（请设置 {key}），以下为GPU小时：{who}在{when}共使用 "
-                    f"{gh(f['gpu_hours'])} GPU小时，其中空闲 {gh(f['idle_gpu_hours'])} GPU小时"
-                    f"（利用率 {p1(f['avg_utilization'])}%）。")
+            head = (f"{who}在{when}共使用 {gh(f['gpu_hours'])} GPU小时，其中空闲 "
+                    f"{gh(f['idle_gpu_hours'])} GPU小时（利用率 {p1(f['avg_utilization'])}%）。")
         else:
-            head = (f"No GPU price is configured (set {key}), so here are the GPU-hours: "
-                    f"{who} used {gh(f['gpu_hours'])} GPU-hours over {over_the(when)}, "
-                    f"{gh(f['idle_gpu_hours'])} of them idle ({p1(f['avg_utilization'])}% "
-                    "utilization).")
+            head = (f"{sentence_start(who)} used {gh(f['gpu_hours'])} GPU-hours over "
+                    f"{over_the(when)}, {gh(f['idle_gpu_hours'])} of them idle "
+                    f"({p1(f['avg_utilization'])}% utilization).")
         return head, _top_lines(f, lang)
     cur = f["currency"]
     if zh:
