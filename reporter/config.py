@@ -152,6 +152,34 @@ class MSTeamsSettings(Strict):
     max_retry_after: float = Field(60.0, ge=0, le=3600)
 
 
+class TeamRoute(Strict):
+    """Where one team's digest goes (config ``teams: {ml-team: {email: [...], slack: ...}}``).
+
+    ``email``: addresses; ``slack``: a channel, id or user (``#ml-gpu``, ``C0123``,
+    ``alice@example.com``) for the bot token; ``slack_webhook`` / ``teams``: incoming webhook
+    URLs (summary only; secrets, shown masked). ``destinations()`` gives them in the
+    ``slack:`` / ``teams:`` form a schedule's ``destinations`` uses.
+    """
+
+    email: list[str] = Field(default_factory=list)
+    slack: str | None = None
+    slack_webhook: SecretStr | None = None
+    teams: SecretStr | None = None
+
+    @field_validator("email", mode="before")
+    @classmethod
+    def _listify(cls, v: Any) -> Any:
+        return [v] if isinstance(v, str) else v
+
+    def destinations(self) -> list[str]:
+        out = [f"slack:{self.slack}"] if self.slack else []
+        if self.slack_webhook:
+            out.append(f"slack-webhook:{self.slack_webhook.get_secret_value()}")
+        if self.teams:
+            out.append(f"teams:{self.teams.get_secret_value()}")
+        return out
+
+
 class Config(Strict):
     source: SourceSettings = Field(default_factory=SourceSettings)
     state: StateSettings = Field(default_factory=StateSettings)
@@ -169,6 +197,8 @@ class Config(Strict):
     drop_min_share_pct: float = Field(2.0, ge=0, le=100,
                                       description="share of the cluster a dropped namespace holds")
     public_url: str | None = None  # link target for alert generatorURL, if any
+    # team digests (schedule ``fan_out``): team name -> where its digest goes
+    teams: dict[str, TeamRoute] = Field(default_factory=dict)
 
     def secret_values(self) -> list[str]:
         """Every secret this configuration holds (passwords, API keys, URL passwords), for
@@ -197,6 +227,10 @@ class Config(Strict):
         for section in ("slack", "msteams"):
             hook = getattr(self, section).webhook_url
             data[section]["webhook_url"] = mask_url(hook.get_secret_value()) if hook else None
+        for name, route in self.teams.items():
+            for key in ("slack_webhook", "teams"):
+                hook = getattr(route, key)
+                data["teams"][name][key] = mask_url(hook.get_secret_value()) if hook else None
         for section, key in (("source", "database_url"), ("state", "database_url")):
             data[section][key] = mask_url(data[section][key])
         data["source"]["databases"] = {k: mask_url(v) for k, v in data["source"]["databases"].items()}

@@ -75,6 +75,8 @@ STRINGS: dict[str, dict[str, Any]] = {
                   "GPU-hour weighted, changes are in percentage points (pp).",
         "days": ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"),
         "email_intro": "{title} for {scope}, {period}, compared with {baseline}.",
+        "vs_reference": "{team}: average utilization {util} vs {ref} for {scope}; allocation "
+                        "rate {alloc} vs {ref_alloc}.",
         "email_attached": "The full report is attached as a PDF ({file}).",
         "email_file": "The full report: {file}.",
         "email_csv": "Every row of its tables is in the attached {file}.",
@@ -141,6 +143,8 @@ STRINGS: dict[str, dict[str, Any]] = {
         "footer": "gpureport · 数据来自 Lens 小时统计；利用率按 GPU 小时加权，变化以百分点（pp）表示。",
         "days": ("周一", "周二", "周三", "周四", "周五", "周六", "周日"),
         "email_intro": "{scope}的{title}：{period}，对比{baseline}。",
+        "vs_reference": "{team}：平均利用率 {util}，{scope} 为 {ref}；分配率 {alloc}，"
+                        "{scope} 为 {ref_alloc}。",
         "email_attached": "完整报告见附件 PDF（{file}）。",
         "email_file": "完整报告：{file}。",
         "email_csv": "表格的全部行见附件 {file}。",

@@ -72,6 +72,7 @@ class Drill:
     answer: str
     users_total: int = 0
     workloads_total: int = 0
+    all_workloads: list[dict] = field(default_factory=list)  # every workload (the CSV)
 
     @property
     def contributors(self) -> list[dict]:
@@ -178,6 +179,13 @@ class ReportContext:
     questions: list[str] = field(default_factory=list)  # the preset questions, as asked
     subset: bool = False  # the sections are a listed subset of the clusters (schedules)
     min_share_pct: float = 0.0  # a drop must hold this share of its cluster's GPU-hours
+    # a team digest (schedule ``fan_out``): the team, and its scope's figures over the period
+    # (the compare answer's ``b`` side for the cluster, or all clusters) to set its KPIs against
+    team: str | None = None
+    reference: dict | None = None
+    reference_label: str = ""
+    # the data-quality gate's red banner (a digest sent although its data is incomplete)
+    banner: str | None = None
 
     @property
     def kind(self) -> str:

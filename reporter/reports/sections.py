@@ -253,7 +253,8 @@ def drill_of(answer: Answer, cluster: str | None, namespace: str) -> Drill:
     return Drill(cluster=cluster, namespace=namespace, before=f["before"], after=f["after"],
                  delta_pp=f["total_delta_pp"], users=users[:TOP_USERS],
                  workloads=workloads[:TOP_WORKLOADS], answer=answer.headline,
-                 users_total=len(users), workloads_total=len(workloads))
+                 users_total=len(users), workloads_total=len(workloads),
+                 all_workloads=workloads)
 
 
 def _sentence(text: str) -> str:
