@@ -35,6 +35,15 @@ class RenderedReport:
     summary: Any = None
 
 
+def file_stem(schedule: str, period_slug: str, team: str | None = None) -> str:
+    """``<schedule>-<period>[-<team>]``: the digest's file names and attachment names (a team
+    name as a file-name-safe word)."""
+    if not team:
+        return f"{schedule}-{period_slug}"
+    safe = "".join(c if c.isalnum() or c in "-_." else "_" for c in team)[:60] or "team"
+    return f"{schedule}-{period_slug}-{safe}"
+
+
 @dataclass
 class Prepared:
     """What a fan-out run learns before any team's digest: the teams, and the gate's lines."""
@@ -49,4 +58,4 @@ class Prepared:
 RenderFn = Callable[[Schedule, Period, Path], RenderedReport]
 
 
-__all__ = ["RenderedReport", "RenderFn", "Prepared"]
+__all__ = ["RenderedReport", "RenderFn", "Prepared", "file_stem"]

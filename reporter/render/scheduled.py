@@ -31,7 +31,7 @@ from agent.sources.base import Source
 from agent.sources.memo import MemoSource
 from reporter.channels.summary import Fact, Summary
 from reporter.config import Config, load_config
-from reporter.digest import Prepared, RenderedReport
+from reporter.digest import Prepared, RenderedReport, file_stem
 from reporter.render.email import render_email, subject_context
 from reporter.render.files import tables_csv
 from reporter.render.html import render_html
@@ -102,7 +102,7 @@ def _files(schedule: Schedule, period: Period, out_dir: Path, ctx: ReportContext
            problems: list[str], team: str | None) -> RenderedReport:
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    stem = f"{schedule.name}-{period.slug}" + (f"-{_safe(team)}" if team else "")
+    stem = file_stem(schedule.name, period.slug, team)
     # the complete tables, kept and attached; the document names the file when it shows
     # only part of a table
     csv = tables_csv(ctx)
@@ -133,11 +133,6 @@ def _files(schedule: Schedule, period: Period, out_dir: Path, ctx: ReportContext
     return RenderedReport(subject_context=context, html=email_html, text=email_text, pdf=pdf,
                           files=files, csv=csv, problems=problems,
                           summary=chat_summary(ctx, context))
-
-
-def _safe(name: str) -> str:
-    """A team name as part of a file name (namespaces already are; labels may not be)."""
-    return "".join(c if c.isalnum() or c in "-_." else "_" for c in name)[:60] or "team"
 
 
 def chat_summary(ctx: ReportContext, context: dict) -> Summary:
