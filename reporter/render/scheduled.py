@@ -162,8 +162,10 @@ class ScheduleRenderer:
     def __call__(self, schedule: Schedule, period: Period, out_dir: Path, *,
                  team: str | None = None,
                  problems: Sequence[str] | None = None) -> RenderedReport:
-        return render_for_schedule(schedule, period, out_dir, config=self.config,
-                                   now=self.now, lang=self.lang, team=team, problems=problems)
+        extra = {k: v for k, v in (("lang", self.lang), ("team", team), ("problems", problems))
+                 if v is not None and (k, v) != ("lang", "en")}  # only what is not the default
+        return render_for_schedule(schedule, period, out_dir, config=self.config, now=self.now,
+                                   **extra)
 
     def prepare(self, schedule: Schedule, period: Period) -> Prepared:
         config = self.config or load_config()
