@@ -251,3 +251,46 @@ def test_fan_out_and_destinations_are_validated_with_the_file_and_field(tmp_path
             load_schedules(tmp_path)
         assert str(info.value).startswith(f"{path}: {field}"), str(info.value)
         assert reason in str(info.value)
+
+
+# -- one team's failure does not stop the others ------------------------------------------------
+def test_one_teams_failed_destination_fails_only_that_team_and_tells_the_admins(
+        monday_db, tmp_path):
+    with smtp_server() as smtp, slack_api() as slack:
+        config = setup(tmp_path, monday_db, smtp.port, slack_url=slack.api_url(),
+                       schedule={"formats": ["html", "pdf"]}, teams={
+                           "ml-team": {"email": ["ml@example.com"], "slack": "#no-such-channel"},
+                           "cv-team": {"email": ["cv@example.com"]}})
+        r = gpureport(tmp_path, config, "run", "team-digests")
+        assert r.exit_code == 1  # a team failed
+        to = sorted(tuple(m.rcpt_tos) for m in smtp.messages)
+        notice = next(m for m in smtp.messages if m.rcpt_tos == ["platform@example.com"])
+    # both teams got their email; the admins were told about ml-team's Slack post
+    assert to == [("cv@example.com",), ("ml@example.com",), ("platform@example.com",)]
+    assert "ml-team" in str(notice.message["Subject"])
+    assert "no channel #no-such-channel that the app can see" in \
+        notice.message.get_body(("plain",)).get_content()
+    assert "team cv-team: sent to 1 recipient" in r.stdout
+    assert "team ml-team: failed:" in r.stdout
+    assert slack.shares == [] and not slack.violations
+
+
+# -- a schedule without fan-out can post to chat too --------------------------------------------
+def test_a_plain_digest_goes_to_slack_as_a_pdf_with_its_summary_without_smtp(
+        monday_db, tmp_path):
+    with slack_api() as slack:
+        platform = slack.add_channel("gpu-platform")
+        config = setup(tmp_path, monday_db, 1, slack_url=slack.api_url(), schedule={
+            "name": "team-digests", "fan_out": None, "destinations": ["slack:#gpu-platform"],
+            "subject": "GPU digest {{ period_label }}"})
+        cfg = yaml.safe_load(config.read_text())
+        del cfg["smtp"]  # nobody to email: no SMTP needed
+        config.write_text(yaml.safe_dump(cfg))
+        r = gpureport(tmp_path, config, "run", "team-digests")
+        assert r.exit_code == 0, r
+    (share,) = slack.shares
+    (upload,) = slack.uploads.values()
+    assert share.channel == platform.id and share.title == "GPU digest 2026-W47"
+    assert upload.filename == "team-digests-2026-W47.pdf"
+    assert "gpu-east" in pdf_text(upload.data) and "Average utilization" in share.initial_comment
+    assert not slack.violations
