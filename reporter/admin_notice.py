@@ -63,6 +63,16 @@ def notify_admins(config: Config, schedule: Schedule, period: Period, title: str
     return out
 
 
+def notify_failed(config: Config, schedule: Schedule, period: Period, team: str,
+                  reason: str) -> list[DeliveryRecord]:
+    """A failed run's notice to the admins (none without an ``admin`` list)."""
+    if not schedule.admin:
+        return []
+    who = f" ({team})" if team else ""
+    return notify_admins(config, schedule, period,
+                         f"{schedule.name} {period.label}{who}: digest failed", [reason])
+
+
 def _html(title: str, lines: Sequence[str], hint: str | None) -> str:
     items = "".join(f"<li>{escape(x)}</li>" for x in lines)
     tail = f"<p>{escape(hint)}</p>" if hint else ""
@@ -70,4 +80,4 @@ def _html(title: str, lines: Sequence[str], hint: str | None) -> str:
             f"<ul>{items}</ul>{tail}</body></html>")
 
 
-__all__ = ["notify_admins"]
+__all__ = ["notify_admins", "notify_failed"]

@@ -17,6 +17,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Callable, Sequence
 
+from reporter import metrics
 from reporter.channels.dispatch import Channels
 from reporter.channels.summary import FileUpload, Summary
 from reporter.config import Config
@@ -45,6 +46,7 @@ def deliver_chat(config: Config, destinations: Sequence[str], summary: Summary, 
                 enter_sending(f"chat {dest.split(':', 1)[0]}")
             o = channels.send(dest, summary, upload if bot else None,
                               on_reserved=lambda file_id: enter_sending(f"slack file {file_id}"))
+            metrics.record_delivery(o.channel, o.status)
             out.append(DeliveryRecord(o.channel, o.target, o.status, o.remote_id, o.detail))
     return out
 

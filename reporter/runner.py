@@ -28,6 +28,12 @@ The order is the contract (product.md §8, architecture.md "one scheduled run"):
    in the ``sending`` phase, or cannot record its success, leaves the claim ``sending``: the
    next run marks it ``uncertain`` instead of sending a second copy.
 
+7. The data-quality gate (``reports.quality``, lines in ``RenderedReport.problems``) blocks a
+   digest unless the schedule sends it with a banner: the run is ``blocked``, the claim
+   released, the admins told (``admin_notice``). Chat destinations are served after the email
+   under the same claim (``chat_delivery``). A ``fan_out`` schedule runs each team as above
+   under its own (schedule, period, team) claim (``fanout``).
+
 ``--dry-run`` renders and writes the message to an ``.eml`` file (a ``file`` delivery), takes no
 claim, is recorded with ``dry_run = true``, and never counts as delivered.
 """
@@ -52,7 +58,7 @@ from reporter import metrics
 from reporter.config import Config
 from reporter.delivery import (Attachment, build_message, message_id_for, send_email,
                                sender_address, write_eml)
-from reporter.admin_notice import notify_admins
+from reporter.admin_notice import notify_admins, notify_failed
 from reporter.channels.summary import Summary
 from reporter.chat_delivery import deliver_chat
 from reporter.digest import RenderedReport, RenderFn, file_stem
@@ -300,7 +306,7 @@ def _work(config: Config, schedule: Schedule, period: Period, db: StateDB, run_i
             metrics.record_delivery("email", "failed")
         result.error = reason
         if claim is not None and isinstance(exc, Exception):
-            deliveries = [*deliveries, *_tell_admins(config, schedule, period, team, reason)]
+            deliveries = [*deliveries, *notify_failed(config, schedule, period, team, reason)]
         release = settle(claim, "released") if claim else None
         try:
             _retrying(lambda: db.finish_run(run_id, "failed", files=result.files,
@@ -322,7 +328,7 @@ def _work(config: Config, schedule: Schedule, period: Period, db: StateDB, run_i
     result.status, result.message_id, result.error = status, message_id, note
     result.deliveries = deliveries
     if failed and not dry_run:
-        deliveries += _tell_admins(config, schedule, period, team, note or "")
+        deliveries += notify_failed(config, schedule, period, team, note or "")
     try:
         _retrying(lambda: db.finish_run(
             run_id, status, files=result.files, recipients=recipients, message_id=message_id,
@@ -412,16 +418,6 @@ def _blocked(config: Config, schedule: Schedule, period: Period, db: StateDB,
               f"recording run #{result.run_id} as blocked")
     log.warning("%s", result.summary())
     return result
-
-
-def _tell_admins(config: Config, schedule: Schedule, period: Period, team: str,
-                 reason: str) -> list[record]:
-    """A failed run's admin notice (best effort; never the team's recipients)."""
-    if not schedule.admin:
-        return []
-    who = f" ({team})" if team else ""
-    return notify_admins(config, schedule, period,
-                         f"{schedule.name} {period.label}{who}: digest failed", [reason])
 
 
 def _fan_out(config: Config, schedule: Schedule, period: Period, db: StateDB, *,
