@@ -300,14 +300,16 @@ def _work(config: Config, schedule: Schedule, period: Period, db: StateDB, run_i
         return _record_uncertain(db, schedule, period, result, claim, target, message_id, exc)
     except BaseException as exc:  # noqa: BLE001 - every failure is recorded, then re-raised
         reason = one_line(exc)
-        deliveries = []
+        # what already went out stays recorded, and keeps the claim from sending it again
+        went_out = [d for d in deliveries if d.status == "sent" and d.channel != "file"]
+        deliveries = list(went_out)
         if isinstance(exc, DeliveryError):
             deliveries.append(record("email", target, "failed", message_id, reason))
             metrics.record_delivery("email", "failed")
         result.error = reason
+        release = settle(claim, "delivered" if went_out else "released") if claim else None
         if claim is not None and isinstance(exc, Exception):
             deliveries = [*deliveries, *notify_failed(config, schedule, period, team, reason)]
-        release = settle(claim, "released") if claim else None
         try:
             _retrying(lambda: db.finish_run(run_id, "failed", files=result.files,
                                             error=reason, deliveries=deliveries, also=release),
@@ -326,7 +328,7 @@ def _work(config: Config, schedule: Schedule, period: Period, db: StateDB, run_i
     status = "failed" if failed else "succeeded"
     anything = any(d.status == "sent" for d in deliveries)
     result.status, result.message_id, result.error = status, message_id, note
-    result.deliveries = deliveries
+    result.deliveries = list(deliveries)
     if failed and not dry_run:
         deliveries += notify_failed(config, schedule, period, team, note or "")
     try:
