@@ -73,9 +73,10 @@ class Schedule(BaseModel):
     misfire_grace_s: int = Field(3600, ge=1, description="how late a missed firing still runs")
     # chat destinations of the digest: slack:#ml-gpu, slack-webhook:<url>, teams:<url>
     destinations: list[str] = Field(default_factory=list)
-    # team digests: one digest per namespace, sent where config ``teams`` routes it, else to
+    # team digests: one digest per namespace (or user), sent where config ``teams`` routes it,
+    # else to
     # ``fan_out_default`` (empty: the team is skipped and the run says why)
-    fan_out: Literal["namespace"] | None = None
+    fan_out: Literal["namespace", "user"] | None = None
     fan_out_default: list[str] = Field(default_factory=list)
     # who hears of a blocked or failed run (never the team): email addresses and/or chat
     # destinations (slack:..., teams:...)

@@ -240,7 +240,7 @@ def test_fan_out_and_destinations_are_validated_with_the_file_and_field(tmp_path
     from reporter.schedules import load_schedules
 
     for change, field, reason in [
-        ({"fan_out": "rack"}, "fan_out", "Input should be 'namespace'"),
+        ({"fan_out": "rack"}, "fan_out", "Input should be 'namespace' or 'user'"),
         ({"destinations": ["irc:#gpu"]}, "destinations", "a chat destination is slack:"),
         ({"on_incomplete": "shrug"}, "on_incomplete", "'block' or 'send_with_warning'"),
         ({"fan_out": None}, "recipients", "at least one recipient is required"),
@@ -294,3 +294,28 @@ def test_a_plain_digest_goes_to_slack_as_a_pdf_with_its_summary_without_smtp(
     assert upload.filename == "team-digests-2026-W47.pdf"
     assert "gpu-east" in pdf_text(upload.data) and "Average utilization" in share.initial_comment
     assert not slack.violations
+
+
+# -- a digest per user ------------------------------------------------------------------------
+def test_fan_out_by_user_sends_each_routed_user_their_workloads(monday_db, tmp_path):
+    with sqlite3.connect(monday_db) as con:  # user_b's GPU-hours and utilization, by hand
+        gpu_hours, util = con.execute(
+            "SELECT SUM(allocated_gpu_count), SUM(allocated_gpu_count * avg_utilization) / "
+            "SUM(allocated_gpu_count) FROM label_gpu_hourly_stats WHERE cluster_name = "
+            "'gpu-east' AND dimension_type = 'annotation' AND dimension_value = 'user_b' "
+            "AND stat_hour >= ? AND stat_hour < ?", W47).fetchone()
+    with smtp_server() as smtp:
+        config = setup(tmp_path, monday_db, smtp.port, schedule={"fan_out": "user"},
+                       teams={"user_b": {"email": ["b@example.com"]}})
+        r = gpureport(tmp_path, config, "run", "team-digests")
+        assert r.exit_code == 0, r
+        (m,) = smtp.messages
+    assert m.rcpt_tos == ["b@example.com"] and "user_b" in str(m.message["Subject"])
+    files = attachments(m.message)
+    text = pdf_text(files["team-digests-2026-W47-user_b.pdf"])
+    assert f"user_b: average utilization {util:.1f}% vs" in text and f"{gpu_hours:,.0f}" in text
+    assert "Workloads, week over week" in text
+    rows = csv_rows(files["team-digests-2026-W47-user_b.csv"])
+    table = [row for row in rows if row["level"] == "workload" and row["gpu_hours"]]
+    assert sum(float(w["gpu_hours"]) for w in table) == pytest.approx(gpu_hours, abs=0.01)
+    assert all(row["user"] in ("", "user_b") for row in rows)

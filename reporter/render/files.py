@@ -60,8 +60,8 @@ def tables_csv(ctx: ReportContext) -> bytes:
 
 
 def _workload_rows(s) -> list[dict]:
-    """The section's workloads: every contributor of its drill-downs (level ``workload``,
-    once each) and its idle ranking (level ``idle_workload``), as the answers give them."""
+    """The section's workloads: every contributor of its drill-downs (level
+    ``workload_change``, once each) and its idle ranking (level ``idle_workload``), as the answers give them."""
     out, seen = [], set()
     for d in [*s.drops, *s.movers]:
         for w in d.all_workloads:
@@ -71,7 +71,7 @@ def _workload_rows(s) -> list[dict]:
             seen.add(key)
             before, after = w.get("gpu_hours_before"), w.get("gpu_hours_after")
             out.append({
-                "cluster": d.cluster or "", "level": "workload", "name": w["name"],
+                "cluster": d.cluster or "", "level": "workload_change", "name": w["name"],
                 "status": w.get("status"), "gpu_hours_before": _r(before),
                 "gpu_hours": _r(after),
                 "avg_utilization_before": _r(w.get("avg_utilization_before")),

@@ -80,7 +80,8 @@ def render_for_schedule(schedule: Schedule, period: Period, out_dir: Path, *,
             ctx = build_team_report(list(schedule.reports), memo, now, team,
                                     cluster=_cluster(schedule), period=period.in_utc(),
                                     lang=lang, drop_threshold=threshold,
-                                    drop_min_share_pct=share, tz=schedule.zone)
+                                    drop_min_share_pct=share, tz=schedule.zone,
+                                    kind=schedule.fan_out or "namespace")
         else:
             ctx = build_report(list(schedule.reports), memo, now,
                                cluster=list(schedule.clusters) or None, period=period.in_utc(),
@@ -177,8 +178,8 @@ class ScheduleRenderer:
                                     list(schedule.clusters) or None, lang=self.lang,
                                     min_coverage_pct=schedule.min_coverage_pct,
                                     max_age_h=schedule.max_data_age_h)
-            return Prepared(team_names(memo, now, period.in_utc(), _cluster(schedule)),
-                            quality.problems)
+            return Prepared(team_names(memo, now, period.in_utc(), _cluster(schedule),
+                                       schedule.fan_out or "namespace"), quality.problems)
         finally:
             source.close()
 

@@ -28,6 +28,7 @@ STRINGS: dict[str, dict[str, Any]] = {
                       "same hour of the week.",
         "h_table_namespace": "Namespaces, week over week", "h_table_user": "Users, week over week",
         "h_table_cluster": "Clusters, week over week",
+        "h_table_workload": "Workloads, week over week",
         "h_drops": "Namespaces whose utilization dropped by {threshold} pp or more",
         "no_drops": "No namespace holding at least {share}% of its cluster's GPU-hours dropped "
                     "by {threshold} pp or more.",
@@ -101,6 +102,7 @@ STRINGS: dict[str, dict[str, Any]] = {
         "chart_note": "利用率按 GPU 小时加权；分配率为已分配 GPU 占总容量的比例。虚线：{baseline}同一时刻的利用率。",
         "h_table_namespace": "各命名空间环比", "h_table_user": "各用户环比",
         "h_table_cluster": "各集群环比",
+        "h_table_workload": "各工作负载环比",
         "h_drops": "利用率下降 {threshold} pp 及以上的命名空间",
         "no_drops": "占集群 GPU 小时至少 {share}% 的命名空间中，没有利用率下降 {threshold} pp 及以上的。",
         "h_attribution_namespace": "利用率变化归因：按命名空间",

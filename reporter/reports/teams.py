@@ -1,7 +1,8 @@
 """Team digests: which teams a fan-out schedule has, and one team's digest.
 
 A schedule with ``fan_out: namespace`` sends every namespace that held GPUs in the period its
-own digest (issue 14 item 1). A team's digest is the same report as the platform's, narrowed
+own digest (issue 14 item 1); ``fan_out: user`` every user (their workloads week over week,
+their idle workloads; no drops, no allocation snapshot — it has no users). A team's digest is the same report as the platform's, narrowed
 to the namespace — ``build_report(..., namespace=team)`` asks the same preset questions scoped
 to it: its KPIs, its chart, its users week over week, its drill-down (users and workloads that
 moved it), its idle workloads, its share of the current allocation — plus one more answer, the
@@ -16,7 +17,7 @@ from typing import Sequence
 
 from agent.deps import AgentDeps
 from agent.periods import Period, baseline as baseline_of
-from agent.sources.base import Source
+from agent.sources.base import UNKNOWN_USER, Source
 from agent.sources.memo import MemoSource
 from reporter.reports.asking import Asker
 from reporter.reports.build import build_report
@@ -24,25 +25,31 @@ from reporter.reports.context import ReportContext
 
 
 def team_names(source: Source, now: datetime, period: Period,
-               cluster: str | None = None) -> list[str]:
-    """The namespaces that held GPUs in ``period`` (of ``cluster``, else of every cluster),
-    sorted: one digest each. The agent's compare answer with the namespaces side by side."""
+               cluster: str | None = None, kind: str = "namespace") -> list[str]:
+    """The namespaces (``kind`` user: the users) that held GPUs in ``period`` (of
+    ``cluster``, else of every cluster), sorted: one digest each. The agent's compare answer
+    with the namespaces (users) side by side."""
     asker = Asker(AgentDeps(source=source, now=now), "en", period, baseline_of(period),
                   ("weekly",))
-    rows = asker.ask("namespaces-then", cluster).figures.get("children") or []
-    return sorted({r["name"] for r in rows if (r.get("after") or {}).get("gpu_hours")})
+    key = "users-then" if kind == "user" else "namespaces-then"
+    rows = asker.ask(key, cluster).figures.get("children") or []
+    # a user nobody can be told about ("(unknown)": no user annotation) gets no digest
+    return sorted({r["name"] for r in rows if (r.get("after") or {}).get("gpu_hours")
+                   and r["name"] != UNKNOWN_USER})
 
 
 def build_team_report(kinds: Sequence[str], source: Source, now: datetime, team: str, *,
                       cluster: str | None = None, period: Period, lang: str = "en",
                       drop_threshold: float = 5.0, drop_min_share_pct: float = 2.0,
-                      tz: tzinfo | str | None = None) -> ReportContext:
-    """``team``'s digest over ``period``: the report narrowed to its namespace, with its
-    cluster's figures (``ReportContext.reference``) to compare its KPIs with."""
+                      tz: tzinfo | str | None = None, kind: str = "namespace") -> ReportContext:
+    """``team``'s digest over ``period``: the report narrowed to its namespace (``kind``
+    user: to the user), with its cluster's figures (``ReportContext.reference``) to compare
+    its KPIs with."""
     memo = source if isinstance(source, MemoSource) else MemoSource(source)
-    ctx = build_report(list(kinds), memo, now, cluster=cluster, namespace=team, period=period,
-                       lang=lang, drop_threshold=drop_threshold,
-                       drop_min_share_pct=drop_min_share_pct, tz=tz)
+    who = {"user": team} if kind == "user" else {"namespace": team}
+    ctx = build_report(list(kinds), memo, now, cluster=cluster, period=period, lang=lang,
+                       drop_threshold=drop_threshold, drop_min_share_pct=drop_min_share_pct,
+                       tz=tz, **who)
     asker = Asker(AgentDeps(source=memo, now=now), lang, ctx.period, ctx.baseline, ctx.kinds)
     cmp = asker.ask("compare", cluster)
     if (cmp.figures.get("b") or {}).get("gpu_hours"):
