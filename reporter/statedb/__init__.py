@@ -116,6 +116,13 @@ def _upgrade(engine: Engine) -> None:
         alembic_log.setLevel(logging.WARNING)  # its INFO chatter (even on import) is noise
     from alembic import command
     from alembic.runtime.migration import MigrationContext
+    # At head already (every open but the first): one short read, no migration transaction.
+    # Alembic's upgrade loads its scripts inside the write lock, which on SQLite would stall
+    # every other process's claim renewals while many processes start at once.
+    head = head_revision()
+    with engine.connect() as conn:
+        if MigrationContext.configure(conn).get_current_revision() == head:
+            return
     with engine.connect() as conn:
         sqlite = conn.dialect.name == "sqlite"
         if sqlite:
