@@ -135,9 +135,10 @@ def _upgrade(engine: Engine) -> None:
                 if conn.dialect.name == "postgresql":
                     conn.execute(text("SELECT pg_advisory_xact_lock(:k)"),
                                  {"k": MIGRATION_LOCK_KEY})
-                before = MigrationContext.configure(conn).get_current_revision()
-                command.upgrade(_alembic_config(conn), "head")
-                after = MigrationContext.configure(conn).get_current_revision()
+                before = after = MigrationContext.configure(conn).get_current_revision()
+                if before != head:  # another process may have migrated while this one waited
+                    command.upgrade(_alembic_config(conn), "head")
+                    after = MigrationContext.configure(conn).get_current_revision()
         finally:
             if sqlite:
                 conn.connection.driver_connection.execute("PRAGMA foreign_keys=ON")
