@@ -31,6 +31,7 @@ from agent.settings import (
 )
 from agent.text import mask_url, one_line
 from reporter.logs import add_secrets
+from reporter.nudges.schedule import is_destination, is_email
 from reporter.yamlfile import describe, read_yaml
 
 # keys whose values are never echoed in an error: a token, password or URL may be the secret
@@ -153,31 +154,34 @@ class MSTeamsSettings(Strict):
 
 
 class TeamRoute(Strict):
-    """Where one team's digest goes (config ``teams: {ml-team: {email: [...], slack: ...}}``).
+    """One entry of the ``teams:`` routing table: where a team (a namespace, by default) is told.
 
-    ``email``: addresses; ``slack``: a channel, id or user (``#ml-gpu``, ``C0123``,
-    ``alice@example.com``) for the bot token; ``slack_webhook`` / ``teams``: incoming webhook
-    URLs (summary only; secrets, shown masked). ``destinations()`` gives them in the
-    ``slack:`` / ``teams:`` form a schedule's ``destinations`` uses.
+    ``email`` addresses, ``slack`` destinations (``#channel``, a channel id, or an address for a
+    DM; written with or without the ``slack:`` prefix) and ``teams`` incoming-webhook URLs.
+    Team digests send here; idle nudges copy a team's owners from their second notice on.
     """
 
     email: list[str] = Field(default_factory=list)
-    slack: str | None = None
-    slack_webhook: SecretStr | None = None
-    teams: SecretStr | None = None
+    slack: list[str] = Field(default_factory=list)
+    teams: list[SecretStr] = Field(default_factory=list)
 
-    @field_validator("email", mode="before")
+    @field_validator("email", "slack", "teams", mode="before")
     @classmethod
     def _listify(cls, v: Any) -> Any:
         return [v] if isinstance(v, str) else v
 
+    @field_validator("email")
+    @classmethod
+    def _emails(cls, v: list[str]) -> list[str]:
+        for addr in v:
+            if (not re.fullmatch(r"[^@\s]+@[^@\s]+", addr)):
+                raise ValueError(f"{addr!r} is not an email address")
+        return v
+
     def destinations(self) -> list[str]:
-        out = [f"slack:{self.slack}"] if self.slack else []
-        if self.slack_webhook:
-            out.append(f"slack-webhook:{self.slack_webhook.get_secret_value()}")
-        if self.teams:
-            out.append(f"teams:{self.teams.get_secret_value()}")
-        return out
+        """The chat destinations, as ``reporter.channels.parse_destination`` reads them."""
+        return ([s if s.startswith("slack:") else f"slack:{s}" for s in self.slack]
+                + [f"teams:{t.get_secret_value()}" for t in self.teams])
 
 
 class Config(Strict):
@@ -197,8 +201,27 @@ class Config(Strict):
     drop_min_share_pct: float = Field(2.0, ge=0, le=100,
                                       description="share of the cluster a dropped namespace holds")
     public_url: str | None = None  # link target for alert generatorURL, if any
-    # team digests (schedule ``fan_out``): team name -> where its digest goes
+    # issue 14: who a team is (routing table) and how a user is reached (an address book:
+    # user -> email address or chat destination such as "slack:U0123ABCD")
     teams: dict[str, TeamRoute] = Field(default_factory=dict)
+    users: dict[str, list[str]] = Field(default_factory=dict)
+
+    @field_validator("users", mode="before")
+    @classmethod
+    def _users(cls, v: Any) -> Any:
+        if isinstance(v, dict):
+            return {k: [a] if isinstance(a, str) else a for k, a in v.items()}
+        return v
+
+    @field_validator("users")
+    @classmethod
+    def _user_addresses(cls, v: dict[str, list[str]]) -> dict[str, list[str]]:
+        for user, entries in v.items():
+            for e in entries:
+                if not (is_email(e) or is_destination(e)):
+                    raise ValueError(f"{user}: expected an email address or slack:…, "
+                                     f"slack-webhook:…, teams:… (got {e[:12]!r}…)")
+        return v
 
     def secret_values(self) -> list[str]:
         """Every secret this configuration holds (passwords, API keys, URL passwords), for
@@ -227,10 +250,6 @@ class Config(Strict):
         for section in ("slack", "msteams"):
             hook = getattr(self, section).webhook_url
             data[section]["webhook_url"] = mask_url(hook.get_secret_value()) if hook else None
-        for name, route in self.teams.items():
-            for key in ("slack_webhook", "teams"):
-                hook = getattr(route, key)
-                data["teams"][name][key] = mask_url(hook.get_secret_value()) if hook else None
         for section, key in (("source", "database_url"), ("state", "database_url")):
             data[section][key] = mask_url(data[section][key])
         data["source"]["databases"] = {k: mask_url(v) for k, v in data["source"]["databases"].items()}

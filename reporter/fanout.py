@@ -2,7 +2,7 @@
 
 ``fan_out`` walks the teams the renderer found (``Prepared.teams``: the namespaces that held
 GPUs in the period) and gives each its recipients — the config's ``teams`` routing table
-(``email``, ``slack``, ``slack_webhook``, ``teams``), else the schedule's ``fan_out_default``,
+(``email``, ``slack``, ``teams``), else the schedule's ``fan_out_default``,
 else none: the team is skipped and the run says why. Each team is then run like a schedule of
 its own by the runner (claim on (schedule, period, team), render, send, record), so one team's
 failure does not stop the others and a rerun sends only what was not delivered. When the

@@ -1,7 +1,7 @@
 """Team digests: a claim and a run per (schedule, period, team); ``blocked`` runs; chat deliveries.
 
 Revision ID: 0003_teams
-Revises: 0002_catalog
+Revises: 0003_nudges (both were written as the third revision; nudges was merged first)
 Create Date: 2026-11-30
 
 * ``runs.team`` and ``delivery_claims.team`` (``''`` for a schedule that does not fan out, so
@@ -21,7 +21,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0003_teams"
-down_revision = "0002_catalog"
+down_revision = "0003_nudges"
 branch_labels = None
 depends_on = None
 
