@@ -12,6 +12,7 @@ from datetime import timedelta
 from langchain_core.runnables import RunnableConfig
 
 from agent.catalog import OPTIONS_DAYS
+from agent.coverage import ROLLING_A, ROLLING_B, early, rolling
 from agent.graph.state import AgentState, ToolCall, ToolResult, deps_of
 from agent.periods import Period
 from agent.tools import PeriodArgs, ScopeArgs
@@ -20,7 +21,10 @@ from agent.understand.model import Understanding
 
 def plan(state: AgentState, config: RunnableConfig) -> dict:
     deps = deps_of(config)
-    calls = calls_for(state["understanding"], deps.now)
+    u = state["understanding"]
+    calls = calls_for(u, deps.now)
+    if calls and u.intent in ("trend", "compare", "drilldown", "ranking") and early(u.period):
+        calls.append(rolling_call(u))
     return {"plan": [calls] if calls else [], "step": 0, "results": []}
 
 
@@ -69,6 +73,16 @@ def calls_for(u: Understanding, now) -> list[ToolCall]:
     if u.intent == "discovery":
         return _discovery(u, now)
     return []
+
+
+def rolling_call(u: Understanding) -> ToolCall:
+    """answers.md §3: the same question over the last 7 days vs the 7 days before, for a
+    current calendar period that has barely started (``agent.coverage.early``)."""
+    a, b = rolling(u.period)
+    scope = scope_args(u)
+    return {"tool": "compare_usage", "args": {
+        "a_scope": scope, "a_period": PeriodArgs.of(a).model_dump(), "a_label": ROLLING_A,
+        "b_scope": scope, "b_period": PeriodArgs.of(b).model_dump(), "b_label": ROLLING_B}}
 
 
 def _discovery(u: Understanding, now) -> list[ToolCall]:

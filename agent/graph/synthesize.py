@@ -19,6 +19,9 @@ from langchain_core.runnables import RunnableConfig
 
 from agent import phrasing
 from agent.answer import Answer
+from agent.coverage import ROLLING_B, early
+from agent.phrasing.coverage import coverage_warnings as phrase_coverage
+from agent.phrasing.coverage import early_warning
 from agent.errors import LLMError
 from agent.graph.state import AgentState, ToolResult, deps_of
 from agent.graph.understand import llm_settings
@@ -38,7 +41,13 @@ def synthesize(state: AgentState, config: RunnableConfig) -> dict:
                                         u.baseline.label if u.baseline else None)
     notes = phrasing.notes(u.intent, figures, u.language,
                            all_clusters=all_clusters and u.subject_kind != "cluster")
-    warnings: list[str] = []
+    warnings: list[str] = coverage_warnings(figures, u)
+    if early(u.period) and isinstance(figures.get("rolling"), dict):
+        # answers.md §3: the headline over the last 7 days, the exact figures after it
+        warnings.append(early_warning(u.period.hours, u.period.label, u.language))
+        details = [headline, *details]
+        headline = phrasing.rolling_headline(figures["rolling"], wording, u.period.label,
+                                             u.language)
     llm_calls = state.get("llm_calls") or 0
     rejected = None
     settings = llm_settings(state, deps)
@@ -68,6 +77,20 @@ def synthesize(state: AgentState, config: RunnableConfig) -> dict:
             "warnings": [*(state.get("warnings") or []), *warnings]}
 
 
+def coverage_warnings(figures: dict, u: Understanding) -> list[str]:
+    """One line per cluster of the answer's scope below 95 % coverage (answers.md §2), from
+    the coverage the figures carry (the later period's, for a comparison)."""
+    for path in (("coverage",), ("b", "coverage"), ("after", "coverage")):
+        cov = figures
+        for k in path:
+            cov = cov.get(k) if isinstance(cov, dict) else None
+        if cov:
+            start = (figures.get(path[0]) or {}).get("start") if len(path) > 1 else (
+                u.period.as_dict()["start"] if u.period else None)
+            return phrase_coverage(cov, start, u.language)
+    return []
+
+
 def figures_of(u: Understanding, results: list[ToolResult]) -> dict:
     """The figures of the answer (product.md §6) from the results of the plan."""
     if u.intent == "discovery":
@@ -83,7 +106,12 @@ def figures_of(u: Understanding, results: list[ToolResult]) -> dict:
         return {"options": opts, "target": u.discovery_target or "namespaces"}
     if not results:
         return {}
-    main = results[0]["artifact"]
+    rolling = next((r["artifact"] for r in results if r["tool"] == "compare_usage"
+                    and r["args"].get("b_label") == ROLLING_B), None)
+    results = [r for r in results if r["artifact"] is not rolling]
+    main = dict(results[0]["artifact"])
+    if rolling is not None:
+        main["rolling"] = rolling
     if u.intent == "compare" and u.breakdown:
         main = dict(next(r["artifact"] for r in results if r["tool"] == "compare_usage"))
         main["children"] = next((r["artifact"]["rows"] for r in results
