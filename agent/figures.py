@@ -172,7 +172,9 @@ class _Pair:
 
 
 def _ident(p: PeriodStats) -> tuple:
-    return (p.cluster or "", p.namespace or "", p.name)
+    """What tells two rows apart: cluster, namespace, name — and for workloads user and kind,
+    since two users' families may share a name (answers.md §7)."""
+    return (p.cluster or "", p.namespace or "", p.user or "", p.kind or "", p.name)
 
 
 def attribute(before: Iterable[PeriodStats], after: Iterable[PeriodStats], kind: str,
@@ -329,9 +331,10 @@ def children_compare(source: Source, scope: Scope, child: str, current: Period, 
         for st in rows:
             pairs.setdefault(_ident(st), [None, None])[i] = st
     out = []
-    for (cl, ns, nm), (b, a) in pairs.items():
+    for key, (b, a) in pairs.items():
+        cl, ns, nm = key[0], key[1], key[-1]
         both = b is not None and a is not None and b.gpu_hours > 0 and a.gpu_hours > 0
-        mem = members.get((cl, ns, nm))
+        mem = members.get(key)
         out.append({
             "name": nm,
             **({"cluster": cl} if cl else {}),

@@ -48,10 +48,17 @@ def calls_for(u: Understanding, now) -> list[ToolCall]:
                  "args": {"scope": scope, "period": period, "metric": u.metric}}]
     if u.intent == "compare":
         if u.other:
-            other = dict(scope, kind=u.other_kind, **{u.other_kind: u.other})
+            if u.other_kind == "cluster" and scope["kind"] != "cluster":
+                # "cv-team on gpu-east with cv-team on gpu-west": the same entity elsewhere
+                other = dict(scope, cluster=u.other)
+            else:
+                other = dict(scope, kind=u.other_kind, **{u.other_kind: u.other})
+            la, lb = entity_label(scope), entity_label(other)
+            if la == lb:  # answers.md §4: the same name in two clusters is two things
+                la, lb = f"{scope.get('cluster')}/{la}", f"{other.get('cluster')}/{lb}"
             return [{"tool": "compare_usage", "args": {
-                "a_scope": scope, "a_period": period, "a_label": entity_label(scope),
-                "b_scope": other, "b_period": period, "b_label": entity_label(other)}}]
+                "a_scope": scope, "a_period": period, "a_label": la,
+                "b_scope": other, "b_period": period, "b_label": lb}}]
         calls: list[ToolCall] = [{"tool": "compare_usage", "args": {
             "a_scope": scope, "a_period": base, "a_label": u.baseline.label,
             "b_scope": scope, "b_period": period, "b_label": u.period.label}}]

@@ -93,7 +93,8 @@ def _compare(f, e, lang, pl, bl):
                 f"utilization, {gh(there['gpu_hours'])} GPU-hours."), []
     if f.get("kind") == "entities":
         # answers.md §6: two entities over one period — "vs", no arrows (those mean time)
-        where = ", ".join(x for x in (e.get("cluster") and name(e["cluster"]),
+        one_cluster = e.get("cluster") and "/" not in str(a["label"]) + str(b["label"])
+        where = ", ".join(x for x in (one_cluster and name(e["cluster"]),
                                       period_words(pl, lang)) if x)
         if zh:
             answer = (f"{la} {p1(a['avg_utilization'])}% 对比 {lb} {p1(b['avg_utilization'])}%"
@@ -155,7 +156,8 @@ def contributor_line(c: dict, lang: str) -> str:
             extra = f"，任务数 {c['workloads_before']} → {c['workloads_after']}"
         elif c.get("status") == "new" and not c.get("members"):
             extra = f"，新出现，利用率 {p1(c.get('avg_utilization_after'))}%"
-        return (f"{kind} {n}：{signed(c['impact_pp'])}（GPU小时 {gh(c['gpu_hours_before'])} → "
+        owner = f"（{name(c['user'])}）" if c["kind"] == "workload" and c.get("user") else ""
+        return (f"{kind} {n}{owner}：{signed(c['impact_pp'])}（GPU小时 {gh(c['gpu_hours_before'])} → "
                 f"{gh(c['gpu_hours_after'])}{extra}）")
     extra = ""
     if c["kind"] in ("user", "namespace"):
@@ -326,10 +328,29 @@ def help_text(lang: str) -> str:
 
 
 # -- context and clarification ---------------------------------------------------------------------
+def _same_name_elsewhere(figures: dict, lang: str) -> list[str]:
+    """answers.md §4: a ranked name present in several clusters is several rows — say so,
+    with each cluster's figure, so nobody adds them up by eye."""
+    rows: dict[str, list[dict]] = {}
+    for it in figures.get("items") or []:
+        if it.get("cluster"):
+            rows.setdefault(it["name"], []).append(it)
+    out = []
+    for n, its in rows.items():
+        if len(its) < 2:
+            continue
+        parts = ("、" if lang == "zh" else ", ").join(
+            f"{row_name(it)} {gh(it['gpu_hours'])}" for it in its)
+        out.append(f"{name(n)} 出现在 {len(its)} 个集群（GPU小时）：{parts}" if lang == "zh" else
+                   f"{name(n)} is in {len(its)} clusters (GPU-hours): {parts}")
+    return out[:3]
+
+
 def notes(intent: str, figures: dict, lang: str, *, all_clusters: bool) -> list[str]:
     """Context that no table shows: what moved inside the namespace a cluster drill-down
-    continued into, and that the figures sum every cluster when no cluster was named."""
-    out = []
+    continued into, a ranked name found in several clusters, and that the figures sum every
+    cluster when no cluster was named."""
+    out = _same_name_elsewhere(figures, lang) if intent == "ranking" else []
     inside = figures.get("namespace_drilldown") if intent == "drilldown" else None
     if inside:
         tops = top_contributors(inside)
