@@ -26,8 +26,10 @@ def coverage(source: Source, cluster: str | None, period: Period) -> dict:
     whole = max(1, math.ceil(period.hours - 1e-9))
     rows = []
     for c in source.coverage(cluster, period.start_utc, period.end_utc):
+        # "data starts …" is said only when it starts after the period does (or never in it)
+        first = c.first if c.first is not None and (not c.hours or c.first > period.start_utc) else None
         rows.append({"cluster": c.cluster, "hours": c.hours, "period_hours": whole,
-                     "share": c.hours / whole, "first": iso(c.first)})
+                     "share": c.hours / whole, "first": iso(first)})
     return {"hours": sum(r["hours"] for r in rows), "period_hours": whole, "clusters": rows,
             "partial": [r["cluster"] for r in rows if r["share"] < PARTIAL]}
 

@@ -87,6 +87,10 @@ def rolling_call(u: Understanding) -> ToolCall:
     current calendar period that has barely started (``agent.coverage.early``)."""
     a, b = rolling(u.period)
     scope = scope_args(u)
+    if u.intent == "drilldown":  # "why …": the attribution over the 7 days, too
+        return {"tool": "drilldown_change", "args": {
+            "scope": scope, "period": PeriodArgs.of(b).model_dump(),
+            "baseline": PeriodArgs.of(a).model_dump()}}
     return {"tool": "compare_usage", "args": {
         "a_scope": scope, "a_period": PeriodArgs.of(a).model_dump(), "a_label": ROLLING_A,
         "b_scope": scope, "b_period": PeriodArgs.of(b).model_dump(), "b_label": ROLLING_B}}

@@ -106,8 +106,9 @@ def figures_of(u: Understanding, results: list[ToolResult]) -> dict:
         return {"options": opts, "target": u.discovery_target or "namespaces"}
     if not results:
         return {}
-    rolling = next((r["artifact"] for r in results if r["tool"] == "compare_usage"
-                    and r["args"].get("b_label") == ROLLING_B), None)
+    rolling = next((r["artifact"] for r in results if r["args"].get("b_label") == ROLLING_B
+                    or (r["tool"] == "drilldown_change"
+                        and (r["args"].get("period") or {}).get("label") == ROLLING_B)), None)
     results = [r for r in results if r["artifact"] is not rolling]
     main = dict(results[0]["artifact"])
     if rolling is not None:

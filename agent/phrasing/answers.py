@@ -131,6 +131,12 @@ def rolling_headline(r: dict, e: dict, label: str, lang: str) -> str:
     """answers.md §3: "this week" has barely started, so the headline is the last 7 days vs
     the 7 before, and says so."""
     who = scope_words(e, lang)
+    if "contributors" in r:  # a drill-down over the 7 days
+        text, _ = _drilldown(r, e, lang, "last 7 days", "the 7 days before")
+        lead = (f"{period_words(label, lang)}刚开始，因此看过去7天：" if lang == "zh" else
+                f"{label.capitalize()} has only just started, so over the last 7 days vs the 7 "
+                f"days before: ")
+        return lead + (text[0].lower() + text[1:] if lang == "en" else text)
     a, b = r["a"], r["b"]
     if b.get("no_data"):
         return no_data_sentence(who, period_words("last 7 days", lang), b.get("coverage"), lang)
@@ -156,7 +162,11 @@ def contributor_line(c: dict, lang: str) -> str:
             extra = f"，任务数 {c['workloads_before']} → {c['workloads_after']}"
         elif c.get("status") == "new" and not c.get("members"):
             extra = f"，新出现，利用率 {p1(c.get('avg_utilization_after'))}%"
-        owner = f"（{name(c['user'])}）" if c["kind"] == "workload" and c.get("user") else ""
+        runs = c.get("runs") or len(c.get("members") or [])
+        about = [f"{runs} 次运行"] if runs else []
+        about += [name(c["user"])] if c["kind"] == "workload" and c.get("user") else []
+        n = row_name(c)
+        owner = f"（{'，'.join(about)}）" if about else ""
         return (f"{kind} {n}{owner}：{signed(c['impact_pp'])}（GPU小时 {gh(c['gpu_hours_before'])} → "
                 f"{gh(c['gpu_hours_after'])}{extra}）")
     extra = ""
@@ -166,7 +176,11 @@ def contributor_line(c: dict, lang: str) -> str:
         extra = f", new, {p1(c.get('avg_utilization_after'))}% utilization"
     elif c.get("status") == "gone" and not c.get("members"):
         extra = ", gone"
-    owner = f" ({name(c['user'])})" if c["kind"] == "workload" and c.get("user") else ""
+    runs = c.get("runs") or len(c.get("members") or [])
+    about = [f"{runs} runs"] if runs else []
+    about += [name(c["user"])] if c["kind"] == "workload" and c.get("user") else []
+    n = row_name(c)
+    owner = f" ({', '.join(about)})" if about else ""
     return (f"{c['kind']} {n}{owner}: {signed(c['impact_pp'])} (GPU-hours {gh(c['gpu_hours_before'])} → "
             f"{gh(c['gpu_hours_after'])}{extra})")
 

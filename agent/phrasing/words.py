@@ -73,7 +73,8 @@ def period_words(label: str | None, lang: str) -> str:
         zh = {"this week": "本周", "last week": "上周", "today": "今天", "yesterday": "昨天",
               "this month": "本月", "last month": "上个月", "same span last week": "上周同期",
               "the week before": "前一周", "same span yesterday": "昨天同期",
-              "same span last month": "上月同期", "the month before": "前一个月"}
+              "same span last month": "上月同期", "the month before": "前一个月",
+              "the 7 days before": "之前7天"}
         if label in zh:
             return zh[label]
         m = re.fullmatch(r"last (\d+) days", label)

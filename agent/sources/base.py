@@ -193,7 +193,9 @@ class Coverage:
 
     cluster: str
     hours: int
-    first: datetime | None = None  # the first hour with rows, any time (None: no rows ever)
+    # the first hour with rows, any time (None: no rows ever; `lens` also leaves it None when
+    # the period's first hour has rows: the data started before the period, no date is said)
+    first: datetime | None = None
 
 
 @dataclass
