@@ -31,8 +31,12 @@ def gh(v: float | None) -> str:
 
 
 def signed(v: float | None, unit: str = " pp") -> str:
+    """``+2.4 pp`` / ``−16.7 pp``; a change that rounds to nothing is ``0.0 pp`` (not the
+    ``−0.0 pp`` that reads as a fall)."""
     if v is None:
         return "n/a"
+    if abs(v) < 0.05:
+        return f"0.0{unit}"
     return f"{'+' if v >= 0 else '−'}{abs(v):.1f}{unit}"
 
 
