@@ -22,6 +22,7 @@ from agent.answer import Answer
 from agent.coverage import ROLLING_B, early
 from agent.phrasing.coverage import coverage_warnings as phrase_coverage
 from agent.phrasing.coverage import early_warning
+from agent.phrasing.words import period_words
 from agent.errors import LLMError
 from agent.graph.state import AgentState, ToolResult, deps_of
 from agent.graph.understand import llm_settings
@@ -78,17 +79,22 @@ def synthesize(state: AgentState, config: RunnableConfig) -> dict:
 
 
 def coverage_warnings(figures: dict, u: Understanding) -> list[str]:
-    """One line per cluster of the answer's scope below 95 % coverage (answers.md §2), from
-    the coverage the figures carry (the later period's, for a comparison)."""
-    for path in (("coverage",), ("b", "coverage"), ("after", "coverage")):
-        cov = figures
-        for k in path:
-            cov = cov.get(k) if isinstance(cov, dict) else None
-        if cov:
-            start = (figures.get(path[0]) or {}).get("start") if len(path) > 1 else (
-                u.period.as_dict()["start"] if u.period else None)
-            return phrase_coverage(cov, start, u.language)
-    return []
+    """One line per cluster below 95 % coverage (answers.md §2), from the coverage the figures
+    carry: the period's, or each side's of a comparison (the earlier side names its period)."""
+    if figures.get("coverage"):
+        return phrase_coverage(figures["coverage"], u.period.as_dict()["start"] if u.period else None,
+                               u.language)
+    out: list[str] = []
+    for side, named in (("b", False), ("after", False), ("a", True), ("before", True)):
+        block = figures.get(side)
+        if not isinstance(block, dict) or not block.get("coverage"):
+            continue
+        same = (figures.get("kind") == "entities")
+        label = period_words(block.get("label"), u.language) if named and not same else None
+        for line in phrase_coverage(block["coverage"], block.get("start"), u.language, label):
+            if line not in out:
+                out.append(line)
+    return out
 
 
 def figures_of(u: Understanding, results: list[ToolResult]) -> dict:

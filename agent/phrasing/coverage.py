@@ -29,9 +29,11 @@ def _amount(hours: float, whole: float) -> tuple[str, str, str]:
     return f"{hours:.0f}", f"{whole:.0f}", "hours"
 
 
-def coverage_warnings(cov: dict | None, period_start: str | None, lang: str) -> list[str]:
+def coverage_warnings(cov: dict | None, period_start: str | None, lang: str,
+                      label: str | None = None) -> list[str]:
     """One line per cluster below 95 % that has some data: "gpu-east has data for 13 of the
-    31 days asked (from Oct 19)". A cluster with none is said by the answer itself."""
+    31 days asked (from Oct 19)"; ``label`` names the period when the answer has two (the
+    baseline of a comparison). A cluster with none is said by the answer itself."""
     out = []
     for r in (cov or {}).get("clusters") or []:
         if r["share"] >= 0.95 or not r["hours"]:
@@ -40,11 +42,13 @@ def coverage_warnings(cov: dict | None, period_start: str | None, lang: str) -> 
         starts = r.get("first") and period_start and r["first"] > period_start
         if lang == "zh":
             u = "天" if unit == "days" else "小时"
-            line = f"{name(r['cluster'])} 在所查询的 {asked} {u}中只有 {have} {u}的数据"
+            line = (f"{name(r['cluster'])} 在{label or ''}所查询的 {asked} {u}中只有 {have} "
+                    f"{u}的数据")
             line += f"（数据从 {day_text(r['first'], lang)} 开始）" if starts else ""
             out.append(line + "。")
         else:
             line = f"{name(r['cluster'])} has data for {have} of the {asked} {unit} asked"
+            line += f" in {label}" if label else ""
             line += f" (from {day_text(r['first'], lang)})" if starts else ""
             out.append(line + ".")
     return out

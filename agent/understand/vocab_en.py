@@ -13,6 +13,8 @@ from __future__ import annotations
 INTENT_CUES: tuple[tuple[str, str, float], ...] = (
     # trend: a figure over a period
     (r"\btrend\w*", "trend", 1.5),
+    # "going up or down?" asks for the direction over time, not why it moved
+    (r"\b(?:up or down|down or up|rising or falling|falling or rising|better or worse)\b", "trend", 2.5),
     (r"\bover time\b", "trend", 1.2),
     (r"\bhistor(?:y|ical)\b", "trend", 1.0),
     (r"\bhow\b[^?.!]{0,60}\b(?:doing|going|looking|looked|been|performing|performed|trending|"
