@@ -232,6 +232,16 @@ def _drilldown(f, e, lang, pl, bl):
         return no_data_sentence(who, period_words(side["label"], lang), side.get("coverage"),
                                 lang), []
     tops = top_contributors(f)
+    flat = abs(d) < 0.05  # "fell from 78.1% to 78.1%" reads as a fall that is not there
+    if lang == "zh" and flat:
+        answer = (f"{who}的利用率在{period_words(before['label'], lang)}和{period_words(after['label'], lang)}"
+                  f"基本持平（{p1(before['avg_utilization'])}% 与 {p1(after['avg_utilization'])}%）。")
+        return answer, [contributor_line(c, lang) for c in f.get("contributors", [])[:6]]
+    if flat:
+        answer = (f"Utilization of {who} was unchanged: {p1(before['avg_utilization'])}% "
+                  f"({period_words(before['label'], lang)}) and {p1(after['avg_utilization'])}% "
+                  f"({period_words(after['label'], lang)}), {signed(d)}.")
+        return answer, [contributor_line(c, lang) for c in f.get("contributors", [])[:6]]
     if lang == "zh":
         verb = "下降" if d < 0 else "上升"
         answer = (f"{who}的利用率从{period_words(before['label'], lang)}的 {p1(before['avg_utilization'])}% "

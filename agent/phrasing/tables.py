@@ -173,7 +173,7 @@ def cell(column: Column, value: Any) -> str:
     """One value as a terminal shows it: names shortened, percentages with one decimal,
     changes signed, GPU-hours as in the answers, a before/after pair as ``a→b``."""
     if value is None:
-        return "n/a"
+        return "" if column.key == "runs" else "n/a"  # a single workload or a user: no runs
     kind = column.kind
     if kind == "pct" or kind == "hours":
         return p1(value)

@@ -48,6 +48,8 @@ INTENT_CUES: tuple[tuple[str, str, float], ...] = (
     (r"\bcaus\w*", "drilldown", 1.5),
     (r"\broot[- ]cause\b", "drilldown", 1.0),
     (r"\bwhat (?:happened|changed|made|drove|is behind)\b|\bwhat's behind\b", "drilldown", 1.5),
+    # "what changed … between A and B" asks what moved inside, not for the two figures
+    (r"\bwhat (?:changed|moved)\b[^?.!]{0,40}\bbetween\b", "drilldown", 1.5),
     (r"\bwhat's (?:up|going on) with\b|\bwhat is (?:up|going on) with\b", "drilldown", 1.0),
     (r"\bexplain\w*", "drilldown", 1.2),
     (r"\bdrill\w*", "drilldown", 2.0),
