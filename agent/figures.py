@@ -19,6 +19,7 @@ from typing import Callable, Iterable, TypeVar
 from agent import families
 from agent.coverage import coverage, no_data
 from agent.periods import Period, iso
+from agent.snapshot import realtime  # noqa: F401 - realtime figures live in agent.snapshot
 from agent.sources.base import HourlyPoint, PeriodStats, Scope, Source
 
 T = TypeVar("T")

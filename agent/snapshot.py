@@ -1,4 +1,5 @@
-"""The realtime figures of product.md §4: the latest allocation snapshot, now.
+"""The realtime figures of product.md §4: the latest allocation snapshot, now
+(``agent.figures.realtime`` is this function).
 
 With no cluster named and several clusters, each cluster's snapshot is read and its namespaces
 stay rows of their own with their ``cluster`` (answers.md §4): gpu-east's cv-team 31 and
@@ -7,9 +8,9 @@ gpu-west's cv-team 46 are two rows, not one "cv-team 77"; the totals are labelle
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
 
-from agent.figures import run_concurrently
 from agent.periods import iso
 from agent.sources.base import Snapshot, Source, merge_snapshots
 
@@ -17,8 +18,9 @@ from agent.sources.base import Snapshot, Source, merge_snapshots
 def realtime(source: Source, cluster: str | None, now: datetime) -> dict:
     names = source.clusters() if cluster is None else []
     if len(names) > 1:  # answers.md §4: each cluster's namespaces are rows of their own
-        snaps = [s for s in run_concurrently(*[lambda c=c: source.latest_snapshot(c, now)
-                                               for c in names]) if s is not None]
+        with ThreadPoolExecutor(max_workers=min(6, len(names))) as pool:
+            found = list(pool.map(lambda c: source.latest_snapshot(c, now), names))
+        snaps = [s for s in found if s is not None]
         merged = merge_snapshots(snaps, None)
         if merged is not None:
             out = _realtime(merged, now)

@@ -22,7 +22,6 @@ from typing import Any, Callable, Literal
 from pydantic import BaseModel, Field
 
 from agent import figures
-from agent.snapshot import realtime as snapshot_figures
 from agent.periods import Period, parse_now
 from agent.sources.base import Scope, Source
 
@@ -191,7 +190,7 @@ def workload_history(a: WorkloadHistoryArgs, source: Source, now: datetime) -> d
 @tool("get_latest_snapshot", "Current GPU allocation: the latest snapshot, per namespace.",
       SnapshotArgs)
 def snapshot(a: SnapshotArgs, source: Source, now: datetime) -> dict:
-    return snapshot_figures(source, a.cluster, now)
+    return figures.realtime(source, a.cluster, now)
 
 
 @tool("get_workload_metadata", "Workloads (name, namespace, kind, user) active in a period.",

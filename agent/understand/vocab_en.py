@@ -117,7 +117,9 @@ INTENT_CUES: tuple[tuple[str, str, float], ...] = (
     (r"\bwhich (?:namespaces|users|workloads|teams)\b", "discovery", 0.4),
     (r"\bavailable\b", "discovery", 0.8),
     (r"\bfilter\w*\b|\bgroup(?:ed)? by\b|\bslice\b", "discovery", 1.2),
-    (r"\bshow (?:me )?all\b|\ball (?:the )?(?:clusters|namespaces|users|workloads|label keys|labels)\b",
+    # "… across all clusters" is a scope (answers.md §4), not a request for the list
+    (r"\bshow (?:me )?all\b|(?<!across )(?<!in )(?<!over )(?<!for )(?<!on )"
+     r"\ball (?:the )?(?:clusters|namespaces|users|workloads|label keys|labels)\b",
      "discovery", 1.0),
     (r"\bhow many (?:clusters|namespaces|users|workloads|teams)\b", "discovery", 1.0),
     (r"\bnames? of\b", "discovery", 1.0),

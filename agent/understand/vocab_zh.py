@@ -77,7 +77,9 @@ INTENT_CUES: tuple[tuple[str, str, float], ...] = (
     ("有哪些|有什么", "discovery", 1.5),
     ("都有", "discovery", 1.0),
     ("列出|列举|罗列|清单|列表|一览", "discovery", 2.0),
-    ("所有的?(?:集群|命名空间|用户|任务|标签|作业)", "discovery", 1.0),
+    # "所有集群…的利用率" names the scope of a figure, not a request for the list
+    ("^(?!.*(?:利用率|分配率|小时|卡时|用了|用卡|使用|占用|浪费|闲置|空闲)).*?所有的?"
+     "(?:集群|命名空间|用户|任务|标签|作业)", "discovery", 1.0),
     ("哪些(?:集群|标签|维度|键)", "discovery", 1.0),
     ("可以按|按哪些", "discovery", 1.0),
     ("过滤|筛选|分组", "discovery", 1.2),
