@@ -34,7 +34,7 @@ class Column:
     key: str
     label: str
     # how a value is shown: text | pct (one decimal and %) | pp (signed, " pp") | gpu_hours |
-    # int | change (a "before → after" pair given as a two-item list)
+    # int | change (a "before → after" pair given as a two-item list) | signed (a signed number)
     kind: str = "text"
 
 

@@ -21,7 +21,8 @@ from typing import Any, Callable, Literal
 
 from pydantic import BaseModel, Field
 
-from agent import figures
+from agent import anomaly_scan, figures
+from agent.anomalies import DEFAULT_K, DEFAULT_MIN_HOURS
 from agent.periods import Period, parse_now
 from agent.sources.base import Scope, Source
 
@@ -127,6 +128,13 @@ class FreshnessArgs(BaseModel):
     cluster: str | None = None
 
 
+class AnomaliesArgs(BaseModel):
+    scope: ScopeArgs = Field(default_factory=ScopeArgs)
+    period: PeriodArgs
+    k: float = Field(DEFAULT_K, gt=0, le=50)
+    min_hours: int = Field(DEFAULT_MIN_HOURS, ge=1, le=168)
+
+
 class RankingArgs(BaseModel):
     scope: ScopeArgs = Field(default_factory=ScopeArgs)
     entity: Literal["namespace", "user", "workload", "label"] = "namespace"
@@ -141,7 +149,7 @@ def rows_of(artifact: Any) -> int:
     if isinstance(artifact, list):
         return len(artifact)
     if isinstance(artifact, dict):
-        for key in ("series", "items", "contributors", "by_namespace", "options", "workloads",
+        for key in ("anomalies", "series", "items", "contributors", "by_namespace", "options", "workloads",
                     "rows", "clusters"):
             if isinstance(artifact.get(key), list):
                 return len(artifact[key])
@@ -258,6 +266,14 @@ def freshness(a: FreshnessArgs, source: Source, now: datetime) -> dict:
 def ranking(a: RankingArgs, source: Source, now: datetime) -> dict:
     return figures.ranking(source, a.scope.scope(), a.entity, a.period.period(), a.by, a.limit,
                            a.label_key)
+
+
+@tool("find_anomalies", "Hours that leave their usual weekly pattern (same hour of the week, "
+      "previous 4 weeks), per cluster and namespace, as episodes with their likely cause.",
+      AnomaliesArgs)
+def anomalies(a: AnomaliesArgs, source: Source, now: datetime) -> dict:
+    return anomaly_scan.scan(source, a.scope.scope(), a.period.period(), k=a.k,
+                             min_hours=a.min_hours)
 
 
 BY_NAME: dict[str, Tool] = {t.name: t for t in TOOLS}

@@ -502,12 +502,20 @@ def test_the_shipped_rules_find_only_the_scripted_problems(home, tmp_path, demo_
     rules = load_rules(shipped)
     kinds = {r.kind for r in rules.rules}
     assert kinds == {"idle-gpus", "namespace-drop", "cluster-low-utilization",
-                     "allocation-pressure", "stale-data"}
+                     "allocation-pressure", "stale-data", "anomaly"}
     assert rules.check is not None and rules.check.cron == "*/15 * * * *"
     cfg = make_config(tmp_path, demo_db, shipped.read_text())
     result = check(cfg, NOW, dry_run=True)
     found = {(e.rule, f.labels.get("namespace")) for e in result.evaluations for f in e.findings}
-    assert found == {("idle-allocated-gpus", "ml-team"), ("namespace-utilization-drop", "ml-team")}
+    # the idle workloads of 2+ GPUs (tests/test_alerts_waste.py checks them one by one), the
+    # ml-team drop, and the same drop as an anomaly (its utilization and its allocated GPUs)
+    idle = {("idle-allocated-gpus", ns) for _, ns, _ in expected_idle(sqlite_path(demo_db),
+                                                                      min_gpus=2)}
+    assert found == idle | {("namespace-utilization-drop", "ml-team"),
+                            ("unusual-usage", "ml-team")}
+    unusual = [f.labels["metric"] for e in result.evaluations for f in e.findings
+               if e.rule == "unusual-usage"]
+    assert sorted(unusual) == ["allocated_gpus", "avg_utilization"]
 
 
 # ==========================================================================================

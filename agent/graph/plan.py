@@ -79,6 +79,8 @@ def calls_for(u: Understanding, now) -> list[ToolCall]:
             "period": period, "limit": u.limit}}]
     if u.intent == "discovery":
         return _discovery(u, now)
+    if u.intent == "anomalies":
+        return [{"tool": "find_anomalies", "args": {"scope": scope, "period": period}}]
     return []
 
 

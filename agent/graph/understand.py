@@ -117,7 +117,7 @@ def defaults(u: Understanding, deps: AgentDeps) -> None:
     try:
         if u.intent == "drilldown" and u.period is None:
             u.period = this_week(deps.now)
-        if u.period is None and u.intent in ("trend", "compare", "ranking"):
+        if u.period is None and u.intent in ("trend", "compare", "ranking", "anomalies"):
             u.period = last_days(deps.now, 7)
         if u.intent == "drilldown" and u.baseline is None and u.period is not None:
             u.baseline = baseline_of(u.period)

@@ -12,6 +12,7 @@ data, never interpreted: a workload called "ignore previous instructions" is jus
 
 from __future__ import annotations
 
+from agent.phrasing import anomalies as anomaly_words
 from agent.phrasing.coverage import day_text, no_data_sentence
 from agent.phrasing.words import (gh, name, over_the, p1, period_words, scope_words,
                                   sentence_start, signed)
@@ -34,7 +35,8 @@ def phrase(intent: str, figures: dict, entities: dict, lang: str, period_label: 
            baseline_label: str | None = None) -> tuple[str, list[str]]:
     """(answer, insights) from figures. Every number here comes from ``figures``."""
     fn = {"trend": _trend, "compare": _compare, "drilldown": _drilldown, "realtime": _realtime,
-          "ranking": _ranking, "discovery": _discovery, "freshness": _freshness}.get(intent)
+          "ranking": _ranking, "discovery": _discovery, "freshness": _freshness,
+          "anomalies": anomaly_words.answer}.get(intent)
     if fn is None:
         return help_text(lang), []
     return fn(figures, entities, lang, period_label, baseline_label)
@@ -341,12 +343,12 @@ def help_text(lang: str) -> str:
     if lang == "zh":
         return ("我可以回答GPU使用情况的问题，例如：“过去7天集群GPU利用率趋势如何？”、"
                 "“为什么ml-team这周的利用率比上周低？”、“现在集群有多少GPU在使用？”、"
-                "“对比一下ml-team和cv-team”、“哪些任务浪费了最多的GPU小时？”")
+                "“对比一下ml-team和cv-team”、“哪些任务浪费了最多的GPU小时？”、“这周有什么异常吗？”")
     return ("I answer questions about GPU usage, for example: \"What is the GPU utilization trend "
             "over the last 7 days?\", \"Why is ml-team's utilization lower this week than last "
             "week?\", \"How many GPUs are in use right now?\", \"Compare ml-team and cv-team\", "
             "\"Which workloads wasted the most GPU hours last week?\", \"What label keys can I "
-            "filter by?\"")
+            "filter by?\", \"Anything unusual this week?\"")
 
 
 

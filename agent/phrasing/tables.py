@@ -12,6 +12,7 @@ own way without parsing prose. ``cell`` is how a terminal writes one value.
 | compare with a breakdown | ``children``   | ``children``                         |
 | freshness                | ``freshness``  | ``clusters``                         |
 | discovery                | ``options``    | ``options``                          |
+| anomalies                | ``anomalies``  | ``anomalies`` (``phrasing.anomalies``) |
 
 Trend and a plain compare have no table: their detail lines say it all.
 """
@@ -21,6 +22,7 @@ from __future__ import annotations
 from typing import Any, Callable
 
 from agent.answer import Column, Table
+from agent.phrasing import anomalies as anomaly_words
 from agent.phrasing.words import gh, name, p1, signed
 
 # column key -> (English label, Chinese label)
@@ -165,7 +167,7 @@ def _split(cols: list[Column], items: list[dict], lang: str) -> list[Column]:
 
 _BUILDERS: dict[str, Callable[[dict, str], list[Table]]] = {
     "ranking": _ranking, "drilldown": _drilldown, "realtime": _realtime, "compare": _compare,
-    "freshness": _freshness, "discovery": _discovery,
+    "freshness": _freshness, "discovery": _discovery, "anomalies": anomaly_words.table,
 }
 
 
@@ -179,6 +181,8 @@ def cell(column: Column, value: Any) -> str:
         return p1(value)
     if kind == "pp":
         return signed(value)
+    if kind == "signed":
+        return signed(value, "")
     if kind == "gpu_hours":
         return gh(value)
     if kind == "change":

@@ -34,7 +34,7 @@ from agent.understand.model import INTENTS, Issue, Names, Understanding
 from agent.understand.period_phrases import BASELINE_BEFORE, PeriodHit
 
 # tie-break between equal intent scores: the more specific question wins
-_PRIORITY = {"drilldown": 6, "compare": 5, "ranking": 4, "realtime": 3, "freshness": 3,
+_PRIORITY = {"anomalies": 7, "drilldown": 6, "compare": 5, "ranking": 4, "realtime": 3, "freshness": 3,
              "discovery": 2, "help": 1, "trend": 0}
 
 # English patterns use ASCII word boundaries so that "top5用户" or "trend这周" still match

@@ -39,7 +39,7 @@ class Extraction(BaseModel):
     model_config = ConfigDict(defer_build=True)
 
     intent: Literal["trend", "compare", "drilldown", "realtime", "discovery", "ranking", "freshness",
-                    "help"]
+                    "anomalies", "help"]
     language: Literal["en", "zh"] = "en"
     cluster: str | None = None
     namespace: str | None = None

@@ -16,9 +16,9 @@ from typing import Literal, Protocol, Sequence
 from agent.periods import Period
 
 Intent = Literal["trend", "compare", "drilldown", "realtime", "discovery", "ranking", "freshness",
-                 "help"]
+                 "anomalies", "help"]
 INTENTS: tuple[str, ...] = ("trend", "compare", "drilldown", "realtime", "discovery", "ranking",
-                            "freshness", "help")
+                            "freshness", "anomalies", "help")
 EntityKind = Literal["cluster", "namespace", "user", "workload", "label"]
 
 

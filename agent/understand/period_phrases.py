@@ -262,7 +262,7 @@ def assign_periods(u: Understanding, hits: list[PeriodHit], distinct: list[Perio
                     u.baseline = P.baseline(u.period, tz)
             if wow and u.period is not None and u.baseline is None and not u.other:
                 u.baseline = P.baseline(u.period, tz)
-        elif u.intent in ("trend", "ranking"):
+        elif u.intent in ("trend", "ranking", "anomalies"):
             if distinct:
                 u.period = distinct[0]
             elif not errors:

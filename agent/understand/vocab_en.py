@@ -30,6 +30,10 @@ INTENT_CUES: tuple[tuple[str, str, float], ...] = (
     (r"\bhow much\b|\bhow many gpu[- ]?hours\b", "trend", 0.5),
     (r"\bbusy\b", "trend", 0.5),
     (r"\b(?:show|tell|give|get|see|view|display|check|look)\b", "trend", 0.3),
+    # anomalies: hours that leave the usual weekly pattern
+    (r"\banomal(?:y|ies|ous)\b|\bunusual\b|\babnormal\b|\bout of the ordinary\b|"
+     r"\boutliers?\b|\bunexpected\b|\bspikes?\b|\bodd\b|\bweird\b|\bstrange\b",
+     "anomalies", 2.5),
     # compare: two periods or two entities side by side
     (r"\bcompar\w*", "compare", 2.0),
     (r"\bvs\b|\bversus\b", "compare", 2.0),

@@ -4,7 +4,8 @@ Rule kinds and exactly what they test (all windows are half-open ``[start, end)`
 ``end`` = the data end of ``reporter.alerts.dataview``; figures follow product.md §4):
 
 * ``idle-gpus`` — a workload held ``allocated_gpu_count >= min_gpus`` at ``avg_utilization <
-  max_utilization`` in **every one** of the last ``hours`` hours. One grouped SQL query
+  max_utilization`` in **every one** of the last ``hours`` hours; findings ranked by idle
+  GPU-hours, the most wasteful first. One grouped SQL query
   (``idle_workloads``) sums the matching rows per workload; a workload fires when its matching
   hour count equals ``hours``. "Every hour" rather than "on average" so that a busy workload
   with one idle night hour does not fire, and a workload that just started does not either.
@@ -21,6 +22,14 @@ Rule kinds and exactly what they test (all windows are half-open ``[start, end)`
   cluster wastes nothing).
 * ``allocation-pressure`` — every one of the last ``hours`` hourly cluster points has an
   allocation rate ``>= min_allocation_rate`` (one grouped ``hourly_series`` query).
+* ``anomaly`` — ``agent.anomaly_scan`` over the last ``window`` (default 7 d) of each cluster's
+  series and its namespaces' (``scope.namespaces``): hours ``k`` robust standard deviations off
+  the same hour of the previous ``weeks`` weeks for at least ``min_hours`` in a row. Only an
+  episode still going on at the data end is a finding; its identity is (cluster, namespace,
+  metric, direction, start), so one episode fires once and resolves when its hours return to
+  the usual pattern. (An episode older than the window loses its start to the window's edge;
+  its identity then drops the start so it stays one alert.) Not evaluated with fewer than 2
+  weeks of history.
 * ``stale-data`` — the hourly row for hour H covers [H, H+1h) and can only exist once that hour
   is over, so the data is *fresh until* ``newest_stat_hour + 1h``; the lag is ``now −
   (newest_stat_hour + 1h)`` and the rule fires when the lag is ``> max_age`` (default 2 h), or
@@ -37,16 +46,19 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Callable
 
+from agent import anomaly_scan
 from agent.errors import SourceError
 from agent.figures import children_compare, dropped_namespaces
+from agent.phrasing.anomalies import episode_line, when, where
 from agent.periods import Period, iso, utc_text, week_start
 from agent.sources.base import Scope
 from agent.text import one_line
 from reporter.alerts.dataview import HOUR, DataView
 from reporter.alerts.durations import format_duration
 from reporter.alerts.findings import Evaluation, Finding, ask_command, gpus_text
-from reporter.alerts.models import (AllocationPressureRule, AnyRule, ClusterLowUtilizationRule,
-                                    IdleGpusRule, NamespaceDropRule, StaleDataRule)
+from reporter.alerts.models import (AllocationPressureRule, AnomalyRule, AnyRule,
+                                    ClusterLowUtilizationRule, IdleGpusRule, NamespaceDropRule,
+                                    StaleDataRule)
 
 # kind -> evaluator(rule, view, cluster, data end, evaluation) -> why the cluster was skipped
 Evaluator = Callable[..., "str | None"]
@@ -78,6 +90,8 @@ def evaluate(rule: AnyRule, view: DataView) -> Evaluation:
                 ev.skipped[cluster] = skipped
             else:
                 ev.covered.add(cluster)
+        if isinstance(rule, IdleGpusRule):  # the most waste first, across clusters
+            ev.findings.sort(key=lambda f: -f.figures["idle_gpu_hours"])
     except SourceError as exc:
         ev.error = one_line(exc)
         ev.findings.clear()
@@ -89,8 +103,8 @@ def evaluate(rule: AnyRule, view: DataView) -> Evaluation:
 def _idle(rule: IdleGpusRule, view: DataView, cluster: str, end: datetime,
           ev: Evaluation) -> str | None:
     start = end - timedelta(hours=rule.hours)
-    for st in view.source.idle_workloads(cluster, start, end, rule.min_gpus,
-                                         rule.max_utilization):
+    rows = view.source.idle_workloads(cluster, start, end, rule.min_gpus, rule.max_utilization)
+    for st in sorted(rows, key=lambda st: (-st.idle_gpu_hours, st.namespace or "", st.name)):
         ns = st.namespace or ""
         if st.rows < rule.hours:
             continue
@@ -110,7 +124,8 @@ def _idle(rule: IdleGpusRule, view: DataView, cluster: str, end: datetime,
             {"cluster": cluster, "namespace": ns, "workload": st.name},
             st.avg_utilization, figures,
             summary=(f"{ns}/{st.name} on {cluster} holds {gpus_text(gpus)} GPUs at "
-                     f"{st.avg_utilization:.1f}% utilization"),
+                     f"{st.avg_utilization:.1f}% utilization: {st.idle_gpu_hours:.1f} idle "
+                     f"GPU-hours in {rule.hours} h"),
             description=(
                 f"Workload {st.name} ({who}) in namespace {ns} on cluster {cluster} held "
                 f"at least {gpus_text(rule.min_gpus)} GPUs below {rule.max_utilization:g}% "
@@ -228,6 +243,49 @@ def _pressure(rule: AllocationPressureRule, view: DataView, cluster: str, end: d
             f"allocated ({last.allocation_rate:.1f}%). New GPU workloads may wait for capacity."),
         drilldown=ask_command("How many GPUs are currently in use in the cluster?", cluster),
     ))
+    return None
+
+
+@evaluates("anomaly")
+def _anomaly(rule: AnomalyRule, view: DataView, cluster: str, end: datetime,
+             ev: Evaluation) -> str | None:
+    window = Period(end - rule.window, end, "the alert window")
+    ns_scope = rule.scope.namespaces
+    f = anomaly_scan.scan(view.source, Scope(kind="cluster", cluster=cluster), window,
+                          k=rule.k, min_hours=rule.min_hours, weeks=rule.weeks,
+                          metrics=tuple(rule.metrics), causes=False,
+                          namespaces=ns_scope.matches if ns_scope is not None else None,
+                          cluster_series=rule.clusters)
+    if not f["detected"]:
+        return (f"{f['weeks_of_history']} weeks of history; anomaly detection needs the same "
+                f"hours of at least 2 previous weeks")
+    for e in f["anomalies"]:
+        if e["end"] != iso(end):
+            continue  # over: its alert (if any) resolves
+        e["cause"] = anomaly_scan.cause(view.source, e)
+        labels = {"cluster": cluster, "metric": e["metric"], "direction": e["direction"]}
+        if e["namespace"]:
+            labels["namespace"] = e["namespace"]
+        if e["start"] != iso(window.start):  # an episode older than the window: no start
+            labels["start"] = e["start"]
+        unit = "pp" if e["unit"] == "pp" else "GPUs"
+        affected = e["gpu_hours_affected"]
+        metric = {"avg_utilization": "utilization", "allocated_gpus": "allocated GPUs",
+                  "allocation_rate": "allocation rate"}[e["metric"]]
+        ask_about = f"in {e['namespace']}" if e["namespace"] else "in the cluster"
+        ev.findings.append(Finding(
+            rule.name, rule.kind, rule.severity, labels, e["peak"]["deviation"],
+            {**e, "k": rule.k, "min_hours": rule.min_hours, "window_start": iso(window.start),
+             "window_end": iso(end)},
+            summary=(f"{where(e, 'en')}: {metric} {e['direction']} usual since "
+                     f"{when(e['start'])} UTC ({e['hours']} h), peak "
+                     f"{e['peak']['deviation']:+.1f} {unit}"
+                     + (f", {affected:.1f} GPU-hours affected" if affected is not None else "")),
+            description=episode_line(e, "en") + f" Judged with k = {rule.k:g} over the same hours of {e['weeks_of_history']} "
+              f"previous weeks.",
+            drilldown=ask_command(f"Anything unusual {ask_about} over the last 7 days?",
+                                  cluster),
+        ))
     return None
 
 

@@ -8,8 +8,8 @@ the file is loaded (``reporter.alerts.loading``).
 
 Scopes: ``clusters`` and ``namespaces`` take ``include``/``exclude`` lists of shell-style
 patterns (``ml-*``); a plain list means ``include``; empty ``include`` = everything. A
-``namespaces`` scope is only meaningful (and only allowed) for ``idle-gpus`` and
-``namespace-drop``.
+``namespaces`` scope is only meaningful (and only allowed) for ``idle-gpus``,
+``namespace-drop`` and ``anomaly``.
 
 Channels: a rule names at most one channel of each type, because the notification history
 (``alert_notifications``) is keyed by alert fingerprint and channel *type*; one email channel
@@ -209,17 +209,22 @@ class _RuleBase(_Model):
 
     @model_validator(mode="after")
     def _namespaces_scope(self) -> "_RuleBase":
-        if self.scope.namespaces is not None and self.kind not in ("idle-gpus", "namespace-drop"):
+        if self.scope.namespaces is not None and self.kind not in ("idle-gpus", "namespace-drop",
+                                                                   "anomaly"):
             raise ValueError(f"scope.namespaces: a {self.kind} rule is about whole clusters; "
-                             "namespace scopes apply to idle-gpus and namespace-drop only")
+                             "namespace scopes apply to idle-gpus, namespace-drop and anomaly "
+                             "only")
         return self
 
     kind: str
 
 
 class IdleGpusRule(_RuleBase):
+    """Waste: any workload holding ``min_gpus`` (2 by default: a 4-GPU notebook idle for a
+    week is waste too) below ``max_utilization`` in each of the last ``hours`` hours."""
+
     kind: Literal["idle-gpus"]
-    min_gpus: float = Field(8, gt=0)
+    min_gpus: float = Field(2, gt=0)
     max_utilization: float = Field(10.0, gt=0, le=100)
     hours: int = Field(6, ge=1, le=168)
 
@@ -245,6 +250,30 @@ class AllocationPressureRule(_RuleBase):
     hours: int = Field(3, ge=1, le=168)
 
 
+class AnomalyRule(_RuleBase):
+    """An episode of ``agent.anomalies`` still going on at the data end: ``k`` robust standard
+    deviations from the same hour of the previous ``weeks`` weeks for ``min_hours`` hours, on
+    the cluster's series (``clusters: true``) and its namespaces' (``scope.namespaces``), looked
+    for within the last ``window``."""
+
+    kind: Literal["anomaly"]
+    k: float = Field(4.0, gt=0, le=50)
+    min_hours: int = Field(3, ge=1, le=168)
+    weeks: int = Field(4, ge=2, le=12)
+    metrics: list[Literal["avg_utilization", "allocated_gpus", "allocation_rate"]] = Field(
+        default_factory=lambda: ["avg_utilization", "allocated_gpus"], min_length=1)
+    clusters: bool = True  # judge each cluster's own series too (namespaces: scope.namespaces)
+    window: Duration = timedelta(days=7)
+    _w = duration_validator("window")
+
+    @field_validator("window")
+    @classmethod
+    def _window(cls, v: timedelta) -> timedelta:
+        if not timedelta(hours=1) <= v <= timedelta(days=31):
+            raise ValueError("must be between 1h and 31d")
+        return v
+
+
 class StaleDataRule(_RuleBase):
     kind: Literal["stale-data"]
     max_age: Duration = timedelta(hours=2)
@@ -254,13 +283,14 @@ class StaleDataRule(_RuleBase):
 
 # the rule kinds, one model each: the discriminated union a rule file's ``rules`` holds
 RULE_MODELS = [IdleGpusRule, NamespaceDropRule, ClusterLowUtilizationRule,
-               AllocationPressureRule, StaleDataRule]
+               AllocationPressureRule, StaleDataRule, AnomalyRule]
 RULE_KINDS: tuple[str, ...] = tuple(get_args(m.model_fields["kind"].annotation)[0]
                                     for m in RULE_MODELS)
 Rule = Annotated[Union[IdleGpusRule, NamespaceDropRule, ClusterLowUtilizationRule,
-                       AllocationPressureRule, StaleDataRule], Field(discriminator="kind")]
+                       AllocationPressureRule, StaleDataRule, AnomalyRule],
+                 Field(discriminator="kind")]
 AnyRule = Union[IdleGpusRule, NamespaceDropRule, ClusterLowUtilizationRule,
-                AllocationPressureRule, StaleDataRule]
+                AllocationPressureRule, StaleDataRule, AnomalyRule]
 
 
 class Defaults(_Model):
@@ -357,6 +387,6 @@ class AlertsFile(_Model):
 __all__ = [
     "AlertsFile", "AnyRule", "Rule", "Channel", "EmailChannel", "WebhookChannel",
     "AlertmanagerChannel", "IdleGpusRule", "NamespaceDropRule", "ClusterLowUtilizationRule",
-    "AllocationPressureRule", "StaleDataRule", "Defaults", "CheckSchedule", "Selector",
+    "AllocationPressureRule", "StaleDataRule", "AnomalyRule", "Defaults", "CheckSchedule", "Selector",
     "RuleScope", "RULE_MODELS", "RULE_KINDS", "NAME_RE", "expand_env",
 ]

@@ -80,8 +80,9 @@ class AlertRow:
 
     @property
     def where(self) -> str:
-        """``cluster/namespace/workload`` (whichever labels the alert has)."""
-        return "/".join(self.labels[k] for k in ("cluster", "namespace", "workload")
+        """``cluster/namespace/workload`` (whichever labels the alert has; an anomaly's
+        metric too: one namespace may be unusual in utilization and in allocated GPUs)."""
+        return "/".join(self.labels[k] for k in ("cluster", "namespace", "workload", "metric")
                         if self.labels.get(k))
 
     @property

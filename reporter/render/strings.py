@@ -37,6 +37,11 @@ STRINGS: dict[str, dict[str, Any]] = {
                             "utilization; the impacts add up to the total change.",
         "h_movers": "Inside the namespaces that moved",
         "no_movers": "No namespace moved by {threshold} pp or more.",
+        "h_anomalies": "Unusual this week",
+        "anomalies_note": "Hours far off the same hours of the previous {weeks} weeks (median "
+                          "and MAD) for 3 hours or more; cause: the same hours a week earlier.",
+        "anomalies_more": "{n} more in the report's answers (gpureport ask "
+                          "\"anything unusual\").",
         "h_idle": "Most idle allocated workloads",
         "idle_note": "Idle GPU-hours = allocated GPU-hours × (1 − utilization).",
         "idle_more": "{n} more workloads with GPU usage are not listed.",
@@ -107,6 +112,10 @@ STRINGS: dict[str, dict[str, Any]] = {
         "attribution_note": "影响 = 各项对 GPU 小时加权利用率变化的贡献，合计等于总变化。",
         "h_movers": "变化较大的命名空间",
         "no_movers": "没有命名空间的利用率变化 {threshold} pp 及以上。",
+        "h_anomalies": "本周异常",
+        "anomalies_note": "与前 {weeks} 周同一时段（中位数与 MAD）相差很大、持续 3 小时及以上的时段；"
+                          "原因对比一周前的同一时段。",
+        "anomalies_more": "另有 {n} 个（gpureport ask \"有什么异常\"）。",
         "h_idle": "空闲最多的已分配任务",
         "idle_note": "空闲 GPU 小时 = 已分配 GPU 小时 ×（1 − 利用率）。",
         "idle_more": "另有 {n} 个使用 GPU 的任务未列出。",

@@ -116,6 +116,11 @@ class Section:
     # namespaces of a cluster, users of a namespace (the attribution, as a column of the table)
     impacts: dict[str, float] = field(default_factory=dict)
     moved: set[str] = field(default_factory=set)  # rows of the table that rose or fell
+    # "Unusual this week": the anomaly episodes of the section's scope (figures) and the
+    # agent's line for each, the largest first; empty: the block is left out
+    anomalies: list[dict] = field(default_factory=list)
+    anomaly_lines: list[str] = field(default_factory=list)
+    anomaly_weeks: int | None = None  # weeks of history the baseline had (None: not judged)
 
     def kpi(self, key: str) -> Kpi | None:
         return next((k for k in self.kpis if k.key == key), None)

@@ -11,7 +11,7 @@ same entry point as ``gpureport ask`` (``agent.ask.answer_preset``: no parsing, 
 the row says:
 
 * ``intent`` — the agent's intent (trend, compare, drilldown, ranking, realtime, freshness,
-  discovery);
+  discovery, anomalies);
 * ``scope`` — whom the question is about: ``section`` (the section's cluster and namespace),
   ``cluster`` (the section's cluster, without its namespace), ``dropped`` / ``moved`` (each
   namespace that dropped / moved, one question each), ``report`` (the report's clusters, for
@@ -35,10 +35,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 KINDS = ("weekly", "namespace-drops", "root-cause", "idle")
-BLOCK_ORDER = ("kpis", "narrative", "chart", "table", "drops", "attribution", "movers", "idle",
-               "snapshot")
+BLOCK_ORDER = ("kpis", "narrative", "chart", "table", "drops", "attribution", "movers",
+               "anomalies", "idle", "snapshot")
 BLOCKS: dict[str, tuple[str, ...]] = {
-    "weekly": ("kpis", "narrative", "chart", "table", "drops", "idle", "snapshot"),
+    "weekly": ("kpis", "narrative", "chart", "table", "drops", "anomalies", "idle", "snapshot"),
     "namespace-drops": ("kpis", "narrative", "table", "drops"),
     "root-cause": ("kpis", "narrative", "attribution", "movers"),
     "idle": ("kpis", "narrative", "idle", "snapshot"),
@@ -107,6 +107,9 @@ preset(Preset("moved", "drilldown", "moved", "period", _feeds("movers"),
 preset(Preset("idle", "ranking", "section", "period", _feeds("idle"),
               "Which workloads of {who} held the most idle GPU-hours over {period}?",
               ranking=("workload", "idle"), limit={"weekly": 10, "idle": 20}))
+# "Unusual this week": hours off the usual weekly pattern, shown only when there are some
+preset(Preset("anomalies", "anomalies", "section", "period", _feeds("anomalies"),
+              "Was anything unusual for {who} over {period}?"))
 preset(Preset("snapshot", "realtime", "cluster", None, _feeds("snapshot"),
               "How many GPUs of {cluster} are allocated right now?"))
 

@@ -16,6 +16,8 @@ the blocks the report shows and from earlier answers:
   (``agent.figures.dropped_namespaces``: a fall of at least the threshold in pp, GPUs held in
   both periods, at least ``min_share_pct`` of the cluster's GPU-hours — answers.md §8); each
   one gets its own drill-down question;
+* "Unusual this week" (the ``anomalies`` preset): the episodes of the section's scope, each as
+  the agent words it; a section without one shows nothing of it (answers.md §8);
 * a namespace "moved" when it dropped, or rose by the same rule mirrored (at least the
   threshold up, at least the share). Only those get a drill-down: a −0.5 pp namespace is not
   worth a box, and with none nothing stands in.
@@ -43,7 +45,7 @@ from agent.periods import parse_now
 from reporter.reports.asking import Asker, scope_words
 from reporter.reports.context import Drill, Kpi, Section
 
-TOP_USERS, TOP_WORKLOADS, TOP_ATTRIBUTION = 6, 5, 10
+TOP_USERS, TOP_WORKLOADS, TOP_ATTRIBUTION, TOP_ANOMALIES = 6, 5, 10, 5
 # the "why" of a change goes into the narrative only when there is a change worth explaining;
 # below this the contributors are noise of a few tenths of a point
 NARRATE_CHANGE_PP = 1.0
@@ -115,6 +117,9 @@ def build_section(asker: Asker, plan: Plan, cluster: str | None, namespace: str 
     if "movers" in blocks and drill is not None:
         _movers(asker, sec, drill, tick)
 
+    if "anomalies" in blocks:
+        tick(f"{who}: unusual hours")
+        _anomalies(sec, asker.ask("anomalies", cluster, namespace))
     if "idle" in blocks:
         tick(f"{who}: idle workloads")
         _idle(sec, asker.ask("idle", cluster, namespace))
@@ -206,6 +211,25 @@ def _movers(asker: Asker, sec: Section, drill: Answer, tick: Tick) -> None:
             continue
         tick(f"{sec.cluster}: what moved {ns}")
         sec.movers.append(drill_of(asker.ask("moved", sec.cluster, ns), sec.cluster, ns))
+
+
+def _anomalies(sec: Section, found: Answer) -> None:
+    """The episodes the week's figures hide, each in the agent's words; nothing at all when
+    there are none. An episode that covers the whole period is the period-over-period change
+    itself — the tiles, the table and the drops already say it — so it is left out."""
+    f = found.figures
+    span = ((f.get("period") or {}).get("start"), (f.get("period") or {}).get("end"))
+    # the answer's detail lines: one per episode, largest first, for the first TOP_ANOMALIES
+    # (then "N more"); the episodes beyond them stay in the figures (the CSV, `ask --json`)
+    episodes = f.get("anomalies") or []
+    for i, e in enumerate(episodes):
+        if (e["start"], e["end"]) == span:
+            continue
+        sec.anomalies.append(e)
+        if i < TOP_ANOMALIES and i < len(found.insights):
+            sec.anomaly_lines.append(found.insights[i])
+    sec.anomaly_weeks = f.get("weeks_of_history") if f.get("detected") else None
+    _warn(sec, found)
 
 
 def _idle(sec: Section, rank: Answer) -> None:

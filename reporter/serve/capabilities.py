@@ -51,6 +51,10 @@ CAPABILITIES: dict[str, tuple[str, str, tuple[str, ...]]] = {
     "freshness": ("Data freshness",
                   "The newest hour of data per cluster and how old it is.",
                   ("How fresh is the data?",)),
+    "anomalies": ("Anomalies",
+                  "Hours that left their usual weekly pattern (same hour of the week over the "
+                  "previous 4 weeks), per cluster and namespace, with their likely cause.",
+                  ("Anything unusual this week?", "这周有什么异常吗？")),
     "help": ("Help", "What kinds of question are understood, with examples.",
              ("What can you do?",)),
 }
