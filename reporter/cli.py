@@ -63,6 +63,7 @@ LAZY_COMMANDS: dict[str, tuple[str, str]] = {
     "scheduler": ("reporter.commands_schedule:scheduler", "Long-running scheduler / next fire times."),
     "alerts": ("reporter.commands_alerts:alerts", "Evaluate alert rules, notify, show state."),
     "ingest": ("reporter.commands_ingest:ingest", "Fill hourly tables from Prometheus."),
+    "nudges": ("reporter.commands_nudges:nudges", "Idle nudges: who was told, at which level."),
     "history": ("reporter.commands_schedule:history", "Past runs and deliveries."),
     "doctor": ("reporter.commands_basic:doctor", "Show the effective config and reach every service."),
     "serve": ("reporter.commands_serve:serve", "Serve the chat API, web page and metrics over HTTP."),

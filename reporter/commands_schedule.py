@@ -45,9 +45,15 @@ def run(app, schedule: str, dry_run: bool, force: bool) -> None:
     """
     from reporter.render.scheduled import render_for_schedule
     from reporter.runner import run_schedule, signals_as_exceptions
+    from reporter.schedules import get_schedule
 
+    found = get_schedule(schedule, app.config.schedules_dir)
+    if found.kind == "nudge":  # idle nudges
+        from reporter.commands_nudges import run_nudge_schedule
+
+        return run_nudge_schedule(app, found, dry_run=dry_run, force=force)
     with signals_as_exceptions():
-        result = run_schedule(app.config, schedule, now=app.now, dry_run=dry_run, force=force,
+        result = run_schedule(app.config, found, now=app.now, dry_run=dry_run, force=force,
                               trigger="cli", render=partial(render_for_schedule,
                                                             config=app.config, now=app.now))
     click.echo(result.summary())
@@ -70,13 +76,18 @@ def history(app, limit: int, schedule_name: str | None, as_json: bool) -> None:
     tz = zone(app.tz)
     with open_state(app.config.state.database_url) as db:
         rows = [(r, db.list_deliveries(r.id)) for r in db.list_runs(limit, schedule_name)]
+        from reporter.nudges.store import notices_by_run  # a nudge run's notices
+
+        notices = notices_by_run(db, [r.id for r, _ in rows if r.kind == "nudge"])
 
     if as_json:
         def json_value(v: Any) -> Any:
             return v.isoformat() if isinstance(v, datetime) else v
 
         out = [{**{k: json_value(v) for k, v in r._mapping.items()},
-                "deliveries": [{k: json_value(v) for k, v in d._mapping.items()} for d in ds]}
+                "deliveries": [{k: json_value(v) for k, v in d._mapping.items()} for d in ds],
+                **({"notices": [{k: json_value(v) for k, v in n._mapping.items()}
+                                for n in notices[r.id]]} if r.id in notices else {})}
                for r, ds in rows]
         click.echo(json.dumps(out, indent=2, ensure_ascii=False))
         return
@@ -98,6 +109,10 @@ def history(app, limit: int, schedule_name: str | None, as_json: bool) -> None:
             if d.status == "uncertain":  # what to look for in a mailbox before --force
                 extra = f"  message-id {d.message_id}: may or may not have been delivered"
             click.echo(f"{'':>7}- {d.channel} {d.status} {_fmt(d.at, tz)} -> {d.target}{extra}")
+        for n in notices.get(r.id, []):
+            extra = f"  {n.error}" if n.error else ""
+            click.echo(f"{'':>7}- {n.user} notice {n.level} {n.channel} {n.status} "
+                       f"{_fmt(n.at, tz)} -> {n.target}{extra}")
 
 
 # --------------------------------------------------------------------------------------------
@@ -117,6 +132,7 @@ def scheduler_run_command(ctx: click.Context, poll_interval: float,
     """Fire every enabled schedule on its cron until SIGTERM/SIGINT."""
     from reporter.alerts import alert_jobs
     from reporter.metrics import serve_scheduler_metrics
+    from reporter.nudges.run import nudge_jobs
     from reporter.render.scheduled import render_for_schedule
     from reporter.scheduler import run_scheduler
     from reporter.statedb import open_state
@@ -132,7 +148,8 @@ def scheduler_run_command(ctx: click.Context, poll_interval: float,
         # itself knows nothing of alerts
         code = run_scheduler(app.config, poll_interval=poll_interval, state=state,
                              render=partial(render_for_schedule, config=app.config),
-                             extra_jobs=alert_jobs(app.config, state))
+                             extra_jobs=[*alert_jobs(app.config, state),
+                                         *nudge_jobs(app.config, state)])
     ctx.exit(code)
 
 

@@ -31,6 +31,7 @@ from agent.settings import (
 )
 from agent.text import mask_url, one_line
 from reporter.logs import add_secrets
+from reporter.nudges.schedule import is_destination, is_email
 from reporter.yamlfile import describe, read_yaml
 
 # keys whose values are never echoed in an error: a token, password or URL may be the secret
@@ -152,6 +153,37 @@ class MSTeamsSettings(Strict):
     max_retry_after: float = Field(60.0, ge=0, le=3600)
 
 
+class TeamRoute(Strict):
+    """One entry of the ``teams:`` routing table: where a team (a namespace, by default) is told.
+
+    ``email`` addresses, ``slack`` destinations (``#channel``, a channel id, or an address for a
+    DM; written with or without the ``slack:`` prefix) and ``teams`` incoming-webhook URLs.
+    Team digests send here; idle nudges copy a team's owners from their second notice on.
+    """
+
+    email: list[str] = Field(default_factory=list)
+    slack: list[str] = Field(default_factory=list)
+    teams: list[SecretStr] = Field(default_factory=list)
+
+    @field_validator("email", "slack", "teams", mode="before")
+    @classmethod
+    def _listify(cls, v: Any) -> Any:
+        return [v] if isinstance(v, str) else v
+
+    @field_validator("email")
+    @classmethod
+    def _emails(cls, v: list[str]) -> list[str]:
+        for addr in v:
+            if (not re.fullmatch(r"[^@\s]+@[^@\s]+", addr)):
+                raise ValueError(f"{addr!r} is not an email address")
+        return v
+
+    def destinations(self) -> list[str]:
+        """The chat destinations, as ``reporter.channels.parse_destination`` reads them."""
+        return ([s if s.startswith("slack:") else f"slack:{s}" for s in self.slack]
+                + [f"teams:{t.get_secret_value()}" for t in self.teams])
+
+
 class Config(Strict):
     source: SourceSettings = Field(default_factory=SourceSettings)
     state: StateSettings = Field(default_factory=StateSettings)
@@ -169,6 +201,27 @@ class Config(Strict):
     drop_min_share_pct: float = Field(2.0, ge=0, le=100,
                                       description="share of the cluster a dropped namespace holds")
     public_url: str | None = None  # link target for alert generatorURL, if any
+    # issue 14: who a team is (routing table) and how a user is reached (an address book:
+    # user -> email address or chat destination such as "slack:U0123ABCD")
+    teams: dict[str, TeamRoute] = Field(default_factory=dict)
+    users: dict[str, list[str]] = Field(default_factory=dict)
+
+    @field_validator("users", mode="before")
+    @classmethod
+    def _users(cls, v: Any) -> Any:
+        if isinstance(v, dict):
+            return {k: [a] if isinstance(a, str) else a for k, a in v.items()}
+        return v
+
+    @field_validator("users")
+    @classmethod
+    def _user_addresses(cls, v: dict[str, list[str]]) -> dict[str, list[str]]:
+        for user, entries in v.items():
+            for e in entries:
+                if not (is_email(e) or is_destination(e)):
+                    raise ValueError(f"{user}: expected an email address or slack:…, "
+                                     f"slack-webhook:…, teams:… (got {e[:12]!r}…)")
+        return v
 
     def secret_values(self) -> list[str]:
         """Every secret this configuration holds (passwords, API keys, URL passwords), for

@@ -120,7 +120,8 @@ def schedule_jobs(config: "Config", schedules: dict[str, Schedule], state: State
         return run
 
     return [JobSpec(f"schedule:{s.name}", s.trigger(), make_run(s), s.misfire_grace_s,
-                    s.description) for s in schedules.values() if s.enabled]
+                    s.description) for s in schedules.values()
+            if s.enabled and s.kind != "nudge"]  # nudge schedules: reporter.nudges.run.nudge_jobs
 
 
 def _sync_jobs(scheduler: "BaseScheduler", jobs: Sequence[JobSpec]) -> None:

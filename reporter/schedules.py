@@ -37,6 +37,7 @@ from agent.errors import ScheduleError
 from agent.names import suggestions
 from agent.periods import Period, midnight, resolve_now
 from reporter.cron import cron_trigger, latest_fire
+from reporter.nudges.schedule import NudgeSchedule
 from reporter.reports.presets import KINDS
 from reporter.yamlfile import read_yaml
 
@@ -242,14 +243,15 @@ def _field_error(exc: ValidationError) -> str:
     return f"{loc}: {msg}" if loc else msg
 
 
-def load_schedule_file(path: Path) -> Schedule:
+def load_schedule_file(path: Path) -> "Schedule | NudgeSchedule":
     """Read and validate one schedule file; ``ScheduleError`` names the file and the field."""
     data = read_yaml(path, ScheduleError)
     if not isinstance(data, dict):
         raise ScheduleError(f"{path}: expected a mapping of schedule fields at the top level")
     data.setdefault("name", path.stem)
+    model = NudgeSchedule if data.get("kind") == "nudge" else Schedule  # idle nudges
     try:
-        schedule = Schedule.model_validate(data)
+        schedule = model.model_validate(data)
     except ValidationError as exc:
         raise ScheduleError(f"{path}: {_field_error(exc)}") from None
     schedule._source = path
@@ -297,5 +299,5 @@ def get_schedule(name: str, schedules_dir: str | Path | None = None) -> Schedule
 __all__ = [
     "Schedule", "Period", "ScheduleError", "load_schedules", "get_schedule",
     "load_schedule_file", "shipped_schedules_dir", "period_for", "render_subject",
-    "subject_variables",
+    "subject_variables", "NudgeSchedule",
 ]

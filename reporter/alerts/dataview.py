@@ -14,7 +14,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta, timezone
 
 from agent.periods import floor_hour, utc_text
-from agent.sources.base import Source
+from agent.sources.base import PeriodStats, Source
 
 HOUR = timedelta(hours=1)
 
@@ -48,6 +48,18 @@ class DataView:
         if lag > self.stale_after:
             return None, f"data stale (newest hour {utc_text(newest)})"
         return min(floor_hour(self.now), newest + HOUR), None
+
+    def idle_workloads(self, cluster: str, end: datetime, hours: int, min_gpus: float,
+                       max_utilization: float) -> list[PeriodStats]:
+        """The workloads that held ``>= min_gpus`` GPUs at ``< max_utilization`` % in **every
+        one** of the ``hours`` full hours before ``end`` — the one definition of "idle" that the
+        ``idle-gpus`` alert rule and the owner nudges share. One grouped SQL query
+        (``Source.idle_workloads``) sums only the idle rows per workload; a workload qualifies
+        when its idle hour count equals ``hours``."""
+        start = end - timedelta(hours=hours)
+        return [st for st in self.source.idle_workloads(cluster, start, end, min_gpus,
+                                                        max_utilization)
+                if st.rows >= hours]
 
 
 __all__ = ["DataView", "HOUR"]

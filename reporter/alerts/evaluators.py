@@ -103,11 +103,9 @@ def evaluate(rule: AnyRule, view: DataView) -> Evaluation:
 def _idle(rule: IdleGpusRule, view: DataView, cluster: str, end: datetime,
           ev: Evaluation) -> str | None:
     start = end - timedelta(hours=rule.hours)
-    rows = view.source.idle_workloads(cluster, start, end, rule.min_gpus, rule.max_utilization)
+    rows = view.idle_workloads(cluster, end, rule.hours, rule.min_gpus, rule.max_utilization)
     for st in sorted(rows, key=lambda st: (-st.idle_gpu_hours, st.namespace or "", st.name)):
         ns = st.namespace or ""
-        if st.rows < rule.hours:
-            continue
         if rule.scope.namespaces is not None and not rule.scope.namespaces.matches(ns):
             continue
         gpus = st.gpu_hours / st.rows

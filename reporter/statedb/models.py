@@ -212,7 +212,54 @@ catalog_cache = Table(
     Index("ix_catalog_cache_stored_at", "stored_at"),
 )
 
+# Idle nudges (reporter/nudges): per (schedule, user) where the escalation stands, and one row
+# per notice and route. The unique key of ``nudge_notices`` is the claim: a notice's row is
+# inserted (``sending``) before it is sent, so concurrent runs send each (schedule, user,
+# episode, level, route) once. ``episode`` counts the user's idle spells: a user whose workloads
+# stopped idling starts a new one at level 0.
+NUDGE_LEVELS = (0, 1, 2, 3)
+NUDGE_STATUSES = ("sending", "sent", "failed", "no_address", "uncertain")
+
+nudge_state = Table(
+    "nudge_state", metadata,
+    Column("schedule", String(200), primary_key=True),
+    Column("user", String(255), primary_key=True),
+    Column("episode", Integer, nullable=False, default=1),
+    Column("level", Integer, nullable=False, default=0),
+    Column("idle_since", UTCDateTime()),
+    Column("last_notice_at", UTCDateTime()),
+    Column("last_idle_at", UTCDateTime()),
+    Column("reset_at", UTCDateTime()),
+    Column("workloads", _json(), nullable=False, default=list),
+    Column("idle_gpu_hours", Float),
+    Column("updated_at", UTCDateTime(), nullable=False),
+    CheckConstraint("level BETWEEN 0 AND 3", name="ck_nudge_state_level"),
+)
+
+nudge_notices = Table(
+    "nudge_notices", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("run_id", Integer),  # no foreign key: the record of a notice outlives its run's
+    Column("schedule", String(200), nullable=False),
+    Column("user", String(255), nullable=False),
+    Column("episode", Integer, nullable=False),
+    Column("level", Integer, nullable=False),
+    Column("route", String(255), nullable=False),  # "email", "slack:#ml-gpu", "teams:<hash>"
+    Column("channel", String(16), nullable=False),
+    Column("target", Text, nullable=False),  # masked
+    Column("status", String(16), nullable=False),
+    Column("workloads", _json(), nullable=False, default=list),
+    Column("idle_gpu_hours", Float),
+    Column("message_id", String(998)),
+    Column("error", Text),
+    Column("at", UTCDateTime(), nullable=False),
+    UniqueConstraint("schedule", "user", "episode", "level", "route", name="uq_nudge_notices_key"),
+    CheckConstraint(_in("status", NUDGE_STATUSES), name="ck_nudge_notices_status"),
+    Index("ix_nudge_notices_run_id", "run_id"),
+)
+
 __all__ = [
+    "nudge_state", "nudge_notices", "NUDGE_STATUSES",
     "metadata", "runs", "deliveries", "alert_state", "alert_notifications", "scheduler_locks",
     "delivery_claims", "leases", "catalog_cache", "UTCDateTime", "RUN_STATUSES", "RUN_TRIGGERS",
     "DELIVERY_CHANNELS", "SENT_STATUSES", "DELIVERY_STATUSES", "CLAIM_STATUSES", "CLAIM_PHASES",

@@ -1,0 +1,201 @@
+"""``NudgeSchedule``: a schedule file with ``kind: nudge``, validated.
+
+It lives beside ``reporter.schedules.Schedule`` (the digests) and is loaded by the same
+function; the two share what the scheduler and ``scheduler list`` read (``name``, ``enabled``,
+``cron``, ``timezone``, ``period``, ``recipients``, ``trigger()``, ``next_fire()``), so a nudge
+schedule is listed and fired like any other. Its own fields say what "idle" means, how often a
+user is told, who is told next, and who is never told.
+
+Decisions:
+
+* ``hours`` are full hours ending at the data end of each cluster (as the alert rules), so a
+  run at 12:05 judges the hours up to 12:00 even if the 11:00 row is late.
+* ``allow`` patterns are shell globs (``fnmatch``, case-sensitive): ``users`` against the user
+  name, ``workloads`` against ``name``, ``namespace/name`` and ``cluster/namespace/name``.
+* ``escalate_to`` entries are email addresses or chat destinations (``slack:#gpu-platform``,
+  ``teams:https://…``); ``via`` says how the *user* is reached: ``email`` and/or ``slack``
+  (a direct message to the user's email address through the bot token).
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime, timedelta
+from fnmatch import fnmatchcase
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, field_validator, model_validator
+
+from agent.periods import Period, resolve_now
+from reporter.cron import cron_trigger, latest_fire
+
+if TYPE_CHECKING:  # pragma: no cover
+    from apscheduler.triggers.cron import CronTrigger
+
+NAME_RE = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
+_DURATION_RE = re.compile(r"^(?:(\d+)d)?(?:(\d+)h)?(?:(\d+)m)?$")
+EMAIL_RE = re.compile(r"[^@\s<>\"',;]+@[^@\s<>\"',;]+\.[^@\s<>\"',;]+")
+
+
+def is_email(text: str) -> bool:
+    return bool(EMAIL_RE.fullmatch(text))
+
+
+def is_destination(text: str) -> bool:
+    """The forms ``reporter.channels.parse_destination`` reads (checked here without importing
+    the chat channels, so that loading schedules stays light)."""
+    prefix, sep, rest = text.strip().partition(":")
+    prefix, rest = prefix.strip().lower(), rest.strip()
+    if not sep or not rest or prefix not in ("slack", "slack-webhook", "slack_webhook", "teams",
+                                             "msteams"):
+        return False
+    return prefix == "slack" or rest.startswith(("http://", "https://"))
+
+
+def parse_duration(value: Any) -> timedelta:
+    """``30m``, ``6h``, ``1d``, ``1d12h`` (as in alert rule files) -> ``timedelta``."""
+    if isinstance(value, timedelta):
+        return value
+    m = _DURATION_RE.match(str(value).strip().lower())
+    if not m or not any(m.groups()):
+        raise ValueError(f"{value!r} is not a duration (use e.g. 30m, 6h, 1d)")
+    d, h, mi = (int(g or 0) for g in m.groups())
+    return timedelta(days=d, hours=h, minutes=mi)
+
+
+class AllowList(BaseModel):
+    """Users and workloads that are never nudged (glob patterns)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    users: list[str] = Field(default_factory=list)
+    workloads: list[str] = Field(default_factory=list)
+
+    def user(self, user: str) -> bool:
+        return any(fnmatchcase(user, p) for p in self.users)
+
+    def workload(self, cluster: str, namespace: str, name: str) -> bool:
+        keys = (name, f"{namespace}/{name}", f"{cluster}/{namespace}/{name}")
+        return any(fnmatchcase(k, p) for p in self.workloads for k in keys)
+
+
+class NudgeSchedule(BaseModel):
+    """One ``kind: nudge`` schedule file (see the module docstring)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    name: str
+    kind: Literal["nudge"] = "nudge"
+    description: str = ""
+    enabled: bool = True
+    cron: str = "0 * * * *"
+    timezone: str = "UTC"
+    clusters: list[str] = Field(default_factory=list)  # empty = every cluster
+    min_gpus: float = Field(2, gt=0)
+    max_utilization: float = Field(10, gt=0, le=100)
+    hours: int = Field(6, ge=1, le=24 * 14)
+    repeat_after: timedelta = timedelta(hours=24)
+    stale_after: timedelta = timedelta(hours=2)
+    via: list[Literal["email", "slack"]] = Field(default_factory=lambda: ["email"], min_length=1)
+    escalate_to: list[str] = Field(default_factory=list)
+    allow: AllowList = Field(default_factory=AllowList)
+    address_pattern: str | None = None
+    language: Literal["en", "zh"] = "en"
+    misfire_grace_s: int = Field(3600, ge=1)
+
+    _source: Path | None = PrivateAttr(default=None)
+
+    @field_validator("name")
+    @classmethod
+    def _name(cls, v: str) -> str:
+        if len(v) > 52 or not NAME_RE.match(v):
+            raise ValueError("must be lowercase letters, digits and '-', at most 52 characters "
+                             "(it names files and Kubernetes CronJobs)")
+        return v
+
+    @field_validator("timezone")
+    @classmethod
+    def _tz(cls, v: str) -> str:
+        try:
+            ZoneInfo(v)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"unknown time zone {v!r} (use an IANA name such as "
+                             f"'Europe/Berlin' or 'UTC')") from None
+        return v
+
+    @field_validator("repeat_after", "stale_after", mode="before")
+    @classmethod
+    def _duration(cls, v: Any) -> timedelta:
+        return parse_duration(v)
+
+    @field_validator("clusters", "via", "escalate_to", mode="before")
+    @classmethod
+    def _listify(cls, v: Any) -> Any:
+        return [v] if isinstance(v, str) else v
+
+    @field_validator("escalate_to")
+    @classmethod
+    def _destinations(cls, v: list[str]) -> list[str]:
+        for d in v:
+            if not (is_email(d) or is_destination(d)):  # never quote more: it may be a secret
+                raise ValueError(f"{d[:12]!r}...: expected an email address or slack:…, "
+                                 f"slack-webhook:https://…, teams:https://…")
+        return v
+
+    @field_validator("address_pattern")
+    @classmethod
+    def _pattern(cls, v: str | None) -> str | None:
+        if v is not None and (v.count("{user}") != 1 or not is_email(v.replace("{user}", "u"))):
+            raise ValueError("expected an address with one {user}, such as "
+                             "'{user}@example.com'")
+        return v
+
+    @model_validator(mode="after")
+    def _cron(self) -> "NudgeSchedule":
+        try:
+            cron_trigger(self.cron, self.timezone)
+        except ValueError as exc:
+            raise ValueError(f"cron: invalid expression {self.cron!r} ({exc})") from None
+        return self
+
+    # -- what the scheduler and `scheduler list` read of every schedule ---------------------
+    period: Literal["interval"] = "interval"
+
+    @property
+    def recipients(self) -> list[str]:
+        return list(self.escalate_to)
+
+    @property
+    def reports(self) -> list[str]:
+        return []
+
+    @property
+    def source(self) -> Path | None:
+        return self._source
+
+    @property
+    def zone(self) -> ZoneInfo:
+        return ZoneInfo(self.timezone)
+
+    def trigger(self) -> "CronTrigger":
+        return cron_trigger(self.cron, self.timezone)
+
+    def next_fire(self, now: datetime | None = None) -> datetime | None:
+        now = resolve_now(now)
+        t = self.trigger().get_next_fire_time(None, now + timedelta(microseconds=1))
+        return t.astimezone(self.zone) if t else None
+
+    def window(self, now: datetime | None = None) -> Period:
+        """What a run at ``now`` is about, for the run record: the ``hours`` before the latest
+        firing at or before ``now`` (the data end of each cluster decides the real window)."""
+        local = resolve_now(now).astimezone(self.zone)
+        end = latest_fire(self.trigger(), local, inclusive=True) or local
+        end = end.astimezone(self.zone)
+        start = end - timedelta(hours=self.hours)
+        return Period(start, end, f"{start.isoformat()}/{end.isoformat()}", unit=None,
+                      tz=self.timezone, kind="interval")
+
+
+__all__ = ["AllowList", "NudgeSchedule", "is_destination", "is_email"]
