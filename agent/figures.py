@@ -95,11 +95,13 @@ def by_cluster(source: Source, scope: Scope, period: Period) -> list[dict]:
 
 
 def trend(source: Source, scope: Scope, period: Period, metric: str = "utilization") -> dict:
-    series, stats, cov, split = run_concurrently(
-        lambda: source.hourly_series(scope, period.start, period.end),
-        lambda: source.period_stats(scope, period.start, period.end),
-        lambda: coverage(source, scope.cluster, period),
-        lambda: by_cluster(source, scope, period),
+    # coverage rides with the totals and the per-cluster split with the series: as many
+    # threads as before, so a process's heartbeat thread (runner.py) is not crowded out
+    (series, split), (stats, cov) = run_concurrently(
+        lambda: (source.hourly_series(scope, period.start, period.end),
+                 by_cluster(source, scope, period)),
+        lambda: (source.period_stats(scope, period.start, period.end),
+                 coverage(source, scope.cluster, period)),
     )
     key = "allocation_rate" if metric == "allocation" else "avg_utilization"
     days = daily(series, period)
@@ -128,11 +130,9 @@ def trend(source: Source, scope: Scope, period: Period, metric: str = "utilizati
 
 def compare(source: Source, a: tuple[Scope, Period, str], b: tuple[Scope, Period, str]) -> dict:
     """Two (scope, period, label) triples: two periods of one entity or two entities."""
-    sa, sb, ca, cb = run_concurrently(
-        lambda: source.period_stats(a[0], a[1].start, a[1].end),
-        lambda: source.period_stats(b[0], b[1].start, b[1].end),
-        lambda: coverage(source, a[0].cluster, a[1]),
-        lambda: coverage(source, b[0].cluster, b[1]),
+    (sa, ca), (sb, cb) = run_concurrently(
+        lambda: (source.period_stats(a[0], a[1].start, a[1].end), coverage(source, a[0].cluster, a[1])),
+        lambda: (source.period_stats(b[0], b[1].start, b[1].end), coverage(source, b[0].cluster, b[1])),
     )
     out = compare_stats(sa, a[1], a[2], sb, b[1], b[2])
     out["a"]["coverage"], out["b"]["coverage"] = ca, cb
@@ -271,15 +271,16 @@ def drilldown(source: Source, scope: Scope, current: Period, base: Period,
         levels = ["workload"]
     else:
         levels = ["user", "workload"]
-    calls = [lambda: source.period_stats(scope, base.start, base.end),
-             lambda: source.period_stats(scope, current.start, current.end),
-             lambda: coverage(source, scope.cluster, base),
-             lambda: coverage(source, scope.cluster, current)]
+    calls = [lambda: (source.period_stats(scope, base.start, base.end),
+                      coverage(source, scope.cluster, base)),
+             lambda: (source.period_stats(scope, current.start, current.end),
+                      coverage(source, scope.cluster, current))]
     for child in levels:
         calls.append(lambda c=child: children(source, scope, c, base.start, base.end))
         calls.append(lambda c=child: children(source, scope, c, current.start, current.end))
     results = run_concurrently(*calls)
-    before, after = results[0], results[1]
+    (before, cov_before), (after, cov_after) = results[0], results[1]
+    results = [before, after, cov_before, cov_after, *results[2:]]
     figures = compare_stats(before, base, base.label, after, current, current.label)
     out = {
         "before": {**figures["a"], "coverage": results[2]},
