@@ -11,12 +11,11 @@ order the question named them.
 
 from __future__ import annotations
 
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Callable, Iterable, TypeVar
 
-from agent import families
+from agent import families, workers
 from agent.coverage import coverage, no_data
 from agent.periods import Period, iso
 from agent.snapshot import realtime  # noqa: F401 - realtime figures live in agent.snapshot
@@ -29,8 +28,10 @@ def run_concurrently(*calls: Callable[[], T]) -> list[T]:
     """Independent source calls in parallel (I/O-bound: database round trips, HTTP)."""
     if len(calls) == 1:
         return [calls[0]()]
-    with ThreadPoolExecutor(max_workers=min(6, len(calls))) as pool:
-        return [f.result() for f in [pool.submit(c) for c in calls]]
+    out: list = [None] * len(calls)
+    for i, result in workers.run_all(list(calls), 6):
+        out[i] = result
+    return out
 
 
 def pct_change(before: float, after: float) -> float | None:

@@ -8,9 +8,9 @@ gpu-west's cv-team 46 are two rows, not one "cv-team 77"; the totals are labelle
 
 from __future__ import annotations
 
-from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
 
+from agent import workers
 from agent.periods import iso
 from agent.sources.base import Snapshot, Source, merge_snapshots
 
@@ -18,8 +18,10 @@ from agent.sources.base import Snapshot, Source, merge_snapshots
 def realtime(source: Source, cluster: str | None, now: datetime) -> dict:
     names = source.clusters() if cluster is None else []
     if len(names) > 1:  # answers.md §4: each cluster's namespaces are rows of their own
-        with ThreadPoolExecutor(max_workers=min(6, len(names))) as pool:
-            found = list(pool.map(lambda c: source.latest_snapshot(c, now), names))
+        found: list = [None] * len(names)
+        for i, snap in workers.run_all([lambda c=c: source.latest_snapshot(c, now)
+                                        for c in names], 6):
+            found[i] = snap
         snaps = [s for s in found if s is not None]
         merged = merge_snapshots(snaps, None)
         if merged is not None:

@@ -4,13 +4,15 @@
 checkpointer; binding is a shallow copy, so a CLI run, a report's preset questions and an HTTP
 request pay for compilation at most once. One-shot questions use ``memory_saver()``, an
 in-memory checkpointer shared by the process (its threads are removed when their answer is
-given); ``--session`` uses the state database's (``agent.sessions.checkpointer``).
+given); ``--session`` uses the state database's (``agent.sessions.checkpointer``). The runs'
+threads (nodes, stream waiter, checkpoint writes) come from ``agent.workers``' one pool.
 """
 
 from __future__ import annotations
 
 import functools
 
+from agent import workers
 from agent.graph.clarify import clarify
 from agent.graph.execute import execute
 from agent.graph.plan import plan
@@ -58,6 +60,7 @@ def build():
 
 @functools.lru_cache(maxsize=1)
 def _compiled_once():
+    workers.install()  # the runs' node threads come from the process's pool
     return build().compile()
 
 

@@ -1,9 +1,10 @@
 """The ``execute`` node: run the calls of one plan step concurrently, record what they returned.
 
 The calls of a step are independent (``plan``), and each one waits on the data source (SQL,
-HTTP), so they run in a thread pool; results are kept in plan order whatever order they finish
-in. As each call finishes its result goes to the stream (``get_stream_writer``: a ``data``
-event of ``agent.ask.stream``) and to ``data_collected``. When the last step has run,
+HTTP), so they run at once on the process's worker threads (``agent.workers``); results are
+kept in plan order whatever order they finish in. As each call finishes its result goes to
+the stream (``get_stream_writer``: a ``data`` event of ``agent.ask.stream``) and to
+``data_collected``. When the last step has run,
 ``plan.follow_up`` may add one more (a cluster drill-down continues into a namespace); the graph
 comes back here while steps remain.
 
@@ -13,11 +14,12 @@ the caller reports on one line.
 
 from __future__ import annotations
 
-from concurrent.futures import ThreadPoolExecutor, as_completed
+import functools
 
 from langchain_core.runnables import RunnableConfig
 from langgraph.config import get_stream_writer
 
+from agent import workers
 from agent.graph.plan import follow_up
 from agent.graph.state import AgentState, ToolCall, ToolResult, deps_of
 from agent.tools import rows_of, run_tool
@@ -55,17 +57,12 @@ def run_calls(calls: list[ToolCall], source, now, write=None) -> list[ToolResult
     """Every call of one step at once; results in the order of ``calls``. ``write`` (a stream
     writer) gets ``{"tool", "args", "rows", "summary"}`` as each call finishes."""
     out: list[ToolResult | None] = [None] * len(calls)
-    with ThreadPoolExecutor(max_workers=min(MAX_WORKERS, max(1, len(calls))),
-                            thread_name_prefix="gpureport-tool") as pool:
-        futures = {pool.submit(run_tool, c["tool"], c["args"], source, now): i
-                   for i, c in enumerate(calls)}
-        for future in as_completed(futures):
-            i = futures[future]
-            summary, artifact = future.result()
-            call = calls[i]
-            out[i] = {"tool": call["tool"], "args": call["args"], "artifact": artifact,
-                      "summary": summary, "rows": rows_of(artifact)}
-            if write is not None:
-                write({"tool": call["tool"], "args": call["args"], "rows": out[i]["rows"],
-                       "summary": summary})
+    jobs = [functools.partial(run_tool, c["tool"], c["args"], source, now) for c in calls]
+    for i, (summary, artifact) in workers.run_all(jobs, MAX_WORKERS):
+        call = calls[i]
+        out[i] = {"tool": call["tool"], "args": call["args"], "artifact": artifact,
+                  "summary": summary, "rows": rows_of(artifact)}
+        if write is not None:
+            write({"tool": call["tool"], "args": call["args"], "rows": out[i]["rows"],
+                   "summary": summary})
     return [r for r in out if r is not None]

@@ -22,6 +22,7 @@ from typing import Annotated, Any, TypedDict
 
 from langchain_core.messages import AnyMessage
 from langchain_core.runnables import RunnableConfig
+from langgraph.channels.untracked_value import UntrackedValue
 from langgraph.graph.message import add_messages
 
 from agent.answer import Answer, Column, Table
@@ -63,7 +64,10 @@ class AgentState(TypedDict, total=False):
     clarifications: list[dict]  # [{"question", "answer"}] asked back and answered this turn
     plan: list[list[ToolCall]]  # steps; the calls of one step run concurrently
     step: int  # the next step to run
-    results: list[ToolResult]  # in plan order
+    # in plan order; read by ``synthesize`` in the same run, never from a checkpoint: not
+    # checkpointed (the tools' artifacts, hourly series included, were re-serialized into
+    # every checkpoint after ``execute``)
+    results: Annotated[list[ToolResult], UntrackedValue]
     data_collected: list[dict]  # {"tool", "args", "rows"} of every source call
     llm_calls: int
     warnings: list[str]

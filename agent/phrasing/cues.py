@@ -22,12 +22,13 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from agent.lazy_re import lazy
 from agent.phrasing.scan import EN_ONES, EN_TENS
 
 
 # -- clauses, direction words, distances -----------------------------------------------------------
-_CLAUSE_BREAK = re.compile(r"[!?;。！？；，、\n—]|\.(?!\d)|(?<!\d),|,(?!\d{3}(?!\d))"
-                           r"|\b(?:and|but|while|whereas|although|though)\b|而|但|同时", re.I)
+_CLAUSE_BREAK = lazy(r"[!?;。！？；，、\n—]|\.(?!\d)|(?<!\d),|,(?!\d{3}(?!\d))"
+                     r"|\b(?:and|but|while|whereas|although|though)\b|而|但|同时", re.I)
 
 
 def clauses(text: str) -> list[tuple[int, int]]:
@@ -61,11 +62,11 @@ DOWN_EN = ("fell fall falls falling fallen decrease decreased decreases decreasi
            "tumbled slumped slump downturn worsened contracted cut slashed sagged minus").split()
 UP_ZH = "上升 增加 提高 增长 上涨 提升 升高 走高 回升 高出 多出 拉高 飙升 激增 反弹 增 升 涨".split()
 DOWN_ZH = "下降 减少 降低 下滑 回落 下跌 走低 缩减 拉低 拖累 骤降 暴跌 下挫 缩水 减 降 跌".split()
-_DIR_EN = re.compile(r"\b(" + "|".join(sorted(UP_EN + DOWN_EN, key=len, reverse=True)) + r")\b",
-                     re.I)
-_DIR_ZH = re.compile("|".join(sorted(UP_ZH + DOWN_ZH, key=len, reverse=True))
-                     + r"|[高低](?=[了出]?\s*[-+−]?\d)|负(?=\s*[\d零一二三四五六七八九十])")
-_NEGATION = re.compile(r"(?:\b(?:not|never|no)\b|n't|没有|没|未|并未|不)\s*(?:[A-Za-z]+\s+)?$", re.I)
+_DIR_EN = lazy(r"\b(" + "|".join(sorted(UP_EN + DOWN_EN, key=len, reverse=True)) + r")\b",
+               re.I)
+_DIR_ZH = lazy("|".join(sorted(UP_ZH + DOWN_ZH, key=len, reverse=True))
+               + r"|[高低](?=[了出]?\s*[-+−]?\d)|负(?=\s*[\d零一二三四五六七八九十])")
+_NEGATION = lazy(r"(?:\b(?:not|never|no)\b|n't|没有|没|未|并未|不)\s*(?:[A-Za-z]+\s+)?$", re.I)
 
 
 def directions(text: str) -> list[Direction]:
@@ -86,7 +87,7 @@ def directions(text: str) -> list[Direction]:
     return sorted(out, key=lambda d: d.start)
 
 
-_TOKEN = re.compile(r"[A-Za-z]+(?:'[a-z]+)?|\d+(?:[.,]\d+)*|[\u3400-\u9fff\uf900-\ufaff]")
+_TOKEN = lazy(r"[A-Za-z]+(?:'[a-z]+)?|\d+(?:[.,]\d+)*|[\u3400-\u9fff\uf900-\ufaff]")
 
 
 def tokens_between(text: str, a: int, b: int) -> int:
@@ -102,7 +103,7 @@ TO_MARKERS = {"to", "到", "至"}
 CHANGE_MARKERS = {"by", "了", "幅度"}
 HEDGES = {"about", "around", "approximately", "roughly", "nearly", "almost", "just", "only",
           "some", "~", "约", "大约", "近"}
-_WORD_BEFORE = re.compile(r"([A-Za-z]+|达到|大约|幅度|[\u3400-\u9fff~])\s*$")
+_WORD_BEFORE = lazy(r"([A-Za-z]+|达到|大约|幅度|[\u3400-\u9fff~])\s*$")
 
 
 def word_before(text: str, start: int) -> str | None:
@@ -139,22 +140,22 @@ class Candidate:
 
 
 KIND_WORDS_EN = r"namespace|workload|user|cluster|deployment|notebook|job|pod"
-_SHAPED = re.compile(r"(?<![A-Za-z0-9_.-])[a-z0-9]+(?:[-_.][a-z0-9]+)*[-_][a-z0-9]+"
-                     r"(?:[-_.][a-z0-9]+)*(?![A-Za-z0-9_-])")
-_AFTER_KIND_EN = re.compile(r"\b(?i:" + KIND_WORDS_EN + r")\s+([a-z0-9][A-Za-z0-9_.-]*[A-Za-z0-9]"
-                            r"|[a-z0-9])(?![A-Za-z0-9_-])")
-_AFTER_KIND_ZH = re.compile(r"(?:命名空间|任务|用户|集群|工作负载|作业)\s*[“\"'‘「]?"
-                            r"([A-Za-z0-9][A-Za-z0-9_.-]*)")
-_QUOTED = re.compile(r"[\"“「『`‘]([^\"”」』`’\n]{1,120})[\"”」』`’]"
-                     r"|(?<![A-Za-z0-9])'([^'\n]{1,120})'(?![A-Za-z0-9])")
-KIND_WORD = re.compile(r"(?:\b(?i:" + KIND_WORDS_EN + r")|命名空间|任务|用户|集群|工作负载)\s*[“\"'‘「]?$")
+_SHAPED = lazy(r"(?<![A-Za-z0-9_.-])[a-z0-9]+(?:[-_.][a-z0-9]+)*[-_][a-z0-9]+"
+               r"(?:[-_.][a-z0-9]+)*(?![A-Za-z0-9_-])")
+_AFTER_KIND_EN = lazy(r"\b(?i:" + KIND_WORDS_EN + r")\s+([a-z0-9][A-Za-z0-9_.-]*[A-Za-z0-9]"
+                      r"|[a-z0-9])(?![A-Za-z0-9_-])")
+_AFTER_KIND_ZH = lazy(r"(?:命名空间|任务|用户|集群|工作负载|作业)\s*[“\"'‘「]?"
+                      r"([A-Za-z0-9][A-Za-z0-9_.-]*)")
+_QUOTED = lazy(r"[\"“「『`‘]([^\"”」』`’\n]{1,120})[\"”」』`’]"
+               r"|(?<![A-Za-z0-9])'([^'\n]{1,120})'(?![A-Za-z0-9])")
+KIND_WORD = lazy(r"(?:\b(?i:" + KIND_WORDS_EN + r")|命名空间|任务|用户|集群|工作负载)\s*[“\"'‘「]?$")
 # English words that follow a kind word and are not names ("the namespace was", "user growth")
 STOP_AFTER_KIND = set("""a an the this that these those its their his her our of in on at to for
 from by with and or but is was were are be been has had have as than then it which who whose
 what when where while if so also alone only each every all any both either more most less least
 name names level levels count counts utilization usage share totals total data hours gpu gpus
 list lists side view kind kinds type types owner owners group groups""".split())
-PERIOD_WORDS = re.compile(r"(?:last|this|next|past)-(?:week|month|day|\d+[dhw])")
+PERIOD_WORDS = lazy(r"(?:last|this|next|past)-(?:week|month|day|\d+[dhw])")
 # ordinary hyphenated English: a function word or a prefix in it ("week-over-week", "re-run",
 # "under-used"), a number with a unit ("7-day", "top-5"), or one of a few common compounds
 FUNCTION_PARTS = set("""over of to the in on by for and a an per vs up down out off at non re co

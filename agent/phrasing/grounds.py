@@ -27,6 +27,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta, timezone
 from typing import Any, Iterable
 
+from agent.lazy_re import lazy
 from agent.periods import Period, zone
 from agent.phrasing import cues, scan
 from agent.phrasing.words import name as prose_name
@@ -43,7 +44,7 @@ UNIT_KIND = {"%": "pct", "pp": "pp", "gpu_hours": "gpu_hours", "gpus": "gpus",
 UNIT_KINDS = {unit: {kind} for unit, kind in UNIT_KIND.items() if kind} | {
     "duration": {"duration", "gpu_hours"}, None: set()}
 QUESTION_UNITS = {None, "duration", "gpus", "workloads"}  # what a number the user typed grounds
-_ISO = re.compile(r"^(\d{4}-\d{2}-\d{2})[T ](\d{2}:\d{2})")
+_ISO = lazy(r"^(\d{4}-\d{2}-\d{2})[T ](\d{2}:\d{2})")
 
 
 @dataclass(frozen=True)

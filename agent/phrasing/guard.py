@@ -44,6 +44,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from agent.lazy_re import lazy
 from agent.phrasing import cues, scan
 from agent.phrasing.grounds import Evidence, Fact, Grounds, matches
 from agent.phrasing.words import period_words
@@ -53,9 +54,9 @@ __all__ = ["Evidence", "Problem", "Verdict", "check"]
 
 REASONS = ("number", "date", "direction", "entity")  # a verdict's reason: the first of these
 WINDOW_BEFORE, WINDOW_AFTER = 4, 3  # words/numbers/CJK characters between a direction and a number
-_REFERENCE_BEFORE = re.compile(r"(?:\bthan|\bcompared (?:with|to)|\bvs\.?|\bversus|\brelative to"
-                               r"|\bagainst|比|较|相比)\s*(?:the\s+)?$", re.I)
-_REFERENCE_AFTER = re.compile(r"^\S*\s*(?:相比|比较|相较)")
+_REFERENCE_BEFORE = lazy(r"(?:\bthan|\bcompared (?:with|to)|\bvs\.?|\bversus|\brelative to"
+                         r"|\bagainst|比|较|相比)\s*(?:the\s+)?$", re.I)
+_REFERENCE_AFTER = lazy(r"^\S*\s*(?:相比|比较|相较)")
 
 
 @dataclass(frozen=True)

@@ -30,6 +30,8 @@ import re
 import unicodedata
 from dataclasses import dataclass
 
+from agent.lazy_re import lazy
+
 KEEP = set("，。；：！？（）、")
 
 
@@ -74,9 +76,9 @@ class Number:
 
 
 SIGNS = {"-": -1, "−": -1, "–": -1, "+": 1}
-_NUMBER = re.compile(r"\d{1,3}(?:,\d{3})+(?!\d)(?:\.\d+)?|\d+(?:\.\d+)?")
-_SCALE = re.compile(r"\s?(?:(k|K)(?![A-Za-z])|(thousand|million)\b)|(万|亿)")
-_UNITS: list[tuple[str, re.Pattern]] = [(unit, re.compile(r"[\s-]?(?:" + rx + ")", re.I))
+_NUMBER = lazy(r"\d{1,3}(?:,\d{3})+(?!\d)(?:\.\d+)?|\d+(?:\.\d+)?")
+_SCALE = lazy(r"\s?(?:(k|K)(?![A-Za-z])|(thousand|million)\b)|(万|亿)")
+_UNITS: list[tuple[str, re.Pattern]] = [(unit, lazy(r"[\s-]?(?:" + rx + ")", re.I))
                                          for unit, rx in [
     ("%", r"%|percent\b|per cent\b"),
     ("pp", r"pp\b|p\.p\.|percentage[- ]points?\b|points?\b|pts?\b|个?百分点"),
@@ -85,12 +87,12 @@ _UNITS: list[tuple[str, re.Pattern]] = [(unit, re.compile(r"[\s-]?(?:" + rx + ")
     ("workloads", r"workloads?\b|jobs?\b|个?任务|个?工作负载"),
     ("duration", r"days?\b|hours?\b|hrs?\b|weeks?\b|[hd](?![A-Za-z])|天|小时|周"),
 ]]
-UNIT_AFTER = re.compile(r"\s?(?:%|percent\b|pp\b|个?百分点)", re.I)  # a number's unit follows
-_ORDINAL_AFTER = re.compile(r"(?:st|nd|rd|th)(?![A-Za-z])")
-_ORDINAL_BEFORE = re.compile(r"(?:第|#|No\.\s?|\b[Tt]op[\s-]|前)$")
+UNIT_AFTER = lazy(r"\s?(?:%|percent\b|pp\b|个?百分点)", re.I)  # a number's unit follows
+_ORDINAL_AFTER = lazy(r"(?:st|nd|rd|th)(?![A-Za-z])")
+_ORDINAL_BEFORE = lazy(r"(?:第|#|No\.\s?|\b[Tt]op[\s-]|前)$")
 # letters glued to digits that are names of things, not figures
-GLUED_OK = re.compile(r"(?<![A-Za-z])[kK]8s(?![A-Za-z0-9])")
-_LIST_ITEM = re.compile(r"(?:^|\n)[ \t]*$")
+GLUED_OK = lazy(r"(?<![A-Za-z])[kK]8s(?![A-Za-z0-9])")
+_LIST_ITEM = lazy(r"(?:^|\n)[ \t]*$")
 
 
 def numbers(text: str) -> list[Number]:
@@ -154,13 +156,13 @@ EN_TENS = {w: 10 * (i + 2) for i, w in enumerate(
 _EN_SCALES = {"hundred": 100, "thousand": 1000, "million": 10 ** 6}
 _EN_W = "|".join([*EN_TENS, *_EN_SCALES, *sorted(EN_ONES, key=len, reverse=True)])
 _EN_DIGIT_W = "|".join(w for w, v in EN_ONES.items() if v < 10)
-_EN_NUMBER = re.compile(rf"\b(?:{_EN_W})(?:(?:[\s-]+|\s+and\s+)(?:{_EN_W}))*"
-                        rf"(?:\s+point(?:\s+(?:{_EN_DIGIT_W}))+)?\b", re.I)
+_EN_NUMBER = lazy(rf"\b(?:{_EN_W})(?:(?:[\s-]+|\s+and\s+)(?:{_EN_W}))*"
+                  rf"(?:\s+point(?:\s+(?:{_EN_DIGIT_W}))+)?\b", re.I)
 _CN_DIGITS = {"零": 0, "〇": 0, "一": 1, "二": 2, "两": 2, "三": 3, "四": 4, "五": 5, "六": 6,
               "七": 7, "八": 8, "九": 9}
 _CN_UNITS = {"十": 10, "百": 100, "千": 1000, "万": 10 ** 4, "亿": 10 ** 8}
-_CN_NUMBER = re.compile(r"(百分之)?([零〇一二两三四五六七八九十][零〇一二两三四五六七八九十百千万亿]*"
-                        r"(?:点[零〇一二三四五六七八九]+)?)(?![月日号年周时分秒])")
+_CN_NUMBER = lazy(r"(百分之)?([零〇一二两三四五六七八九十][零〇一二两三四五六七八九十百千万亿]*"
+                  r"(?:点[零〇一二三四五六七八九]+)?)(?![月日号年周时分秒])")
 MEASURES = {"%", "pp", "gpu_hours", "gpus"}
 
 
@@ -252,22 +254,22 @@ _WD = (r"(?:(?P<wd>" + "|".join(sorted((w.capitalize() for w in WEEKDAYS), key=l
 _YEAR = r"(?:,?\s+(?P<year>(?:19|20)\d{2})(?!\d))?"
 _RANGE = r"(?:\s?[–-]\s?(?P<d2>\d{1,2}))?"
 _MOMENTS: list[tuple[str, re.Pattern]] = [
-    ("iso", re.compile(r"(?<!\d)(?P<year>\d{4})[-/](?P<month>\d{1,2})[-/](?P<day>\d{1,2})(?!\d)"
-                       r"(?:[T ](?P<hour>\d{1,2}):(?P<minute>\d{2})(?::\d{2}(?:\.\d+)?)?)?"
-                       r"(?:Z|[+-]\d{2}:?\d{2}|\s?UTC)?")),
-    ("en_dm", re.compile(_WD + r"(?<!\d)(?P<day>\d{1,2})" + _RANGE + r"(?:st|nd|rd|th)?\s+" + _MON
-                         + _YEAR)),
-    ("en_md", re.compile(_WD + _MON + r"\s+(?P<day>\d{1,2})(?!\d)" + _RANGE
-                         + r"(?:st|nd|rd|th)?" + _YEAR)),
-    ("zh_date", re.compile(r"(?:(?P<year>\d{4})年)?(?P<month>\d{1,2})月(?P<day>\d{1,2})[日号]"
-                           r"(?:\s?[–\-至到~]\s?(?P<d2>\d{1,2})[日号])?"
-                           r"(?:\s*[（(]?(?:星期|周)(?P<zwd>[一二三四五六日天])[）)]?)?")),
-    ("zh_month", re.compile(r"(?:(?P<year>\d{4})年)?(?P<month>\d{1,2})月(?!\d)")),
-    ("zh_year", re.compile(r"(?P<year>\d{4})年")),
-    ("week", re.compile(r"(?:(?P<year>\d{4})-?)?(?<![A-Za-z])W(?P<week>\d{1,2})(?!\d)"
-                        r"|\b[Ww]eek\s+(?P<week2>\d{1,2})(?!\d)|第(?P<week3>\d{1,2})周")),
-    ("time", re.compile(r"(?<![\d:.])(?P<hour>\d{1,2}):(?P<minute>\d{2})(?::\d{2})?(?![\d:])"
-                        r"(?:\s?(?:UTC|Z)\b)?")),
+    ("iso", lazy(r"(?<!\d)(?P<year>\d{4})[-/](?P<month>\d{1,2})[-/](?P<day>\d{1,2})(?!\d)"
+                 r"(?:[T ](?P<hour>\d{1,2}):(?P<minute>\d{2})(?::\d{2}(?:\.\d+)?)?)?"
+                 r"(?:Z|[+-]\d{2}:?\d{2}|\s?UTC)?")),
+    ("en_dm", lazy(_WD + r"(?<!\d)(?P<day>\d{1,2})" + _RANGE + r"(?:st|nd|rd|th)?\s+" + _MON
+                   + _YEAR)),
+    ("en_md", lazy(_WD + _MON + r"\s+(?P<day>\d{1,2})(?!\d)" + _RANGE
+                   + r"(?:st|nd|rd|th)?" + _YEAR)),
+    ("zh_date", lazy(r"(?:(?P<year>\d{4})年)?(?P<month>\d{1,2})月(?P<day>\d{1,2})[日号]"
+                     r"(?:\s?[–\-至到~]\s?(?P<d2>\d{1,2})[日号])?"
+                     r"(?:\s*[（(]?(?:星期|周)(?P<zwd>[一二三四五六日天])[）)]?)?")),
+    ("zh_month", lazy(r"(?:(?P<year>\d{4})年)?(?P<month>\d{1,2})月(?!\d)")),
+    ("zh_year", lazy(r"(?P<year>\d{4})年")),
+    ("week", lazy(r"(?:(?P<year>\d{4})-?)?(?<![A-Za-z])W(?P<week>\d{1,2})(?!\d)"
+                  r"|\b[Ww]eek\s+(?P<week2>\d{1,2})(?!\d)|第(?P<week3>\d{1,2})周")),
+    ("time", lazy(r"(?<![\d:.])(?P<hour>\d{1,2}):(?P<minute>\d{2})(?::\d{2})?(?![\d:])"
+                  r"(?:\s?(?:UTC|Z)\b)?")),
 ]
 
 

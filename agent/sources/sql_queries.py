@@ -90,13 +90,20 @@ def distinct_values(column, table, clusters: Sequence[str], start, end, *conds) 
         for i, c in enumerate(clusters)])
 
 
-def user_join(user_annotation: str):
+def user_join(user_annotation: str, namespace: str | None = None):
     """(user expression, FROM clause) — the user chain of ``base.py`` over workload rows:
-    the row's annotation, its ``owner_name``, the top-level ``gpu_workload``'s annotation."""
+    the row's annotation, its ``owner_name``, the top-level ``gpu_workload``'s annotation.
+
+    ``namespace``: the rows are of this namespace only (the caller's condition), so the
+    top-level workloads are looked up in it only — the databases do not push the join's
+    condition into the grouped subquery, which otherwise reads every workload ever seen."""
     w, gw = s.workload_hourly, s.gpu_workload
+    top_conds = [func.coalesce(gw.c.parent_uid, "") == ""]
+    if namespace is not None:
+        top_conds.append(gw.c.namespace == namespace)
     top = (select(gw.c.namespace.label("ns"), gw.c.name.label("nm"),
                   func.max(gw.c.annotations[user_annotation].as_string()).label("u"))
-           .where(func.coalesce(gw.c.parent_uid, "") == "")
+           .where(*top_conds)
            .group_by(gw.c.namespace, gw.c.name)
            .subquery("top_user"))
     user = func.coalesce(
@@ -111,7 +118,7 @@ def user_join(user_annotation: str):
 
 def users_of_workloads(user_annotation: str, cf, start, end, namespace: str | None) -> Select:
     w = s.workload_hourly
-    user, joined = user_join(user_annotation)
+    user, joined = user_join(user_annotation, namespace)
     conds = where(w, cf, start, end)
     if namespace is not None:
         conds.append(w.c.namespace == namespace)
@@ -121,7 +128,7 @@ def users_of_workloads(user_annotation: str, cf, start, end, namespace: str | No
 def workload_list(user_annotation: str, cf, start, end, namespace: str | None,
                   user: str | None, workload: str | None = None) -> Select:
     w = s.workload_hourly
-    user_col, joined = user_join(user_annotation)
+    user_col, joined = user_join(user_annotation, namespace)
     conds = where(w, cf, start, end)
     if namespace is not None:
         conds.append(w.c.namespace == namespace)
@@ -174,7 +181,7 @@ def scope_rows(scope: Scope, user_annotation: str, cf, start, end):
         conds.append(w.c.namespace == scope.namespace)
     joined = None
     if scope.user is not None:
-        user, joined = user_join(user_annotation)
+        user, joined = user_join(user_annotation, scope.namespace)
         conds.append(user == scope.user)
     if scope.kind == "workload":
         conds.append(w.c.workload_name == scope.workload)
@@ -213,7 +220,7 @@ def label_children(dimension_type: str, key: str, cf, start, end) -> Select:
 def workload_children(scope: Scope, child: str, user_annotation: str, cf, start, end) -> Select:
     """Users (with their distinct workload count) or workloads of a workload-row scope."""
     w = s.workload_hourly
-    user, joined = user_join(user_annotation)
+    user, joined = user_join(user_annotation, scope.namespace)
     conds = where(w, cf, start, end)
     if scope.namespace is not None:
         conds.append(w.c.namespace == scope.namespace)

@@ -1,0 +1,145 @@
+"""What keeps a question cheap: one pool of worker threads per process (``agent.workers``),
+patterns compiled on first use (``agent.lazy_re``), the user lookup kept to the scope's
+namespace (``agent.sources.sql_queries.user_join``), and tool results left out of checkpoints."""
+
+from __future__ import annotations
+
+import re
+import threading
+import time
+
+import pytest
+from langgraph.checkpoint.memory import InMemorySaver
+from sqlalchemy import create_engine, select
+
+from agent import workers
+from agent.ask import AgentDeps, ask
+from agent.graph.build import compiled, memory_saver
+from agent.graph.state import serializer
+from agent.lazy_re import LazyPattern, lazy
+from agent.settings import SourceSettings
+from agent.sources import make_source, sql_queries as q
+from agent.sources.base import Scope
+from tests.conftest import NOW
+
+
+@pytest.fixture
+def deps(demo_db):
+    source = make_source(SourceSettings(database_url=demo_db))
+    yield AgentDeps(source, NOW)
+    source.close()
+
+
+# -- agent.workers ----------------------------------------------------------------------------
+def test_run_all_yields_every_result_with_its_index_and_keeps_to_the_limit():
+    running, peak, lock = 0, 0, threading.Lock()
+
+    def call(i: int):
+        def run():
+            nonlocal running, peak
+            with lock:
+                running += 1
+                peak = max(peak, running)
+            time.sleep(0.02)
+            with lock:
+                running -= 1
+            return i * i
+        return run
+
+    got = dict(workers.run_all([call(i) for i in range(7)], limit=3))
+    assert got == {i: i * i for i in range(7)}
+    assert peak <= 3
+
+
+def test_run_all_raises_the_first_failure_and_starts_nothing_after_it():
+    started: list[int] = []
+
+    def call(i: int):
+        def run():
+            started.append(i)
+            if i == 0:
+                raise ValueError("source went away")
+            time.sleep(0.05)
+            return i
+        return run
+
+    with pytest.raises(ValueError, match="source went away"):
+        list(workers.run_all([call(i) for i in range(6)], limit=2))
+    assert sorted(started) == [0, 1]  # the two first; the other four never ran
+
+
+def test_a_single_call_runs_on_the_callers_thread():
+    assert list(workers.run_all([threading.current_thread], limit=4)) == \
+        [(0, threading.current_thread())]
+
+
+def test_questions_reuse_the_process_threads_instead_of_starting_new_ones(deps):
+    compiled(memory_saver())  # LangGraph's runs now take their threads from the pool
+    ask("Why is ml-team's utilization lower this week than last week?", deps, use_llm=False)
+    started = 0
+    original = threading.Thread.start
+
+    def counting_start(self, *args, **kwargs):
+        nonlocal started
+        started += 1
+        return original(self, *args, **kwargs)
+
+    threading.Thread.start = counting_start
+    try:
+        for _ in range(3):
+            answer = ask("Why is ml-team's utilization lower this week than last week?", deps,
+                         use_llm=False)
+            assert answer.intent == "drilldown" and "ml-team" in answer.headline
+    finally:
+        threading.Thread.start = original
+    # a pool per run started ~8 threads per question (nodes, stream waiter, tool calls,
+    # source fan-out); the shared pool's threads are already there
+    assert started <= 2
+
+
+# -- agent.lazy_re ----------------------------------------------------------------------------
+def test_a_lazy_pattern_compiles_on_first_use_and_then_behaves_as_the_pattern():
+    p = lazy(r"(\d+)\s?(pp|%)", re.I)
+    assert isinstance(p, LazyPattern) and p._compiled is None
+    assert p.search("fell by 12 PP").groups() == ("12", "PP")
+    assert p._compiled is not None
+    assert [m.group(1) for m in p.finditer("3% and 4 pp")] == ["3", "4"]
+    assert p.pattern == r"(\d+)\s?(pp|%)" and p.flags & re.I
+    assert p.sub("N", "up 5%") == "up N"
+
+
+# -- the user lookup ----------------------------------------------------------------------------
+def test_users_and_workloads_of_a_namespace_are_the_same_with_the_lookup_kept_to_it(demo_db):
+    """``user_join(…, namespace)`` reads only that namespace's top-level workloads; the rows
+    it gives are exactly those of the lookup over every workload."""
+    start, end = NOW.replace(day=9, hour=0), NOW
+    w = q.s.workload_hourly
+    engine = create_engine(demo_db)
+    try:
+        with engine.connect() as conn:
+            for namespace in ("ml-team", "cv-team", "inference"):
+                conds = q.where(w, "gpu-east", start, end, w.c.namespace == namespace)
+                rows = {}
+                for kept in (None, namespace):
+                    user, joined = q.user_join("primus-safe.user.name", kept)
+                    stmt = (select(w.c.workload_name, user.label("u")).select_from(joined)
+                            .where(*conds).group_by(w.c.workload_name, user))
+                    rows[kept] = sorted(conn.execute(stmt).all())
+                assert rows[namespace] == rows[None] and rows[None]
+                children = q.workload_children(Scope(kind="namespace", cluster="gpu-east",
+                                                     namespace=namespace),
+                                               "user", "primus-safe.user.name", "gpu-east",
+                                               start, end)
+                assert "gpu_workload.namespace = " in str(children)
+    finally:
+        engine.dispose()
+
+
+# -- checkpoints --------------------------------------------------------------------------------
+def test_a_saved_turn_keeps_its_answer_but_not_the_tools_raw_results(deps):
+    saver = InMemorySaver(serde=serializer())  # this test's own conversation store
+    answer = ask("What is the GPU utilization trend over the last 7 days?", deps,
+                 session="perf-results", checkpointer=saver, use_llm=False)
+    values = compiled(saver).get_state({"configurable": {"thread_id": "perf-results"}}).values
+    assert values["answer"].headline == answer.headline
+    assert values["data_collected"] and "results" not in values
