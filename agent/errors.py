@@ -82,6 +82,11 @@ class NotFound(SourceError):
         super().__init__(f"unknown {kind} '{name}'{hint}")
 
 
+class UnknownName(GpureportError):
+    """A name in a question that matches no real name, nor closely (answers.md §1): one line
+    naming the word and a few real names of that kind; never an answer over all clusters."""
+
+
 class PrometheusError(SourceError):
     """Prometheus could not be reached or refused a query."""
 

@@ -30,6 +30,11 @@ from zoneinfo import ZoneInfo
 from agent.errors import PeriodError
 
 
+class NotStarted(PeriodError):
+    """A current period that is still empty at ``now`` ("this week" at Monday 00:00): asked
+    back, not refused."""
+
+
 @dataclass(frozen=True)
 class Period:
     """A half-open span ``[start, end)`` of aware datetimes and how people call it.
@@ -181,7 +186,7 @@ def _num(n: float) -> str:
 def today(now: datetime, tz: tzinfo | None = None) -> Period:
     start = midnight(_local(now, tz).date(), tz)
     if start >= now:
-        raise PeriodError("'today' has not started yet at --now")
+        raise NotStarted("'today' has not started yet at --now")
     return Period(start, now, "today", unit="day", to_now=True)
 
 
@@ -193,7 +198,7 @@ def yesterday(now: datetime, tz: tzinfo | None = None) -> Period:
 def this_week(now: datetime, tz: tzinfo | None = None) -> Period:
     start = week_start(now, tz)
     if start >= now:
-        raise PeriodError("'this week' has not started yet at --now (it is Monday 00:00)")
+        raise NotStarted("'this week' has not started yet at --now (it is Monday 00:00)")
     return Period(start, now, "this week", unit="week", to_now=True)
 
 
@@ -208,7 +213,7 @@ def last_week(now: datetime, tz: tzinfo | None = None, weeks_back: int = 1) -> P
 def this_month(now: datetime, tz: tzinfo | None = None) -> Period:
     start = midnight(month_start(_local(now, tz).date()), tz)
     if start >= now:
-        raise PeriodError("'this month' has not started yet at --now")
+        raise NotStarted("'this month' has not started yet at --now")
     return Period(start, now, "this month", unit="month", to_now=True)
 
 
@@ -216,6 +221,111 @@ def last_month(now: datetime, tz: tzinfo | None = None) -> Period:
     d = _local(now, tz).date()
     return Period(midnight(prev_month_start(d), tz), midnight(month_start(d), tz),
                   "last month", unit="month")
+
+
+# -- calendar months, quarters, years, days (a period that holds now ends at now) ------------
+MONTH_NAMES = ("January", "February", "March", "April", "May", "June", "July", "August",
+               "September", "October", "November", "December")
+
+
+def _calendar(start_day: date, end_day: date, label: str, unit: str, now: datetime,
+              tz: tzinfo | None) -> Period:
+    """[start_day, end_day) in ``tz``, cut at ``now`` when it holds now; in the future -> error."""
+    start, end = midnight(start_day, tz), midnight(end_day, tz)
+    if start >= now:
+        raise PeriodError(f"{label} is in the future: there is no data for it yet")
+    if end > now:
+        return Period(start, now, label, unit=unit, to_now=True)
+    return Period(start, end, label, unit=unit)
+
+
+def add_months(d: date, n: int) -> date:
+    """The first of the month ``n`` months after (before, when negative) ``d``'s month."""
+    k = d.year * 12 + d.month - 1 + n
+    return date(k // 12, k % 12 + 1, 1)
+
+
+def month(year: int, number: int, now: datetime, tz: tzinfo | None = None) -> Period:
+    """A calendar month ("October 2026"), cut at now when it is the current one."""
+    if not 1 <= number <= 12:
+        raise PeriodError(f"there is no month {number}")
+    first = date(year, number, 1)
+    return _calendar(first, add_months(first, 1), f"{MONTH_NAMES[number - 1]} {year}", "month",
+                     now, tz)
+
+
+def quarter(year: int, number: int, now: datetime, tz: tzinfo | None = None) -> Period:
+    """A calendar quarter ("2026-Q4")."""
+    if not 1 <= number <= 4:
+        raise PeriodError(f"there is no quarter Q{number}")
+    first = date(year, 3 * number - 2, 1)
+    return _calendar(first, add_months(first, 3), f"{year}-Q{number}", "quarter", now, tz)
+
+
+def year_period(year: int, now: datetime, tz: tzinfo | None = None) -> Period:
+    """A calendar year ("2026")."""
+    return _calendar(date(year, 1, 1), date(year + 1, 1, 1), str(year), "year", now, tz)
+
+
+def this_quarter(now: datetime, tz: tzinfo | None = None) -> Period:
+    d = _local(now, tz).date()
+    return quarter(d.year, (d.month - 1) // 3 + 1, now, tz).relabel("this quarter")
+
+
+def last_quarter(now: datetime, tz: tzinfo | None = None) -> Period:
+    d = add_months(_local(now, tz).date(), -3)
+    return quarter(d.year, (d.month - 1) // 3 + 1, now, tz).relabel("last quarter")
+
+
+def this_year(now: datetime, tz: tzinfo | None = None) -> Period:
+    return year_period(_local(now, tz).year, now, tz).relabel("this year")
+
+
+def last_year(now: datetime, tz: tzinfo | None = None) -> Period:
+    return year_period(_local(now, tz).year - 1, now, tz).relabel("last year")
+
+
+def recent_month(number: int, now: datetime, tz: tzinfo | None = None) -> Period:
+    """A month named without a year ("in August", "8月"): the latest one that has begun."""
+    d = _local(now, tz).date()
+    return month(d.year if number <= d.month else d.year - 1, number, now, tz)
+
+
+def recent_quarter(number: int, now: datetime, tz: tzinfo | None = None) -> Period:
+    """A quarter named without a year ("Q3"): the latest one that has begun."""
+    d = _local(now, tz).date()
+    current = (d.month - 1) // 3 + 1
+    return quarter(d.year if number <= current else d.year - 1, number, now, tz)
+
+
+def day_of(year: int | None, number: int, day: int, now: datetime, tz: tzinfo | None = None) -> date:
+    """A day written as month + day, the year optional (then the latest such day up to now)."""
+    local = _local(now, tz).date()
+    try:
+        if year is not None:
+            return date(year, number, day)
+        d = date(local.year, number, day)
+        return d if d <= local else date(local.year - 1, number, day)
+    except ValueError:
+        raise PeriodError(f"{MONTH_NAMES[number - 1] if 1 <= number <= 12 else number} {day}"
+                          " is not a date") from None
+
+
+def days(first: date, last: date, now: datetime, tz: tzinfo | None = None) -> Period:
+    """The days ``first`` to ``last``, both included ("between Nov 3 and Nov 7")."""
+    if last < first:
+        raise PeriodError(f"{first} .. {last} is reversed: the end comes before the start")
+    label = first.isoformat() if first == last else f"{first.isoformat()} – {last.isoformat()}"
+    return _calendar(first, last + timedelta(days=1), label, "day" if first == last else None,
+                     now, tz)
+
+
+def since_day(first: date, now: datetime, tz: tzinfo | None = None) -> Period:
+    """From 00:00 of ``first`` to now ("since Nov 10")."""
+    start = midnight(first, tz)
+    if start >= now:
+        raise PeriodError(f"since {first.isoformat()}: that day has not begun yet")
+    return Period(start, now, f"since {first.isoformat()}", to_now=True)
 
 
 def iso_week(year: int, week: int, tz: tzinfo | None = None) -> Period:
@@ -254,6 +364,13 @@ def baseline(period: Period, tz: tzinfo | None = None) -> Period:
             end = min(end, period.start)
             return Period(prev, end, "same span last month", unit="month")
         return Period(prev, period.start, "the month before", unit="month")
+    if period.unit in ("quarter", "year"):
+        months = 3 if period.unit == "quarter" else 12
+        prev = midnight(add_months(_local(period.start, tz).date(), -months), tz)
+        if period.to_now:
+            end = min(prev + (period.end - period.start), period.start)
+            return Period(prev, end, f"same span last {period.unit}", unit=period.unit)
+        return Period(prev, period.start, f"the {period.unit} before", unit=period.unit)
     if period.unit == "week":
         return Period(period.start - timedelta(weeks=1), period.start, "the week before",
                       unit="week")
@@ -281,8 +398,18 @@ def parse_period(value: str, now: datetime, tz: tzinfo | str | None = None) -> P
         "this-month": this_month, "this month": this_month,
         "last-month": last_month, "last month": last_month,
     }
+    simple.update({"this-quarter": this_quarter, "last-quarter": last_quarter,
+                   "this-year": this_year, "last-year": last_year})
     if v in simple:
         return simple[v](now, tz)
+    m = re.fullmatch(r"(\d{4})-(\d{2})", v)
+    if m:
+        return month(int(m.group(1)), int(m.group(2)), now, tz)
+    m = re.fullmatch(r"(\d{4})-?q([1-4])", v)
+    if m:
+        return quarter(int(m.group(1)), int(m.group(2)), now, tz)
+    if re.fullmatch(r"\d{4}", v):
+        return year_period(int(v), now, tz)
     m = re.fullmatch(r"(\d{4})-?w(\d{1,2})", v)
     if m:
         return iso_week(int(m.group(1)), int(m.group(2)), tz)
@@ -303,7 +430,8 @@ def parse_period(value: str, now: datetime, tz: tzinfo | str | None = None) -> P
         return Period(start, start + timedelta(days=1), v, unit="day")
     raise PeriodError(
         f"unknown period '{value}': use today, yesterday, this-week, last-week, this-month, "
-        "last-month, last-7d, YYYY-Www or START..END")
+        "last-month, this-quarter, last-quarter, this-year, last-year, last-7d, YYYY-Www, "
+        "YYYY-MM, YYYY-Qn, YYYY or START..END")
 
 
 # -- periods as people read them (titles, file names, email subjects) -------------------------

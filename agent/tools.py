@@ -1,5 +1,6 @@
 """The agent's tools: the seed's seven, plus comparison, drill-down, ranking, the week-over-week
-children table and data freshness — a plain registry, read top to bottom.
+children table, data freshness, workload history (the seed's ``analyze_workload_history``
+filters: kind, status, sort, limit) and idle GPUs — a plain registry, read top to bottom.
 
 ``TOOLS`` lists every tool once (``@tool(name, description, ArgsModel)`` appends it): a name, a
 description, a Pydantic model of its arguments and a function ``(args, source, now) ->
@@ -24,7 +25,7 @@ from pydantic import BaseModel, Field
 from agent import anomaly_scan, figures
 from agent.anomalies import DEFAULT_K, DEFAULT_MIN_HOURS
 from agent.periods import Period, parse_now
-from agent.sources.base import Scope, Source
+from agent.sources.base import HistoryFilter, Scope, Source
 
 
 class ScopeArgs(BaseModel):
@@ -59,6 +60,23 @@ class TrendArgs(BaseModel):
     scope: ScopeArgs = Field(default_factory=ScopeArgs)
     period: PeriodArgs
     metric: Literal["utilization", "allocation"] = "utilization"
+    granularity: Literal["hour", "day"] | None = Field(
+        None, description="series step; default: day for periods of 28 days or more, else hour")
+
+
+class HistoryArgs(BaseModel):
+    """The seed's ``analyze_workload_history`` filters (kind, status, sort, limit), plus how the
+    period applies (``HistoryFilter``)."""
+
+    cluster: str | None = None
+    namespace: str | None = None
+    user: str | None = None
+    kind: str | None = Field(None, description="PyTorchJob, Job, Notebook, Deployment, ...")
+    status: Literal["Running", "Pending", "Done", "Failed"] | None = None
+    window: Literal["ran", "ended", "started", "now"] = "ran"
+    sort: Literal["duration", "gpu_hours"] | None = None
+    limit: int = Field(20, ge=1, le=100)
+    period: PeriodArgs | None = None
 
 
 class WorkloadHistoryArgs(BaseModel):
@@ -180,7 +198,13 @@ def tool(name: str, description: str, args: type[BaseModel]):
 @tool("query_gpu_usage_trend", "Hourly utilization/allocation series and period figures for a "
       "cluster, namespace, user, label or workload.", TrendArgs)
 def trend(a: TrendArgs, source: Source, now: datetime) -> dict:
-    return figures.trend(source, a.scope.scope(), a.period.period(), a.metric)
+    p = a.period.period()
+    out = figures.trend(source, a.scope.scope(), p, a.metric)
+    step = a.granularity or ("day" if p.hours >= 28 * 24 else "hour")
+    if step == "day":  # one point per UTC day, summed in SQL (issue 12 item 6)
+        out["series"] = [d.as_dict() for d in source.daily_series(a.scope.scope(), p.start, p.end)]
+    out["granularity"] = step
+    return out
 
 
 @tool("analyze_workload_history", "History of one workload: hourly series, GPU-hours, "
@@ -266,6 +290,33 @@ def freshness(a: FreshnessArgs, source: Source, now: datetime) -> dict:
 def ranking(a: RankingArgs, source: Source, now: datetime) -> dict:
     return figures.ranking(source, a.scope.scope(), a.entity, a.period.period(), a.by, a.limit,
                            a.label_key)
+
+
+@tool("list_workload_history", "Top-level workloads by kind, status, namespace and user: which "
+      "failed, are pending or still running, how many ran, the longest or biggest.", HistoryArgs)
+def history(a: HistoryArgs, source: Source, now: datetime) -> dict:
+    f = HistoryFilter(cluster=a.cluster, namespace=a.namespace, user=a.user, kind=a.kind,
+                      status=a.status, window=a.window, sort=a.sort, limit=a.limit)
+    p = a.period.period() if a.period is not None and a.window != "now" else None
+    count, runs = source.workload_history(f, p.start if p else None, p.end if p else now, now)
+    return {"count": count, "workloads": [r.as_dict() for r in runs],
+            # the total only when every matching workload is listed
+            "gpu_hours": sum(r.gpu_hours for r in runs) if count == len(runs) else None,
+            "kind": a.kind, "status": a.status,
+            "window": a.window, "sort": a.sort, "limit": a.limit}
+
+
+@tool("find_idle_gpus", "Idle GPUs: the allocated workloads doing little, by idle GPU-hours, the "
+      "scope's idle GPU-hours, and how many GPUs are free right now.", RankingArgs)
+def idle_gpus(a: RankingArgs, source: Source, now: datetime) -> dict:
+    scope, p = a.scope.scope(), a.period.period()
+    ranked, snap, stats = figures.run_concurrently(
+        lambda: figures.ranking(source, scope, "workload", p, "idle", a.limit),
+        lambda: figures.realtime(source, scope.cluster, now),
+        lambda: source.period_stats(scope, p.start, p.end))
+    return {**ranked, "free_gpus": snap.get("idle_gpus"), "total_gpus": snap.get("total_gpus"),
+            "snapshot_time": snap.get("time"), "snapshot_cluster": scope.cluster, "gpu_hours": stats.gpu_hours,
+            "idle_gpu_hours": stats.idle_gpu_hours, "avg_utilization": stats.avg_utilization}
 
 
 @tool("find_anomalies", "Hours that leave their usual weekly pattern (same hour of the week, "

@@ -23,6 +23,7 @@ import unicodedata
 import click
 
 from agent.answer import Answer, Table
+from agent.errors import UsageError
 from agent.phrasing import cell, p1
 from agent.text import printable
 from reporter.cli import EXIT_CLARIFY, Command
@@ -129,6 +130,9 @@ def ask(app, question: str, cluster, session, lang, as_json, no_llm, interactive
     if question == "-":
         question = sys.stdin.read()
     question = question[:MAX_QUESTION]
+    if not question.strip() and not session:
+        raise UsageError('the question is empty: ask something about GPU usage, e.g. '
+                         'gpureport ask "gpu-east utilization last week" (问题为空)')
     cfg = app.config
     interactive = (sys.stdin.isatty() and sys.stdout.isatty()) if interactive is None else interactive
     if as_json:

@@ -116,7 +116,8 @@ def test_the_tool_registry_is_a_plain_list():
     assert names[:7] == ["query_gpu_usage_trend", "analyze_workload_history", "get_latest_snapshot",
                          "get_workload_metadata", "get_available_clusters",
                          "get_available_namespaces", "get_available_dimension_keys"]
-    assert len(set(names)) == len(names) and {"compare_children", "get_data_freshness"} <= set(names)
+    assert len(set(names)) == len(names) and {"compare_children", "get_data_freshness",
+                                              "list_workload_history", "find_idle_gpus"} <= set(names)
 
 
 # -- the calls of one step run concurrently ------------------------------------------------------------
@@ -365,10 +366,10 @@ def test_compare_with_breakdown_and_freshness_presets_have_tables(deps):
 
 
 def test_trend_and_plain_compare_have_no_table_but_details_and_notes(deps):
-    a = ask("What is the GPU utilization trend over the last 7 days?", deps)
+    a = ask("What is the GPU utilization trend over the last 7 days across all clusters?", deps)
     assert a.tables == [] and len(a.insights) == 2
     assert a.headline.startswith("All clusters averaged") and a.notes == []  # said up front
-    u = ask("What is the GPU utilization trend of user user_a over the last 7 days?", deps)
+    u = ask("What is the GPU utilization trend of user user_a over the last 7 days in total?", deps)
     assert u.entities["cluster"] is None and u.notes == ["Figures cover all clusters."]
     c = ask("Compare GPU usage between ml-team and cv-team", deps, cluster="gpu-east")
     assert c.tables == [] and c.insights[0].startswith("GPU-hours:") and c.notes == []

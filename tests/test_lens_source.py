@@ -800,7 +800,7 @@ def test_requests_per_question_kind_with_a_warm_name_cache(demo_db):
     with serve_lens(demo_db) as server:
         for question in ("how many GPUs are in use right now on gpu-east",
                          "how many GPUs are in use right now in all clusters",
-                         "What is the GPU utilization trend over the last 7 days?",
+                         "What is the GPU utilization trend over the last 7 days in total?",
                          "what namespaces are there"):
             ask_over_lens(server, question, PROCESS_CACHE)  # fills the cache (cold)
         answer, counts = ask_over_lens(server, "how many GPUs are in use right now on gpu-east",
@@ -810,7 +810,7 @@ def test_requests_per_question_kind_with_a_warm_name_cache(demo_db):
                                                "clusters", PROCESS_CACHE)
         assert answer.figures["total_gpus"] > 0 and counts == {"/gpu-aggregation/snapshots": 3}
         answer, counts = ask_over_lens(server, "What is the GPU utilization trend over the last "
-                                               "7 days?", PROCESS_CACHE)
+                                               "7 days in total?", PROCESS_CACHE)
         assert answer.intent == "trend" and "/workloads" not in counts
         assert set(counts) == {"/gpu-aggregation/cluster/hourly-stats",
                                "/gpu-aggregation/workloads/hourly-stats"}

@@ -199,7 +199,7 @@ def test_a_namespace_named_97_grounds_no_97(llm, demo_copy, monkeypatch):
             con.execute(f"UPDATE {table} SET namespace = '97' WHERE namespace = 'research'")
     monkeypatch.setenv("GPUREPORT_DATABASE_URL", demo_copy)
     ranking = {"intent": "ranking", "ranking_entity": "namespace", "ranking_by": "idle",
-               "period": "this-week"}
+               "cluster": "gpu-east", "period": "this-week"}
     f = ask_with_model(llm, ranking, "")["figures"]
     item = next(i for i in f["items"] if i["name"] == "97")
     assert not any(abs(v - 97) <= 0.5 for v in numbers_of(f))
@@ -280,14 +280,14 @@ QUESTIONS = {
     "drilldown-zh": "为什么ml-team本周利用率下降了？",
     "compare": "Compare ml-team and nlp-team this week",
     "trend": "What is the GPU utilization trend of ml-team over the last 7 days?",
-    "ranking": "Which workloads wasted the most GPU hours this week?",
-    "realtime": "How many GPUs are in use right now?",
+    "ranking": "Which workloads wasted the most GPU hours this week across all clusters?",
+    "realtime": "How many GPUs are in use right now across all clusters?",
 }
 MORE_QUESTIONS = {  # the template property below, for every intent and both languages
     "compare-zh": "对比一下ml-team和nlp-team",
     "trend-zh": "过去7天集群GPU利用率趋势如何？",
-    "ranking-zh": "哪些任务浪费了最多的GPU小时？",
-    "realtime-zh": "现在集群有多少GPU在使用？",
+    "ranking-zh": "所有集群里哪些任务浪费了最多的GPU小时？",
+    "realtime-zh": "现在所有集群有多少GPU在使用？",
     "weeks": "Compare this week with last week by namespace on gpu-east",
     "cluster-drilldown": "Why did gpu-east utilization drop this week?",
     "iso-week": "Which namespaces had the lowest utilization in 2026-W46?",

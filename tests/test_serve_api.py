@@ -67,7 +67,7 @@ def test_the_answer_is_the_same_as_ask_json(service, demo_db):
     """Same agent, same figures: the HTTP answer equals ``gpureport ask --json``."""
     from tests.cli import run
 
-    question = "Which namespaces wasted the most GPU hours last week?"
+    question = "Which namespaces wasted the most GPU hours last week across all clusters?"
     cli = run("ask", question, "--json", "--no-llm", env={"GPUREPORT_DATABASE_URL": demo_db})
     assert cli.exit_code == 0, cli
     http = requests.post(service + CHAT, json={"query": question}, timeout=60).json()
@@ -106,11 +106,11 @@ def test_a_stream_client_reads_session_first_and_final_before_done(service):
 
 
 def test_a_chinese_question_is_answered_in_chinese(service):
-    r = requests.post(service + CHAT, json={"query": "现在集群有多少GPU在使用？"}, timeout=60)
+    r = requests.post(service + CHAT, json={"query": "现在所有集群有多少GPU在使用？"}, timeout=60)
     body = r.json()
     assert r.status_code == 200 and body["language"] == "zh" and body["intent"] == "realtime"
     assert "块GPU" in body["answer"]
-    with httpx.stream("POST", service + STREAM, json={"query": "过去7天集群GPU利用率趋势如何？"},
+    with httpx.stream("POST", service + STREAM, json={"query": "过去7天所有集群GPU利用率趋势如何？"},
                       timeout=60) as s:
         events = list(sse_events(s))
     assert events[1]["message"] == "正在理解问题…"
@@ -183,7 +183,8 @@ def test_hostile_names_come_back_as_data(service):
     never a 500, and come back as JSON strings (the page puts them in with textContent)."""
     nasty = "utilization of namespace '<script>alert(1)</script>\"; DROP TABLE x;--\x07 命名空间'"
     r = requests.post(service + CHAT, json={"query": nasty + "x" * 300}, timeout=60)
-    assert r.status_code == 200, r.text
+    # a name that matches nothing is one error naming it (answers.md §1), as data
+    assert r.status_code in (200, 404) and "Traceback" not in r.text, r.text
     assert r.headers["content-type"].startswith("application/json")
 
 
@@ -202,7 +203,7 @@ def test_a_body_over_the_limit_gets_413(demo_db, tmp_path):
         r = requests.post(url + CHAT, data=chunks(), headers={"Content-Type": "application/json"},
                           timeout=30)
         assert r.status_code == 413
-        ok = requests.post(url + CHAT, json={"query": "How many GPUs are in use right now?"},
+        ok = requests.post(url + CHAT, json={"query": "How many GPUs are in use right now across all clusters?"},
                            timeout=60)
         assert ok.status_code == 200
 
@@ -225,7 +226,7 @@ def test_a_token_guards_every_api_route_but_not_health_or_metrics(demo_db, tmp_p
                 assert r.headers["www-authenticate"] == "Bearer"
                 assert "s3cret" not in r.text
         good = {"Authorization": "Bearer s3cret-token"}
-        r = requests.post(url + CHAT, json={"query": "How many GPUs are in use right now?"},
+        r = requests.post(url + CHAT, json={"query": "How many GPUs are in use right now across all clusters?"},
                           headers=good, timeout=60)
         assert r.status_code == 200 and r.json()["intent"] == "realtime"
         for path in ("/health", "/healthz", "/readyz", "/metrics", "/ui", "/static/app.js"):
@@ -247,7 +248,7 @@ def test_the_token_comes_from_the_environment():
 
 def test_cors_is_off_unless_origins_are_listed(service, demo_db, tmp_path):
     origin = {"Origin": "https://dash.example"}
-    r = requests.post(service + CHAT, json={"query": "How many GPUs are in use right now?"},
+    r = requests.post(service + CHAT, json={"query": "How many GPUs are in use right now across all clusters?"},
                       headers=origin, timeout=60)
     assert "access-control-allow-origin" not in r.headers
     pre = requests.options(service + CHAT, headers={**origin,
@@ -261,10 +262,10 @@ def test_cors_is_off_unless_origins_are_listed(service, demo_db, tmp_path):
         assert pre.status_code == 200
         assert pre.headers["access-control-allow-origin"] == "https://dash.example"
         assert "access-control-allow-credentials" not in pre.headers
-        r = requests.post(url + CHAT, json={"query": "How many GPUs are in use right now?"},
+        r = requests.post(url + CHAT, json={"query": "How many GPUs are in use right now across all clusters?"},
                           headers=origin, timeout=60)
         assert r.headers["access-control-allow-origin"] == "https://dash.example"
-        other = requests.post(url + CHAT, json={"query": "How many GPUs are in use right now?"},
+        other = requests.post(url + CHAT, json={"query": "How many GPUs are in use right now across all clusters?"},
                               headers={"Origin": "https://evil.example"}, timeout=60)
         assert "access-control-allow-origin" not in other.headers
 
@@ -273,7 +274,7 @@ def test_cors_is_off_unless_origins_are_listed(service, demo_db, tmp_path):
 def test_a_source_outage_is_503_with_one_line_and_readyz_says_why(tmp_path):
     down = "postgresql+psycopg://gpureport:hunter2@127.0.0.1:1/lens"
     with live_server(serve_config(tmp_path, down)) as url:
-        r = requests.post(url + CHAT, json={"query": "How many GPUs are in use right now?"},
+        r = requests.post(url + CHAT, json={"query": "How many GPUs are in use right now across all clusters?"},
                           timeout=60)
         assert r.status_code == 503, r.text
         body = r.json()
@@ -339,7 +340,7 @@ def test_a_request_over_its_timeout_gets_504_and_its_run_stops(tmp_path, slow_le
     with live_server(_lens_config(tmp_path, slow_lens, request_timeout_s=0.5)) as url:
         slow_lens.delay(0.25)
         started = time.monotonic()
-        r = requests.post(url + CHAT, json={"query": "How many GPUs are in use right now?",
+        r = requests.post(url + CHAT, json={"query": "How many GPUs are in use right now across all clusters?",
                                             "cluster_name": "gpu-east"}, timeout=60)
         took = time.monotonic() - started
         assert r.status_code == 504 and r.json() == {"detail": "no answer within 0.5 s",
@@ -354,7 +355,7 @@ def test_a_client_that_disconnects_mid_stream_cancels_its_run(tmp_path, slow_len
     """No further events and no further work: the abandoned run sends the data source no
     request after the client left, where a finished run would have sent many more."""
     with live_server(_lens_config(tmp_path, slow_lens)) as url:
-        question = {"query": "How many GPUs are in use right now?", "cluster_name": "gpu-east"}
+        question = {"query": "How many GPUs are in use right now across all clusters?", "cluster_name": "gpu-east"}
         before = len(slow_lens.requests)
         full = requests.post(url + CHAT, json=question, timeout=120)
         assert full.status_code == 200
@@ -414,7 +415,7 @@ def test_a_run_whose_client_left_stops_at_its_next_step(demo_db, tmp_path):
     held = HeldSnapshots(source)
     try:
         with live_server(serve_config(tmp_path, demo_db), source=held) as url:
-            question = {"query": "How many GPUs are in use right now?",
+            question = {"query": "How many GPUs are in use right now across all clusters?",
                         "session_id": "walked-away"}
             gone = 'gpureport_requests_total{endpoint="/api/gpu-analysis/chat/stream",status="499"}'
             tool = 'gpureport_tool_calls_total{outcome="cancelled",tool="get_latest_snapshot"}'
@@ -448,7 +449,7 @@ def test_a_run_whose_client_left_stops_at_its_next_step(demo_db, tmp_path):
 def test_a_source_that_answers_garbage_is_503_not_500(tmp_path, slow_lens):
     with live_server(_lens_config(tmp_path, slow_lens)) as url:
         slow_lens.fail_next(1000, 500)
-        r = requests.post(url + CHAT, json={"query": "How many GPUs are in use right now?"},
+        r = requests.post(url + CHAT, json={"query": "How many GPUs are in use right now across all clusters?"},
                           timeout=60)
         assert r.status_code == 503 and r.json()["error_type"] in ("SourceError", "NotFound")
         slow_lens.reset_faults()
@@ -583,7 +584,7 @@ def test_metrics_count_requests_and_questions(service):
                    if line.startswith(prefix))
 
     before = requests.get(service + "/metrics", timeout=30).text
-    for q in ("How many GPUs are in use right now?", "现在集群有多少GPU在使用？"):
+    for q in ("How many GPUs are in use right now across all clusters?", "现在所有集群有多少GPU在使用？"):
         assert requests.post(service + CHAT, json={"query": q}, timeout=60).status_code == 200
     requests.post(service + CHAT, json={"query": ""}, timeout=30)
     after = requests.get(service + "/metrics", timeout=30).text
@@ -634,7 +635,7 @@ def test_a_tool_that_fails_is_counted_as_an_error_of_that_tool(demo_db, tmp_path
     try:
         with live_server(serve_config(tmp_path, demo_db), source=FailingSnapshots(source)) as url:
             before = requests.get(url + "/metrics", timeout=30).text
-            r = requests.post(url + CHAT, json={"query": "How many GPUs are in use right now?"},
+            r = requests.post(url + CHAT, json={"query": "How many GPUs are in use right now across all clusters?"},
                               timeout=60)
             assert r.status_code == 503 and r.json() == {
                 "detail": "snapshot table unreadable", "error_type": "SourceError"}
@@ -659,7 +660,7 @@ def test_llm_calls_are_counted_by_purpose_with_their_tokens(demo_db, tmp_path):
         cfg = cfg.model_copy(update={"llm": LLMSettings(api_key="sk-test-not-a-secret",
                                                         base_url=llm.url, model="scripted")})
         with live_server(cfg) as url:
-            r = requests.post(url + CHAT, json={"query": "How many GPUs are in use right now?"},
+            r = requests.post(url + CHAT, json={"query": "How many GPUs are in use right now across all clusters?"},
                               timeout=60)
             assert r.json()["llm_calls"] == 0 and llm.requests == []  # confident rules
             before = requests.get(url + "/metrics", timeout=30).text

@@ -178,20 +178,21 @@ def test_a_session_goes_cli_to_http_to_cli_and_delete_removes_it(service, demo_d
     assert requests.get(url + CONVERSATIONS + "/round-trip", timeout=30).status_code == 404
     assert requests.delete(url + CONVERSATIONS + "/round-trip", timeout=30).status_code == 404
     # the CLI starts over: no previous turn to follow
-    fresh = cli_ask(cfg, demo_db, "and last week?", "--session", "round-trip")
-    assert fresh["entities"]["namespace"] is None
+    fresh = cli_ask(cfg, demo_db, "and last week?", "--session", "round-trip", code=3)
+    assert fresh["entities"]["namespace"] is None and fresh["needs_clarification"]  # which cluster?
 
 
 def test_conversations_page_search_and_refuse_bad_ids(service):
     url, _ = service
-    nasty = "utilization of '<b>x</b>' \u547d\u540d\u7a7a\u95f4 \x07 " + "y" * 300
+    # markup as plain words (a quoted name that matches nothing would be an error, answers.md §1)
+    nasty = "utilization of <b>x</b> \u547d\u540d\u7a7a\u95f4 \x07 " + "y" * 300
     post(url, query=nasty, session_id="page-nasty")
     post(url, query="How many GPUs are in use right now?", session_id="page-newest")
     page = requests.get(url + CONVERSATIONS, params={"limit": 2}, timeout=30).json()
     assert page["limit"] == 2 and page["offset"] == 0 and page["count"] == 2
     assert [c["session_id"] for c in page["conversations"]] == ["page-newest", "page-nasty"]
     named = page["conversations"][1]["name"]
-    assert named.startswith("utilization of '<b>x</b>' 命名空间") and "\x07" not in named
+    assert named.startswith("utilization of <b>x</b> 命名空间") and "\x07" not in named
     assert len(named) <= 120
     second = requests.get(url + CONVERSATIONS, params={"limit": 1, "offset": 1},
                           timeout=30).json()

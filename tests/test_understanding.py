@@ -351,13 +351,53 @@ def test_this_week_on_monday_midnight_is_an_ambiguous_period_not_a_crash():
 
 
 def test_an_impossible_range_is_reported_not_raised():
+    """Reported as an invalid period (the graph refuses it with exit 2, answers.md §1)."""
     u = understand("utilization 2026-11-10..2026-11-01", NOW, META)
-    assert [(i.kind, i.entity) for i in u.issues] == [("ambiguous", "period")]
+    assert [(i.kind, i.entity) for i in u.issues] == [("invalid", "period")]
 
 
 def test_the_future_has_no_data():
     u = understand("ml-team utilization next week", NOW, META)
-    assert [(i.kind, i.entity) for i in u.issues] == [("ambiguous", "period")]
+    assert [(i.kind, i.entity) for i in u.issues] == [("invalid", "period")]
+    assert "'next week'" in u.issues[0].text
+
+
+@pytest.mark.parametrize("q, start, end", [
+    ("genomics allocation rate in october", "2026-10-01", "2026-11-01"),
+    ("gpu-east utilization in august 2026", "2026-08-01", "2026-09-01"),
+    ("gpu-east 10月的利用率", "2026-10-01", "2026-11-01"),
+    ("2026年8月 ml-team", "2026-08-01", "2026-09-01"),
+    ("robotics usage q4", "2026-10-01", None),
+    ("this quarter gpu-west", "2026-10-01", None),
+    ("last quarter on gpu-lab", "2026-07-01", "2026-10-01"),
+    ("ml-team 上季度", "2026-07-01", "2026-10-01"),
+    ("gpu-east今年的平均利用率", "2026-01-01", None),
+    ("ml-team last year", "2025-01-01", "2026-01-01"),
+    ("ml-team in 2025", "2025-01-01", "2026-01-01"),
+    ("gpu-lab usage since nov 10", "2026-11-10", None),
+    ("gpu-east 11月10日以来", "2026-11-10", None),
+    ("gpu-west between nov 3 and nov 7", "2026-11-03", "2026-11-08"),
+    ("gpu-east 从11月2日到11月8日的GPU使用情况", "2026-11-02", "2026-11-09"),
+    ("gpu-lab 第46周 用卡情况", "2026-11-09", "2026-11-16"),
+])
+def test_calendar_periods(q, start, end):
+    """Months, quarters, years, "since DATE", "between A and B" in English and Chinese; a
+    calendar period holding now ends at now."""
+    u = understand(q, NOW, META)
+    assert u.issues == [] and u.period_explicit
+    assert u.period.start == datetime.fromisoformat(start + "T00:00:00+00:00")
+    assert u.period.end == (NOW if end is None else datetime.fromisoformat(end + "T00:00:00+00:00"))
+
+
+@pytest.mark.parametrize("q, phrase", [
+    ("gpu-east usage last fiscal year", "fiscal"), ("gpu-west 上个财年用了多少卡时", "财年"),
+    ("gpu-lab utilization over the christmas holidays", "christmas"), ("春节期间gpu-east的利用率", "春节"),
+    ("ml-team usage in 2027", "2027"), ("gpu-west usage on feb 30", "feb 30"),
+    ("gpu-east between nov 12 and nov 3", "nov 12"), ("下个月的利用率会是多少", "下个月"),
+])
+def test_unusable_periods_are_invalid_not_replaced(q, phrase):
+    u = understand(q, NOW, META)
+    assert [(i.kind, i.entity) for i in u.issues] == [("invalid", "period")] and phrase in u.issues[0].text
 
 
 def test_time_zone_moves_calendar_boundaries():

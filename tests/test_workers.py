@@ -138,8 +138,8 @@ def test_users_and_workloads_of_a_namespace_are_the_same_with_the_lookup_kept_to
 # -- checkpoints --------------------------------------------------------------------------------
 def test_a_saved_turn_keeps_its_answer_but_not_the_tools_raw_results(deps):
     saver = InMemorySaver(serde=serializer())  # this test's own conversation store
-    answer = ask("What is the GPU utilization trend over the last 7 days?", deps,
-                 session="perf-results", checkpointer=saver, use_llm=False)
+    answer = ask("What is the GPU utilization trend over the last 7 days across all clusters?",
+                 deps, session="perf-results", checkpointer=saver, use_llm=False)
     values = compiled(saver).get_state({"configurable": {"thread_id": "perf-results"}}).values
     assert values["answer"].headline == answer.headline
     assert values["data_collected"] and "results" not in values

@@ -56,8 +56,8 @@ def clarify(state: AgentState, config: RunnableConfig) -> dict:
 
 def options_for(issue: Issue, u: Understanding, deps: AgentDeps, record: list[dict]) -> list[str]:
     """What the person may choose from for ``issue``."""
-    if issue.suggestions and (issue.kind == "unknown" or issue.entity == "label"):
-        return list(issue.suggestions)
+    if issue.suggestions and (issue.kind == "unknown" or issue.entity in ("label", "cluster")):
+        return list(issue.suggestions)  # close matches; the clusters holding a name
     source, now = deps.source, deps.now
     start = now - timedelta(days=OPTIONS_DAYS)
     entity = issue.entity

@@ -45,7 +45,14 @@ def calls_for(u: Understanding, now) -> list[ToolCall]:
                      "args": {"workload": u.workload, "namespace": u.namespace,
                               "cluster": u.cluster, "period": period}}]
         return [{"tool": "query_gpu_usage_trend",
-                 "args": {"scope": scope, "period": period, "metric": u.metric}}]
+                 "args": {"scope": scope, "period": period, "metric": u.metric,
+                          "granularity": u.granularity}}]
+    if u.intent == "history":
+        h = u.history or {}
+        return [{"tool": "list_workload_history", "args": {
+            "cluster": u.cluster, "namespace": u.namespace, "user": u.user, "kind": h.get("kind"),
+            "status": h.get("status"), "window": h.get("window", "ran"), "sort": h.get("sort"),
+            "limit": h.get("limit", 20), "period": period}}]
     if u.intent == "compare":
         if u.other:
             if u.other_kind == "cluster" and scope["kind"] != "cluster":
@@ -74,7 +81,7 @@ def calls_for(u: Understanding, now) -> list[ToolCall]:
     if u.intent == "freshness":
         return [{"tool": "get_data_freshness", "args": {"cluster": u.cluster}}]
     if u.intent == "ranking":
-        return [{"tool": "rank_entities", "args": {
+        return [{"tool": "find_idle_gpus" if u.idle_gpus else "rank_entities", "args": {
             "scope": scope, "entity": u.ranking_entity or "namespace", "by": u.ranking_by or "idle",
             "period": period, "limit": u.limit}}]
     if u.intent == "discovery":

@@ -42,6 +42,10 @@ def synthesize(state: AgentState, config: RunnableConfig) -> dict:
                                         u.baseline.label if u.baseline else None)
     notes = phrasing.notes(u.intent, figures, u.language,
                            all_clusters=all_clusters and u.subject_kind != "cluster")
+    if u.idle_gpus:
+        notes += [n for n in [phrasing.idle_gpus_note(figures, u.language)] if n]
+    if u.money and u.intent != "help":
+        notes.append(phrasing.money_note(figures, u.language, getattr(deps, "gpu_price", None)))
     warnings: list[str] = coverage_warnings(figures, u)
     if early(u.period) and isinstance(figures.get("rolling"), dict):
         # answers.md §3: the headline over the last 7 days, the exact figures after it

@@ -18,12 +18,15 @@ from __future__ import annotations
 
 import re
 from dataclasses import replace
+from datetime import timedelta
 
 from langchain_core.runnables import RunnableConfig
 
 from agent import catalog
+from agent.catalog import OPTIONS_DAYS
 from agent.deps import AgentDeps
-from agent.errors import LLMError, PeriodError
+from agent import phrasing
+from agent.errors import LLMError, PeriodError, UnknownName
 from agent.graph.state import AgentState, deps_of
 from agent.names import resolve_name
 from agent.periods import baseline as baseline_of, last_days, this_week
@@ -51,7 +54,8 @@ def understand(state: AgentState, config: RunnableConfig) -> dict:
     forced = state.get("cluster")
     u = rule_understand(question, deps.now, meta, default_cluster=forced or deps.default_cluster)
     last = state.get("last")
-    if last is not None and is_follow_up(question, u):
+    follow_up = last is not None and is_follow_up(question, u)
+    if follow_up:
         u = merge_follow_up(u, last)
     settings = llm_settings(state, deps)
     if settings is not None and question and u.confidence < 0.6:
@@ -67,7 +71,8 @@ def understand(state: AgentState, config: RunnableConfig) -> dict:
         u.language = state["language"]
     else:
         u.language = detect_language(question) if question else "en"
-    settle(u, deps, meta.clusters)
+    settle(u, deps, meta.clusters, ask_cluster=not follow_up)  # a session fixes the scope
+    refuse(u, meta)
     return {
         "understanding": u,
         "clusters": list(meta.clusters),
@@ -97,8 +102,9 @@ def llm_settings(state: AgentState, deps: AgentDeps):
 
 
 # -- finishing an understanding -----------------------------------------------------------------------
-def settle(u: Understanding, deps: AgentDeps, clusters: list[str]) -> None:
-    """Cluster of a one-cluster namespace, unknown cluster → issue, default periods (in place)."""
+def settle(u: Understanding, deps: AgentDeps, clusters: list[str], *, ask_cluster: bool = True) -> None:
+    """Cluster of a one-cluster namespace, unknown cluster → issue, which cluster when none is
+    named and nothing else is asked first, default periods (in place)."""
     if u.cluster is None and u.namespace and len(clusters) > 1:
         homes = home_clusters(deps, u.namespace)
         if len(homes) == 1:
@@ -109,6 +115,8 @@ def settle(u: Understanding, deps: AgentDeps, clusters: list[str]) -> None:
             u.cluster = match
         elif not any(i.entity == "cluster" for i in u.issues):
             u.issues.append(Issue("unknown", "cluster", u.cluster, sugg))
+    if ask_cluster and not u.issues and not deps.default_cluster:
+        which_cluster(u, u.question, deps, clusters)
     defaults(u, deps)
 
 
@@ -117,7 +125,8 @@ def defaults(u: Understanding, deps: AgentDeps) -> None:
     try:
         if u.intent == "drilldown" and u.period is None:
             u.period = this_week(deps.now)
-        if u.period is None and u.intent in ("trend", "compare", "ranking", "anomalies"):
+        if u.period is None and (u.intent in ("trend", "compare", "ranking", "anomalies") or (
+                u.intent == "history" and (u.history or {}).get("window") != "now")):
             u.period = last_days(deps.now, 7)
         if u.intent == "drilldown" and u.baseline is None and u.period is not None:
             u.baseline = baseline_of(u.period)
@@ -127,6 +136,63 @@ def defaults(u: Understanding, deps: AgentDeps) -> None:
     except PeriodError as exc:
         if not any(i.entity == "period" for i in u.issues):  # asked once, whatever the cause
             u.issues.append(Issue("ambiguous", "period", str(exc)))
+
+
+ALL_CLUSTERS = re.compile(
+    r"\b(?:all|every|each|whole|entire|both)\s+(?:(?:the|of the|our|my)\s+)?clusters?\b|\bin total\b|"
+    r"\btotal\b|\boverall\b|\bacross\b|\bfleet\b|\bcombined\b|\beverywhere\b|\bcluster[- ]wide\b|"
+    r"\b(?:per|each|by)\s+cluster\b|\bclusters\b|"
+    r"所有|全部|整个|总共|一共|合计|总计|全集群|各个?集群|每个集群|两个集群|分别|整体", re.I)
+NEEDS_SCOPE = ("trend", "compare", "drilldown", "ranking", "realtime", "history")
+
+
+def which_cluster(u: Understanding, question: str, deps: AgentDeps, clusters: list[str]) -> None:
+    """No cluster named while several exist: ask which (answers.md §1), unless the question
+    says all/every/total. A user or workload found in one cluster fixes it; a name found in
+    several makes the options the clusters holding it."""
+    if (u.cluster is not None or len(clusters) < 2 or u.intent not in NEEDS_SCOPE
+            or ALL_CLUSTERS.search(question) or any(i.entity == "cluster" for i in u.issues)):
+        return
+    homes = list(clusters)
+    if u.namespace:
+        homes = home_clusters(deps, u.namespace) or homes
+    elif u.user or u.workload:
+        since = deps.now - timedelta(days=OPTIONS_DAYS)
+        found = {w.cluster for w in deps.source.workloads(None, since, deps.now, namespace=u.namespace,
+                                                          user=u.user, workload=u.workload) if w.cluster}
+        homes = sorted(found) or homes
+    if len(homes) == 1:
+        u.cluster = homes[0]
+        return
+    u.issues.append(Issue("missing", "cluster", "", homes))
+
+
+def refuse(u: Understanding, meta: Names) -> None:
+    """What cannot be asked back (answers.md §1, §5), in this order: a question out of scope is
+    help whatever else it says; a period recognised but unusable is a usage error (exit 2); a name
+    with no close real name is an error naming the word and a few real names (exit 1). A close
+    miss stays an issue: ``clarify`` asks "did you mean"."""
+    if u.intent == "help":
+        u.issues = []
+        return
+    bad = next((i for i in u.issues if i.kind == "invalid"), None)
+    if bad is not None:
+        raise PeriodError(phrasing.unsupported_period(bad.text, u.language))
+    lost = next((i for i in u.issues if i.kind == "unknown" and not i.suggestions), None)
+    if lost is not None:
+        examples = {"cluster": lambda: meta.clusters, "namespace": lambda: meta.namespaces,
+                    "user": lambda: meta.users,
+                    "any": lambda: [*meta.clusters, *meta.namespaces[:max(3, 8 - len(meta.clusters))]],
+                    "label": lambda: _label_examples(meta, lost.text)}.get(lost.entity, list)()
+        raise UnknownName(phrasing.unknown_name(lost.entity, lost.text, list(examples), u.language))
+
+
+def _label_examples(meta: Names, text: str) -> list[str]:
+    key = text.partition("=")[0]
+    for ltype, keys in meta.label_keys.items():
+        if key in keys:
+            return [f"{key}={v}" for v in meta.values_of(ltype, key)]
+    return [f"{k}=…" for ks in meta.label_keys.values() for k in ks]
 
 
 # -- follow-ups in a session ---------------------------------------------------------------------------
@@ -197,7 +263,7 @@ def validated(extracted: Understanding, rules: Understanding, meta: Names) -> Un
     """LLM output is a proposal: names must exist in the metadata like any other mention
     (workload names are looked up for the name proposed: they are not listed)."""
     extracted.question = rules.question
-    extracted.issues = [i for i in rules.issues if i.kind == "ambiguous"]
+    extracted.issues = [i for i in rules.issues if i.kind in ("ambiguous", "invalid")]
     for kind in ("namespace", "user", "workload", "cluster"):
         value = getattr(extracted, kind)
         if value:

@@ -36,7 +36,7 @@ def phrase(intent: str, figures: dict, entities: dict, lang: str, period_label: 
     """(answer, insights) from figures. Every number here comes from ``figures``."""
     fn = {"trend": _trend, "compare": _compare, "drilldown": _drilldown, "realtime": _realtime,
           "ranking": _ranking, "discovery": _discovery, "freshness": _freshness,
-          "anomalies": anomaly_words.answer}.get(intent)
+          "history": _history, "anomalies": anomaly_words.answer}.get(intent)
     if fn is None:
         return help_text(lang), []
     return fn(figures, entities, lang, period_label, baseline_label)
@@ -293,7 +293,7 @@ def _ranking(f, e, lang, pl, bl):
         crit = {"idle": "空闲GPU小时", "gpu_hours": "GPU小时", "utilization_low": "利用率最低",
                 "utilization_high": "利用率最高"}[by]
         first = items[0]
-        answer = (f"{when}按{crit}排名第一的{kind}是 {row_name(first)}{_runs(first, lang)}："
+        answer = (f"{_where(e, lang)}{when}按{crit}排名第一的{kind}是 {row_name(first)}{_runs(first, lang)}："
                   f"{gh(first['gpu_hours'])} GPU小时，利用率 {p1(first['avg_utilization'])}%，"
                   f"空闲 {gh(first['idle_gpu_hours'])} GPU小时。")
         ins = [f"{i + 1}. {row_name(it)}{_runs(it, lang)}：空闲 {gh(it['idle_gpu_hours'])} GPU小时，"
@@ -302,13 +302,65 @@ def _ranking(f, e, lang, pl, bl):
         crit = {"idle": "idle GPU-hours", "gpu_hours": "GPU-hours", "utilization_low": "lowest utilization",
                 "utilization_high": "highest utilization"}[by]
         first = items[0]
-        answer = (f"Top {ent} by {crit} over {over_the(when)}: {row_name(first)}{_runs(first, lang)} with "
+        answer = (f"Top {ent} by {crit} {_where(e, lang)}over {over_the(when)}: {row_name(first)}{_runs(first, lang)} with "
                   f"{gh(first['gpu_hours'])} GPU-hours at {p1(first['avg_utilization'])}% utilization "
                   f"({gh(first['idle_gpu_hours'])} idle GPU-hours).")
         ins = [f"{i + 1}. {row_name(it)}{_runs(it, lang)}: {gh(it['idle_gpu_hours'])} idle GPU-hours, "
                f"{p1(it['avg_utilization'])}% utilization, {gh(it['gpu_hours'])} GPU-hours"
                for i, it in enumerate(items[:5])]
     return answer, ins
+
+
+_HISTORY_VERB = {  # (status, window) -> (English, Chinese)
+    ("Failed", "ended"): ("failed", "失败"), ("Done", "ended"): ("completed", "完成"),
+    (None, "ended"): ("ended", "结束"), ("Pending", "now"): ("are pending now", "正在排队（Pending）"),
+    ("Running", "now"): ("are still running", "仍在运行"), (None, "started"): ("started", "启动"),
+    (None, "ran"): ("ran", "运行过"), (None, "now"): ("exist now", "存在"),
+}
+
+
+def _history(f, e, lang, pl, bl):
+    """Workload history: how many matched (the first sentence names the scope and period),
+    then the first rows — the table holds them all."""
+    n, rows = f.get("count", 0), f.get("workloads") or []
+    status, window = f.get("status"), f.get("window", "ran")
+    verb = _HISTORY_VERB.get((status, window)) or (status or "", status or "")
+    if (status, window) not in _HISTORY_VERB and status:
+        verb = (f"with status {status}", f"状态为 {status}")
+    who = scope_words(e, lang)
+    kind = f.get("kind")
+    when = period_words(pl, lang) if window != "now" else ("now" if lang == "en" else "当前")
+    order = {"duration": ("longest first", "按时长排序"), "gpu_hours": ("most GPU-hours first", "按GPU小时排序")}
+    if lang == "zh":
+        noun = f"{kind} 任务" if kind else "任务"
+        answer = f"{who}，{when}：{verb[1]}的{noun}共 {n} 个。"
+        if rows and f.get("sort"):
+            answer += f"（{order[f['sort']][1]}）"
+        ins = [f"{name(r['name'])}（{r['kind']}，{name(r['user'])}）：{r['status']}，{gh(r['gpu_hours'])} GPU小时，"
+               f"时长 {p1(r['duration_hours'])} 小时" for r in rows[:5]]
+    else:
+        noun = f"{kind}{'s' if n != 1 else ''}" if kind else f"workload{'s' if n != 1 else ''}"
+        when_en = over_the(when) if window != "now" else when
+        answer = f"{sentence_start(who)}, {when_en}: {n:,} {noun} {verb[0]}."
+        if rows and f.get("sort"):
+            answer += f" ({order[f['sort']][0]})"
+        ins = [f"{name(r['name'])} ({r['kind']}, {name(r['user'])}): {r['status']}, "
+               f"{gh(r['gpu_hours'])} GPU-hours, {p1(r['duration_hours'])} h" for r in rows[:5]]
+    return answer, ins
+
+
+def _where(e: dict, lang: str) -> str:
+    """The scope of a ranking for its first sentence (answers.md §1): "on gpu-east " /
+    "in ml-team on gpu-east " / "across all clusters "."""
+    cluster = e.get("cluster")
+    ns = e.get("namespace")
+    if lang == "zh":
+        where = name(cluster) if cluster else ("所有集群" if e.get("all_clusters") else "")
+        return f"{where}{'的' + name(ns) if ns else ''}" + ("，" if where or ns else "")
+    out = f"in {name(ns)} " if ns else ""
+    if cluster:
+        return out + f"on {name(cluster)} "
+    return out + ("across all clusters " if e.get("all_clusters") else "")
 
 
 def _freshness(f, e, lang, pl, bl):
@@ -337,6 +389,37 @@ def _discovery(f, e, lang, pl, bl):
                  "label_values": "标签值", "users": "用户", "workloads": "任务"}.get(what, what)
         return (f"可用的{label}（{len(opts)}）：{'、'.join(opts) if opts else '无'}。", [])
     return (f"Available {what.replace('_', ' ')} ({len(opts)}): {', '.join(opts) if opts else 'none'}.", [])
+
+
+def money_note(figures: dict, lang: str, price: float | None = None) -> str | None:
+    """Money asked for (answers.md §5). Without a price: say none is configured and where to set
+    it, then the GPU-hours that answer the rest. The priced case (``price`` per GPU-hour) is the
+    hook for the prices feature."""
+    hours, idle = figures.get("gpu_hours"), figures.get("idle_gpu_hours")
+    if price is not None and hours is not None:
+        return (f"按每GPU小时 {price:g} 计：{hours * price:,.2f}（空闲 {(idle or 0) * price:,.2f}）"
+                if lang == "zh" else
+                f"At {price:g} per GPU-hour: {hours * price:,.2f} ({(idle or 0) * price:,.2f} idle).")
+    if lang == "zh":
+        head = "未配置GPU价格（配置项 prices.default_per_gpu_hour，或环境变量 GPUREPORT_GPU_PRICE），无法换算成金额"
+        tail = f"；以GPU小时计：{gh(hours)} GPU小时（空闲 {gh(idle)} GPU小时）。" if hours is not None else "。"
+        return head + tail
+    head = ("No GPU price is configured (set prices.default_per_gpu_hour, or GPUREPORT_GPU_PRICE), "
+            "so there is no money figure")
+    tail = (f"; in GPU-hours: {gh(hours)} GPU-hours ({gh(idle)} idle GPU-hours)." if hours is not None
+            else ".")
+    return head + tail
+
+
+def idle_gpus_note(figures: dict, lang: str) -> str | None:
+    """Idle GPUs also means unallocated ones: the free count of the latest snapshot."""
+    free, total = figures.get("free_gpus"), figures.get("total_gpus")
+    if free is None:
+        return None
+    where = name(figures.get("snapshot_cluster") or ("所有集群" if lang == "zh" else "all clusters"))
+    return (f"另有 {free} 块GPU未分配（{where} 共 {total} 块，截至 {figures.get('snapshot_time')}）。"
+            if lang == "zh" else
+            f"Besides, {free} of {total} GPUs on {where} are unallocated (as of {figures.get('snapshot_time')}).")
 
 
 def help_text(lang: str) -> str:
@@ -410,3 +493,32 @@ def clarification(kind: str, entity: str, text: str, options: list[str], lang: s
         q = f"请选择{what}：" if zh else f"Which {entity}? Choose one of: "
     return q + (("、" if zh else ", ").join(options) if options else
                 ("（无可选项）" if zh else "(none available)"))
+
+
+SUPPORTED_PERIODS = ("today, yesterday, this/last week, last N days or hours, this/last month, a month "
+                     "(October 2026), this/last quarter, Q3 2026, this/last year, 2026, 2026-W46, "
+                     "since Nov 10, between Nov 3 and Nov 7")
+SUPPORTED_PERIODS_ZH = "今天、昨天、本周/上周、过去N天或N小时、本月/上个月、10月、本季度/上季度、第三季度、今年/去年、" \
+                       "2026年、第46周、自11月10日以来、从11月3日到11月7日"
+
+
+def unsupported_period(text: str, lang: str) -> str:
+    """The one line of a period that is recognised but cannot be answered (exit 2): the phrase,
+    why, and the forms that can be (answers.md §1: never a default period instead)."""
+    if lang == "zh":
+        return f"无法回答这个时间范围：{text}。可用的时间范围：{SUPPORTED_PERIODS_ZH}"
+    return f"cannot answer for the period {text}. Supported periods: {SUPPORTED_PERIODS}"
+
+
+def unknown_name(entity: str, text: str, examples: list[str], lang: str) -> str:
+    """The one line for a name that matches nothing and nothing closely (exit 1): the word and a
+    few real names of that kind."""
+    zh = lang == "zh"
+    some = ("、" if zh else ", ").join(name(e) for e in examples[:8])
+    if entity == "any":
+        what = "集群、命名空间、用户或任务" if zh else "cluster, namespace, user or workload"
+    else:
+        what = ZH_KIND.get(entity, entity) if zh else entity
+    if zh:
+        return f"没有名为“{name(text)}”的{what}" + (f"；已知的例如：{some}" if some else "")
+    return f"no {what} is named '{name(text)}'" + (f"; known ones include: {some}" if some else "")

@@ -12,9 +12,11 @@ own way without parsing prose. ``cell`` is how a terminal writes one value.
 | compare with a breakdown | ``children``   | ``children``                         |
 | freshness                | ``freshness``  | ``clusters``                         |
 | discovery                | ``options``    | ``options``                          |
+| history                  | ``workloads``  | ``workloads``                        |
+| trend by day             | ``days``       | ``series`` (daily points)            |
 | anomalies                | ``anomalies``  | ``anomalies`` (``phrasing.anomalies``) |
 
-Trend and a plain compare have no table: their detail lines say it all.
+An hourly trend and a plain compare have no table: their detail lines say it all.
 """
 
 from __future__ import annotations
@@ -47,6 +49,11 @@ LABELS: dict[str, tuple[str, str]] = {
     "utilization_after": ("after", "之后"),
     "delta_pp": ("change", "变化"),
     "status": ("status", "状态"),
+    "duration_hours": ("hours", "时长（小时）"),
+    "start": ("start", "开始"),
+    "end": ("end", "结束"),
+    "day": ("day", "日期"),
+    "allocation_rate": ("alloc %", "分配率 %"),
     "newest": ("newest hour", "最新数据"),
     "age_hours": ("age h", "延迟小时"),
     "clusters": ("cluster", "集群"),
@@ -163,11 +170,28 @@ def _split(cols: list[Column], items: list[dict], lang: str) -> list[Column]:
     if any(it.get("cluster") for it in items):
         out.insert(0, _col("cluster", "text", lang))
     return out
+def _history(f: dict, lang: str) -> list[Table]:
+    cols = [_col("name", "text", lang, "workload"), _col("namespace", "text", lang),
+            _col("kind", "text", lang), _col("status", "text", lang), _col("user", "text", lang),
+            _col("gpu_hours", "gpu_hours", lang), _col("duration_hours", "hours", lang),
+            _col("start", "text", lang), _col("end", "text", lang)]
+    return [Table("workloads", cols, _pick(f.get("workloads") or [], cols))]
+
+
+def _trend(f: dict, lang: str) -> list[Table]:
+    """A daily series is short enough to read as a table (an hourly one is a sparkline)."""
+    if f.get("granularity") != "day":
+        return []
+    cols = [_col("time", "text", lang, "day"), _col("avg_utilization", "pct", lang),
+            _col("allocation_rate", "pct", lang), _col("gpu_hours", "gpu_hours", lang)]
+    rows = [{**p, "time": str(p["time"])[:10]} for p in f.get("series") or []]
+    return [Table("days", cols, _pick(rows, cols))]
 
 
 _BUILDERS: dict[str, Callable[[dict, str], list[Table]]] = {
     "ranking": _ranking, "drilldown": _drilldown, "realtime": _realtime, "compare": _compare,
     "freshness": _freshness, "discovery": _discovery, "anomalies": anomaly_words.table,
+    "history": _history, "trend": _trend,
 }
 
 

@@ -30,7 +30,7 @@ Semantics every source follows (so `sql` and `lens` give identical figures):
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
-from datetime import datetime
+from datetime import datetime, timezone
 from typing import Literal, Protocol, Sequence, runtime_checkable
 
 from agent.errors import NotFound, SourceError
@@ -164,6 +164,39 @@ class HourlyPoint:
 
 
 @dataclass
+class DailyPoint(HourlyPoint):
+    """One UTC day of one entity: the hourly sums added over the day (``allocated_gpus`` is
+    then GPU-hours), ``hours`` = hours with rows that day."""
+
+    hours: int = 0
+
+    def as_dict(self) -> dict:
+        return {
+            "time": iso(self.time),
+            "avg_utilization": self.avg_utilization,
+            "allocation_rate": self.allocation_rate,
+            "gpu_hours": self.allocated_gpus,
+            "allocated_gpus": self.allocated_gpus / self.hours if self.hours else 0.0,
+            "hours": self.hours,
+        }
+
+
+def daily_from_hourly(points: list[HourlyPoint]) -> list[DailyPoint]:
+    """Hourly points added up per UTC day (for sources that only have hours, like the Lens API)."""
+    days: dict[datetime, DailyPoint] = {}
+    for p in points:
+        t = p.time.astimezone(timezone.utc).replace(hour=0, minute=0, second=0, microsecond=0)
+        d = days.setdefault(t, DailyPoint(time=t))
+        d.allocated_gpus += p.allocated_gpus
+        d.utilized_gpus += p.utilized_gpus
+        d.utilization_sum += p.utilization_sum
+        d.rows += p.rows
+        d.capacity_gpus += p.capacity_gpus
+        d.hours += 1
+    return [days[k] for k in sorted(days)]
+
+
+@dataclass
 class NamespaceAllocation:
     namespace: str
     allocated_gpus: int
@@ -205,6 +238,50 @@ class WorkloadInfo:
     kind: str
     user: str = UNKNOWN_USER
     cluster: str | None = None
+
+
+HISTORY_STATUSES = ("Running", "Pending", "Done", "Failed")
+HISTORY_WINDOWS = ("ran", "ended", "started", "now")
+
+
+@dataclass(frozen=True)
+class HistoryFilter:
+    """Which top-level workloads a history question is about (the seed's
+    ``analyze_workload_history``: kind, status, sort, limit) and how the period applies:
+    ``ended`` (end in the period), ``ran`` (overlaps it), ``started`` (created in it), ``now``
+    (status now, no period). ``sort``: ``duration`` | ``gpu_hours`` | None (newest first)."""
+
+    cluster: str | None = None
+    namespace: str | None = None
+    user: str | None = None
+    kind: str | None = None
+    status: str | None = None
+    window: str = "ran"
+    sort: str | None = None
+    limit: int = 20
+
+
+@dataclass
+class WorkloadRun:
+    """One top-level workload in a history answer; ``gpu_hours`` over the period asked
+    (since it started, for ``now``), ``duration_hours`` start to end (to now while running)."""
+
+    name: str
+    namespace: str
+    kind: str
+    status: str
+    user: str
+    cluster: str | None
+    start: datetime
+    end: datetime | None
+    gpu_hours: float
+    duration_hours: float
+
+    def as_dict(self) -> dict:
+        return {"name": self.name, "namespace": self.namespace, "cluster": self.cluster,
+                "kind": self.kind, "status": self.status, "user": self.user,
+                "gpu_hours": self.gpu_hours, "duration_hours": self.duration_hours,
+                "start": iso(self.start), "end": iso(self.end)}
 
 
 @runtime_checkable
@@ -263,6 +340,10 @@ class Source(Protocol):
 
     def hourly_series(self, scope: Scope, start: datetime, end: datetime) -> list[HourlyPoint]: ...
 
+    def daily_series(self, scope: Scope, start: datetime, end: datetime) -> list["DailyPoint"]:
+        """``hourly_series`` added up per UTC day (in SQL where the source has SQL)."""
+        ...
+
     def latest_snapshot(self, cluster: str | None, at: datetime) -> Snapshot | None: ...
 
     def newest_stat_hour(self, cluster: str | None) -> datetime | None: ...
@@ -277,6 +358,12 @@ class Source(Protocol):
                        min_gpus: float, max_utilization: float) -> list[PeriodStats]:
         """Per workload, the sums over its hourly rows holding ``>= min_gpus`` GPUs at
         ``< max_utilization`` % (the idle-GPU alert rule)."""
+        ...
+
+    def workload_history(self, f: HistoryFilter, start: datetime | None, end: datetime,
+                         now: datetime) -> tuple[int, list[WorkloadRun]]:
+        """(how many top-level workloads match ``f`` in [start, end), the first ``f.limit`` of
+        them in ``f.sort`` order); ``start`` None for ``window="now"``."""
         ...
 
     def ping(self) -> str: ...

@@ -46,11 +46,15 @@ from agent.errors import SourceError
 from agent.periods import floor_hour, utc
 from agent.sources.base import (
     Coverage,
+    DailyPoint,
+    HistoryFilter,
     HourlyPoint,
     PeriodStats,
     Scope,
     Snapshot,
     WorkloadInfo,
+    WorkloadRun,
+    daily_from_hourly,
     merge_snapshots,
     namespace_allocations,
 )
@@ -63,7 +67,7 @@ from agent.sources.lens_client import (
     parse_time,
     rfc3339,
 )
-from agent.sources import lens_names
+from agent.sources import lens_history, lens_names
 from agent.sources.lens_rows import (
     Row,
     RowMemo,
@@ -353,6 +357,15 @@ class LensSource:
                                       utilization_sum=math.fsum(s.util), rows=s.rows,
                                       capacity_gpus=math.fsum(capacity.get(hour, ()))))
         return sorted(points, key=lambda p: p.time)
+
+    def daily_series(self, scope: Scope, start: datetime, end: datetime) -> list[DailyPoint]:
+        """The API has hours only: the hourly points added up per UTC day."""
+        return daily_from_hourly(self.hourly_series(scope, start, end))
+
+    def workload_history(self, f: HistoryFilter, start: datetime | None, end: datetime,
+                         now: datetime) -> tuple[int, list[WorkloadRun]]:
+        """``GET /v1/workloads`` with its kind/namespace/status filters (lens_history)."""
+        return lens_history.history(self.client, self, f, start, end, now)
 
     # -- Source: snapshots, freshness, health -------------------------------------------------
     def latest_snapshot(self, cluster: str | None, at: datetime) -> Snapshot | None:

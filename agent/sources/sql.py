@@ -35,14 +35,17 @@ from agent.errors import NotFound, SourceError
 from agent.names import suggestions
 from agent.periods import utc
 from agent.sources import schema as s
+from agent.sources import sql_history
 from agent.sources import sql_queries as q
 from agent.sources.base import (
     Coverage,
+    DailyPoint,
     HourlyPoint,
     PeriodStats,
     Scope,
     Snapshot,
     WorkloadInfo,
+    WorkloadRun,
     merge_snapshots,
     namespace_allocations,
 )
@@ -308,6 +311,10 @@ class SqlSource:
                                                         user=r[4], cluster=r[0])
         return sorted(out.values(), key=lambda x: (x.namespace, x.name))
 
+    @_guard
+    def workload_history(self, f, start, end, now) -> tuple[int, list[WorkloadRun]]:
+        return sql_history.workload_history(self, f, start, end, now)
+
     # -- figures --------------------------------------------------------------------------------
     def _capacity(self, t: _Target, start, end) -> float:
         return float(self._rows(t, q.capacity(t.cluster_filter, start, end))[0][0] or 0)
@@ -398,6 +405,10 @@ class SqlSource:
                 if utc(hour) in points:
                     points[utc(hour)].capacity_gpus += float(capacity or 0)
         return [points[k] for k in sorted(points)]
+
+    @_guard
+    def daily_series(self, scope: Scope, start: datetime, end: datetime) -> list[DailyPoint]:
+        return sql_history.daily_series(self, scope, start, end)
 
     # -- snapshots and freshness ----------------------------------------------------------------
     @_guard

@@ -35,7 +35,7 @@ from agent.understand.period_phrases import BASELINE_BEFORE, PeriodHit
 
 # tie-break between equal intent scores: the more specific question wins
 _PRIORITY = {"anomalies": 7, "drilldown": 6, "compare": 5, "ranking": 4, "realtime": 3, "freshness": 3,
-             "discovery": 2, "help": 1, "trend": 0}
+             "discovery": 2, "help": 1, "trend": 0, "history": 0}
 
 # English patterns use ASCII word boundaries so that "top5用户" or "trend这周" still match
 _A = re.ASCII
@@ -199,7 +199,11 @@ def ranking_and_discovery(u: Understanding, masked_low: str, meta: Names) -> Non
     if u.intent == "ranking":
         nouns = [k for _, k in kind_nouns(masked_low) if k in ("namespace", "user", "workload")]
         u.ranking_entity = nouns[0] if nouns else "namespace"  # type: ignore[assignment]
+        if (u.idle_gpus and not nouns) or (u.namespace and u.ranking_entity == "namespace"):
+            u.ranking_entity = "workload"  # idle GPUs are workloads; a namespace holds workloads
         u.ranking_by = next((b for rx, b in _RANKING_BY if rx.search(masked_low)), "idle")
+        if u.idle_gpus:
+            u.ranking_by = "idle"
         u.limit = limit_of(masked_low) or 10
     elif u.intent == "discovery":
         discovery(u, masked_low, meta)

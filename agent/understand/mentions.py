@@ -175,13 +175,15 @@ class Resolver:
             if gap.endswith(word):
                 end = prev_end + len(gap)
                 return kind, (end - len(word), end)
-        # English marker after: "the ml-team namespace" (unless it types the next name)
+        # English marker after: "the ml-team namespace", "the payments team" (unless it types
+        # the next name)
         k = i + 1
-        if k < len(toks) and toks[k].low in EN.MARKERS and self._text[tok.end:toks[k].start].strip() == "":
+        after_marker = {**EN.MARKERS, "team": "namespace"}
+        if k < len(toks) and toks[k].low in after_marker and self._text[tok.end:toks[k].start].strip() == "":
             nxt = toks[k + 1] if k + 1 < len(toks) else None
             if not (nxt and self._text[toks[k].end:nxt.start].strip(" :=") == ""
                     and self._candidate(nxt)):
-                return EN.MARKERS[toks[k].low], (toks[k].start, toks[k].end)
+                return after_marker[toks[k].low], (toks[k].start, toks[k].end)
         # Chinese marker after: "gpu-east集群", "research这个命名空间"
         after = self._text[tok.end:tok.end + 12].lstrip(" ")
         offset = tok.end + (len(self._text[tok.end:tok.end + 12]) - len(after))
@@ -334,6 +336,15 @@ class Resolver:
         elif tok.quoted or tok.possessive:
             # a name the person clearly meant ("'foo's usage'") that matches nothing
             self.add_issue(Issue("unknown", "namespace", tok.text.strip(), []))
+        elif _name_shaped(low) and not self._is_common(low):
+            # "fraud-detection": written like a name, matches none of any kind (never dropped)
+            self.add_issue(Issue("unknown", "any", tok.text.strip(), []))
+
+
+def _name_shaped(low: str) -> bool:
+    """Written like a Kubernetes name: letters joined by "-" or "_" ("fraud-detection")."""
+    return bool(re.fullmatch(r"[a-z][a-z0-9]*(?:[-_][a-z0-9]+)+", low)) and len(low) >= 5 \
+        and len(re.findall(r"[a-z]", low)) >= 4
 
 
 _SUFFIXES = ("'s", "ies", "es", "s", "ed", "d", "ing", "ly", "er", "est")

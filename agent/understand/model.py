@@ -16,9 +16,9 @@ from typing import Literal, Protocol, Sequence
 from agent.periods import Period
 
 Intent = Literal["trend", "compare", "drilldown", "realtime", "discovery", "ranking", "freshness",
-                 "anomalies", "help"]
+                 "anomalies", "history", "help"]
 INTENTS: tuple[str, ...] = ("trend", "compare", "drilldown", "realtime", "discovery", "ranking",
-                            "freshness", "anomalies", "help")
+                            "freshness", "anomalies", "history", "help")
 EntityKind = Literal["cluster", "namespace", "user", "workload", "label"]
 
 
@@ -81,12 +81,14 @@ class Issue:
     """Something that stops the agent from answering without asking back.
 
     kind: ``unknown`` (a name that matches nothing; ``suggestions`` are the closest real ones),
-    ``missing`` (e.g. which cluster, which namespace), ``ambiguous`` (e.g. a vague period).
+    ``missing`` (e.g. which cluster, which namespace), ``ambiguous`` (e.g. a vague period),
+    ``invalid`` (a period recognised but unusable: future, reversed, a holiday — never asked
+    back, a usage error).
     ``entity`` is the entity kind concerned ("cluster", "namespace", "user", "workload",
     "label", "period").
     """
 
-    kind: Literal["unknown", "missing", "ambiguous"]
+    kind: Literal["unknown", "missing", "ambiguous", "invalid"]
     entity: str
     text: str = ""
     suggestions: list[str] = field(default_factory=list)
@@ -123,6 +125,14 @@ class Understanding:
     # compare of two periods: also every child of the scope (namespaces of a cluster, users of
     # a namespace) side by side — the week-over-week table of the digest
     breakdown: Literal["namespace", "user", "workload", "label"] | None = None
+    # workload history: {kind, status, window, sort, limit} (agent.understand.history)
+    history: dict | None = None
+    # series granularity asked for ("daily utilization", "每天"): "day" | "hour" | None (auto)
+    granularity: Literal["hour", "day"] | None = None
+    # "idle GPUs": idle allocated workloads by idle GPU-hours plus the free count (answers.md §5)
+    idle_gpus: bool = False
+    # money asked for ("cost", "钱"): answered in GPU-hours with a note on the price
+    money: bool = False
     issues: list[Issue] = field(default_factory=list)
     # which parts came from the rules vs the LLM, for the record
     source: Literal["rules", "llm"] = "rules"
@@ -154,4 +164,6 @@ class Understanding:
             **({"compare_with": {"kind": self.other_kind, "name": self.other}} if self.other else {}),
             **({"ranking": {"entity": self.ranking_entity, "by": self.ranking_by}}
                if self.intent == "ranking" else {}),
+            **({"history": dict(self.history)} if self.intent == "history" and self.history else {}),
+            **({"granularity": self.granularity} if self.granularity else {}),
         }

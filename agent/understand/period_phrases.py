@@ -4,8 +4,10 @@ values, and assigned to an ``Understanding`` as its period and baseline.
 
 Every pattern is tried on the lower-cased question (``understand.text.lower``), longer and
 more specific forms first; a later pattern never matches inside an earlier hit. A phrase that
-names an impossible or future period is not an exception: it becomes an ``ambiguous period``
-issue, so the agent asks instead of answering over a default.
+names an impossible, reversed, future or unsupported period (a holiday, a fiscal year) is not
+an exception: it becomes an ``invalid period`` issue, which the agent refuses with exit 2 and the
+supported forms (answers.md §1) instead of answering over a default; a current period still
+empty at now ("this week" at Monday 00:00) is an ``ambiguous period``, asked back.
 
 Decisions:
 
@@ -42,6 +44,7 @@ class PeriodHit:
     period: Period | None
     explicit: bool = True
     error: str | None = None
+    started: bool = True  # False: a current period still empty at now (asked back, not refused)
 
 
 _UTC = timezone.utc
@@ -100,7 +103,7 @@ def _since_weekday(now: datetime, tz: tzinfo | None, wd: int) -> Period:
     day = local - timedelta(days=(local.weekday() - wd) % 7)
     start = P.midnight(day, tz)
     if start >= now:
-        raise PeriodError(f"'since {EN.WEEKDAYS[wd].title()}' has not started yet at --now")
+        raise P.NotStarted(f"'since {EN.WEEKDAYS[wd].title()}' has not started yet at --now")
     return Period(start, now, f"since {EN.WEEKDAYS[wd].title()}", to_now=True)
 
 
@@ -127,14 +130,91 @@ def _iso_point(text: str) -> str:
     return text.strip().upper().replace(" ", "T") if "t" in text or ":" in text else text.strip()
 
 
+_MONTHS = {"january": 1, "february": 2, "march": 3, "april": 4, "may": 5, "june": 6, "july": 7,
+           "august": 8, "september": 9, "october": 10, "november": 11, "december": 12,
+           "jan": 1, "feb": 2, "mar": 3, "apr": 4, "jun": 6, "jul": 7, "aug": 8, "sep": 9,
+           "sept": 9, "oct": 10, "nov": 11, "dec": 12}
+_MON = "|".join(sorted(_MONTHS, key=len, reverse=True))
+_MON_SAFE = "|".join(sorted((m for m in _MONTHS if m not in ("may", "mar")), key=len, reverse=True))
+_ORD = r"(?:st|nd|rd|th)?"
+# a day as people write it (ISO dates have rules of their own): nov 3, 3 nov, november 3rd 2026, 11月3日, 2026年11月3号
+_DAYX = (rf"(?:{_MON})\.?\s+\d{{1,2}}{_ORD}\b(?:,?\s+\d{{4}}\b)?|"
+         rf"\d{{1,2}}{_ORD}\s+(?:{_MON})\b(?:\.?,?\s+\d{{4}}\b)?|(?:\d{{4}}\s*年\s*)?\d{{1,2}}\s*月\s*\d{{1,2}}\s*[日号]")
+_CN_MONTH = r"(?:1[0-2]|0?[1-9]|十[一二]?|[一二三四五六七八九])"
+# what is recognised as a time but cannot be answered: named with the phrase, exit 2
+_UNSUPPORTED = (r"\b(?:last\s+|this\s+|next\s+|previous\s+)?fiscal\s+(?:year|quarter)\b|\bfy\s?\d{2,4}\b|"
+                r"(?:上个|上一|本|这个|下个)?财年|\b(?:over\s+|during\s+)?(?:the\s+)?(?:christmas|xmas|"
+                r"thanksgiving|easter|new\s+year'?s|black\s+friday|golden\s+week)(?:\s+(?:holidays?|break|week))?\b|"
+                r"\bthe\s+holidays\b|春节|国庆|中秋|五一假期|元旦|假期期间|节假日")
+
+
+def _unsupported(m: re.Match, now: datetime, tz: tzinfo | None) -> Period:
+    raise PeriodError("holidays and fiscal periods are not calendar periods gpureport knows")
+
+
+def _day(text: str, now: datetime, tz: tzinfo | None):
+    """A ``_DAYX`` phrase -> date (the year, when left out, is the latest that has begun)."""
+    t = text.strip()
+    m = re.fullmatch(r"(?:(\d{4})\s*年\s*)?(\d{1,2})\s*月\s*(\d{1,2})\s*[日号]", t)
+    if m:
+        return P.day_of(int(m[1]) if m[1] else None, int(m[2]), int(m[3]), now, tz)
+    m = re.fullmatch(rf"({_MON})\.?\s+(\d{{1,2}}){_ORD}(?:,?\s+(\d{{4}}))?", t) or \
+        re.fullmatch(rf"(\d{{1,2}}){_ORD}\s+({_MON})\.?(?:,?\s+(\d{{4}}))?", t)
+    if m is None:
+        raise PeriodError(f"'{t}' is not a date")
+    mon, day = (m[1], m[2]) if not m[1].isdigit() else (m[2], m[1])
+    return P.day_of(int(m[3]) if m[3] else None, _MONTHS[mon], int(day), now, tz)
+
+
+def _between(m: re.Match, now: datetime, tz: tzinfo | None) -> Period:
+    return P.days(_day(m[1], now, tz), _day(m[2], now, tz), now, tz)
+
+
+def _named_month(word: str, year: str | None, now: datetime, tz: tzinfo | None) -> Period:
+    n = _MONTHS[word] if word in _MONTHS else ZH.cn_number(word)
+    return P.month(int(year), n, now, tz) if year else P.recent_month(n, now, tz)
+
+
+def _named_quarter(number: str, year: str | None, now: datetime, tz: tzinfo | None) -> Period:
+    n = ZH.cn_number(number)
+    return P.quarter(int(year), n, now, tz) if year else P.recent_quarter(n, now, tz)
+
+
 # (pattern, handler(match, now, tz) -> Period, explicit). Order matters: longer and more
 # specific forms first; a later pattern never matches inside an earlier hit.
 _Handler = Callable[[re.Match, datetime, "tzinfo | None"], Period]
 # re.ASCII: "\b" must see a boundary between "46" and "用" in "2026-W46用了" (CJK is \w in Unicode)
 _PERIOD_RULES: list[tuple[re.Pattern, _Handler, bool]] = [(re.compile(p, re.ASCII), h, e) for p, h, e in [
+    (_UNSUPPORTED, _unsupported, True),
     (rf"(?:\bfrom\s+|\bbetween\s+|从|自)?({_DATE})\s*(?:\.\.|~|–|—|\bto\b|\btill\b|\buntil\b|"
      rf"\bthrough\b|\bthru\b|\band\b|到|至|和|-)\s*({_DATE})",
      lambda m, now, tz: P.parse_period(f"{_iso_point(m[1])}..{_iso_point(m[2])}", now, tz), True),
+    (rf"(?:\bfrom\s+|\bbetween\s+|从|自)({_DAYX})\s*(?:\bto\b|\btill\b|\buntil\b|\bthrough\b|\bthru\b|"
+     rf"\band\b|到|至|-|–|~)\s*({_DAYX})|({_DAYX})\s*(?:到|至|~)\s*({_DAYX})",
+     lambda m, now, tz: P.days(_day(m[1] or m[3], now, tz), _day(m[2] or m[4], now, tz), now, tz), True),
+    (rf"\bsince\s+(?:the\s+)?({_DAYX})|(?:自|从)\s*({_DAYX})\s*(?:以来|开始|起|至今|到现在)?|"
+     rf"({_DAYX})\s*(?:以来|开始|起|至今)",
+     lambda m, now, tz: P.since_day(_day(m[1] or m[2] or m[3], now, tz), now, tz), True),
+    (rf"\b(?:on\s+)?((?:{_MON})\.?\s+\d{{1,2}}{_ORD}\b(?:,?\s+\d{{4}}\b)?|\d{{1,2}}{_ORD}\s+(?:{_MON})\b"
+     rf"(?:\.?,?\s+\d{{4}}\b)?|(?:\d{{4}}\s*年\s*)?\d{{1,2}}\s*月\s*\d{{1,2}}\s*[日号])",
+     lambda m, now, tz: P.days(_day(m[1], now, tz), _day(m[1], now, tz), now, tz), True),
+    (rf"\b(?:(?:in|during|for|of)\s+)?(?:the\s+month\s+of\s+)?({_MON_SAFE})\b\.?(?:,?\s+(\d{{4}})\b)?|"
+     rf"\b(?:in|during|for)\s+(may|march)\b(?:\s+(\d{{4}})\b)?|\b(may|march)\s+(\d{{4}})\b",
+     lambda m, now, tz: _named_month(m[1] or m[3] or m[5], m[2] or m[4] or m[6], now, tz), True),
+    (rf"(?:(\d{{4}})\s*年\s*)?({_CN_MONTH})\s*月份?(?!\s*\d)(?![日号])",
+     lambda m, now, tz: _named_month(m[2], m[1], now, tz), True),
+    (r"\b(?:this|current)\s+quarter(?:'s)?|\bquarter\s+to\s+date\b|\bqtd\b|本季度|这个季度|这季度|本季",
+     lambda m, now, tz: P.this_quarter(now, tz), True),
+    (r"\b(?:last|previous|prior)\s+quarter(?:'s)?|上季度|上个季度|上一季度|上一个季度",
+     lambda m, now, tz: P.last_quarter(now, tz), True),
+    (r"\bq([1-4])\b(?:\s*(?:of\s+)?(\d{4})\b)?|\b(\d{4})\s*-?\s*q([1-4])\b",
+     lambda m, now, tz: _named_quarter(m[1] or m[4], m[2] or m[3], now, tz), True),
+    (r"(?:(\d{4})\s*年\s*)?第?([一二三四1-4])\s*季度",
+     lambda m, now, tz: _named_quarter(m[2], m[1], now, tz), True),
+    (r"\b(?:this|current)\s+year(?:'s)?|\byear\s+to\s+date\b|\bytd\b|今年|本年度?",
+     lambda m, now, tz: P.this_year(now, tz), True),
+    (r"\b(?:last|previous|prior)\s+year(?:'s)?|去年|上一年",
+     lambda m, now, tz: P.last_year(now, tz), True),
     (rf"\bsince\s+(?:the\s+)?(?:last\s+)?({_WEEKDAY_RX})\b",
      lambda m, now, tz: _since_weekday(now, tz, _weekday_index(m[1])), True),
     (r"(?:自|从)?\s*(?:本周|这周)?(?:周|星期|礼拜)([一二三四五六日天1-7])\s*(?:以来|开始|起|至今|到现在)",
@@ -184,6 +264,10 @@ _PERIOD_RULES: list[tuple[re.Pattern, _Handler, bool]] = [(re.compile(p, re.ASCI
      lambda m, now, tz: P.today(now, tz), True),
     (r"\byesterday(?:'s)?|昨天|昨日", lambda m, now, tz: P.yesterday(now, tz), True),
     (r"\btomorrow\b|\bnext\s+(?:week|month|day|\d+\s+days)\b|明天|下周|下个月|下个星期", _future, True),
+    (r"第\s*(\d{1,2})\s*周",
+     lambda m, now, tz: P.iso_week(now.astimezone(tz or _UTC).isocalendar()[0], int(m[1]), tz), True),
+    (r"(?<![\w.\-/:])(20\d{2})\s*年(?!\s*\d)|(?<![\w.\-/:])(?:(?:in|during|for|of)\s+)?(20[0-4]\d)(?![\w.\-/:])",
+     lambda m, now, tz: P.year_period(int(m[1] or m[2]), now, tz), True),
     # vague: "few days" (above, with no number) and these default to 7 days, not explicit
     (r"\blately\b|\brecently\b|\bthese days\b|\brecent days\b|最近几天|这几天|近几天|过去几天|前几天|近日|近期|最近",
      lambda m, now, tz: P.last_days(now, 7), False),
@@ -209,7 +293,8 @@ def find_periods(low: str, now: datetime, tz: tzinfo | None) -> list[PeriodHit]:
             try:
                 hits.append(PeriodHit(s, e, handler(m, now, tz), explicit=not vague))
             except PeriodError as exc:
-                hits.append(PeriodHit(s, e, None, error=str(exc)))
+                hits.append(PeriodHit(s, e, None, error=f"'{m.group(0).strip()}': {exc}",
+                                      started=not isinstance(exc, P.NotStarted)))
     return sorted(hits, key=lambda h: h.start)
 
 
@@ -228,7 +313,7 @@ def assign_periods(u: Understanding, hits: list[PeriodHit], distinct: list[Perio
     already chosen (see the module docstring); unusable phrases become issues."""
     for h in hits:
         if h.error:
-            u.issues.append(Issue("ambiguous", "period", h.error))
+            u.issues.append(Issue("invalid" if h.started else "ambiguous", "period", h.error))
     errors = any(h.error for h in hits)
     u.period_explicit = any(h.explicit for h in hits if h.period is not None)
     try:
@@ -262,7 +347,9 @@ def assign_periods(u: Understanding, hits: list[PeriodHit], distinct: list[Perio
                     u.baseline = P.baseline(u.period, tz)
             if wow and u.period is not None and u.baseline is None and not u.other:
                 u.baseline = P.baseline(u.period, tz)
-        elif u.intent in ("trend", "ranking", "anomalies"):
+        elif u.intent == "history" and (u.history or {}).get("window") == "now":
+            pass  # the status now: no period
+        elif u.intent in ("trend", "ranking", "anomalies", "history"):
             if distinct:
                 u.period = distinct[0]
             elif not errors:

@@ -29,9 +29,13 @@ This module only runs the passes in order and fills the ``Understanding``:
 
 from __future__ import annotations
 
+import re
 from datetime import datetime, tzinfo
 
 from agent.understand import intent as I
+from agent.understand import vocab_en as EN
+from agent.understand import vocab_zh as ZH
+from agent.understand.history import read_history
 from agent.understand.labels import read_labels
 from agent.understand.mentions import Mention, Resolver
 from agent.understand.model import Issue, Names, Understanding
@@ -39,6 +43,8 @@ from agent.understand.period_phrases import WOW, assign_periods, distinct_period
 from agent.understand.text import MAX_SCAN, blank, detect_language, lower, prepare
 
 __all__ = ["MAX_SCAN", "detect_language", "understand"]
+
+OUT_OF_SCOPE = re.compile(f"{EN.OUT_OF_SCOPE}|{ZH.OUT_OF_SCOPE}", re.ASCII)
 
 
 def understand(question: str, now: datetime, meta: Names, *, default_cluster: str | None = None,
@@ -52,6 +58,9 @@ def understand(question: str, now: datetime, meta: Names, *, default_cluster: st
     text = prepare(question)
     u.language = detect_language(text)
     low = lower(text)
+    if OUT_OF_SCOPE.search(low):  # not about GPU usage: help, whatever else it says
+        u.intent, u.confidence = "help", 0.9
+        return u
 
     # 1. periods
     hits = find_periods(low, now, tz)
@@ -82,6 +91,18 @@ def understand(question: str, now: datetime, meta: Names, *, default_cluster: st
                       if len(by_kind.get(k, [])) >= 2), None)
     named = bool(by_kind) or any(i.kind == "unknown" for i in res.issues)
     intent, bare = I.choose_intent(u, low, masked_low, hits, good, distinct, pair_kind, named)
+    history = read_history(masked_low) if intent not in ("compare", "drilldown", "anomalies", "help") else None
+    if history is not None:  # which workloads failed / are pending / ran (agent.understand.history)
+        intent, bare, u.history = "history", False, history
+        u.intent, u.confidence = "history", max(u.confidence, 0.85)
+    if intent in ("ranking", "discovery") and TOTAL.search(masked_low) and not WHICH.search(masked_low):
+        intent = u.intent = "trend"  # "how many GPU-hours did we burn in total": one figure, no list
+    u.granularity = granularity(low)
+    u.money = bool(MONEY.search(low))
+    if intent in ("trend", "ranking", "realtime") and IDLE_GPUS.search(low) and not (
+            intent == "realtime" and HOW_MANY.search(low)):
+        intent = u.intent = "ranking"  # ranking_and_discovery: workloads by idle GPU-hours
+        u.idle_gpus = True
 
     # entities
     _assign_entities(u, by_kind, pair_kind)
@@ -100,6 +121,33 @@ def understand(question: str, now: datetime, meta: Names, *, default_cluster: st
     u.issues = _dedupe(u.issues)
     I.ranking_and_discovery(u, masked_low, meta)
     return u
+
+
+DAILY = re.compile(r"\b(?:daily|per\s+day|each\s+day|every\s+day|by\s+day|day\s+by\s+day)\b|每天|每日|按天|逐日|日均",
+                   re.ASCII)
+HOURLY = re.compile(r"\b(?:hourly|per\s+hour|each\s+hour|every\s+hour|by\s+hour|hour\s+by\s+hour)\b|每小时|按小时|逐小时",
+                    re.ASCII)
+
+
+IDLE_GPUS = re.compile(
+    r"\bidle\s+(?:gpus?|cards?|accelerators?)\b(?![- ]?hours?)|\bgpus?\s+(?:are\s+|sitting\s+|sat\s+|"
+    r"standing\s+)?idle\b(?![- ]?hours?)|\bunused\s+gpus?\b(?![- ]?hours?)|"
+    r"(?:闲置|空闲|闲着)的?(?:卡|gpu|显卡)(?!\s*(?:小时|时|-?hours?))|(?:卡|gpu|显卡)\S{0,3}(?:闲置|空闲|闲着)", re.ASCII)
+TOTAL = re.compile(r"\bhow\s+(?:many|much)\s+(?:gpu[- ]?hours?|gpus?|compute)\b.*\b(?:in\s+total|total|altogether|combined)\b|"
+                   r"(?:一共|总共|合计|总计)\S{0,6}(?:多少|几)", re.ASCII)
+WHICH = re.compile(r"\bwhich\b|\bwho\b|\btop\b|\brank|\bmost\b|哪|谁|排名|最多", re.ASCII)
+HOW_MANY = re.compile(r"\bhow\s+many\b|多少块|几块|多少张|几张", re.ASCII)
+MONEY = re.compile(r"\bmoney\b|\bcosts?\b|\bcosting\b|\bdollars?\b|\$|\bspen[dt]\b|\bprices?\b|"
+                   r"\bbill(?:ed|ing)?\b|\busd\b|\bbudget\b|钱|成本|费用|花费|美元|人民币", re.ASCII)
+
+
+def granularity(low: str) -> str | None:
+    """The series step a question asks for ("daily utilization", "每天"): day, hour or None."""
+    if DAILY.search(low):
+        return "day"
+    if HOURLY.search(low):
+        return "hour"
+    return None
 
 
 def _dedupe(issues: list[Issue]) -> list[Issue]:

@@ -250,3 +250,9 @@ light lightest give got make made making happen happened happening going gone we
 # names that are also everyday words and must be typed to count ("user unknown")
 GENERIC_NAMES: frozenset[str] = frozenset({"unknown", "(unknown)", "default", "all", "none",
                                            "other", "others", "total", "system"})
+
+# out of scope: not about GPU usage at all, whatever else the question says ("will it rain
+# tomorrow" is help, not a future period; "a poem about GPUs" is not a GPU question)
+OUT_OF_SCOPE = (r"\b(?:weather|rain(?:ing|s)?|snow(?:ing)?|forecast|sunny|umbrella|poem|poetry|limerick|haiku|"
+                r"sonnet|lyrics|joke|riddle|recipe|capital\s+of|kubectl|cordon|uncordon|helm\s+chart|"
+                r"who\s+won|stock\s+price|translate)\b")

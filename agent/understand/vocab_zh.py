@@ -106,7 +106,7 @@ METRIC_WORDS = "利用率|使用率|使用|用量|分配|GPU|gpu|卡|算力|资�
 # a word written right before or after a name ("命名空间ml-team", "gpu-east集群")
 MARKERS: tuple[tuple[str, str], ...] = (
     ("命名空间", "namespace"), ("名字空间", "namespace"), ("名称空间", "namespace"),
-    ("团队", "namespace"), ("项目", "namespace"),
+    ("团队", "namespace"), ("项目", "namespace"), ("小组", "namespace"), ("组", "namespace"),
     ("集群", "cluster"),
     ("用户", "user"), ("使用者", "user"),
     ("工作负载", "workload"), ("训练任务", "workload"), ("任务", "workload"), ("作业", "workload"),
@@ -164,3 +164,6 @@ def cn_number(text: str) -> int | None:
             value = value * 10 + DIGITS[c]
         return value
     return None
+
+# out of scope (see vocab_en.OUT_OF_SCOPE)
+OUT_OF_SCOPE = r"天气|下雨|下雪|气温|写一首|写首|诗|笑话|讲个故事|菜谱|首都|kubectl|怎么查看pod|pod日志|股价|翻译"

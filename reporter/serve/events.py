@@ -43,6 +43,7 @@ from agent.errors import (
     LLMError,
     SourceError,
     StateError,
+    UnknownName,
     UsageError,
 )
 from agent.understand.rules import detect_language
@@ -147,6 +148,8 @@ def failure(exc: BaseException, timeout_s: float) -> tuple[int, str, str]:
         return 503, type(exc).__name__, safe_message(exc)
     if isinstance(exc, UsageError):
         return 422, type(exc).__name__, safe_message(exc)
+    if isinstance(exc, UnknownName):  # a name that matches nothing (answers.md §1)
+        return 404, type(exc).__name__, safe_message(exc)
     if isinstance(exc, GpureportError):
         return 500, type(exc).__name__, safe_message(exc)
     return 500, "InternalError", f"internal error: {safe_message(exc)}"
