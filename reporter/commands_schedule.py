@@ -14,7 +14,6 @@ from __future__ import annotations
 import json
 import os
 from datetime import datetime, timezone
-from functools import partial
 from typing import Any
 
 import click
@@ -34,19 +33,21 @@ def _fmt(dt: datetime | None, tz: Any, fmt: str = "%Y-%m-%d %H:%M:%S") -> str:
 @click.option("--dry-run", is_flag=True, help="Write the message to an .eml file instead of sending.")
 @click.option("--force", is_flag=True,
               help="Send even if this period was delivered, or its delivery is uncertain.")
-@click.pass_obj
-def run(app, schedule: str, dry_run: bool, force: bool) -> None:
+@click.pass_context
+def run(ctx: click.Context, schedule: str, dry_run: bool, force: bool) -> None:
     """Run SCHEDULE once for the period it covers now (what the CronJob calls).
 
     Safe to start several times at once: the first claims the period and the others exit 0
-    ("already being delivered by run N"). Exit 1 when the run failed, or when the SMTP
+    ("already being delivered by run N"). Exit 1 when the run failed, when the SMTP
     connection broke after the message was handed over (status uncertain: not resent without
-    --force).
+    --force), when the data-quality gate blocked the digest (the admins are told), or — for a
+    team fan-out — when any team's digest failed (every team's outcome is printed).
     """
-    from reporter.render.scheduled import render_for_schedule
+    from reporter.render.scheduled import ScheduleRenderer
     from reporter.runner import run_schedule, signals_as_exceptions
     from reporter.schedules import get_schedule
 
+    app = ctx.obj
     found = get_schedule(schedule, app.config.schedules_dir)
     if found.kind == "nudge":  # idle nudges
         from reporter.commands_nudges import run_nudge_schedule
@@ -54,9 +55,11 @@ def run(app, schedule: str, dry_run: bool, force: bool) -> None:
         return run_nudge_schedule(app, found, dry_run=dry_run, force=force)
     with signals_as_exceptions():
         result = run_schedule(app.config, found, now=app.now, dry_run=dry_run, force=force,
-                              trigger="cli", render=partial(render_for_schedule,
-                                                            config=app.config, now=app.now))
+                              trigger="cli", render=ScheduleRenderer(config=app.config,
+                                                                     now=app.now))
     click.echo(result.summary())
+    if result.status in ("failed", "uncertain", "blocked"):
+        ctx.exit(1)
 
 
 # --------------------------------------------------------------------------------------------
@@ -100,6 +103,9 @@ def history(app, limit: int, schedule_name: str | None, as_json: bool) -> None:
     for r, ds in rows:
         period = f"{_fmt(r.period_start, tz, '%Y-%m-%d %H:%M')} -> {_fmt(r.period_end, tz, '%Y-%m-%d %H:%M')}"
         flags = "".join(f" [{f}]" for f, on in (("forced", r.forced), ("dry-run", r.dry_run)) if on)
+        team = getattr(r, "team", "") or ""
+        if team:
+            flags = f" [team {team}]" + flags
         took = f"{r.duration_s:.1f}s" if r.duration_s is not None else "-"
         detail = r.error or r.message_id or ""
         click.echo(f"{r.id:>5}  {r.schedule:<22} {period:<35} {r.status:<9} "
@@ -133,7 +139,7 @@ def scheduler_run_command(ctx: click.Context, poll_interval: float,
     from reporter.alerts import alert_jobs
     from reporter.metrics import serve_scheduler_metrics
     from reporter.nudges.run import nudge_jobs
-    from reporter.render.scheduled import render_for_schedule
+    from reporter.render.scheduled import ScheduleRenderer
     from reporter.scheduler import run_scheduler
     from reporter.statedb import open_state
 
@@ -147,7 +153,7 @@ def scheduler_run_command(ctx: click.Context, poll_interval: float,
         # the alert check (``check.cron`` of the rule file) is one more job; the scheduler
         # itself knows nothing of alerts
         code = run_scheduler(app.config, poll_interval=poll_interval, state=state,
-                             render=partial(render_for_schedule, config=app.config),
+                             render=ScheduleRenderer(config=app.config),
                              extra_jobs=[*alert_jobs(app.config, state),
                                          *nudge_jobs(app.config, state)])
     ctx.exit(code)

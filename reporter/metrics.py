@@ -141,15 +141,15 @@ def observe_source_call(method: str, seconds: float) -> None:
 
 
 def record_report_run(schedule: str, outcome: str, seconds: float | None = None) -> None:
-    """One report run ended (succeeded | failed | skipped | uncertain)."""
+    """One report run ended (succeeded | failed | skipped | uncertain | blocked)."""
     REPORT_RUNS.labels(schedule, outcome).inc()
     if seconds is not None:
         REPORT_RUN_SECONDS.labels(schedule).observe(seconds)
 
 
 def record_delivery(channel: str, outcome: str) -> None:
-    """One delivery attempt: a report's (email | file) or an alert channel's (email | webhook |
-    alertmanager); sent | failed | uncertain (the SMTP server may or may not have it)."""
+    """One delivery attempt: a report's (email | file | slack | slack_webhook | teams) or an
+    alert channel's (email | webhook | alertmanager); sent | failed | uncertain (the SMTP server may or may not have it)."""
     DELIVERIES.labels(channel, outcome).inc()
 
 

@@ -28,6 +28,12 @@ The order is the contract (product.md §8, architecture.md "one scheduled run"):
    in the ``sending`` phase, or cannot record its success, leaves the claim ``sending``: the
    next run marks it ``uncertain`` instead of sending a second copy.
 
+7. The data-quality gate (``reports.quality``, lines in ``RenderedReport.problems``) blocks a
+   digest unless the schedule sends it with a banner: the run is ``blocked``, the claim
+   released, the admins told (``admin_notice``). Chat destinations are served after the email
+   under the same claim (``chat_delivery``). A ``fan_out`` schedule runs each team as above
+   under its own (schedule, period, team) claim (``fanout``).
+
 ``--dry-run`` renders and writes the message to an ``.eml`` file (a ``file`` delivery), takes no
 claim, is recorded with ``dry_run = true``, and never counts as delivered.
 """
@@ -52,7 +58,11 @@ from reporter import metrics
 from reporter.config import Config
 from reporter.delivery import (Attachment, build_message, message_id_for, send_email,
                                sender_address, write_eml)
-from reporter.digest import RenderedReport, RenderFn
+from reporter.admin_notice import notify_admins, notify_failed
+from reporter.channels.summary import Summary
+from reporter.chat_delivery import deliver_chat
+from reporter.digest import RenderedReport, RenderFn, file_stem
+from reporter.fanout import FanOutResult, fan_out
 from reporter.schedules import Schedule, get_schedule, period_for, render_subject
 from reporter.statedb import DeliveryRecord as record, StateDB, open_state
 from reporter.statedb.claims import (Claim, Heartbeat, Refused, RunSpec, claim_delivery, renew,
@@ -63,7 +73,7 @@ log = logging.getLogger(__name__)
 
 @dataclass
 class RunResult:
-    status: Literal["succeeded", "failed", "skipped", "uncertain"]
+    status: Literal["succeeded", "failed", "skipped", "uncertain", "blocked"]
     schedule: str
     period: Period
     run_id: int
@@ -76,10 +86,13 @@ class RunResult:
     dry_run: bool = False
     refused: Refused | None = None  # for "skipped": why
     took_over: int | None = None  # the run of a dead holder whose claim this run took
+    team: str = ""  # a fan-out schedule's team
+    deliveries: list[record] = field(default_factory=list)
 
     def summary(self) -> str:
         """One line for the terminal."""
-        head = f"{self.schedule} {self.period.label}"
+        head = f"{self.schedule} {self.period.label}" + (f" team {self.team}" if self.team
+                                                          else "")
         tail = f" [run #{self.run_id}]"
         why = self.refused
         if self.status == "skipped" and why is not None and why.reason == "busy":
@@ -94,14 +107,22 @@ class RunResult:
         if self.status == "skipped":
             return (f"{head}: already delivered by run #{self.delivered_by}; not sent again "
                     f"(use --force to send anyway){tail}")
+        if self.status == "blocked":
+            told = [d for d in self.deliveries if d.status == "sent"]
+            return (f"{head}: blocked, not sent: {self.error}; "
+                    f"{'admins notified' if told else 'no admin could be notified'}{tail}")
         if self.status in ("failed", "uncertain"):
             return f"{head}: {self.status}: {self.error}{tail}"
         if self.dry_run:
             others = [str(f) for f in self.files if f != self.eml]
             rendered = f"; report files: {', '.join(others)}" if others else ""
-            return f"{head}: dry run, message written to {self.eml}{rendered}{tail}"
+            where = f"message written to {self.eml}" if self.eml else "nothing sent"
+            return f"{head}: dry run, {where}{rendered}{tail}"
         n = len(self.recipients)
         extra = f" ({self.error})" if self.error else ""
+        chats = [d for d in self.deliveries if d.channel not in ("email", "file")]
+        if chats:
+            extra += "; " + ", ".join(f"{d.target} {d.status}" for d in chats)
         taken = (f" (took over from run #{self.took_over}, whose process stopped renewing its "
                  f"claim)" if self.took_over else "")
         return (f"{head}: sent to {n} recipient{'s' if n != 1 else ''}, message-id "
@@ -170,6 +191,11 @@ def run_schedule(config: Config, schedule: str | Schedule, *, now: datetime | No
     started = time.monotonic()
     outcome = "failed"
     try:
+        if schedule.fan_out:
+            result = _fan_out(config, schedule, period, db, dry_run=dry_run, force=force,
+                              trigger=trigger, render=render, out_dir=out_dir)
+            outcome = result.status
+            return result  # type: ignore[return-value]
         result = _run(config, schedule, period, db, dry_run=dry_run, force=force,
                       trigger=trigger, render=render, out_dir=out_dir)
         outcome = result.status
@@ -187,21 +213,23 @@ def run_schedule(config: Config, schedule: str | Schedule, *, now: datetime | No
 
 def _run(config: Config, schedule: Schedule, period: Period, db: StateDB, *, dry_run: bool,
          force: bool, trigger: str, render: RenderFn,
-         out_dir: Path | None) -> RunResult:
+         out_dir: Path | None, team: str = "", problems: list[str] | None = None) -> RunResult:
     recipients = list(schedule.recipients)
     if dry_run:
         run_id = db.start_run(schedule=schedule.name, kind=schedule.kind,
                               period_start=period.start_utc, period_end=period.end_utc,
-                              trigger=trigger, forced=force, dry_run=True, recipients=recipients)
-        return _work(config, schedule, period, db, run_id, None, render, out_dir)
+                              trigger=trigger, forced=force, dry_run=True, recipients=recipients,
+                              team=team)
+        return _work(config, schedule, period, db, run_id, None, render, out_dir, team,
+                     problems)
 
     spec = RunSpec(schedule.name, schedule.kind, period.start_utc, period.end_utc, trigger,
-                   recipients, force)
+                   recipients, force, team)
     outcome = claim_delivery(db, spec, force=force, lease_s=config.state.claim_lease_s)
     if isinstance(outcome, Refused):
         result = RunResult("skipped", schedule.name, period, outcome.run_id,
                            message_id=outcome.message_id, recipients=recipients,
-                           delivered_by=outcome.by_run, refused=outcome)
+                           delivered_by=outcome.by_run, refused=outcome, team=team)
         log.info("%s", result.summary())
         return result
     log.debug("%s %s: claimed by run #%s (generation %s, lease %.0f s%s)", schedule.name,
@@ -210,56 +238,78 @@ def _run(config: Config, schedule: Schedule, period: Period, db: StateDB, *, dry
     with Heartbeat(lambda: renew(db, outcome), outcome.lease_s / 4,
                    f"claim of {schedule.name} {period.label} (run #{outcome.run_id})") as beat:
         return _work(config, schedule, period, db, outcome.run_id, (outcome, beat), render,
-                     out_dir)
+                     out_dir, team, problems)
 
 
 def _work(config: Config, schedule: Schedule, period: Period, db: StateDB, run_id: int,
           held: tuple[Claim, Heartbeat] | None, render: RenderFn,
-          out_dir: Path | None) -> RunResult:
+          out_dir: Path | None, team: str = "", problems: list[str] | None = None
+          ) -> RunResult:
     """Render, send (or write the .eml of a dry run), record. ``held``: the claim and its
     heartbeat (None for a dry run)."""
     claim = held[0] if held else None
     dry_run = held is None
     recipients = list(schedule.recipients)
     result = RunResult("failed", schedule.name, period, run_id, recipients=recipients,
-                       dry_run=dry_run, took_over=claim.took_over if claim else None)
+                       dry_run=dry_run, took_over=claim.took_over if claim else None, team=team)
     target = ", ".join(schedule.recipient_addresses())
     message_id: str | None = None
+    stem = file_stem(schedule.name, period.slug, team)
+    deliveries: list[record] = []
+    note = None
     try:
-        if not dry_run and not config.smtp.host:
+        if not dry_run and recipients and not config.smtp.host:
             raise RunError("smtp.host is not set (config smtp.host or SMTP_HOST); "
                            "use --dry-run to write the message to a file instead")
         out = out_dir or output_dir(config, schedule, period)
         out.mkdir(parents=True, exist_ok=True)
-        rendered = render(schedule, period, out)
+        rendered = render(schedule, period, out, team=team, problems=problems) \
+            if team else render(schedule, period, out)
         result.files = [Path(f) for f in rendered.files]
-        msg = _message(config, schedule, period, rendered, claim)
-        message_id = str(msg["Message-ID"])
-        if claim is None:
-            eml = write_eml(msg, out / f"{schedule.name}-{period.slug}.eml")
+        if rendered.problems and schedule.on_incomplete == "block":
+            return _blocked(config, schedule, period, db, result, claim, rendered.problems,
+                            out if dry_run else None)
+        subject = render_subject(schedule, period, rendered.subject_context)
+        msg = _message(config, schedule, period, rendered, claim, team) if recipients else None
+        if msg is None:
+            pass
+        elif claim is None:
+            message_id = str(msg["Message-ID"])
+            eml = write_eml(msg, out / f"{stem}.eml")
             result.eml, result.files = eml, [*result.files, eml]
-            delivery = record("file", str(eml), "sent", message_id)
+            deliveries.append(record("file", str(eml), "sent", message_id))
             metrics.record_delivery("file", "sent")
-            note = None
         else:
+            message_id = str(msg["Message-ID"])
             sent = send_email(msg, config.smtp, to_addrs=schedule.recipient_addresses(),
                               before_data=partial(_before_data, db, claim, held[1], message_id,
                                                   f"{schedule.name} {period.label}"))
             note = ("refused: " + "; ".join(f"{a} ({r})" for a, r in sent.refused.items())
                     if sent.refused else None)
-            delivery = record("email", target, "sent", message_id, note)
+            deliveries.append(record("email", target, "sent", message_id, note))
             metrics.record_delivery("email", "sent")
+        if schedule.destinations:
+            deliveries += deliver_chat(
+                config, schedule.destinations, rendered.summary or Summary(title=""),
+                subject, (f"{stem}.pdf", rendered.pdf) if rendered.pdf else None,
+                enter_sending=partial(_enter_sending, db, held, message_id,
+                                      f"{schedule.name} {period.label}"),
+                dry_run_file=out / f"{stem}-chat.json" if dry_run else None)
     except DeliveryUncertain as exc:
         metrics.record_delivery("email", "uncertain")
         return _record_uncertain(db, schedule, period, result, claim, target, message_id, exc)
     except BaseException as exc:  # noqa: BLE001 - every failure is recorded, then re-raised
         reason = one_line(exc)
-        deliveries = []
+        # what already went out stays recorded, and keeps the claim from sending it again
+        went_out = [d for d in deliveries if d.status == "sent" and d.channel != "file"]
+        deliveries = list(went_out)
         if isinstance(exc, DeliveryError):
             deliveries.append(record("email", target, "failed", message_id, reason))
             metrics.record_delivery("email", "failed")
         result.error = reason
-        release = settle(claim, "released") if claim else None
+        release = settle(claim, "delivered" if went_out else "released") if claim else None
+        if claim is not None and isinstance(exc, Exception):
+            deliveries = [*deliveries, *notify_failed(config, schedule, period, team, reason)]
         try:
             _retrying(lambda: db.finish_run(run_id, "failed", files=result.files,
                                             error=reason, deliveries=deliveries, also=release),
@@ -271,38 +321,57 @@ def _work(config: Config, schedule: Schedule, period: Period, db: StateDB, run_i
             raise  # KeyboardInterrupt / SystemExit: recorded, now let it through
         raise RunError(reason, result) from exc
 
-    result.status, result.message_id, result.error = "succeeded", message_id, note
+    failed = [d for d in deliveries if d.status == "failed"]
+    if failed:
+        note = "; ".join([*([note] if note else []),
+                          *(f"{d.channel} {d.target} failed: {d.error}" for d in failed)])
+    status = "failed" if failed else "succeeded"
+    anything = any(d.status == "sent" for d in deliveries)
+    result.status, result.message_id, result.error = status, message_id, note
+    result.deliveries = list(deliveries)
+    if failed and not dry_run:
+        deliveries += notify_failed(config, schedule, period, team, note or "")
     try:
-        _retrying(lambda: db.finish_run(run_id, "succeeded", files=result.files,
-                                        recipients=recipients, message_id=message_id,
-                                        error=note, deliveries=[delivery],
-                                        also=settle(claim, "delivered") if claim else None),
-                  f"recording run #{run_id} as succeeded")
+        _retrying(lambda: db.finish_run(
+            run_id, status, files=result.files, recipients=recipients, message_id=message_id,
+            error=note, deliveries=deliveries,
+            also=settle(claim, "delivered" if anything else "released") if claim else None),
+            f"recording run #{run_id} as {status}")
     except Exception as exc:  # noqa: BLE001
         log.error("message %s was sent but run #%s could not be recorded; its claim stays in "
                   "the sending phase, so the next run marks it uncertain instead of sending "
                   "it again", message_id, run_id)
         raise RunError(f"sent message {message_id}, but recording run #{run_id} failed: "
                        f"{one_line(exc)}", result) from exc
+    if failed and not team:
+        raise RunError(f"{schedule.name} {period.label}: {note} [run #{run_id}]", result)
     return result
 
 
 def _message(config: Config, schedule: Schedule, period: Period, rendered: RenderedReport,
-             claim: Claim | None):
+             claim: Claim | None, team: str = ""):
     subject = render_subject(schedule, period, rendered.subject_context)
+    stem = file_stem(schedule.name, period.slug, team)
     attachments = []
     if "pdf" in schedule.formats and rendered.pdf:
-        attachments.append(Attachment(f"{schedule.name}-{period.slug}.pdf", rendered.pdf))
-    if rendered.csv:  # the full tables of a report that shows only their first rows
-        attachments.append(Attachment(f"{schedule.name}-{period.slug}.csv", rendered.csv,
-                                      "text/csv"))
+        attachments.append(Attachment(f"{stem}.pdf", rendered.pdf))
+    if rendered.csv:  # the digest's complete tables
+        attachments.append(Attachment(f"{stem}.csv", rendered.csv, "text/csv"))
     message_id = None
     if claim is not None:
-        message_id = message_id_for(schedule.name, period.start_utc, period.end_utc,
+        message_id = message_id_for(f"{schedule.name}/{team}" if team else schedule.name,
+                                    period.start_utc, period.end_utc,
                                     schedule.recipient_addresses(), claim.generation)
     return build_message(sender=sender_address(config.smtp), to=list(schedule.recipients),
                          subject=subject, html=rendered.html, text=rendered.text,
                          attachments=attachments, message_id=message_id)
+
+
+def _enter_sending(db: StateDB, held: tuple[Claim, Heartbeat] | None, message_id: str | None,
+                   what: str, marker: str) -> None:
+    """Right before a chat post: the claim enters its sending phase (or nothing is posted)."""
+    if held is not None:
+        _before_data(db, held[0], held[1], message_id or marker, what)
 
 
 def _before_data(db: StateDB, claim: Claim, beat: Heartbeat, message_id: str, what: str) -> None:
@@ -330,6 +399,55 @@ def _record_uncertain(db: StateDB, schedule: Schedule, period: Period, result: R
                    f"recipient's mailbox or the relay's log; if it did not arrive, run "
                    f"`{force_command(schedule, period)}` [run #{result.run_id}]",
                    result) from exc
+
+
+def _blocked(config: Config, schedule: Schedule, period: Period, db: StateDB,
+             result: RunResult, claim: Claim | None, problems: list[str],
+             dry_run_dir: Path | None) -> RunResult:
+    """The gate stopped the digest: tell the admins (not the team), record ``blocked``, free
+    the claim (once the data is complete, the next run sends the digest)."""
+    reason = "data incomplete: " + "; ".join(problems)
+    end = period.end_utc.strftime("%Y-%m-%dT%H:%M:%SZ")
+    told = notify_admins(config, schedule, period,
+                         f"{schedule.name} {period.label}: digest not sent, data incomplete",
+                         problems, hint=f"Once the data is complete, run `gpureport --now "
+                                        f"{end} run {schedule.name}`.",
+                         dry_run_dir=dry_run_dir)
+    result.status, result.error, result.deliveries = "blocked", reason, told
+    _retrying(lambda: db.finish_run(result.run_id, "blocked", files=result.files, error=reason,
+                                    deliveries=told,
+                                    also=settle(claim, "released") if claim else None),
+              f"recording run #{result.run_id} as blocked")
+    log.warning("%s", result.summary())
+    return result
+
+
+def _fan_out(config: Config, schedule: Schedule, period: Period, db: StateDB, *,
+             dry_run: bool, force: bool, trigger: str, render: Any,
+             out_dir: Path | None) -> FanOutResult:
+    """``reporter.fanout.fan_out`` with this module's two steps: block, or run one team."""
+    def block(problems: list[str]) -> RunResult:
+        run_id = db.start_run(schedule=schedule.name, kind=schedule.kind,
+                              period_start=period.start_utc, period_end=period.end_utc,
+                              trigger=trigger, forced=force, dry_run=dry_run)
+        out = out_dir or output_dir(config, schedule, period)
+        out.mkdir(parents=True, exist_ok=True)
+        return _blocked(config, schedule, period, db,
+                        RunResult("failed", schedule.name, period, run_id, dry_run=dry_run),
+                        None, problems, out if dry_run else None)
+
+    def one(team_schedule: Schedule, team: str, problems: list[str]) -> RunResult:
+        return _run(config, team_schedule, period, db, dry_run=dry_run, force=force,
+                    trigger=trigger, render=render, out_dir=out_dir, team=team,
+                    problems=problems)
+
+    def skip(team: str, why: str) -> None:
+        db.start_run(schedule=schedule.name, kind=schedule.kind, period_start=period.start_utc,
+                     period_end=period.end_utc, trigger=trigger, forced=force,
+                     dry_run=dry_run, status="skipped", error=why, team=team)
+
+    return fan_out(config, schedule, period, render.prepare(schedule, period), block, one,
+                   skip)
 
 
 def force_command(schedule: Schedule, period: Period) -> str:

@@ -36,6 +36,7 @@ from pydantic import (BaseModel, ConfigDict, Field, PrivateAttr, ValidationError
 from agent.errors import ScheduleError
 from agent.names import suggestions
 from agent.periods import Period, midnight, resolve_now
+from reporter.channels.summary import parse_destination
 from reporter.cron import cron_trigger, latest_fire
 from reporter.nudges.schedule import NudgeSchedule
 from reporter.reports.presets import KINDS
@@ -68,9 +69,24 @@ class Schedule(BaseModel):
     clusters: list[str] = Field(default_factory=list)  # empty = every cluster
     formats: list[Literal["html", "pdf"]] = Field(default_factory=lambda: ["html", "pdf"],
                                                   min_length=1)
-    recipients: list[str]
+    recipients: list[str] = Field(default_factory=list)
     subject: str = DEFAULT_SUBJECT
     misfire_grace_s: int = Field(3600, ge=1, description="how late a missed firing still runs")
+    # chat destinations of the digest: slack:#ml-gpu, slack-webhook:<url>, teams:<url>
+    destinations: list[str] = Field(default_factory=list)
+    # team digests: one digest per namespace (or user), sent where config ``teams`` routes it,
+    # else to
+    # ``fan_out_default`` (empty: the team is skipped and the run says why)
+    fan_out: Literal["namespace", "user"] | None = None
+    fan_out_default: list[str] = Field(default_factory=list)
+    # who hears of a blocked or failed run (never the team): email addresses and/or chat
+    # destinations (slack:..., teams:...)
+    admin: list[str] = Field(default_factory=list)
+    # the data-quality gate (answers.md §2): every cluster's coverage of the period and the
+    # age of its newest data at send time
+    on_incomplete: Literal["block", "send_with_warning"] = "block"
+    min_coverage_pct: float = Field(95.0, ge=0, le=100)
+    max_data_age_h: float = Field(2.0, gt=0)
 
     _source: Path | None = PrivateAttr(default=None)
 
@@ -92,23 +108,49 @@ class Schedule(BaseModel):
                              f"'Europe/Berlin' or 'UTC')") from None
         return v
 
-    @field_validator("reports", "formats", "recipients", "clusters", mode="before")
+    @field_validator("reports", "formats", "recipients", "clusters", "destinations",
+                     "fan_out_default", "admin", mode="before")
     @classmethod
     def _listify(cls, v: Any) -> Any:
         return [v] if isinstance(v, str) else v
 
-    @field_validator("recipients")
+    @field_validator("destinations")
+    @classmethod
+    def _destinations(cls, v: list[str]) -> list[str]:
+        for d in v:
+            _destination(d)
+        return v
+
+    @field_validator("admin")
+    @classmethod
+    def _admin(cls, v: list[str]) -> list[str]:
+        for a in v:
+            if ":" in a.split("@")[0]:
+                _destination(a)
+            else:
+                _addresses([a])
+        return v
+
+    @field_validator("recipients", "fan_out_default")
     @classmethod
     def _recipients(cls, v: list[str]) -> list[str]:
-        if not v:
-            raise ValueError("at least one recipient is required")
-        for r in v:
-            name, addr = parseaddr(r)
-            local, at, domain = addr.rpartition("@")
-            if ("\n" in r or "\r" in r or not at or not local or not domain
-                    or any(c.isspace() for c in addr)):
-                raise ValueError(f"{r!r} is not an email address")
-        return v
+        return _addresses(v)
+
+    @model_validator(mode="after")
+    def _someone(self) -> "Schedule":
+        if not (self.recipients or self.destinations or self.fan_out):
+            raise ValueError("recipients: at least one recipient is required (or "
+                             "destinations, or fan_out for team digests)")
+        return self
+
+    @property
+    def admin_emails(self) -> list[str]:
+        return [a for a in self.admin if ":" not in a.split("@")[0]]
+
+    @property
+    def admin_destinations(self) -> list[str]:
+        return [a for a in self.admin if ":" in a.split("@")[0]]
+
 
     @field_validator("subject")
     @classmethod
@@ -158,6 +200,26 @@ class Schedule(BaseModel):
         except ValueError as exc:
             raise ValueError(f"cron: invalid expression {self.cron!r} ({exc})") from None
         return self
+
+
+def _addresses(v: list[str]) -> list[str]:
+    """Email addresses (``Name <a@b>`` or ``a@b``), one ValueError naming the first bad one."""
+    for r in v:
+        name, addr = parseaddr(r)
+        local, at, domain = addr.rpartition("@")
+        if ("\n" in r or "\r" in r or not at or not local or not domain
+                or any(c.isspace() for c in addr)):
+            raise ValueError(f"{r!r} is not an email address")
+    return v
+
+
+def _destination(d: str) -> str:
+    """A chat destination (``reporter.channels.summary.parse_destination``) or ValueError."""
+    try:
+        parse_destination(d)
+    except Exception as exc:  # noqa: BLE001 - its one line is the field's reason
+        raise ValueError(str(exc)) from None
+    return d
 
 
 # --------------------------------------------------------------------------------------------

@@ -188,17 +188,26 @@ def test_upgrading_a_0001_database_keeps_runs_and_deliveries(tmp_path, request):
     """SQLite rebuilds ``runs`` to widen its CHECK constraint; with foreign keys on, that
     would cascade-delete every delivery."""
     from alembic import command
+    from sqlalchemy import MetaData, Table, insert
 
     import reporter.statedb as statedb
+    from reporter.statedb import models
 
     for url in (f"sqlite:///{tmp_path / 'old.db'}", request.getfixturevalue("pg_url")):
         engine = statedb._make_engine(statedb.normalize_url(url))
         with engine.begin() as conn:
             command.upgrade(statedb._alembic_config(conn), "0001")
         old = statedb.StateDB(engine, url)
-        run_id = old.start_run(schedule="s", kind="weekly", period_start=T0, period_end=T1)
-        old.finish_run(run_id, "succeeded", message_id="<m>",
-                       deliveries=[DeliveryRecord("email", "a@example.com", "sent", "<m>")])
+        # the rows an 0001 version wrote (today's ``runs`` has a column 0001 did not)
+        runs_0001 = Table("runs", MetaData(), *[c._copy() for c in models.runs.c
+                                                 if c.name != "team"])
+        with engine.begin() as conn:
+            run_id = conn.execute(insert(runs_0001).values(
+                schedule="s", kind="weekly", period_start=T0, period_end=T1,
+                status="succeeded", started_at=T0, finished_at=T1, files=[], recipients=[],
+                message_id="<m>", forced=False, dry_run=False, trigger="cli",
+            ).returning(runs_0001.c.id)).scalar_one()
+        old.record_delivery(run_id, "email", "a@example.com", "sent", message_id="<m>")
         assert old.revision() == "0001"
         engine.dispose()
         with open_state(url) as db:

@@ -79,7 +79,7 @@ class Setup:
 
 
 def make_setup(tmp_path: Path, demo_db: str, state_url: str, smtp_port: int,
-               timeout: float = 10) -> Setup:
+               timeout: float = 10, lease_s: float = LEASE_S) -> Setup:
     home = tmp_path / "home"
     sdir = tmp_path / "schedules"
     sdir.mkdir(parents=True)
@@ -88,7 +88,7 @@ def make_setup(tmp_path: Path, demo_db: str, state_url: str, smtp_port: int,
     cfg = tmp_path / "gpureport.yaml"
     cfg.write_text(yaml.safe_dump({
         "source": {"database_url": demo_db},
-        "state": {"database_url": state_url, "claim_lease_s": LEASE_S},
+        "state": {"database_url": state_url, "claim_lease_s": lease_s},
         "schedules_dir": str(sdir), "report_dir": str(tmp_path / "reports"),
         "smtp": {"host": "127.0.0.1", "port": smtp_port, "starttls": False, "retries": 1,
                  "retry_backoff": 0.1, "timeout": timeout, "from": "gpureport@example.net"},
@@ -115,7 +115,10 @@ def finish(proc: subprocess.Popen, timeout: float = 180) -> tuple[int, str, str]
 # ---------------------------------------------------------------------------------------------
 def test_four_processes_per_period_send_one_message_each(tmp_path, demo_db, state_url):
     with smtp_server() as server:
-        s = make_setup(tmp_path, demo_db, state_url, server.port)
+        # Nobody dies here, so the lease only has to outlive a holder starved of CPU: 12 processes
+        # start at once on a 2-core machine, and a 2 s lease could lapse under a heartbeat that
+        # never got scheduled (that is a takeover, tested with the kill rounds below).
+        s = make_setup(tmp_path, demo_db, state_url, server.port, timeout=60, lease_s=30)
         procs = [(now, s.start(now)) for _ in range(4) for now in PERIODS]
         results = [(now, *finish(p)) for now, p in procs]
         time.sleep(0.3)

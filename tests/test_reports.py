@@ -365,8 +365,10 @@ def test_render_for_schedule_writes_files_and_email_bodies(source, tmp_path):
     schedule = get_schedule("weekly-digest")
     period = period_for(schedule, MONDAY)
     out = render_for_schedule(schedule, period, tmp_path, source=source, now=MONDAY)
-    assert sorted(p.suffix for p in out.files) == [".html", ".pdf"]
+    # every digest keeps and attaches its complete tables as CSV (issue 14 item 4)
+    assert sorted(p.suffix for p in out.files) == [".csv", ".html", ".pdf"]
     assert all(p.exists() for p in out.files)
+    assert out.csv is not None and out.problems == []  # the data is complete: no gate lines
     assert out.pdf is not None and out.pdf.startswith(b"%PDF-")
     assert "ml-team" in out.text and "ml-team" in out.html
     assert "<svg" not in out.html  # mail clients drop SVG: the email body has none

@@ -354,7 +354,7 @@ def test_alert_rules_file_is_not_a_schedule(tmp_path):
      "unknown report kind 'gpu-poetry' (known: weekly, namespace-drops, root-cause, idle)"),
     (("Asia/Shanghai", "Mars/Olympus_Mons"), "timezone", "unknown time zone 'Mars/Olympus_Mons'"),
     (('recipients: ["ML Leads <leads@example.com>", ops@example.org]\n', ""), "recipients",
-     "Field required"),
+     "at least one recipient is required"),
     (('recipients: ["ML Leads <leads@example.com>", ops@example.org]', "recipients: []"),
      "recipients", "at least one recipient is required"),
     (("ops@example.org", "not-an-address"), "recipients", "'not-an-address' is not an email address"),

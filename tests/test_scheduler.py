@@ -281,7 +281,8 @@ def test_scheduler_list_shows_next_fire_in_each_schedule_zone(home, tmp_path):
     assert row.split()[1:] == ["yes", "0", "9", "*", "*", "1", "2026-11-23", "09:00:00", "Mon",
                                "Asia/Tokyo", "2026-W47"]
     assert [line.split()[0] for line in lines[1:]] == [  # enabled first, then disabled
-        "idle-nudges", "tokyo-weekly", "daily-idle-report", "weekly-digest"]
+        "idle-nudges", "tokyo-weekly", "daily-idle-report", "weekly-digest",
+        "weekly-team-digests"]  # team digests ship disabled (opt in with a routing table)
     res = CliRunner().invoke(scheduler, ["list", "--json"], obj=app)
     import json
 

@@ -16,7 +16,7 @@ T0 = datetime(2026, 11, 9, tzinfo=timezone.utc)
 T1 = datetime(2026, 11, 16, tzinfo=timezone.utc)
 TABLES = {"runs", "deliveries", "alert_state", "alert_notifications", "scheduler_locks",
           "delivery_claims", "leases", "catalog_cache", "alembic_version"}
-HEAD = "0003_nudges"
+HEAD = "0003_teams"
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])

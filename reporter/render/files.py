@@ -23,6 +23,7 @@ TABLE_COLUMNS: list[Column] = [
     ("avg_utilization_before", "avg_utilization_before"), ("avg_utilization", "avg_utilization"),
     ("change_pp", "change_pp"), ("impact_pp", "impact_pp"), ("idle_gpu_hours", "idle_gpu_hours"),
     ("gpus_now", "gpus_now"), ("dropped", "dropped"),
+    ("namespace", "namespace"), ("user", "user"),
 ]
 
 
@@ -32,7 +33,7 @@ def _r(v: float | None) -> float | None:
 
 def tables_csv(ctx: ReportContext) -> bytes:
     """Every row of every section's week-over-week table (the document shows the first
-    ``TABLE_ROWS``), as CSV (``reporter.render.csvfile``). Figures are the answers' figures,
+    ``TABLE_ROWS``), then the section's workloads (drill-down contributors, idle ranking), as CSV (``reporter.render.csvfile``). Figures are the answers' figures,
     rounded to 3 decimals; a period without data for a row is an empty cell."""
     rows = []
     for s in ctx.sections:
@@ -54,7 +55,41 @@ def tables_csv(ctx: ReportContext) -> bytes:
                 "gpus_now": now.get(r["name"], 0) if now is not None else None,
                 "dropped": r["name"] in s.dropped,
             })
+        rows += _workload_rows(s)
     return csv_bytes(TABLE_COLUMNS, rows)
+
+
+def _workload_rows(s) -> list[dict]:
+    """The section's workloads: every contributor of its drill-downs (level
+    ``workload_change``, once each) and its idle ranking (level ``idle_workload``), as the answers give them."""
+    out, seen = [], set()
+    for d in [*s.drops, *s.movers]:
+        for w in d.all_workloads:
+            key = (d.cluster, w.get("namespace") or d.namespace, w["name"])
+            if key in seen:
+                continue
+            seen.add(key)
+            before, after = w.get("gpu_hours_before"), w.get("gpu_hours_after")
+            out.append({
+                "cluster": d.cluster or "", "level": "workload_change", "name": w["name"],
+                "status": w.get("status"), "gpu_hours_before": _r(before),
+                "gpu_hours": _r(after),
+                "avg_utilization_before": _r(w.get("avg_utilization_before")),
+                "avg_utilization": _r(w.get("avg_utilization_after")),
+                "change_pp": _r(w["avg_utilization_after"] - w["avg_utilization_before"])
+                if w.get("avg_utilization_after") is not None
+                and w.get("avg_utilization_before") is not None else None,
+                "impact_pp": _r(w.get("impact_pp")),
+                "namespace": w.get("namespace") or d.namespace, "user": w.get("user"),
+            })
+    for w in s.idle:
+        out.append({
+            "cluster": s.cluster or "", "level": "idle_workload", "name": w["name"],
+            "gpu_hours": _r(w.get("gpu_hours")), "avg_utilization": _r(w.get("avg_utilization")),
+            "idle_gpu_hours": _r(w.get("idle_gpu_hours")),
+            "namespace": w.get("namespace") or s.namespace, "user": w.get("user"),
+        })
+    return out
 
 
 def report_basename(ctx: ReportContext) -> str:

@@ -28,6 +28,7 @@ STRINGS: dict[str, dict[str, Any]] = {
                       "same hour of the week.",
         "h_table_namespace": "Namespaces, week over week", "h_table_user": "Users, week over week",
         "h_table_cluster": "Clusters, week over week",
+        "h_table_workload": "Workloads, week over week",
         "h_drops": "Namespaces whose utilization dropped by {threshold} pp or more",
         "no_drops": "No namespace holding at least {share}% of its cluster's GPU-hours dropped "
                     "by {threshold} pp or more.",
@@ -81,6 +82,8 @@ STRINGS: dict[str, dict[str, Any]] = {
                   "GPU-hour weighted, changes are in percentage points (pp).",
         "days": ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"),
         "email_intro": "{title} for {scope}, {period}, compared with {baseline}.",
+        "vs_reference": "{team}: average utilization {util} vs {ref} for {scope}; allocation "
+                        "rate {alloc} vs {ref_alloc}.",
         "email_attached": "The full report is attached as a PDF ({file}).",
         "email_file": "The full report: {file}.",
         "email_csv": "Every row of its tables is in the attached {file}.",
@@ -105,6 +108,7 @@ STRINGS: dict[str, dict[str, Any]] = {
         "chart_note": "利用率按 GPU 小时加权；分配率为已分配 GPU 占总容量的比例。虚线：{baseline}同一时刻的利用率。",
         "h_table_namespace": "各命名空间环比", "h_table_user": "各用户环比",
         "h_table_cluster": "各集群环比",
+        "h_table_workload": "各工作负载环比",
         "h_drops": "利用率下降 {threshold} pp 及以上的命名空间",
         "no_drops": "占集群 GPU 小时至少 {share}% 的命名空间中，没有利用率下降 {threshold} pp 及以上的。",
         "h_attribution_namespace": "利用率变化归因：按命名空间",
@@ -152,6 +156,8 @@ STRINGS: dict[str, dict[str, Any]] = {
         "footer": "gpureport · 数据来自 Lens 小时统计；利用率按 GPU 小时加权，变化以百分点（pp）表示。",
         "days": ("周一", "周二", "周三", "周四", "周五", "周六", "周日"),
         "email_intro": "{scope}的{title}：{period}，对比{baseline}。",
+        "vs_reference": "{team}：平均利用率 {util}，{scope} 为 {ref}；分配率 {alloc}，"
+                        "{scope} 为 {ref_alloc}。",
         "email_attached": "完整报告见附件 PDF（{file}）。",
         "email_file": "完整报告：{file}。",
         "email_csv": "表格的全部行见附件 {file}。",

@@ -18,11 +18,12 @@ from agent.understand.model import Understanding
 from reporter.reports.presets import PRESET, limit_for
 
 
-def scope_words(cluster: str | None, namespace: str | None) -> str:
+def scope_words(cluster: str | None, namespace: str | None, user: str | None = None) -> str:
     """``ml-team (gpu-east)``, ``gpu-east`` or ``all clusters``: a scope in a question."""
-    if namespace and cluster:
-        return f"{namespace} ({cluster})"
-    return namespace or cluster or "all clusters"
+    name = user or namespace
+    if name and cluster:
+        return f"{name} ({cluster})"
+    return name or cluster or "all clusters"
 
 
 class Asker:
@@ -34,9 +35,11 @@ class Asker:
         self.period, self.base = period, base
         self.questions: list[str] = []
 
-    def ask(self, key: str, cluster: str | None = None, namespace: str | None = None) -> Answer:
+    def ask(self, key: str, cluster: str | None = None, namespace: str | None = None,
+            user: str | None = None) -> Answer:
         """The answer to preset ``key`` about ``cluster`` (None: every cluster) and
-        ``namespace``. Raises ``ReportError`` when the agent would have to ask back."""
+        ``namespace`` or ``user`` (a team digest per user). Raises ``ReportError`` when the
+        agent would have to ask back."""
         p = PRESET[key]
         if p.period == "period":
             period, base = self.period, self.base
@@ -44,19 +47,21 @@ class Asker:
             period, base = self.base, baseline_of(self.base)
         else:
             period = base = None
-        if p.scope == "cluster":
-            namespace = None
+        if p.scope in ("cluster", "report"):
+            namespace = user = None
         question = p.question.format(
-            who=scope_words(cluster, namespace), name=namespace or "",
+            who=scope_words(cluster, namespace, user), name=namespace or "",
             cluster=cluster or "all clusters", period=self.period.label,
             baseline=self.base.label)
         breakdown = None
         if p.breakdown == "children":
-            breakdown = "user" if namespace else "namespace"
+            breakdown = "workload" if user else ("user" if namespace else "namespace")
+        elif p.breakdown:  # a named child kind (the users of a cluster)
+            breakdown = p.breakdown
         u = Understanding(
             question=question, language=self.lang,  # type: ignore[arg-type]
             intent=p.intent, confidence=1.0,  # type: ignore[arg-type]
-            cluster=cluster, namespace=namespace, period=period, baseline=base,
+            cluster=cluster, namespace=namespace, user=user, period=period, baseline=base,
             period_explicit=period is not None, breakdown=breakdown,  # type: ignore[arg-type]
             ranking_entity=p.ranking[0] if p.ranking else None,  # type: ignore[arg-type]
             ranking_by=p.ranking[1] if p.ranking else None,

@@ -66,13 +66,15 @@ def build_report(kind: str | Sequence[str], source: Source, now: datetime,
                  period: str | Period | None = None, lang: str = "en",
                  drop_threshold: float = 5.0, drop_min_share_pct: float = 2.0,
                  progress: ProgressFn | None = None,
-                 tz: tzinfo | str | None = None) -> ReportContext:
+                 tz: tzinfo | str | None = None, user: str | None = None) -> ReportContext:
     """Put the preset questions of ``kind`` (one kind or several) to the agent.
 
     ``cluster``: one name, a list (one section each, no summary) or None (every cluster:
     a summary plus a section per cluster when there are several). A namespace dropped when its
     utilization fell by ``drop_threshold`` pp or more and it holds ``drop_min_share_pct`` % of
-    its cluster's GPU-hours. Raises ``NotFound`` for an unknown cluster or namespace,
+    its cluster's GPU-hours. ``user`` narrows the report to one user (of ``cluster``, else of
+    every cluster) as a team digest per user does: its workloads week over week, its idle
+    workloads, no drops and no allocation snapshot. Raises ``NotFound`` for an unknown cluster or namespace,
     ``PeriodError`` for an unusable period, ``ReportError`` for an unknown kind; a period
     without data is not an error (the report says so).
     """
@@ -99,7 +101,9 @@ def build_report(kind: str | Sequence[str], source: Source, now: datetime,
                               "cluster")
         namespace = _resolve_namespace(asker, namespace, listed[0] if listed else None)
 
-    targets, summary_first = _targets(listed, known_clusters, namespace)
+    if user is not None and (namespace is not None or len(listed) > 1):
+        raise ReportError("a report about one user covers at most one cluster and no namespace")
+    targets, summary_first = _targets(listed, known_clusters, namespace or user)
     plan = Plan(blocks=blocks, threshold=drop_threshold, min_share_pct=drop_min_share_pct)
     sections: list[Section] = []
     n = len(targets)
@@ -112,7 +116,7 @@ def build_report(kind: str | Sequence[str], source: Source, now: datetime,
         is_summary = summary_first and i == 0
         sec_plan = Plan(blocks & SUMMARY_BLOCKS, drop_threshold, drop_min_share_pct) \
             if is_summary else plan
-        sections.append(build_section(asker, sec_plan, c, namespace, title, tick))
+        sections.append(build_section(asker, sec_plan, c, namespace, title, tick, user=user))
     if summary_first:
         _summary_from(sections[1:], sections[0], plan)
         if sections[0].empty:  # nothing anywhere: one notice is enough
@@ -124,7 +128,7 @@ def build_report(kind: str | Sequence[str], source: Source, now: datetime,
                          baseline=base, now=now, generated_at=datetime.now(timezone.utc),
                          tz=tz, threshold_pp=drop_threshold, sections=sections,
                          questions=asker.questions, subset=len(listed) > 1,
-                         min_share_pct=drop_min_share_pct)
+                         min_share_pct=drop_min_share_pct, user=user)
 
 
 def _resolve(kind: str, name: str, options: Sequence[str]) -> str:

@@ -72,6 +72,7 @@ class Drill:
     answer: str
     users_total: int = 0
     workloads_total: int = 0
+    all_workloads: list[dict] = field(default_factory=list)  # every workload (the CSV)
 
     @property
     def contributors(self) -> list[dict]:
@@ -92,6 +93,7 @@ class Section:
     cluster: str | None
     namespace: str | None
     empty: bool = False
+    user: str | None = None  # a user's section (a team digest per user)
     newest_data: datetime | None = None
     kpis: list[Kpi] = field(default_factory=list)
     # the chart's data: hourly points of the period and of the baseline (None: no chart)
@@ -183,6 +185,14 @@ class ReportContext:
     questions: list[str] = field(default_factory=list)  # the preset questions, as asked
     subset: bool = False  # the sections are a listed subset of the clusters (schedules)
     min_share_pct: float = 0.0  # a drop must hold this share of its cluster's GPU-hours
+    # a team digest (schedule ``fan_out``): the team, and its scope's figures over the period
+    # (the compare answer's ``b`` side for the cluster, or all clusters) to set its KPIs against
+    team: str | None = None
+    user: str | None = None  # the report is narrowed to one user (``fan_out: user``)
+    reference: dict | None = None
+    reference_label: str = ""
+    # the data-quality gate's red banner (a digest sent although its data is incomplete)
+    banner: str | None = None
 
     @property
     def kind(self) -> str:
@@ -197,7 +207,8 @@ class ReportContext:
             base = ", ".join(self.clusters)
         else:
             base = "所有集群" if self.lang == "zh" else "all clusters"
-        return f"{base} / {self.namespace}" if self.namespace else base
+        own = self.namespace or self.user
+        return f"{base} / {own}" if own else base
 
     @property
     def empty(self) -> bool:

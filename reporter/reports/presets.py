@@ -58,7 +58,9 @@ class Preset:
     period: str | None  # period | baseline | None
     feeds: frozenset[str]
     question: str
-    breakdown: str | None = None  # children: namespaces of a cluster, users of a namespace
+    # children: namespaces of a cluster, users of a namespace, workloads of a user; or a
+    # child kind by name (user)
+    breakdown: str | None = None
     ranking: tuple[str, str] | None = None  # (entity, by)
     limit: dict[str, int] = field(default_factory=dict)  # per report kind
     target: str | None = None  # discovery: clusters | namespaces
@@ -82,6 +84,9 @@ preset(Preset("namespaces", "discovery", "report", None, EVERY_BLOCK,
 preset(Preset("namespaces-then", "compare", "report", "period", EVERY_BLOCK,
               "How did the namespaces of {cluster} compare with {baseline}?",
               breakdown="children"))
+# the users of the report's clusters over its periods (a schedule's ``fan_out: user``)
+preset(Preset("users-then", "compare", "report", "period", EVERY_BLOCK,
+              "How did the users of {cluster} compare with {baseline}?", breakdown="user"))
 
 # -- every section -----------------------------------------------------------------------------
 preset(Preset("trend", "trend", "section", "period", _feeds("kpis", "narrative", "chart"),

@@ -63,13 +63,17 @@ class Plan:
 
 
 def build_section(asker: Asker, plan: Plan, cluster: str | None, namespace: str | None,
-                  title: str, tick: Tick) -> Section:
-    """One section: the preset questions about one scope, answered by the agent."""
-    scope = "namespace" if namespace else ("cluster" if cluster else "all")
-    sec = Section(key=f"{cluster or 'all'}/{namespace}" if namespace else (cluster or "all"),
-                  title=title, scope=scope, cluster=cluster, namespace=namespace)
-    who = scope_words(cluster, namespace)
+                  title: str, tick: Tick, user: str | None = None) -> Section:
+    """One section: the preset questions about one scope, answered by the agent. ``user``:
+    a user's section (a team digest per user): its workloads week over week, no drops."""
+    scope = "user" if user else ("namespace" if namespace else ("cluster" if cluster else "all"))
+    own = user or namespace
+    sec = Section(key=f"{cluster or 'all'}/{own}" if own else (cluster or "all"),
+                  title=title, scope=scope, cluster=cluster, namespace=namespace, user=user)
+    who = scope_words(cluster, namespace, user)
     blocks = plan.blocks
+    if user:
+        asker = _ForUser(asker, user)  # type: ignore[assignment]
 
     tick(f"{who}: trend")
     trend = asker.ask("trend", cluster, namespace)
@@ -100,8 +104,9 @@ def build_section(asker: Asker, plan: Plan, cluster: str | None, namespace: str 
     if children:
         rows = list(cmp.figures.get("children") or [])
         sec.table_kind = cmp.figures.get("child") or ("user" if namespace else "namespace")
-        sec.dropped = {r["name"] for r in dropped_namespaces(
-            rows, plan.threshold, min_share_pct=plan.min_share_pct)}
+        if scope != "user":  # the drop rule is about namespaces and users, not workloads
+            sec.dropped = {r["name"] for r in dropped_namespaces(
+                rows, plan.threshold, min_share_pct=plan.min_share_pct)}
         if scope == "cluster":
             sec.moved = sec.dropped | _rose(rows, plan)
         if "table" in blocks:
@@ -123,7 +128,7 @@ def build_section(asker: Asker, plan: Plan, cluster: str | None, namespace: str 
     if "idle" in blocks:
         tick(f"{who}: idle workloads")
         _idle(sec, asker.ask("idle", cluster, namespace))
-    if "snapshot" in blocks:
+    if "snapshot" in blocks and scope != "user":  # the snapshot has no users
         tick(f"{who}: current allocation")
         _snapshot(sec, asker.ask("snapshot", cluster))
     return sec
@@ -190,7 +195,7 @@ def _drops(asker: Asker, plan: Plan, sec: Section, rows: list[dict], drill: Answ
 
 
 def _attribution(sec: Section, drill: Answer) -> None:
-    first = "namespace" if sec.scope == "cluster" else "user"
+    first = {"cluster": "namespace", "user": "workload"}.get(sec.scope, "user")
     sec.attribution_kind = first
     sec.attribution = [c for c in drill.figures.get("contributors", [])
                        if c["kind"] == first][:TOP_ATTRIBUTION]
@@ -200,9 +205,10 @@ def _movers(asker: Asker, sec: Section, drill: Answer, tick: Tick) -> None:
     """The namespaces that moved, each with its drill-down — but not again one whose box is
     already under drops."""
     boxed = {d.key for d in sec.drops}
-    if sec.scope == "namespace":
-        if (sec.cluster, sec.namespace) not in boxed:
-            sec.movers.append(drill_of(drill, sec.cluster, sec.namespace or ""))
+    if sec.scope in ("namespace", "user"):
+        own = sec.user or sec.namespace or ""
+        if (sec.cluster, own) not in boxed:
+            sec.movers.append(drill_of(drill, sec.cluster, own))
         return
     rows = {r["name"]: r for r in sec.table} if sec.table else {}
     moved = sorted(sec.moved, key=lambda n: (-abs((rows.get(n) or {}).get("delta_pp") or 0.0), n))
@@ -248,6 +254,17 @@ def _snapshot(sec: Section, now: Answer) -> None:
     sec.snapshot = snap
 
 
+class _ForUser:
+    """An asker whose section questions are about one user (``Asker.ask(..., user=)``)."""
+
+    def __init__(self, asker: Asker, user: str) -> None:
+        self._asker, self._user = asker, user
+        self.lang = asker.lang
+
+    def ask(self, key: str, cluster: str | None = None, namespace: str | None = None) -> Answer:
+        return self._asker.ask(key, cluster, namespace, user=self._user)
+
+
 # -- answers -> view models ----------------------------------------------------------------
 def kpi_tiles(cmp: dict) -> list[Kpi]:
     """The four tiles from a compare answer's figures (no change shown without a baseline)."""
@@ -277,7 +294,8 @@ def drill_of(answer: Answer, cluster: str | None, namespace: str) -> Drill:
     return Drill(cluster=cluster, namespace=namespace, before=f["before"], after=f["after"],
                  delta_pp=f["total_delta_pp"], users=users[:TOP_USERS],
                  workloads=workloads[:TOP_WORKLOADS], answer=answer.headline,
-                 users_total=len(users), workloads_total=len(workloads))
+                 users_total=len(users), workloads_total=len(workloads),
+                 all_workloads=workloads)
 
 
 def _sentence(text: str) -> str:

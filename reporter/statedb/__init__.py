@@ -116,6 +116,13 @@ def _upgrade(engine: Engine) -> None:
         alembic_log.setLevel(logging.WARNING)  # its INFO chatter (even on import) is noise
     from alembic import command
     from alembic.runtime.migration import MigrationContext
+    # At head already (every open but the first): one short read, no migration transaction.
+    # Alembic's upgrade loads its scripts inside the write lock, which on SQLite would stall
+    # every other process's claim renewals while many processes start at once.
+    head = head_revision()
+    with engine.connect() as conn:
+        if MigrationContext.configure(conn).get_current_revision() == head:
+            return
     with engine.connect() as conn:
         sqlite = conn.dialect.name == "sqlite"
         if sqlite:
@@ -128,9 +135,10 @@ def _upgrade(engine: Engine) -> None:
                 if conn.dialect.name == "postgresql":
                     conn.execute(text("SELECT pg_advisory_xact_lock(:k)"),
                                  {"k": MIGRATION_LOCK_KEY})
-                before = MigrationContext.configure(conn).get_current_revision()
-                command.upgrade(_alembic_config(conn), "head")
-                after = MigrationContext.configure(conn).get_current_revision()
+                before = after = MigrationContext.configure(conn).get_current_revision()
+                if before != head:  # another process may have migrated while this one waited
+                    command.upgrade(_alembic_config(conn), "head")
+                    after = MigrationContext.configure(conn).get_current_revision()
         finally:
             if sqlite:
                 conn.connection.driver_connection.execute("PRAGMA foreign_keys=ON")
@@ -154,7 +162,7 @@ def head_revision() -> str:
 class DeliveryRecord:
     """One attempt to hand a run's output to a channel, written with the run's final status."""
 
-    channel: str  # email | webhook | alertmanager | file
+    channel: str  # email | webhook | alertmanager | file | slack | slack_webhook | teams
     target: str
     status: str  # sent | failed | uncertain (SMTP failed after DATA)
     message_id: str | None = None
@@ -192,7 +200,7 @@ class StateDB:
                   period_end: datetime, trigger: str = "cli", forced: bool = False,
                   dry_run: bool = False, recipients: Sequence[str] = (),
                   status: str = "running", error: str | None = None,
-                  started_at: datetime | None = None) -> int:
+                  started_at: datetime | None = None, team: str = "") -> int:
         """Insert a run record (``running`` unless told otherwise) and return its id.
 
         ``status="skipped"`` records a run that found its period already delivered: it is
@@ -203,14 +211,14 @@ class StateDB:
                                    period_start=period_start, period_end=period_end,
                                    trigger=trigger, forced=forced, dry_run=dry_run,
                                    recipients=recipients, status=status, error=error,
-                                   started_at=started_at)
+                                   started_at=started_at, team=team)
 
     @staticmethod
     def insert_run(conn: Connection, *, schedule: str, kind: str, period_start: datetime,
                    period_end: datetime, trigger: str = "cli", forced: bool = False,
                    dry_run: bool = False, recipients: Sequence[str] = (),
                    status: str = "running", error: str | None = None,
-                   started_at: datetime | None = None) -> int:
+                   started_at: datetime | None = None, team: str = "") -> int:
         """``start_run`` inside the caller's transaction (the delivery claim takes one)."""
         now = started_at or utcnow()
         done = status != "running"
@@ -218,7 +226,7 @@ class StateDB:
             schedule=schedule, kind=kind, period_start=period_start, period_end=period_end,
             status=status, started_at=now, finished_at=now if done else None,
             duration_s=0.0 if done else None, files=[], recipients=list(recipients),
-            error=error, forced=forced, dry_run=dry_run, trigger=trigger,
+            error=error, forced=forced, dry_run=dry_run, trigger=trigger, team=team,
         ).returning(runs.c.id))
         return int(result.scalar_one())
 

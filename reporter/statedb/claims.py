@@ -88,6 +88,7 @@ class RunSpec:
     trigger: str = "cli"
     recipients: Sequence[str] = ()
     forced: bool = False
+    team: str = ""  # a fan-out schedule claims each team's digest on its own
 
 
 @dataclass(frozen=True)
@@ -151,7 +152,7 @@ def claim_delivery(db: StateDB, spec: RunSpec, *, force: bool = False,
 
 def _key(spec: RunSpec):
     return and_(claims.c.schedule == spec.schedule, claims.c.period_start == spec.period_start,
-                claims.c.period_end == spec.period_end)
+                claims.c.period_end == spec.period_end, claims.c.team == spec.team)
 
 
 def _run(conn: Connection, spec: RunSpec, status: str = "running",
@@ -159,7 +160,8 @@ def _run(conn: Connection, spec: RunSpec, status: str = "running",
     return StateDB.insert_run(conn, schedule=spec.schedule, kind=spec.kind,
                               period_start=spec.period_start, period_end=spec.period_end,
                               trigger=spec.trigger, forced=spec.forced,
-                              recipients=spec.recipients, status=status, error=error)
+                              recipients=spec.recipients, status=status, error=error,
+                              team=spec.team)
 
 
 def _claim(conn: Connection, spec: RunSpec, force: bool, holder: Holder, lease_s: float,
@@ -175,7 +177,7 @@ def _claim(conn: Connection, spec: RunSpec, force: bool, holder: Holder, lease_s
         if earlier is not None and not force:
             run_id = _run(conn, spec, "skipped")
             conn.execute(insert(claims).values(
-                schedule=spec.schedule, period_start=spec.period_start,
+                schedule=spec.schedule, period_start=spec.period_start, team=spec.team,
                 period_end=spec.period_end, generation=1, status="delivered", phase="sending",
                 run_id=earlier.id, pid=holder.pid, host=holder.host,
                 message_id=earlier.message_id, lease_expires_at=now, takeovers=0,
@@ -185,7 +187,7 @@ def _claim(conn: Connection, spec: RunSpec, force: bool, holder: Holder, lease_s
         _close_orphans(conn, spec, run_id, now)
         claim_id = conn.execute(insert(claims).values(
             schedule=spec.schedule, period_start=spec.period_start, period_end=spec.period_end,
-            generation=2 if earlier is not None else 1, status="held", phase="preparing",
+            team=spec.team, generation=2 if earlier is not None else 1, status="held", phase="preparing",
             run_id=run_id, pid=holder.pid, host=holder.host, message_id=None,
             lease_expires_at=lease, takeovers=0, claimed_at=now, updated_at=now,
         ).returning(claims.c.id)).scalar_one()
@@ -244,7 +246,7 @@ def _legacy_delivery(conn: Connection, spec: RunSpec):
     return conn.execute(select(runs.c.id, runs.c.message_id).where(and_(
         runs.c.schedule == spec.schedule, runs.c.period_start == spec.period_start,
         runs.c.period_end == spec.period_end, runs.c.status == "succeeded",
-        runs.c.dry_run.is_(False))).order_by(runs.c.id.desc()).limit(1)).first()
+        runs.c.team == spec.team, runs.c.dry_run.is_(False))).order_by(runs.c.id.desc()).limit(1)).first()
 
 
 def _close_run(conn: Connection, run_id: int, status: str, note: str, now: datetime, *,
@@ -266,7 +268,7 @@ def _close_orphans(conn: Connection, spec: RunSpec, run_id: int, now: datetime) 
     conn.execute(update(runs).where(and_(
         runs.c.schedule == spec.schedule, runs.c.period_start == spec.period_start,
         runs.c.period_end == spec.period_end, runs.c.status == "running",
-        runs.c.dry_run.is_(False), runs.c.id != run_id,
+        runs.c.team == spec.team, runs.c.dry_run.is_(False), runs.c.id != run_id,
     )).values(status="failed", finished_at=now,
               error=f"abandoned: the process ended without recording a result "
                     f"(found by run #{run_id})"))

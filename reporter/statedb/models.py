@@ -33,9 +33,11 @@ from sqlalchemy import (
 from sqlalchemy.types import TypeDecorator
 
 # "uncertain": the SMTP connection failed after DATA; the message may or may not have arrived
-RUN_STATUSES = ("running", "succeeded", "failed", "skipped", "uncertain")
+# "blocked": the data-quality gate stopped a digest (the admins were told instead)
+RUN_STATUSES = ("running", "succeeded", "failed", "skipped", "uncertain", "blocked")
 RUN_TRIGGERS = ("cli", "scheduler")
-DELIVERY_CHANNELS = ("email", "webhook", "alertmanager", "file")
+DELIVERY_CHANNELS = ("email", "webhook", "alertmanager", "file", "slack", "slack_webhook",
+                     "teams")
 SENT_STATUSES = ("sent", "failed")
 DELIVERY_STATUSES = ("sent", "failed", "uncertain")
 CLAIM_STATUSES = ("held", "delivered", "uncertain", "released")
@@ -117,6 +119,8 @@ runs = Table(
     Column("forced", Boolean, nullable=False, default=False),
     Column("dry_run", Boolean, nullable=False, default=False),
     Column("trigger", String(16), nullable=False, default="cli"),
+    # the team of a fan-out schedule's digest ('' for a schedule that does not fan out)
+    Column("team", String(200), nullable=False, default="", server_default=""),
     CheckConstraint(_in("status", RUN_STATUSES), name="ck_runs_status"),
     CheckConstraint(_in("trigger", RUN_TRIGGERS), name="ck_runs_trigger"),
     Index("ix_runs_schedule_period", "schedule", "period_start", "period_end", "status"),
@@ -180,7 +184,8 @@ scheduler_locks = Table(
     Column("fired_at", UTCDateTime(), nullable=False),
 )
 
-# One row per (schedule, period): who delivers it. Taken before rendering by an atomic insert
+# One row per (schedule, period, team): who delivers it (team '' unless the schedule fans out).
+# Taken before rendering by an atomic insert
 # against the unique key; the holder renews ``lease_expires_at`` while it works; ``status`` says
 # whether the period is being delivered (held), was delivered, is uncertain (SMTP failed after
 # DATA) or is free again (released: the holder failed before anything could have been sent).
@@ -202,7 +207,9 @@ delivery_claims = Table(
     Column("takeovers", Integer, nullable=False, default=0),
     Column("claimed_at", UTCDateTime(), nullable=False),
     Column("updated_at", UTCDateTime(), nullable=False),
-    UniqueConstraint("schedule", "period_start", "period_end", name="uq_delivery_claims_key"),
+    Column("team", String(200), nullable=False, default="", server_default=""),
+    UniqueConstraint("schedule", "period_start", "period_end", "team",
+                     name="uq_delivery_claims_key"),
     CheckConstraint(_in("status", CLAIM_STATUSES), name="ck_delivery_claims_status"),
     CheckConstraint(_in("phase", CLAIM_PHASES), name="ck_delivery_claims_phase"),
 )
