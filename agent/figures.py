@@ -11,13 +11,15 @@ order the question named them.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Callable, Iterable, TypeVar
 
-from agent import workers
+from agent import families, workers
+from agent.coverage import coverage, no_data
 from agent.periods import Period, iso
-from agent.sources.base import PeriodStats, Scope, Source
+from agent.snapshot import realtime  # noqa: F401 - realtime figures live in agent.snapshot
+from agent.sources.base import HourlyPoint, PeriodStats, Scope, Source
 
 T = TypeVar("T")
 
@@ -49,27 +51,63 @@ def stats_block(stats: PeriodStats, period: Period, label: str | None = None) ->
     }
 
 
-def _slope_per_day(points: list[tuple[datetime, float]]) -> float:
-    """Least-squares slope of a series in units per day (0 for fewer than two points)."""
-    if len(points) < 2:
+def _slope(values: list[float]) -> float:
+    """Least-squares slope of consecutive values, per step (0 for fewer than two)."""
+    n = len(values)
+    if n < 2:
         return 0.0
-    t0 = points[0][0]
-    xs = [(t - t0).total_seconds() / 86400.0 for t, _ in points]
-    ys = [v for _, v in points]
-    mx, my = sum(xs) / len(xs), sum(ys) / len(ys)
-    den = sum((x - mx) ** 2 for x in xs)
-    return sum((x - mx) * (y - my) for x, y in zip(xs, ys)) / den if den else 0.0
+    xm, ym = (n - 1) / 2, sum(values) / n
+    return sum((i - xm) * (v - ym) for i, v in enumerate(values)) / sum((i - xm) ** 2 for i in range(n))
+
+
+def daily(series: list[HourlyPoint], period: Period) -> list[dict]:
+    """The full UTC days of ``period`` with rows, each its GPU-hour weighted averages (the
+    hours are SQL sums; a day adds 24 of them). answers.md §6: trend wording uses these."""
+    days: dict = {}
+    for p in series:
+        day = p.time.date()
+        start = p.time.replace(hour=0, minute=0, second=0, microsecond=0)
+        if start < period.start_utc or start + timedelta(days=1) > period.end_utc:
+            continue
+        d = days.setdefault(day, HourlyPoint(time=start))
+        d.allocated_gpus += p.allocated_gpus
+        d.utilized_gpus += p.utilized_gpus
+        d.utilization_sum += p.utilization_sum
+        d.rows += p.rows
+        d.capacity_gpus += p.capacity_gpus
+    return [{"day": day.isoformat(), "avg_utilization": d.avg_utilization,
+             "allocation_rate": d.allocation_rate, "gpu_hours": d.allocated_gpus}
+            for day, d in sorted(days.items())]
+
+
+def by_cluster(source: Source, scope: Scope, period: Period) -> list[dict]:
+    """One entity's figures per cluster when its scope spans several (answers.md §4): the
+    clusters where it has rows, largest first."""
+    if scope.cluster is not None:
+        return []
+    names = source.clusters()
+    if len(names) < 2:
+        return []
+    stats = run_concurrently(*[lambda c=c: source.period_stats(scope.with_(cluster=c), period.start,
+                                                               period.end) for c in names])
+    rows = [{**stats_block(st, period), "cluster": c, "name": scope.name if scope.kind != "cluster" else c}
+            for c, st in zip(names, stats) if st.rows]
+    return sorted(rows, key=lambda r: (-r["gpu_hours"], r["cluster"]))
 
 
 def trend(source: Source, scope: Scope, period: Period, metric: str = "utilization") -> dict:
-    series, stats = run_concurrently(
-        lambda: source.hourly_series(scope, period.start, period.end),
-        lambda: source.period_stats(scope, period.start, period.end),
+    # coverage rides with the totals and the per-cluster split with the series: as many
+    # threads as before, so a process's heartbeat thread (runner.py) is not crowded out
+    (series, split), (stats, cov) = run_concurrently(
+        lambda: (source.hourly_series(scope, period.start, period.end),
+                 by_cluster(source, scope, period)),
+        lambda: (source.period_stats(scope, period.start, period.end),
+                 coverage(source, scope.cluster, period)),
     )
     key = "allocation_rate" if metric == "allocation" else "avg_utilization"
-    values = [(p.time, getattr(p, key)) for p in series]
-    nums = [v for _, v in values]
-    return {
+    days = daily(series, period)
+    nums = [getattr(p, key) for p in series]
+    out = {
         "metric": key,
         "series": [p.as_dict() for p in series],
         "avg_utilization": stats.avg_utilization,
@@ -78,21 +116,35 @@ def trend(source: Source, scope: Scope, period: Period, metric: str = "utilizati
         "idle_gpu_hours": stats.idle_gpu_hours,
         "workloads": stats.workloads,
         "hours": len(series),
-        "first": nums[0] if nums else None,
-        "last": nums[-1] if nums else None,
+        "daily": days,
+        "first": days[0] if days else None,
+        "last": days[-1] if days else None,
         "min": min(nums) if nums else None,
         "max": max(nums) if nums else None,
-        "slope_pp_per_day": _slope_per_day(values),
+        "slope_pp_per_day": _slope([d[key] for d in days]) if len(days) >= 2 else None,
+        "coverage": cov,
     }
+    if split:
+        out["by_cluster"] = split
+    return no_data(out) if not cov["hours"] else out
 
 
 def compare(source: Source, a: tuple[Scope, Period, str], b: tuple[Scope, Period, str]) -> dict:
     """Two (scope, period, label) triples: two periods of one entity or two entities."""
-    sa, sb = run_concurrently(
-        lambda: source.period_stats(a[0], a[1].start, a[1].end),
-        lambda: source.period_stats(b[0], b[1].start, b[1].end),
+    (sa, ca), (sb, cb) = run_concurrently(
+        lambda: (source.period_stats(a[0], a[1].start, a[1].end), coverage(source, a[0].cluster, a[1])),
+        lambda: (source.period_stats(b[0], b[1].start, b[1].end), coverage(source, b[0].cluster, b[1])),
     )
-    return compare_stats(sa, a[1], a[2], sb, b[1], b[2])
+    out = compare_stats(sa, a[1], a[2], sb, b[1], b[2])
+    out["a"]["coverage"], out["b"]["coverage"] = ca, cb
+    out["kind"] = "entities" if (a[1].start, a[1].end) == (b[1].start, b[1].end) else "periods"
+    for side, cov in (("a", ca), ("b", cb)):
+        if not cov["hours"]:  # answers.md §2: a side without data is not a measured zero
+            out[side] = no_data(out[side])
+            for k in ("delta_pp", "delta_pct", "allocation_delta_pp", "gpu_hours_delta",
+                      "gpu_hours_delta_pct", "idle_gpu_hours_delta", "idle_gpu_hours_delta_pct"):
+                out[k] = None
+    return out
 
 
 def compare_stats(sa: PeriodStats, pa: Period, la: str, sb: PeriodStats, pb: Period, lb: str) -> dict:
@@ -121,19 +173,29 @@ class _Pair:
         return float(getattr(st, attr)) if st is not None else 0.0
 
 
+def _ident(p: PeriodStats) -> tuple:
+    """What tells two rows apart: cluster, namespace, name — and for workloads user and kind,
+    since two users' families may share a name (answers.md §7)."""
+    return (p.cluster or "", p.namespace or "", p.user or "", p.kind or "", p.name)
+
+
 def attribute(before: Iterable[PeriodStats], after: Iterable[PeriodStats], kind: str,
-              key: Callable[[PeriodStats], str] = lambda p: p.name) -> tuple[float, float, float, list[dict]]:
+              key: Callable[[PeriodStats], object] = _ident,
+              members: dict | None = None) -> tuple[float, float, float, list[dict]]:
     """Split the change of GPU-hour weighted utilization between children (product.md §4).
 
     impact_i = (ΔU_i − (U0/A0)·ΔA_i) / A1 × 100 pp, with U utilized and A allocated GPU-hours.
     The parent's U and A are the sums over the same children, so the impacts add up exactly
-    to the returned total change. Returns (util_before, util_after, total_delta_pp, rows).
+    to the returned total change. Children are told apart by ``key`` (cluster, namespace and
+    name: the same name in two clusters is two children, answers.md §4). ``members``: the
+    member names of workload families by key (answers.md §7). Returns (util_before,
+    util_after, total_delta_pp, rows).
     """
-    pairs: dict[str, _Pair] = {}
+    pairs: dict[object, _Pair] = {}
     for st in before:
-        pairs.setdefault(key(st), _Pair(key(st), None, None)).before = st
+        pairs.setdefault(key(st), _Pair(st.name, None, None)).before = st
     for st in after:
-        pairs.setdefault(key(st), _Pair(key(st), None, None)).after = st
+        pairs.setdefault(key(st), _Pair(st.name, None, None)).after = st
     u0 = sum(p.get("utilized_gpu_hours", "before") for p in pairs.values())
     a0 = sum(p.get("gpu_hours", "before") for p in pairs.values())
     u1 = sum(p.get("utilized_gpu_hours", "after") for p in pairs.values())
@@ -141,14 +203,16 @@ def attribute(before: Iterable[PeriodStats], after: Iterable[PeriodStats], kind:
     r0 = u0 / a0 if a0 else 0.0
     util_before, util_after = r0 * 100.0, (u1 / a1 * 100.0 if a1 else 0.0)
     rows = []
-    for p in pairs.values():
+    for k, p in pairs.items():
         du = p.get("utilized_gpu_hours", "after") - p.get("utilized_gpu_hours", "before")
         da = p.get("gpu_hours", "after") - p.get("gpu_hours", "before")
         impact = (du - r0 * da) / a1 * 100.0 if a1 else 0.0
         ref = p.after or p.before
+        mem = (members or {}).get(k)
         rows.append({
             "kind": kind,
             "name": p.name,
+            **({"cluster": ref.cluster} if ref and ref.cluster else {}),
             "impact_pp": impact,
             "workloads_before": int(p.get("workloads", "before")),
             "workloads_after": int(p.get("workloads", "after")),
@@ -159,58 +223,92 @@ def attribute(before: Iterable[PeriodStats], after: Iterable[PeriodStats], kind:
             **({"namespace": ref.namespace} if ref and ref.namespace else {}),
             **({"user": ref.user} if ref and ref.user and kind == "workload" else {}),
             **({"workload_kind": ref.kind} if ref and ref.kind and kind == "workload" else {}),
+            **({"members": mem, "runs": len(mem)} if mem else {}),
             "status": "new" if p.before is None or not p.before.gpu_hours else
                       ("gone" if p.after is None or not p.after.gpu_hours else "changed"),
         })
-    rows.sort(key=lambda r: (-abs(r["impact_pp"]), r["name"]))
+    rows.sort(key=lambda r: (-abs(r["impact_pp"]), r.get("cluster", ""), r["name"]))
     return util_before, util_after, util_after - util_before, rows
+
+
+def children(source: Source, scope: Scope, child: str, start: datetime, end: datetime,
+             label_key: str | None = None) -> list[PeriodStats]:
+    """``children_stats`` of a scope; when the scope spans several clusters, asked per cluster
+    and each row tagged with its ``cluster`` — never two clusters' rows added under one name
+    (answers.md §4)."""
+    names = source.clusters() if scope.cluster is None else []
+    if len(names) < 2:
+        return source.children_stats(scope, child, start, end, label_key=label_key)
+    found = run_concurrently(*[
+        lambda c=c: source.children_stats(scope.with_(cluster=c), child, start, end,
+                                          label_key=label_key) for c in names])
+    return [replace(st, cluster=c) for c, rows in zip(names, found) for st in rows]
+
+
+def grouped(*periods: list[PeriodStats]) -> tuple[list[list[PeriodStats]], dict[tuple, list[str]]]:
+    """Workload rows of one or more periods with families summed (``agent.families``, judged
+    over all the periods together), and the members per ``_ident`` of a family row."""
+    names = families.family_names(st for rows in periods for st in rows)
+    out, members = [], {}
+    for rows in periods:
+        merged = families.group(rows, names)
+        out.append([st for st, _ in merged])
+        for st, mem in merged:
+            if mem:
+                members.setdefault(_ident(st), set()).update(mem)
+    return out, {k: sorted(v) for k, v in members.items()}
 
 
 def drilldown(source: Source, scope: Scope, current: Period, base: Period,
               top_workloads: int = 10) -> dict:
     """Why did utilization change? Attribution to users then workloads (or namespaces first,
-    for a whole cluster). ``before`` and ``after`` are the parent's own figures."""
+    for a whole cluster). ``before`` and ``after`` are the parent's own figures. Workloads of
+    one family count as one (a renamed weekly job contributes ≈ 0)."""
     if scope.kind == "cluster":
-        levels = [("namespace", "namespace")]
+        levels = ["namespace"]
     elif scope.kind == "workload":
         levels = []
     elif scope.kind == "user":
-        levels = [("workload", "workload")]
+        levels = ["workload"]
     else:
-        levels = [("user", "user"), ("workload", "workload")]
-    calls = [lambda: source.period_stats(scope, base.start, base.end),
-             lambda: source.period_stats(scope, current.start, current.end)]
-    for child, _ in levels:
-        calls.append(lambda c=child: source.children_stats(scope, c, base.start, base.end))
-        calls.append(lambda c=child: source.children_stats(scope, c, current.start, current.end))
+        levels = ["user", "workload"]
+    calls = [lambda: (source.period_stats(scope, base.start, base.end),
+                      coverage(source, scope.cluster, base)),
+             lambda: (source.period_stats(scope, current.start, current.end),
+                      coverage(source, scope.cluster, current))]
+    for child in levels:
+        calls.append(lambda c=child: children(source, scope, c, base.start, base.end))
+        calls.append(lambda c=child: children(source, scope, c, current.start, current.end))
     results = run_concurrently(*calls)
-    before, after = results[0], results[1]
+    (before, cov_before), (after, cov_after) = results[0], results[1]
+    results = [before, after, cov_before, cov_after, *results[2:]]
     figures = compare_stats(before, base, base.label, after, current, current.label)
     out = {
-        "before": figures["a"],
-        "after": figures["b"],
+        "before": {**figures["a"], "coverage": results[2]},
+        "after": {**figures["b"], "coverage": results[3]},
         "total_delta_pp": figures["delta_pp"],
         "delta_pct": figures["delta_pct"],
         "contributors": [],
         "levels": {},
     }
-    for i, (child, kind) in enumerate(levels):
-        b_rows, a_rows = results[2 + 2 * i], results[3 + 2 * i]
-        key = (lambda p: f"{p.namespace}/{p.name}") if child == "workload" and scope.namespace is None \
-            else (lambda p: p.name)
-        ub, ua, delta, rows = attribute(b_rows, a_rows, kind, key)
+    for i, child in enumerate(levels):
+        b_rows, a_rows = results[4 + 2 * i], results[5 + 2 * i]
+        members = None
         if child == "workload":
-            for r in rows:
-                r["name"] = r["name"].split("/", 1)[-1] if scope.namespace is not None else r["name"]
-        out["levels"][kind] = {"util_before": ub, "util_after": ua, "delta_pp": delta,
-                               "sum_of_impacts_pp": sum(r["impact_pp"] for r in rows)}
+            (b_rows, a_rows), members = grouped(b_rows, a_rows)
+        ub, ua, delta, rows = attribute(b_rows, a_rows, child, members=members)
+        out["levels"][child] = {"util_before": ub, "util_after": ua, "delta_pp": delta,
+                                "sum_of_impacts_pp": sum(r["impact_pp"] for r in rows)}
         keep = rows if child != "workload" else rows[:top_workloads]
         out["contributors"].extend(keep)
     out["contributors"].sort(key=lambda r: (-abs(r["impact_pp"]), r["kind"], r["name"]))
     # the child level that partitions the parent: its total is the one impacts sum to
     if levels:
-        first = out["levels"][levels[0][1]]
-        out["attributed_delta_pp"] = first["delta_pp"]
+        out["attributed_delta_pp"] = out["levels"][levels[0]]["delta_pp"]
+    for side, cov in (("before", results[2]), ("after", results[3])):
+        if not cov["hours"]:
+            out[side] = no_data(out[side])
+            out["total_delta_pp"] = out["delta_pct"] = None
     return out
 
 
@@ -225,20 +323,26 @@ def children_compare(source: Source, scope: Scope, child: str, current: Period, 
     Sorted by GPU-hours of the current period, descending, ties by name.
     """
     before, after = run_concurrently(
-        lambda: source.children_stats(scope, child, base.start, base.end, label_key=label_key),
-        lambda: source.children_stats(scope, child, current.start, current.end,
-                                      label_key=label_key),
+        lambda: children(source, scope, child, base.start, base.end, label_key=label_key),
+        lambda: children(source, scope, child, current.start, current.end, label_key=label_key),
     )
+    members: dict[tuple, list[str]] = {}
+    if child == "workload":
+        (before, after), members = grouped(before, after)
     pairs: dict[tuple, list] = {}
     for i, rows in enumerate((before, after)):
         for st in rows:
-            pairs.setdefault((st.namespace or "", st.name), [None, None])[i] = st
+            pairs.setdefault(_ident(st), [None, None])[i] = st
     out = []
-    for (ns, nm), (b, a) in pairs.items():
+    for key, (b, a) in pairs.items():
+        cl, ns, nm = key[0], key[1], key[-1]
         both = b is not None and a is not None and b.gpu_hours > 0 and a.gpu_hours > 0
+        mem = members.get(key)
         out.append({
             "name": nm,
+            **({"cluster": cl} if cl else {}),
             **({"namespace": ns} if ns and child == "workload" else {}),
+            **({"members": mem, "runs": len(mem)} if mem else {}),
             "before": b.as_dict() if b is not None else None,
             "after": a.as_dict() if a is not None else None,
             "delta_pp": a.avg_utilization - b.avg_utilization if both else None,
@@ -264,12 +368,16 @@ RANK_KEYS = {
 
 def ranking(source: Source, scope: Scope, child: str, period: Period, by: str = "idle",
             limit: int = 10, label_key: str | None = None) -> dict:
-    rows = source.children_stats(scope, child, period.start, period.end, label_key=label_key)
+    rows = children(source, scope, child, period.start, period.end, label_key=label_key)
+    members: dict[tuple, list[str]] = {}
+    if child == "workload":
+        (rows,), members = grouped(rows)
     rows = [r for r in rows if r.gpu_hours > 0 or by != "idle"]
-    rows.sort(key=RANK_KEYS[by])
+    rows.sort(key=lambda p: (*RANK_KEYS[by](p), p.cluster or ""))
     items = []
     for r in rows[:limit]:
-        item = {"name": r.name, "gpu_hours": r.gpu_hours, "avg_utilization": r.avg_utilization,
+        item = {"name": r.name, **({"cluster": r.cluster} if r.cluster else {}),
+                "gpu_hours": r.gpu_hours, "avg_utilization": r.avg_utilization,
                 "idle_gpu_hours": r.idle_gpu_hours, "allocation_rate": r.allocation_rate,
                 "workloads": r.workloads}
         if r.namespace:
@@ -278,29 +386,11 @@ def ranking(source: Source, scope: Scope, child: str, period: Period, by: str = 
             item["user"] = r.user
         if r.kind:
             item["kind"] = r.kind
+        if members.get(_ident(r)):
+            item["members"] = members[_ident(r)]
+            item["runs"] = len(item["members"])
         items.append(item)
     return {"by": by, "entity": child, "items": items, "total": len(rows)}
-
-
-def realtime(source: Source, cluster: str | None, now: datetime) -> dict:
-    snap = source.latest_snapshot(cluster, now)
-    if snap is None:
-        return {"time": None, "total_gpus": 0, "allocated_gpus": 0, "allocation_rate": 0.0,
-                "by_namespace": [], "age_minutes": None}
-    return {
-        "time": iso(snap.time),
-        "cluster": snap.cluster,
-        "total_gpus": snap.total_gpus,
-        "allocated_gpus": snap.allocated_gpus,
-        "idle_gpus": snap.total_gpus - snap.allocated_gpus,
-        "allocation_rate": snap.allocation_rate,
-        "age_minutes": (now - snap.time).total_seconds() / 60.0,
-        "by_namespace": [
-            {"namespace": a.namespace, "allocated_gpus": a.allocated_gpus,
-             "utilization": a.utilization, "workload_count": a.workload_count}
-            for a in snap.by_namespace
-        ],
-    }
 
 
 def dropped_namespaces(rows: list[dict], min_drop_pp: float, *, min_share_pct: float = 0.0,

@@ -186,6 +186,21 @@ def test_the_workload_table_lists_causes_not_renamed_jobs(digest):
     assert impacts and all(i <= -0.15 * 16.6 for i in impacts)
 
 
+def test_renamed_weekly_jobs_are_one_family_row_with_its_runs(digest, monday_db):
+    """answers.md §7 in the digest: user_a's weekly training runs (w46-01 … w47-12) are one row
+    ``user-a-train-w*`` with its run count — the workload behind user_a's −5.7 pp — and no
+    table anywhere lists a single renamed run."""
+    (box,) = drill_boxes(section_html(digest["html"], "gpu-east"))
+    workloads = box.split("By workload")[1]
+    with sqlite3.connect(monday_db) as con:
+        (runs,) = con.execute(
+            "SELECT count(DISTINCT workload_name) FROM workload_gpu_hourly_stats WHERE "
+            "cluster_name = 'gpu-east' AND namespace = 'ml-team' AND workload_name LIKE "
+            "'user-a-train-w%' AND stat_hour >= ? AND stat_hour < ?", (W46[0], W47[1])).fetchone()
+    assert re.search(rf'user-a-train-w\* <span class="aside">{runs} runs</span>', workloads)
+    assert not re.search(r"-w\d\d-\d\d<", digest["html"])
+
+
 def test_only_material_changes_are_coloured_and_the_rule_is_said(digest):
     html = digest["html"]
     cells = re.findall(r'<(?:td|span|div) class="(?:num |kpi-delta )?(good|bad|flat)">'

@@ -23,6 +23,7 @@ import httpx
 import pytest
 from sqlalchemy import create_engine, insert
 
+from agent.settings import SourceSettings
 from agent.sources import make_source
 from agent.sources import schema as s
 from agent.sources.base import NotFound, Scope, SourceError
@@ -376,6 +377,20 @@ def test_ping_counts_clusters(src, server):
 def test_newest_stat_hour(src):
     assert src.newest_stat_hour("gamma") == datetime(2026, 10, 1, tzinfo=timezone.utc)
     assert src.newest_stat_hour(None) == END  # hour 48 exists, even if periods end before it
+
+
+def test_coverage_counts_hours_with_cluster_rows_like_sql(src, db_url):
+    """answers.md §2 on both sources: hours with cluster rows per cluster, and where a
+    cluster's data starts when it starts inside the period (gamma: one old row only)."""
+    sql = make_source(SourceSettings(database_url=db_url))
+    for source in (src, sql):
+        cov = {c.cluster: c for c in source.coverage(None, START, END)}
+        assert {c: v.hours for c, v in cov.items()} == {"alpha": 48, "beta": 48, "gamma": 0}
+        assert cov["gamma"].first == datetime(2026, 10, 1, tzinfo=timezone.utc)
+    late = START + timedelta(hours=-5)  # the period starts before alpha's first row
+    for source in (src, sql):
+        (alpha,) = source.coverage("alpha", late, START + timedelta(hours=3))
+        assert (alpha.hours, alpha.first) == (3, START)
 
 
 # == LensSource: figures equal the sums of the inserted rows ======================================

@@ -321,7 +321,7 @@ def values(key: str) -> SimpleNamespace:
         by = {c["name"]: c["impact_pp"] for c in f["contributors"]}
         return SimpleNamespace(drop=abs(f["total_delta_pp"]), before=f["before"]["avg_utilization"],
                                after=f["after"]["avg_utilization"], pct=abs(f["delta_pct"]),
-                               gone=by["user-b-finetune-w46-02"], new=by["user-b-finetune-w47-01"],
+                               family=by["user-a-train-w*"], new=by["llm-eval-server"],
                                gpuh=f["after"]["gpu_hours"])
     if key == "compare":
         hi, lo = (f["b"], f["a"]) if f["delta_pp"] > 0 else (f["a"], f["b"])
@@ -329,7 +329,8 @@ def values(key: str) -> SimpleNamespace:
                                hiu=hi["avg_utilization"], lou=lo["avg_utilization"])
     if key == "trend":
         return SimpleNamespace(avg=f["avg_utilization"], slope=f["slope_pp_per_day"],
-                               gpuh=f["gpu_hours"], first=f["first"], last=f["last"])
+                               gpuh=f["gpu_hours"], first=f["first"]["avg_utilization"],
+                               last=f["last"]["avg_utilization"])
     if key == "ranking":
         top = f["items"][0]
         return SimpleNamespace(name=top["name"], idle=top["idle_gpu_hours"], gpuh=top["gpu_hours"],
@@ -373,10 +374,11 @@ CASES = [  # (answer, phrasing from its figures, the reason it is rejected or No
     ("drilldown", lambda v: f"Utilization did not rise; it fell {v.drop:.1f} pp.", None),
     ("drilldown", lambda v: f"Utilization rose from {v.before:.1f}% to {v.after:.1f}%.", "direction"),
     ("drilldown", lambda v: f"利用率从{v.before:.1f}%提高到{v.after:.1f}%。", "direction"),
+    # renamed weekly jobs are one family (answers.md §7): its name is claimed like any other
     ("drilldown", lambda v: f"Utilization fell from {v.before:.1f}% to {v.after:.1f}%, "
-                            f"while user-b-finetune-w46-02 gained {v.gone:.1f} pp.", None),
-    ("drilldown", lambda v: f"user-b-finetune-w46-02 fell {v.gone:.1f} pp.", "direction"),
-    ("drilldown", lambda v: f"user-b-finetune-w47-01 lowered it by {abs(v.new):.1f} pp.", None),
+                            f"while user-a-train-w* cost {abs(v.family):.1f} pp.", None),
+    ("drilldown", lambda v: f"user-a-train-w* gained {abs(v.family):.1f} pp.", "direction"),
+    ("drilldown", lambda v: f"llm-eval-server lowered it by {abs(v.new):.1f} pp.", None),
     ("drilldown", lambda v: f"Utilization increased, by {v.drop:.1f} pp.", "direction"),
     ("drilldown", lambda v: f"利用率上升，幅度{v.drop:.1f}个百分点。", "direction"),
     ("drilldown", lambda v: f"ml-team rose, from {v.before:.1f}% to {v.after:.1f}%.", "direction"),

@@ -12,6 +12,7 @@ from datetime import timedelta
 from langchain_core.runnables import RunnableConfig
 
 from agent.catalog import OPTIONS_DAYS
+from agent.coverage import ROLLING_A, ROLLING_B, early, rolling
 from agent.graph.state import AgentState, ToolCall, ToolResult, deps_of
 from agent.periods import Period
 from agent.tools import PeriodArgs, ScopeArgs
@@ -25,7 +26,11 @@ PRICED_TOOLS = frozenset({"query_gpu_usage_trend", "compare_usage", "rank_entiti
 
 def plan(state: AgentState, config: RunnableConfig) -> dict:
     deps = deps_of(config)
-    calls = with_prices(calls_for(state["understanding"], deps.now), deps.prices)
+    u = state["understanding"]
+    calls = calls_for(u, deps.now)
+    if calls and u.intent in ("trend", "compare", "drilldown", "ranking") and early(u.period):
+        calls.append(rolling_call(u))
+    calls = with_prices(calls, deps.prices)
     return {"plan": [calls] if calls else [], "step": 0, "results": []}
 
 
@@ -66,10 +71,17 @@ def calls_for(u: Understanding, now) -> list[ToolCall]:
             "limit": h.get("limit", 20), "period": period}}]
     if u.intent == "compare":
         if u.other:
-            other = dict(scope, kind=u.other_kind, **{u.other_kind: u.other})
+            if u.other_kind == "cluster" and scope["kind"] != "cluster":
+                # "cv-team on gpu-east with cv-team on gpu-west": the same entity elsewhere
+                other = dict(scope, cluster=u.other)
+            else:
+                other = dict(scope, kind=u.other_kind, **{u.other_kind: u.other})
+            la, lb = entity_label(scope), entity_label(other)
+            if la == lb:  # answers.md §4: the same name in two clusters is two things
+                la, lb = f"{scope.get('cluster')}/{la}", f"{other.get('cluster')}/{lb}"
             return [{"tool": "compare_usage", "args": {
-                "a_scope": scope, "a_period": period, "a_label": entity_label(scope),
-                "b_scope": other, "b_period": period, "b_label": entity_label(other)}}]
+                "a_scope": scope, "a_period": period, "a_label": la,
+                "b_scope": other, "b_period": period, "b_label": lb}}]
         calls: list[ToolCall] = [{"tool": "compare_usage", "args": {
             "a_scope": scope, "a_period": base, "a_label": u.baseline.label,
             "b_scope": scope, "b_period": period, "b_label": u.period.label}}]
@@ -98,6 +110,20 @@ def calls_for(u: Understanding, now) -> list[ToolCall]:
     if u.intent == "recommend":
         return [{"tool": "recommend_savings", "args": {"scope": scope}}]
     return []
+
+
+def rolling_call(u: Understanding) -> ToolCall:
+    """answers.md §3: the same question over the last 7 days vs the 7 days before, for a
+    current calendar period that has barely started (``agent.coverage.early``)."""
+    a, b = rolling(u.period)
+    scope = scope_args(u)
+    if u.intent == "drilldown":  # "why …": the attribution over the 7 days, too
+        return {"tool": "drilldown_change", "args": {
+            "scope": scope, "period": PeriodArgs.of(b).model_dump(),
+            "baseline": PeriodArgs.of(a).model_dump()}}
+    return {"tool": "compare_usage", "args": {
+        "a_scope": scope, "a_period": PeriodArgs.of(a).model_dump(), "a_label": ROLLING_A,
+        "b_scope": scope, "b_period": PeriodArgs.of(b).model_dump(), "b_label": ROLLING_B}}
 
 
 def _discovery(u: Understanding, now) -> list[ToolCall]:

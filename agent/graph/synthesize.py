@@ -19,6 +19,10 @@ from langchain_core.runnables import RunnableConfig
 
 from agent import phrasing
 from agent.answer import Answer
+from agent.coverage import ROLLING_B, early
+from agent.phrasing.coverage import coverage_warnings as phrase_coverage
+from agent.phrasing.coverage import early_warning
+from agent.phrasing.words import period_words
 from agent.errors import LLMError
 from agent.graph.state import AgentState, ToolResult, deps_of
 from agent.graph.understand import llm_settings
@@ -45,7 +49,13 @@ def synthesize(state: AgentState, config: RunnableConfig) -> dict:
     if (u.money or u.intent == "cost") and u.intent != "help" \
             and not (deps.prices and deps.prices.configured):
         notes.append(phrasing.money_note(figures, u.language, None))
-    warnings: list[str] = []
+    warnings: list[str] = coverage_warnings(figures, u)
+    if early(u.period) and isinstance(figures.get("rolling"), dict):
+        # answers.md §3: the headline over the last 7 days, the exact figures after it
+        warnings.append(early_warning(u.period.hours, u.period.label, u.language))
+        details = [headline, *details]
+        headline = phrasing.rolling_headline(figures["rolling"], wording, u.period.label,
+                                             u.language)
     llm_calls = state.get("llm_calls") or 0
     rejected = None
     settings = llm_settings(state, deps)
@@ -75,6 +85,25 @@ def synthesize(state: AgentState, config: RunnableConfig) -> dict:
             "warnings": [*(state.get("warnings") or []), *warnings]}
 
 
+def coverage_warnings(figures: dict, u: Understanding) -> list[str]:
+    """One line per cluster below 95 % coverage (answers.md §2), from the coverage the figures
+    carry: the period's, or each side's of a comparison (the earlier side names its period)."""
+    if figures.get("coverage"):
+        return phrase_coverage(figures["coverage"], u.period.as_dict()["start"] if u.period else None,
+                               u.language)
+    out: list[str] = []
+    for side, named in (("b", False), ("after", False), ("a", True), ("before", True)):
+        block = figures.get(side)
+        if not isinstance(block, dict) or not block.get("coverage"):
+            continue
+        same = (figures.get("kind") == "entities")
+        label = period_words(block.get("label"), u.language) if named and not same else None
+        for line in phrase_coverage(block["coverage"], block.get("start"), u.language, label):
+            if line not in out:
+                out.append(line)
+    return out
+
+
 def figures_of(u: Understanding, results: list[ToolResult]) -> dict:
     """The figures of the answer (product.md §6) from the results of the plan."""
     if u.intent == "discovery":
@@ -90,7 +119,13 @@ def figures_of(u: Understanding, results: list[ToolResult]) -> dict:
         return {"options": opts, "target": u.discovery_target or "namespaces"}
     if not results:
         return {}
-    main = results[0]["artifact"]
+    rolling = next((r["artifact"] for r in results if r["args"].get("b_label") == ROLLING_B
+                    or (r["tool"] == "drilldown_change"
+                        and (r["args"].get("period") or {}).get("label") == ROLLING_B)), None)
+    results = [r for r in results if r["artifact"] is not rolling]
+    main = dict(results[0]["artifact"])
+    if rolling is not None:
+        main["rolling"] = rolling
     if u.intent == "compare" and u.breakdown:
         main = dict(next(r["artifact"] for r in results if r["tool"] == "compare_usage"))
         main["children"] = next((r["artifact"]["rows"] for r in results

@@ -13,8 +13,8 @@ The names below are re-exported for the reports, which phrase their own sections
 """
 
 from agent.phrasing.answers import (causes, clarification, contributor_line, help_text, notes,
-                                    idle_gpus_note, money_note, phrase, top_contributors,
-                                    unknown_name, unsupported_period)
+                                    idle_gpus_note, money_note, phrase, rolling_headline, row_name,
+                                    top_contributors, unknown_name, unsupported_period)
 from agent.phrasing.guard import Evidence, Verdict, check
 from agent.phrasing.tables import cell, tables
 from agent.phrasing.words import gh, name, over_the, p1, period_words, scope_words, signed
@@ -22,6 +22,6 @@ from agent.phrasing.words import gh, name, over_the, p1, period_words, scope_wor
 _period_words = period_words  # the name reporter.reports and reporter.render import
 
 __all__ = ["Evidence", "Verdict", "causes", "cell", "check", "clarification", "contributor_line",
-           "gh", "help_text", "idle_gpus_note", "money_note", "name", "notes", "over_the", "p1", "period_words", "phrase",
+           "gh", "help_text", "idle_gpus_note", "money_note", "name", "notes", "over_the", "p1", "period_words", "phrase", "rolling_headline", "row_name",
            "scope_words", "signed", "tables", "top_contributors", "unknown_name", "unsupported_period",
            "_period_words"]

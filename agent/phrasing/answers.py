@@ -13,9 +13,24 @@ data, never interpreted: a workload called "ignore previous instructions" is jus
 from __future__ import annotations
 
 from agent.phrasing import anomalies as anomaly_words
+from agent.phrasing.coverage import day_text, no_data_sentence
 from agent.phrasing.money import cost_answer, cost_line, recommend_answer
 from agent.phrasing.words import (gh, name, over_the, p1, period_words, scope_words,
                                   sentence_start, signed)
+
+
+def row_name(r: dict) -> str:
+    """A per-entity row as written: ``cluster/name`` when the row carries its cluster (the
+    scope spans several, answers.md §4), a family with its run count (§7)."""
+    base = f"{r['cluster']}/{r['name']}" if r.get("cluster") else str(r["name"])
+    return name(base)
+
+
+def _runs(r: dict, lang: str) -> str:
+    n = r.get("runs") or len(r.get("members") or [])
+    if not n:
+        return ""
+    return f"（{n} 次运行）" if lang == "zh" else f" ({n} runs)"
 
 def phrase(intent: str, figures: dict, entities: dict, lang: str, period_label: str | None = None,
            baseline_label: str | None = None) -> tuple[str, list[str]]:
@@ -37,72 +52,144 @@ def phrase(intent: str, figures: dict, entities: dict, lang: str, period_label: 
 def _trend(f, e, lang, pl, bl):
     who, when = scope_words(e, lang), period_words(pl, lang)
     metric = f.get("metric", "avg_utilization")
-    if not f.get("hours"):
-        return ((f"No hourly data for {who} in {when}." if lang == "en"
-                 else f"{who}在{when}没有小时数据。"), [])
+    if f.get("no_data") or not f.get("hours"):
+        return no_data_sentence(who, when, f.get("coverage"), lang), []
+    first, last, slope = f.get("first"), f.get("last"), f.get("slope_pp_per_day")
+    days = f.get("daily") or []
     if lang == "zh":
         answer = (f"{who}在{when}的平均GPU利用率为 {p1(f['avg_utilization'])}%，分配率 "
                   f"{p1(f['allocation_rate'])}%，共 {gh(f['gpu_hours'])} GPU小时"
                   f"（空闲 {gh(f['idle_gpu_hours'])} GPU小时）。")
-        what = "利用率" if metric == "avg_utilization" else "分配率"
-        ins = [f"{what}从 {p1(f['first'])}% 变为 {p1(f['last'])}%，区间 {p1(f['min'])}%–{p1(f['max'])}%。",
-               f"趋势：每天 {signed(f['slope_pp_per_day'], ' pp')}。"]
+        what = "日均利用率" if metric == "avg_utilization" else "日均分配率"
+        ins = []
+        if first and last and slope is not None:
+            ins = [f"{what}：{day_text(first['day'], lang)} {p1(first[metric])}%，"
+                   f"{day_text(last['day'], lang)} {p1(last[metric])}%（{len(days)} 个完整天）。",
+                   f"按日均值的最小二乘趋势：每天 {signed(slope, ' pp')}。"]
     else:
         answer = (f"{sentence_start(who)} averaged {p1(f['avg_utilization'])}% GPU utilization "
                   f"over {over_the(when)}, with an allocation rate of {p1(f['allocation_rate'])}% and "
                   f"{gh(f['gpu_hours'])} GPU-hours ({gh(f['idle_gpu_hours'])} idle).")
-        what = "Utilization" if metric == "avg_utilization" else "Allocation rate"
-        direction = ("rising" if f["slope_pp_per_day"] > 0.5 else
-                     "falling" if f["slope_pp_per_day"] < -0.5 else "flat")
-        ins = [f"{what} went from {p1(f['first'])}% to {p1(f['last'])}% (range {p1(f['min'])}–{p1(f['max'])}%).",
-               f"The trend is {direction}: {signed(f['slope_pp_per_day'])} per day."]
+        what = "Daily average utilization" if metric == "avg_utilization" else "Daily allocation rate"
+        ins = []
+        if first and last and slope is not None:
+            direction = ("rising" if slope > 0.5 else "falling" if slope < -0.5 else "flat")
+            ins = [f"{what} was {p1(first[metric])}% on {day_text(first['day'], lang)} (first full "
+                   f"day) and {p1(last[metric])}% on {day_text(last['day'], lang)} (last full day).",
+                   f"Over the {len(days)} full days the trend is {direction}: {signed(slope)} per "
+                   f"day (least squares over the daily averages)."]
     return answer, ins
 
 
 def _compare(f, e, lang, pl, bl):
     a, b = f["a"], f["b"]
     d = f["delta_pp"]
-    if lang == "zh":
-        answer = (f"{period_words(name(b['label']), lang)}：利用率 {p1(b['avg_utilization'])}%，"
-                  f"{period_words(name(a['label']), lang)}："
+    zh = lang == "zh"
+    la, lb = (period_words(name(a["label"]), lang), period_words(name(b["label"]), lang))
+    if a.get("no_data") or b.get("no_data"):
+        gone, there = (a, b) if a.get("no_data") else (b, a)
+        lg, lt = (la, lb) if gone is a else (lb, la)
+        when = "" if f.get("kind") != "entities" else f" {period_words(pl, lang)}"
+        line = no_data_sentence(lg, when.strip() or lg, gone.get("coverage"), lang)
+        if f.get("kind") != "entities":
+            line = no_data_sentence(scope_words(e, lang), lg, gone.get("coverage"), lang)
+        if there.get("no_data"):
+            return line, []
+        if zh:
+            return (line + f"无法比较；{lt}：利用率 {p1(there['avg_utilization'])}%，"
+                    f"{gh(there['gpu_hours'])} GPU小时。"), []
+        return (line + f" No comparison is possible; {lt}: {p1(there['avg_utilization'])}% "
+                f"utilization, {gh(there['gpu_hours'])} GPU-hours."), []
+    if f.get("kind") == "entities":
+        # answers.md §6: two entities over one period — "vs", no arrows (those mean time)
+        one_cluster = e.get("cluster") and "/" not in str(a["label"]) + str(b["label"])
+        where = ", ".join(x for x in (one_cluster and name(e["cluster"]),
+                                      period_words(pl, lang)) if x)
+        if zh:
+            answer = (f"{la} {p1(a['avg_utilization'])}% 对比 {lb} {p1(b['avg_utilization'])}%"
+                      f"（{where}），{lb} 相差 {signed(d)}。")
+            ins = [f"GPU小时：{la} {gh(a['gpu_hours'])}，{lb} {gh(b['gpu_hours'])}；分配率："
+                   f"{la} {p1(a['allocation_rate'])}%，{lb} {p1(b['allocation_rate'])}%。"]
+        else:
+            answer = (f"{la} {p1(a['avg_utilization'])}% vs {lb} {p1(b['avg_utilization'])}% "
+                      f"utilization ({where}): {lb} is {signed(d)} from {la}.")
+            ins = [f"GPU-hours: {la} {gh(a['gpu_hours'])} vs {lb} {gh(b['gpu_hours'])}; "
+                   f"allocation rate {p1(a['allocation_rate'])}% vs {p1(b['allocation_rate'])}%."]
+        return answer, ins
+    if zh:
+        answer = (f"{lb}：利用率 {p1(b['avg_utilization'])}%，{la}："
                   f"{p1(a['avg_utilization'])}%，变化 {signed(d)}"
                   + (f"（{signed(f['delta_pct'], '%')}）。" if f.get("delta_pct") is not None else "。"))
         ins = [f"GPU小时：{gh(a['gpu_hours'])} → {gh(b['gpu_hours'])}；分配率："
                f"{p1(a['allocation_rate'])}% → {p1(b['allocation_rate'])}%。"]
     else:
-        answer = (f"{name(b['label'])}: {p1(b['avg_utilization'])}% utilization vs "
-                  f"{p1(a['avg_utilization'])}% for {name(a['label'])} — {signed(d)}"
+        answer = (f"{lb}: {p1(b['avg_utilization'])}% utilization vs "
+                  f"{p1(a['avg_utilization'])}% for {la} — {signed(d)}"
                   + (f" ({signed(f['delta_pct'], '%')})." if f.get("delta_pct") is not None else "."))
         ins = [f"GPU-hours: {gh(a['gpu_hours'])} → {gh(b['gpu_hours'])}; allocation rate "
                f"{p1(a['allocation_rate'])}% → {p1(b['allocation_rate'])}%."]
     moved = sorted((r for r in f.get("children") or [] if r.get("delta_pp") is not None),
                    key=lambda r: (-abs(r["delta_pp"]), r["name"]))[:3]
     if moved:
-        lines = ("、" if lang == "zh" else ", ").join(
-            f"{name(r['name'])} {signed(r['delta_pp'])}" for r in moved)
-        ins.append(f"变化最大：{lines}。" if lang == "zh" else f"Largest changes: {lines}.")
+        lines = ("、" if zh else ", ").join(f"{row_name(r)} {signed(r['delta_pp'])}" for r in moved)
+        ins.append(f"变化最大：{lines}。" if zh else f"Largest changes: {lines}.")
     return answer, ins
 
 
+def rolling_headline(r: dict, e: dict, label: str, lang: str) -> str:
+    """answers.md §3: "this week" has barely started, so the headline is the last 7 days vs
+    the 7 before, and says so."""
+    who = scope_words(e, lang)
+    if "contributors" in r:  # a drill-down over the 7 days
+        text, _ = _drilldown(r, e, lang, "last 7 days", "the 7 days before")
+        lead = (f"{period_words(label, lang)}刚开始，因此看过去7天：" if lang == "zh" else
+                f"{label.capitalize()} has only just started, so over the last 7 days vs the 7 "
+                f"days before: ")
+        return lead + (text[0].lower() + text[1:] if lang == "en" else text)
+    a, b = r["a"], r["b"]
+    if b.get("no_data"):
+        return no_data_sentence(who, period_words("last 7 days", lang), b.get("coverage"), lang)
+    if lang == "zh":
+        head = (f"{period_words(label, lang)}刚开始，因此看过去7天：{who}的平均GPU利用率为 "
+                f"{p1(b['avg_utilization'])}%")
+        if a.get("no_data") or r.get("delta_pp") is None:
+            return head + "（之前7天没有数据）。"
+        return head + f"，之前7天为 {p1(a['avg_utilization'])}%（{signed(r['delta_pp'])}）。"
+    head = (f"{label.capitalize()} has only just started, so over the last 7 days: "
+            f"{who} averaged {p1(b['avg_utilization'])}% GPU utilization")
+    if a.get("no_data") or r.get("delta_pp") is None:
+        return head + " (no data for the 7 days before)."
+    return head + f", vs {p1(a['avg_utilization'])}% in the 7 days before ({signed(r['delta_pp'])})."
+
+
 def contributor_line(c: dict, lang: str) -> str:
-    n = name(c["name"])
+    n = row_name(c) + _runs(c, lang)
     if lang == "zh":
         kind = {"user": "用户", "workload": "任务", "namespace": "命名空间"}.get(c["kind"], c["kind"])
         extra = ""
         if c["kind"] in ("user", "namespace"):
             extra = f"，任务数 {c['workloads_before']} → {c['workloads_after']}"
-        elif c.get("status") == "new":
+        elif c.get("status") == "new" and not c.get("members"):
             extra = f"，新出现，利用率 {p1(c.get('avg_utilization_after'))}%"
-        return (f"{kind} {n}：{signed(c['impact_pp'])}（GPU小时 {gh(c['gpu_hours_before'])} → "
+        runs = c.get("runs") or len(c.get("members") or [])
+        about = [f"{runs} 次运行"] if runs else []
+        about += [name(c["user"])] if c["kind"] == "workload" and c.get("user") else []
+        n = row_name(c)
+        owner = f"（{'，'.join(about)}）" if about else ""
+        return (f"{kind} {n}{owner}：{signed(c['impact_pp'])}（GPU小时 {gh(c['gpu_hours_before'])} → "
                 f"{gh(c['gpu_hours_after'])}{extra}）")
     extra = ""
     if c["kind"] in ("user", "namespace"):
         extra = f", {c['workloads_before']} → {c['workloads_after']} workloads"
-    elif c.get("status") == "new":
+    elif c.get("status") == "new" and not c.get("members"):
         extra = f", new, {p1(c.get('avg_utilization_after'))}% utilization"
-    elif c.get("status") == "gone":
+    elif c.get("status") == "gone" and not c.get("members"):
         extra = ", gone"
-    owner = f" ({name(c['user'])})" if c["kind"] == "workload" and c.get("user") else ""
+    runs = c.get("runs") or len(c.get("members") or [])
+    about = [f"{runs} runs"] if runs else []
+    about += [name(c["user"])] if c["kind"] == "workload" and c.get("user") else []
+    n = row_name(c)
+    owner = f" ({', '.join(about)})" if about else ""
     return (f"{c['kind']} {n}{owner}: {signed(c['impact_pp'])} (GPU-hours {gh(c['gpu_hours_before'])} → "
             f"{gh(c['gpu_hours_after'])}{extra})")
 
@@ -149,7 +236,21 @@ def _drilldown(f, e, lang, pl, bl):
     who = scope_words(e, lang)
     before, after = f["before"], f["after"]
     d = f["total_delta_pp"]
+    if before.get("no_data") or after.get("no_data"):
+        side = before if before.get("no_data") else after
+        return no_data_sentence(who, period_words(side["label"], lang), side.get("coverage"),
+                                lang), []
     tops = top_contributors(f)
+    flat = abs(d) < 0.05  # "fell from 78.1% to 78.1%" reads as a fall that is not there
+    if lang == "zh" and flat:
+        answer = (f"{who}的利用率在{period_words(before['label'], lang)}和{period_words(after['label'], lang)}"
+                  f"基本持平（{p1(before['avg_utilization'])}% 与 {p1(after['avg_utilization'])}%）。")
+        return answer, [contributor_line(c, lang) for c in f.get("contributors", [])[:6]]
+    if flat:
+        answer = (f"Utilization of {who} was unchanged: {p1(before['avg_utilization'])}% "
+                  f"({period_words(before['label'], lang)}) and {p1(after['avg_utilization'])}% "
+                  f"({period_words(after['label'], lang)}), {signed(d)}.")
+        return answer, [contributor_line(c, lang) for c in f.get("contributors", [])[:6]]
     if lang == "zh":
         verb = "下降" if d < 0 else "上升"
         answer = (f"{who}的利用率从{period_words(before['label'], lang)}的 {p1(before['avg_utilization'])}% "
@@ -173,14 +274,17 @@ def _realtime(f, e, lang, pl, bl):
         return ("No allocation snapshot is available yet." if lang == "en"
                 else "暂无GPU分配快照。"), []
     top = f["by_namespace"][:3]
+    if f.get("by_cluster"):
+        top = f["by_namespace"][:5]
     if lang == "zh":
-        answer = (f"截至 {f['time']}，{f['total_gpus']} 块GPU中有 {f['allocated_gpus']} 块已分配"
+        answer = (f"截至 {f['time']}，{'所有集群：' if f.get('by_cluster') else ''}{f['total_gpus']} 块GPU中有 {f['allocated_gpus']} 块已分配"
                   f"（{p1(f['allocation_rate'])}%），空闲 {f['idle_gpus']} 块。")
-        ins = [f"{name(n['namespace'])}：{n['allocated_gpus']} 块GPU" for n in top]
+        ins = [f"{row_name(n)}：{n['allocated_gpus']} 块GPU" for n in top]
     else:
-        answer = (f"As of {f['time']}, {f['allocated_gpus']} of {f['total_gpus']} GPUs are allocated "
+        answer = (f"As of {f['time']}, {'across all clusters ' if f.get('by_cluster') else ''}"
+                  f"{f['allocated_gpus']} of {f['total_gpus']} GPUs are allocated "
                   f"({p1(f['allocation_rate'])}%); {f['idle_gpus']} are free.")
-        ins = [f"{name(n['namespace'])}: {n['allocated_gpus']} GPUs" for n in top]
+        ins = [f"{row_name(n)}: {n['allocated_gpus']} GPUs" for n in top]
     return answer, ins
 
 
@@ -196,19 +300,19 @@ def _ranking(f, e, lang, pl, bl):
         crit = {"idle": "空闲GPU小时", "gpu_hours": "GPU小时", "utilization_low": "利用率最低",
                 "utilization_high": "利用率最高"}[by]
         first = items[0]
-        answer = (f"{_where(e, lang)}{when}按{crit}排名第一的{kind}是 {name(first['name'])}："
+        answer = (f"{_where(e, lang)}{when}按{crit}排名第一的{kind}是 {row_name(first)}{_runs(first, lang)}："
                   f"{gh(first['gpu_hours'])} GPU小时，利用率 {p1(first['avg_utilization'])}%，"
                   f"空闲 {gh(first['idle_gpu_hours'])} GPU小时。")
-        ins = [f"{i + 1}. {name(it['name'])}：空闲 {gh(it['idle_gpu_hours'])} GPU小时，"
+        ins = [f"{i + 1}. {row_name(it)}{_runs(it, lang)}：空闲 {gh(it['idle_gpu_hours'])} GPU小时，"
                f"利用率 {p1(it['avg_utilization'])}%" for i, it in enumerate(items[:5])]
     else:
         crit = {"idle": "idle GPU-hours", "gpu_hours": "GPU-hours", "utilization_low": "lowest utilization",
                 "utilization_high": "highest utilization"}[by]
         first = items[0]
-        answer = (f"Top {ent} by {crit} {_where(e, lang)}over {over_the(when)}: {name(first['name'])} with "
+        answer = (f"Top {ent} by {crit} {_where(e, lang)}over {over_the(when)}: {row_name(first)}{_runs(first, lang)} with "
                   f"{gh(first['gpu_hours'])} GPU-hours at {p1(first['avg_utilization'])}% utilization "
                   f"({gh(first['idle_gpu_hours'])} idle GPU-hours).")
-        ins = [f"{i + 1}. {name(it['name'])}: {gh(it['idle_gpu_hours'])} idle GPU-hours, "
+        ins = [f"{i + 1}. {row_name(it)}{_runs(it, lang)}: {gh(it['idle_gpu_hours'])} idle GPU-hours, "
                f"{p1(it['avg_utilization'])}% utilization, {gh(it['gpu_hours'])} GPU-hours"
                for i, it in enumerate(items[:5])]
     return answer, ins
@@ -342,10 +446,29 @@ def help_text(lang: str) -> str:
 
 
 # -- context and clarification ---------------------------------------------------------------------
+def _same_name_elsewhere(figures: dict, lang: str) -> list[str]:
+    """answers.md §4: a ranked name present in several clusters is several rows — say so,
+    with each cluster's figure, so nobody adds them up by eye."""
+    rows: dict[str, list[dict]] = {}
+    for it in figures.get("items") or []:
+        if it.get("cluster"):
+            rows.setdefault(it["name"], []).append(it)
+    out = []
+    for n, its in rows.items():
+        if len(its) < 2:
+            continue
+        parts = ("、" if lang == "zh" else ", ").join(
+            f"{row_name(it)} {gh(it['gpu_hours'])}" for it in its)
+        out.append(f"{name(n)} 出现在 {len(its)} 个集群（GPU小时）：{parts}" if lang == "zh" else
+                   f"{name(n)} is in {len(its)} clusters (GPU-hours): {parts}")
+    return out[:3]
+
+
 def notes(intent: str, figures: dict, lang: str, *, all_clusters: bool) -> list[str]:
     """Context that no table shows: what moved inside the namespace a cluster drill-down
-    continued into, and that the figures sum every cluster when no cluster was named."""
-    out = []
+    continued into, a ranked name found in several clusters, and that the figures sum every
+    cluster when no cluster was named."""
+    out = _same_name_elsewhere(figures, lang) if intent == "ranking" else []
     inside = figures.get("namespace_drilldown") if intent == "drilldown" else None
     if inside:
         tops = top_contributors(inside)

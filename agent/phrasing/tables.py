@@ -58,6 +58,7 @@ LABELS: dict[str, tuple[str, str]] = {
     "newest": ("newest hour", "最新数据"),
     "age_hours": ("age h", "延迟小时"),
     "clusters": ("cluster", "集群"),
+    "runs": ("runs", "运行次数"),
     "namespaces": ("namespace", "命名空间"),
     "users": ("user", "用户"),
     "workloads_list": ("workload", "任务"),
@@ -87,6 +88,7 @@ def _ranking(f: dict, lang: str) -> list[Table]:
     if cur:  # prices configured: what the GPU-hours and the idle ones cost
         cols += [Column("cost", f"费用 {cur}" if lang == "zh" else f"cost {cur}", "money"),
                  Column("idle_cost", f"空闲 {cur}" if lang == "zh" else f"idle {cur}", "money")]
+    cols = _split(cols, f.get("items") or [], lang)
     return [Table("ranking", cols, _pick(f.get("items") or [], cols))]
 
 
@@ -97,8 +99,11 @@ def _contributor_table(table: str, contributors: list[dict], lang: str,
             _col("gpu_hours_after", "gpu_hours", lang), _col("workloads", "change", lang)]
     rows = [{"kind": c["kind"], "name": c["name"], "impact_pp": c["impact_pp"],
              "gpu_hours_before": c["gpu_hours_before"], "gpu_hours_after": c["gpu_hours_after"],
-             "workloads": [c["workloads_before"], c["workloads_after"]]} for c in contributors]
-    return Table(table, cols, rows, title)
+             "workloads": [c["workloads_before"], c["workloads_after"]],
+             **({"cluster": c["cluster"]} if c.get("cluster") else {}),
+             **({"runs": c["runs"]} if c.get("runs") else {})} for c in contributors]
+    cols = _split(cols, rows, lang)
+    return Table(table, cols, [{c.key: r.get(c.key) for c in cols} for r in rows], title)
 
 
 def _drilldown(f: dict, lang: str) -> list[Table]:
@@ -114,6 +119,7 @@ def _drilldown(f: dict, lang: str) -> list[Table]:
 def _realtime(f: dict, lang: str) -> list[Table]:
     cols = [_col("namespace", "text", lang), _col("allocated_gpus", "int", lang),
             _col("utilization", "pct", lang)]
+    cols = _split(cols, f.get("by_namespace") or [], lang)
     return [Table("by_namespace", cols, _pick(f.get("by_namespace") or [], cols))]
 
 
@@ -132,7 +138,11 @@ def _compare(f: dict, lang: str) -> list[Table]:
              "delta_pp": r["delta_pp"],
              "gpu_hours_before": (r["before"] or {}).get("gpu_hours"),
              "gpu_hours_after": (r["after"] or {}).get("gpu_hours"),
-             "status": r["status"]} for r in children]
+             "status": r["status"],
+             **({"cluster": r["cluster"]} if r.get("cluster") else {}),
+             **({"runs": r["runs"]} if r.get("runs") else {})} for r in children]
+    cols = _split(cols, rows, lang)
+    rows = [{c.key: r.get(c.key) for c in cols} for r in rows]
     en, zh = LABELS[child] if child in LABELS else ("child", "子项")
     title = f"按{zh}" if lang == "zh" else f"By {en}"
     return [Table("children", cols, rows, title)]
@@ -153,6 +163,18 @@ def _discovery(f: dict, lang: str) -> list[Table]:
 
 def _pick(items: list[dict], cols: list[Column]) -> list[dict]:
     return [{c.key: it.get(c.key) for c in cols} for it in items]
+
+
+def _split(cols: list[Column], items: list[dict], lang: str) -> list[Column]:
+    """answers.md §4 and §7: a cluster column first when the rows come from several clusters,
+    a runs column after the name when some rows are workload families."""
+    out = list(cols)
+    if any(it.get("runs") for it in items):
+        at = next((i for i, c in enumerate(out) if c.key == "name"), 0) + 1
+        out.insert(at, _col("runs", "int", lang))
+    if any(it.get("cluster") for it in items):
+        out.insert(0, _col("cluster", "text", lang))
+    return out
 
 
 def _history(f: dict, lang: str) -> list[Table]:
@@ -184,7 +206,7 @@ def cell(column: Column, value: Any) -> str:
     """One value as a terminal shows it: names shortened, percentages with one decimal,
     changes signed, GPU-hours as in the answers, a before/after pair as ``a→b``."""
     if value is None:
-        return "n/a"
+        return "" if column.key == "runs" else "n/a"  # a single workload or a user: no runs
     kind = column.kind
     if kind == "pct" or kind == "hours":
         return p1(value)

@@ -31,8 +31,12 @@ def gh(v: float | None) -> str:
 
 
 def signed(v: float | None, unit: str = " pp") -> str:
+    """``+2.4 pp`` / ``−16.7 pp``; a change that rounds to nothing is ``0.0 pp`` (not the
+    ``−0.0 pp`` that reads as a fall)."""
     if v is None:
         return "n/a"
+    if abs(v) < 0.05:
+        return f"0.0{unit}"
     return f"{'+' if v >= 0 else '−'}{abs(v):.1f}{unit}"
 
 
@@ -73,7 +77,8 @@ def period_words(label: str | None, lang: str) -> str:
         zh = {"this week": "本周", "last week": "上周", "today": "今天", "yesterday": "昨天",
               "this month": "本月", "last month": "上个月", "same span last week": "上周同期",
               "the week before": "前一周", "same span yesterday": "昨天同期",
-              "same span last month": "上月同期", "the month before": "前一个月"}
+              "same span last month": "上月同期", "the month before": "前一个月",
+              "the 7 days before": "之前7天"}
         if label in zh:
             return zh[label]
         m = re.fullmatch(r"last (\d+) days", label)

@@ -220,6 +220,18 @@ class Snapshot:
 
 
 @dataclass
+class Coverage:
+    """How much of a period one cluster has data for (answers.md §2): ``hours`` with cluster
+    rows in ``[start, end)``, and the first hour the cluster has rows at all ("data starts")."""
+
+    cluster: str
+    hours: int
+    # the first hour with rows, any time (None: no rows ever; `lens` also leaves it None when
+    # the period's first hour has rows: the data started before the period, no date is said)
+    first: datetime | None = None
+
+
+@dataclass
 class WorkloadInfo:
     name: str
     namespace: str
@@ -358,6 +370,12 @@ class Source(Protocol):
 
     def newest_stat_hour(self, cluster: str | None) -> datetime | None: ...
 
+    def coverage(self, cluster: str | None, start: datetime, end: datetime) -> list[Coverage]:
+        """Per cluster (every cluster for None): the distinct hours with cluster rows in
+        ``[start, end)`` and the cluster's first hour with rows — counted by the store, not by
+        pulling hours into Python where the store can count."""
+        ...
+
     def idle_workloads(self, cluster: str | None, start: datetime, end: datetime,
                        min_gpus: float, max_utilization: float) -> list[PeriodStats]:
         """Per workload, the sums over its hourly rows holding ``>= min_gpus`` GPUs at
@@ -436,7 +454,7 @@ def merge_snapshots(found: list[Snapshot], cluster: str | None) -> Snapshot | No
 
 __all__ = [
     "Source", "Scope", "ScopeKind", "ChildKind", "PeriodStats", "HourlyPoint",
-    "NamespaceAllocation", "Snapshot", "WorkloadInfo", "WorkloadPeak", "OfficeSplit",
+    "NamespaceAllocation", "Snapshot", "WorkloadInfo", "WorkloadPeak", "OfficeSplit", "Coverage",
     "UNKNOWN_USER", "namespace_allocations",
     "merge_snapshots",
     "NotFound", "SourceError",  # defined in agent.errors; callers import them from here too

@@ -45,6 +45,7 @@ from agent.cache import CatalogCache, MemoryCache, fresh, keep
 from agent.errors import SourceError
 from agent.periods import floor_hour, utc
 from agent.sources.base import (
+    Coverage,
     DailyPoint,
     HistoryFilter,
     HourlyPoint,
@@ -412,6 +413,26 @@ class LensSource(LensUsage):
                     newest = hour if newest is None or hour > newest else newest
                     break
         return newest
+
+    def coverage(self, cluster: str | None, start: datetime, end: datetime) -> list[Coverage]:
+        """Distinct hours of the cluster rows of the period (the rows a cluster figure reads
+        anyway, memoized) and, unless the period's first hour has rows, the oldest cluster-row
+        hour: one small page in ascending order."""
+        out = []
+        for name in self._targets(cluster):
+            found = {r.hour for r in self._capacity_rows([name], start, end)}
+            first_hour = floor_hour(utc(start))
+            first_hour += timedelta(hours=1) if first_hour < utc(start) else timedelta(0)
+            if first_hour in found:  # the data started before the period: no date needed
+                out.append(Coverage(name, len(found), None))
+                continue
+            page = self.client.get("/gpu-aggregation/cluster/hourly-stats", {
+                "cluster": name, "start_time": rfc3339(_EPOCH), "end_time": rfc3339(_FAR_FUTURE),
+                "page": 1, "page_size": 1, "order_by": "time", "order_direction": "asc"})
+            rows = (page.get("data") if isinstance(page, dict) else page) or []
+            first = min((parse_time(r.get("stat_hour")) for r in rows), default=None)
+            out.append(Coverage(name, len(found), first))
+        return out
 
     # -- alerting (mirrors SqlSource.idle_workloads) -------------------------------------------
     def idle_workloads(self, cluster: str | None, start: datetime, end: datetime,

@@ -39,6 +39,7 @@ from agent.sources import sql_history
 from agent.sources import sql_queries as q
 from agent.sources.sql_usage import UsageQueries
 from agent.sources.base import (
+    Coverage,
     DailyPoint,
     HourlyPoint,
     PeriodStats,
@@ -430,6 +431,21 @@ class SqlSource(UsageQueries):
             if value is not None and (newest is None or utc(value) > newest):
                 newest = utc(value)
         return newest
+
+    @_guard
+    def coverage(self, cluster: str | None, start: datetime, end: datetime) -> list[Coverage]:
+        """Hours with cluster rows per cluster, and each cluster's first hour (``base.py``)."""
+        out = []
+        for name in ([cluster] if cluster is not None else self.clusters()):
+            hours, first = 0, None
+            for t in self._targets(name):
+                hours_stmt, first_stmt = q.coverage(t.cluster_filter, start, end)
+                hours += sum(int(r[1] or 0) for r in self._rows(t, hours_stmt))
+                for r in self._rows(t, first_stmt):
+                    if r[1] is not None and (first is None or utc(r[1]) < first):
+                        first = utc(r[1])
+            out.append(Coverage(name, hours, first))
+        return out
 
     # -- alerting ------------------------------------------------------------------------------
     @_guard

@@ -268,6 +268,18 @@ def newest_hour(cf) -> Select:
     return stmt.where(c.c.cluster_name == cf) if cf is not None else stmt
 
 
+def coverage(cf, start, end) -> tuple[Select, Select]:
+    """(cluster, distinct hours with rows in the period), (cluster, first hour ever) — both
+    read the cluster table's (cluster_name, stat_hour) index."""
+    c = s.cluster_hourly
+    hours = (select(c.c.cluster_name, func.count(distinct(c.c.stat_hour)))
+             .where(*where(c, cf, start, end)).group_by(c.c.cluster_name))
+    first = select(c.c.cluster_name, func.min(c.c.stat_hour)).group_by(c.c.cluster_name)
+    if cf is not None:
+        first = first.where(c.c.cluster_name == cf)
+    return hours, first
+
+
 def idle_workloads(user_annotation: str, cf, start, end, min_gpus: float,
                    max_utilization: float) -> Select:
     w = s.workload_hourly

@@ -13,6 +13,8 @@ from __future__ import annotations
 INTENT_CUES: tuple[tuple[str, str, float], ...] = (
     # trend: a figure over a period
     (r"\btrend\w*", "trend", 1.5),
+    # "going up or down?" asks for the direction over time, not why it moved
+    (r"\b(?:up or down|down or up|rising or falling|falling or rising|better or worse)\b", "trend", 2.5),
     (r"\bover time\b", "trend", 1.2),
     (r"\bhistor(?:y|ical)\b", "trend", 1.0),
     (r"\bhow\b[^?.!]{0,60}\b(?:doing|going|looking|looked|been|performing|performed|trending|"
@@ -50,6 +52,8 @@ INTENT_CUES: tuple[tuple[str, str, float], ...] = (
     (r"\bcaus\w*", "drilldown", 1.5),
     (r"\broot[- ]cause\b", "drilldown", 1.0),
     (r"\bwhat (?:happened|changed|made|drove|is behind)\b|\bwhat's behind\b", "drilldown", 1.5),
+    # "what changed … between A and B" asks what moved inside, not for the two figures
+    (r"\bwhat (?:changed|moved)\b[^?.!]{0,40}\bbetween\b", "drilldown", 1.5),
     (r"\bwhat's (?:up|going on) with\b|\bwhat is (?:up|going on) with\b", "drilldown", 1.0),
     (r"\bexplain\w*", "drilldown", 1.2),
     (r"\bdrill\w*", "drilldown", 2.0),
@@ -123,7 +127,9 @@ INTENT_CUES: tuple[tuple[str, str, float], ...] = (
     (r"\bwhich (?:namespaces|users|workloads|teams)\b", "discovery", 0.4),
     (r"\bavailable\b", "discovery", 0.8),
     (r"\bfilter\w*\b|\bgroup(?:ed)? by\b|\bslice\b", "discovery", 1.2),
-    (r"\bshow (?:me )?all\b|\ball (?:the )?(?:clusters|namespaces|users|workloads|label keys|labels)\b",
+    # "… across all clusters" is a scope (answers.md §4), not a request for the list
+    (r"\bshow (?:me )?all\b|(?<!across )(?<!in )(?<!over )(?<!for )(?<!on )"
+     r"\ball (?:the )?(?:clusters|namespaces|users|workloads|label keys|labels)\b",
      "discovery", 1.0),
     (r"\bhow many (?:clusters|namespaces|users|workloads|teams)\b", "discovery", 1.0),
     (r"\bnames? of\b", "discovery", 1.0),

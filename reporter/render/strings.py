@@ -77,6 +77,7 @@ STRINGS: dict[str, dict[str, Any]] = {
                        "allocation and impact, {pct}% or more for GPU-hours; smaller ones are "
                        "grey.",
         "status_new": "new", "status_gone": "gone", "status_empty": "no data",
+        "runs": "{n} runs",
         "by_user": "By user", "by_workload": "By workload",
         "more_rows": "{n} more not listed.",
         "empty": "No GPU usage data for {scope} in {period}.",
@@ -156,6 +157,7 @@ STRINGS: dict[str, dict[str, Any]] = {
         "colour_rule": "只为显著变化着色：利用率、分配率和影响变化至少 {pp} pp，GPU 小时变化至少 "
                        "{pct}%；较小的变化为灰色。",
         "status_new": "新增", "status_gone": "已结束", "status_empty": "无数据",
+        "runs": "{n} 次运行",
         "by_user": "按用户", "by_workload": "按任务",
         "more_rows": "另有 {n} 项未列出。",
         "empty": "{scope}在{period}没有 GPU 使用数据。",
