@@ -11,8 +11,8 @@ averages, counts of failed workloads — is either written in the YAML by hand o
 with plain SQL over the store, never by gpureport's code.
 
 Run it alone with ``pytest -k offscript -s`` to see the per-section table and every failure
-(question, check, actual value). The pass-rate test is ``xfail`` until the agent meets the
-contract (issue 12: ≥ 98 %); the shape of the set and of the gaps store are checked strictly.
+(question, check, actual value). The pass-rate test fails below the contract's bar
+(issue 12: ≥ 98 %); the shape of the set and of the gaps store are checked strictly.
 
 A check never crashes the harness: a missing key, a wrong type or a non-JSON output is a failed
 check with the actual value in its message.
@@ -246,8 +246,6 @@ def test_the_checks_pass_a_correct_answer(demo_store):
     assert len(failed) == 25  # the demo's failed gpu-east workloads that ended in W46 (by SQL above)
 
 
-@pytest.mark.xfail(strict=False, reason="issue 12: the agent does not meet answers.md yet; remove "
-                                        "this mark when the off-script set passes >= 98 %")
 def test_offscript_pass_rate(home, demo_store, gaps_store, capsys):
     stores = {"demo": demo_store, "gaps": gaps_store}
     facts = {k: Facts(s.path) for k, s in stores.items()}
