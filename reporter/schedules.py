@@ -23,12 +23,11 @@ Decisions:
 
 from __future__ import annotations
 
-import re
 from datetime import datetime, timedelta
 from email.utils import parseaddr
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, Mapping
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from zoneinfo import ZoneInfo
 
 from pydantic import (BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, field_validator,
                       model_validator)
@@ -40,6 +39,7 @@ from reporter.channels.summary import parse_destination
 from reporter.cron import cron_trigger, latest_fire
 from reporter.nudges.schedule import NudgeSchedule
 from reporter.reports.presets import KINDS
+from reporter.schedule_fields import ScheduleName, TimeZoneName
 from reporter.yamlfile import read_yaml
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -48,7 +48,6 @@ if TYPE_CHECKING:  # pragma: no cover
 ReportKind = Literal[KINDS]  # type: ignore[valid-type] - the kinds of reporter.reports.presets
 PeriodKind = Literal["last-week", "yesterday", "interval"]
 SKIPPED_FILES = {"alerts.yaml", "alerts.yml"}
-NAME_RE = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
 DEFAULT_SUBJECT = "GPU report {{ schedule }}: {{ period_label }} ({{ clusters }})"
 
 
@@ -59,11 +58,11 @@ class Schedule(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
 
-    name: str
+    name: ScheduleName
     description: str = ""
     enabled: bool = True
     cron: str
-    timezone: str = "UTC"
+    timezone: TimeZoneName = "UTC"
     period: PeriodKind = "last-week"
     reports: list[ReportKind] = Field(min_length=1)
     clusters: list[str] = Field(default_factory=list)  # empty = every cluster
@@ -89,24 +88,6 @@ class Schedule(BaseModel):
     max_data_age_h: float = Field(2.0, gt=0)
 
     _source: Path | None = PrivateAttr(default=None)
-
-    @field_validator("name")
-    @classmethod
-    def _name(cls, v: str) -> str:
-        if len(v) > 52 or not NAME_RE.match(v):
-            raise ValueError("must be lowercase letters, digits and '-', at most 52 characters "
-                             "(it names files and Kubernetes CronJobs)")
-        return v
-
-    @field_validator("timezone")
-    @classmethod
-    def _tz(cls, v: str) -> str:
-        try:
-            ZoneInfo(v)
-        except (ZoneInfoNotFoundError, ValueError):
-            raise ValueError(f"unknown time zone {v!r} (use an IANA name such as "
-                             f"'Europe/Berlin' or 'UTC')") from None
-        return v
 
     @field_validator("reports", "formats", "recipients", "clusters", "destinations",
                      "fan_out_default", "admin", mode="before")

@@ -24,17 +24,17 @@ from datetime import datetime, timedelta
 from fnmatch import fnmatchcase
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from zoneinfo import ZoneInfo
 
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, field_validator, model_validator
 
 from agent.periods import Period, resolve_now
 from reporter.cron import cron_trigger, latest_fire
+from reporter.schedule_fields import ScheduleName, TimeZoneName
 
 if TYPE_CHECKING:  # pragma: no cover
     from apscheduler.triggers.cron import CronTrigger
 
-NAME_RE = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
 _DURATION_RE = re.compile(r"^(?:(\d+)d)?(?:(\d+)h)?(?:(\d+)m)?$")
 EMAIL_RE = re.compile(r"[^@\s<>\"',;]+@[^@\s<>\"',;]+\.[^@\s<>\"',;]+")
 
@@ -86,12 +86,12 @@ class NudgeSchedule(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    name: str
+    name: ScheduleName
     kind: Literal["nudge"] = "nudge"
     description: str = ""
     enabled: bool = True
     cron: str = "0 * * * *"
-    timezone: str = "UTC"
+    timezone: TimeZoneName = "UTC"
     clusters: list[str] = Field(default_factory=list)  # empty = every cluster
     min_gpus: float = Field(2, gt=0)
     max_utilization: float = Field(10, gt=0, le=100)
@@ -106,24 +106,6 @@ class NudgeSchedule(BaseModel):
     misfire_grace_s: int = Field(3600, ge=1)
 
     _source: Path | None = PrivateAttr(default=None)
-
-    @field_validator("name")
-    @classmethod
-    def _name(cls, v: str) -> str:
-        if len(v) > 52 or not NAME_RE.match(v):
-            raise ValueError("must be lowercase letters, digits and '-', at most 52 characters "
-                             "(it names files and Kubernetes CronJobs)")
-        return v
-
-    @field_validator("timezone")
-    @classmethod
-    def _tz(cls, v: str) -> str:
-        try:
-            ZoneInfo(v)
-        except (ZoneInfoNotFoundError, ValueError):
-            raise ValueError(f"unknown time zone {v!r} (use an IANA name such as "
-                             f"'Europe/Berlin' or 'UTC')") from None
-        return v
 
     @field_validator("repeat_after", "stale_after", mode="before")
     @classmethod
