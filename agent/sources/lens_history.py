@@ -16,15 +16,24 @@ from __future__ import annotations
 
 import math
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 from agent.errors import SourceError
 from agent.sources.base import UNKNOWN_USER, HistoryFilter, WorkloadRun
 from agent.sources.lens_client import MAX_PAGES, LensClient, parse_time
 from agent.sources.lens_rows import num, row_user
 
-if TYPE_CHECKING:
-    from agent.sources.lens import LensSource
+
+class Rows(Protocol):
+    """What ``history`` uses of ``LensSource`` (its clusters and workload rows), said here so
+    that this module need not import the source that imports it."""
+
+    user_annotation: str
+
+    def _targets(self, cluster: str | None) -> list[str]: ...
+
+    def _workload_rows(self, clusters: list[str], start: datetime, end: datetime, *,
+                       namespace: str | None = None) -> list: ...
 
 PAGE = 500
 NOW_LOOKBACK = timedelta(days=31)
@@ -53,7 +62,7 @@ def _in_window(f: HistoryFilter, created: datetime, ended: datetime | None,
     return True
 
 
-def history(client: LensClient, source: "LensSource", f: HistoryFilter, start: datetime | None,
+def history(client: LensClient, source: Rows, f: HistoryFilter, start: datetime | None,
             end: datetime, now: datetime) -> tuple[int, list[WorkloadRun]]:
     runs: list[WorkloadRun] = []
     for cluster in source._targets(f.cluster):

@@ -16,7 +16,7 @@ SQLite, ``date_trunc`` on PostgreSQL), with the hours holding rows that day.
 from __future__ import annotations
 
 from datetime import datetime, timezone
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 from sqlalchemy import Select, and_, case, distinct, func, literal, or_, select
 
@@ -25,8 +25,16 @@ from agent.sources import schema as s
 from agent.sources import sql_queries as q
 from agent.sources.base import UNKNOWN_USER, DailyPoint, HistoryFilter, Scope, WorkloadRun
 
-if TYPE_CHECKING:
-    from agent.sources.sql import SqlSource
+
+class Databases(Protocol):
+    """What these functions use of ``SqlSource`` (its databases and how it reads them), said
+    here so that this module need not import the source that imports it."""
+
+    user_annotation: str
+
+    def _targets(self, cluster: str | None) -> list: ...
+
+    def _rows(self, target, statement) -> list: ...
 
 
 def history(f: HistoryFilter, cf: str | None, user_annotation: str, start: datetime | None,
@@ -76,7 +84,7 @@ def history(f: HistoryFilter, cf: str | None, user_annotation: str, start: datet
             .select_from(join).where(*conds)
             .order_by(*order, g.c.name).limit(f.limit))
 
-def workload_history(src: "SqlSource", f: HistoryFilter, start: datetime | None, end: datetime,
+def workload_history(src: Databases, f: HistoryFilter, start: datetime | None, end: datetime,
                      now: datetime) -> tuple[int, list[WorkloadRun]]:
     """``Source.workload_history`` over every database of the source (counts added, rows merged)."""
     total, runs = 0, []
@@ -114,7 +122,7 @@ def daily_capacity(cf, start, end, dialect: str) -> Select:
     return select(day, func.sum(c.c.total_gpu_capacity)).where(*q.where(c, cf, start, end)).group_by(day)
 
 
-def daily_series(src: "SqlSource", scope: Scope, start: datetime, end: datetime) -> list[DailyPoint]:
+def daily_series(src: Databases, scope: Scope, start: datetime, end: datetime) -> list[DailyPoint]:
     """``Source.daily_series``: one point per UTC day, summed in SQL."""
     points: dict[datetime, DailyPoint] = {}
     for t in src._targets(scope.cluster):
