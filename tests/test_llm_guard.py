@@ -285,12 +285,12 @@ QUESTIONS = {
 }
 MORE_QUESTIONS = {  # the template property below, for every intent and both languages
     "compare-zh": "对比一下ml-team和nlp-team",
-    "trend-zh": "过去7天集群GPU利用率趋势如何？",
+    "trend-zh": "过去7天所有集群GPU利用率趋势如何？",
     "ranking-zh": "所有集群里哪些任务浪费了最多的GPU小时？",
     "realtime-zh": "现在所有集群有多少GPU在使用？",
     "weeks": "Compare this week with last week by namespace on gpu-east",
     "cluster-drilldown": "Why did gpu-east utilization drop this week?",
-    "iso-week": "Which namespaces had the lowest utilization in 2026-W46?",
+    "iso-week": "Which namespaces had the lowest utilization on gpu-east in 2026-W46?",
     "discovery": "What namespaces are there?",
 }
 

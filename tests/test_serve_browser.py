@@ -56,7 +56,7 @@ def test_ask_stream_clarify_and_open_a_report(browser, demo_db, tmp_path):
                                  trigger="scheduler")
         state.finish_run(run_id, "succeeded", files=[html], message_id="<m@x>")
     # a conversation started in a terminal, before the page is opened
-    cli = run("ask", "Which namespaces wasted the most GPU hours last week?", "--session",
+    cli = run("ask", "Which namespaces wasted the most GPU hours last week across all clusters?", "--session",
               "from-terminal", "--json",
               env={"GPUREPORT_DATABASE_URL": demo_db,
                    "GPUREPORT_STATE_DATABASE_URL": cfg.state.database_url})
@@ -71,7 +71,7 @@ def test_ask_stream_clarify_and_open_a_report(browser, demo_db, tmp_path):
         assert not page.locator("#token-form").is_visible()  # no token configured
         page.wait_for_selector("#sessions li")
         assert page.locator("#sessions button.open").all_inner_texts() == [
-            "Which namespaces wasted the most GPU hours last week?"]
+            "Which namespaces wasted the most GPU hours last week across all clusters?"]
 
         # a question naming a cluster that does not exist: status lines, then options
         page.fill("#query", "Why is ml-team's utilization lower this week than last week?")
@@ -102,14 +102,15 @@ def test_ask_stream_clarify_and_open_a_report(browser, demo_db, tmp_path):
         expect(page.locator("#sessions li")).to_have_count(2)
         names = page.locator("#sessions button.open").all_inner_texts()
         assert names == ["Why is ml-team's utilization lower this week than last week?",
-                         "Which namespaces wasted the most GPU hours last week?"]
+                         "Which namespaces wasted the most GPU hours last week across all clusters?"]
         assert page.locator("#sessions button.open").nth(0).get_attribute("aria-current") == "true"
 
         # a hostile name is shown as text, never run
         page.fill("#cluster", "")
         page.fill("#query", "utilization of namespace '<img src=x onerror=alert(1)>'")
         page.click("#send")
-        page.locator(".msg.bot").nth(2).locator(".headline").wait_for()
+        # no such namespace (answers.md §1): one line saying so, shown as text like the name
+        page.locator(".msg.bot").nth(2).locator(".error").wait_for()
         assert page.locator("img[src=x]").count() == 0
         assert "<img src=x" in page.locator(".msg.user").nth(2).inner_text()
 
@@ -122,7 +123,7 @@ def test_ask_stream_clarify_and_open_a_report(browser, demo_db, tmp_path):
         page.locator("#sessions button.open", has_text="wasted the most").click()
         page.wait_for_selector(".msg.bot.past")
         assert page.locator(".msg.user").all_inner_texts() == [
-            "Which namespaces wasted the most GPU hours last week?"]
+            "Which namespaces wasted the most GPU hours last week across all clusters?"]
         assert page.locator(".msg.bot.past .headline").inner_text() == cli.json()["answer"]
         page.screenshot(path=str(shots / "serve-opened.png"))
         page.fill("#query", "and this week?")
@@ -134,7 +135,7 @@ def test_ask_stream_clarify_and_open_a_report(browser, demo_db, tmp_path):
         conv = httpx.get(url + "/api/gpu-analysis/storage/conversations/from-terminal",
                          timeout=30).json()
         assert [m["content"] for m in conv["messages"] if m["role"] == "user"] == [
-            "Which namespaces wasted the most GPU hours last week?", "and this week?"]
+            "Which namespaces wasted the most GPU hours last week across all clusters?", "and this week?"]
 
         # the Reports tab lists the run; its HTML opens
         page.click("#tab-reports")
