@@ -15,6 +15,8 @@ INTENT_CUES: tuple[tuple[str, str, float], ...] = (
     (r"\btrend\w*", "trend", 1.5),
     # "going up or down?" asks for the direction over time, not why it moved
     (r"\b(?:up or down|down or up|rising or falling|falling or rising|better or worse)\b", "trend", 2.5),
+    # ... unless "than" names the other side: "better or worse than last week" compares
+    (r"\b(?:better or worse|worse or better)\s+than\b", "compare", 2.0),
     (r"\bover time\b", "trend", 1.2),
     (r"\bhistor(?:y|ical)\b", "trend", 1.0),
     (r"\bhow\b[^?.!]{0,60}\b(?:doing|going|looking|looked|been|performing|performed|trending|"
@@ -32,8 +34,10 @@ INTENT_CUES: tuple[tuple[str, str, float], ...] = (
     (r"\b(?:show|tell|give|get|see|view|display|check|look)\b", "trend", 0.3),
     # anomalies: hours that leave the usual weekly pattern
     (r"\banomal(?:y|ies|ous)\b|\bunusual\b|\babnormal\b|\bout of the ordinary\b|"
-     r"\boutliers?\b|\bunexpected\b|\bspikes?\b|\bodd\b|\bweird\b|\bstrange\b",
+     r"\boutliers?\b|\bunexpected\b|\bodd\b|\bweird\b|\bstrange\b",
      "anomalies", 2.5),
+    # a spike is unusual, but "the reason for the spike" asks why it happened (drill-down)
+    (r"\bspikes?\b", "anomalies", 1.2),
     # compare: two periods or two entities side by side
     (r"\bcompar\w*", "compare", 2.0),
     (r"\bvs\b|\bversus\b", "compare", 2.0),

@@ -27,7 +27,9 @@ INTENT_CUES: tuple[tuple[str, str, float], ...] = (
     ("平均", "trend", 0.5),
     ("看看|看一下|查看|查一下|查询|给我看", "trend", 0.3),
     # anomalies
-    ("异常|反常|不正常|不寻常|离群|突增|突降|突然(?:升高|下降|增加|减少)|奇怪", "anomalies", 2.5),
+    ("异常|反常|不正常|不寻常|离群|奇怪", "anomalies", 2.5),
+    # a sudden rise is unusual, but "怎么突然升高了" asks why (drill-down)
+    ("突增|突降|突然(?:升高|下降|增加|减少)", "anomalies", 1.2),
     # compare
     ("对比|比较|比一比|比一下", "compare", 2.0),
     ("相比|相较|比起|较之", "compare", 1.5),
@@ -61,6 +63,7 @@ INTENT_CUES: tuple[tuple[str, str, float], ...] = (
     ("多少(?:张|块|个)?(?:GPU|gpu|卡|显卡)(?!时|小时)|几张|几块", "realtime", 0.6),
     ("状态", "realtime", 0.6),
     ("空闲的?(?:GPU|gpu|卡)", "realtime", 0.8),
+    ("还(?:有|剩)多少", "realtime", 1.0),  # "还有多少空闲的卡": what is free now
     ("还有多少|还剩|剩余|剩下", "realtime", 1.2),
     # ranking
     ("最多|最少|最高|最低|最大|最小|最差|最好|最浪费|最闲", "ranking", 1.5),
