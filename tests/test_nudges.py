@@ -339,6 +339,7 @@ def test_the_third_notice_reaches_the_platform_webhook_without_storing_its_secre
     assert all(secret not in x.target and secret not in x.route for x in hooks)
 
 
+@pytest.mark.slow  # > 4 s: .ci/run runs it with the slow tests (default suite ≤ 4 min)
 def test_concurrent_runs_send_one_notice_per_user_and_level(tmp_path, demo_store, smtp):
     n = Nudges(tmp_path, demo_store.url, smtp.port)
     env = {k: v for k, v in os.environ.items() if not k.startswith(("SMTP_", "GPUREPORT_NOW"))}

@@ -246,6 +246,7 @@ def test_the_checks_pass_a_correct_answer(demo_store):
     assert len(failed) == 25  # the demo's failed gpu-east workloads that ended in W46 (by SQL above)
 
 
+@pytest.mark.slow  # > 4 s: .ci/run runs it with the slow tests (default suite ≤ 4 min)
 def test_offscript_pass_rate(home, demo_store, gaps_store, capsys):
     stores = {"demo": demo_store, "gaps": gaps_store}
     facts = {k: Facts(s.path) for k, s in stores.items()}

@@ -14,9 +14,10 @@ that counts what arrives per period. ``--now`` picks the period (a ``yesterday``
   exit 1 with the "may or may not have been delivered" line, no resend without ``--force``,
   ``history`` shows ``uncertain``.
 
-Each test prints its tally (run with ``-s`` to see it). The PostgreSQL variants, the kill rounds
-and the stall after DATA are ``slow`` (run by .ci/run); the default suite keeps the 4 × 3 case
-on SQLite and the two alert checks, and tests/test_runner.py covers the stall in process.
+Each test prints its tally (run with ``-s`` to see it). The PostgreSQL variants, the kill
+rounds, the stall after DATA and (for the default suite's 4-minute budget) the 4 × 3 case are
+``slow`` (run by .ci/run); the default suite keeps the two alert checks, and tests/test_runner.py covers
+the stall in process.
 """
 
 from __future__ import annotations
@@ -113,6 +114,7 @@ def finish(proc: subprocess.Popen, timeout: float = 180) -> tuple[int, str, str]
 
 
 # ---------------------------------------------------------------------------------------------
+@pytest.mark.slow  # > 4 s: .ci/run runs it with the slow tests (default suite ≤ 4 min)
 def test_four_processes_per_period_send_one_message_each(tmp_path, demo_db, state_url):
     with smtp_server() as server:
         # Nobody dies here, so the lease only has to outlive a holder starved of CPU: 12 processes

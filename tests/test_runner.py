@@ -413,6 +413,7 @@ def test_subject_cannot_inject_headers(tmp_path):
 
 
 # ---------------------------------------------------------------------------------------------
+@pytest.mark.slow  # > 4 s: .ci/run runs it with the slow tests (default suite ≤ 4 min)
 def test_run_dry_run_end_to_end_with_the_real_renderer(home):
     """``gpureport demo`` then ``gpureport run weekly-digest --dry-run`` as processes (README quick start)."""
     import subprocess
@@ -450,6 +451,7 @@ def _history(setup, *args: str):
     return CliRunner().invoke(history, list(args), obj=app)
 
 
+@pytest.mark.slow  # > 4 s: .ci/run runs it with the slow tests (default suite ≤ 4 min)
 def test_smtp_answering_after_the_timeout_is_uncertain_and_never_resent(setup):
     from reporter.delivery import message_id_for
 

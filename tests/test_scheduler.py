@@ -121,6 +121,7 @@ def _succeeded(state_url: str) -> int:
     return sum(r.status == "succeeded" for r in _rows(state_url)[0])
 
 
+@pytest.mark.slow  # > 4 s: .ci/run runs it with the slow tests (default suite ≤ 4 min)
 @pytest.mark.postgres
 def test_two_replicas_fire_each_firing_exactly_once(home, tmp_path, pg_url):
     with smtp_server() as server:
@@ -216,6 +217,7 @@ def test_jobs_persist_and_a_missed_firing_is_not_forgotten_on_restart(home, tmp_
             assert c.execute(text("SELECT count(*) FROM apscheduler_jobs")).scalar() == 0
 
 
+@pytest.mark.slow  # > 4 s: .ci/run runs it with the slow tests (default suite ≤ 4 min)
 def test_in_process_scheduler_on_sqlite_fires_and_stops(home, tmp_path):
     """The same loop without subprocesses: stop event instead of a signal."""
     from reporter.config import load_config

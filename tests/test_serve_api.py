@@ -336,6 +336,7 @@ def _lens_config(tmp_path, lens, **server):
         update={"kind": "lens", "lens_url": lens.url, "retries": 0})})
 
 
+@pytest.mark.slow  # > 4 s: .ci/run runs it with the slow tests (default suite ≤ 4 min)
 def test_a_request_over_its_timeout_gets_504_and_its_run_stops(tmp_path, slow_lens):
     with live_server(_lens_config(tmp_path, slow_lens, request_timeout_s=0.5)) as url:
         slow_lens.delay(0.25)
