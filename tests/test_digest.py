@@ -105,6 +105,7 @@ def test_the_demo_digest_fits_four_a4_pages(digest):
     assert "no data" not in pdf_text(digest["pdf"]).lower()
 
 
+@pytest.mark.slow  # > 3 s: .ci/run runs it with the slow tests (default suite ≤ 4 min)
 def test_the_chinese_digest_fits_four_pages_in_a_cjk_font(ctx, tmp_path, monday_db):
     from agent.sources.sql import SqlSource
     from reporter.render.html import render_html
