@@ -72,11 +72,13 @@ def answer_preset(preset: Understanding, deps: AgentDeps) -> Answer:
 def stream(question: str, deps: AgentDeps, *, session: str | None = None,
            language: str | None = None, cluster: str | None = None, use_llm: bool = True,
            checkpointer: Any = None, resume: str | None = None,
-           callbacks: list | None = None) -> Iterator[Event]:
+           callbacks: list | None = None, new_session: bool = False) -> Iterator[Event]:
     """The run of ``ask``, as events: ``Status`` (a node starts/ends), ``Data`` (a tool call
     finished), then one ``Final`` with the ``Answer``. ``callbacks``: LangChain callback
     handlers for the run (the HTTP service counts LLM calls and tokens with one); the
-    model calls made inside the nodes inherit them."""
+    model calls made inside the nodes inherit them. ``new_session``: the caller made the
+    session id just now (the service, for a request without one), so there is no earlier turn
+    to look up."""
     graph, config = _bound(deps, session, checkpointer)
     value: Any
     if resume is not None:
@@ -87,7 +89,7 @@ def stream(question: str, deps: AgentDeps, *, session: str | None = None,
                              "an answer")
         value = _resume(resume)
     else:
-        snapshot = graph.get_state(config) if session is not None else None
+        snapshot = graph.get_state(config) if session is not None and not new_session else None
         waiting = snapshot.interrupts[0].value if snapshot and snapshot.interrupts else None
         if waiting is not None and pick(question, waiting.get("options") or []) is not None:
             value = _resume(question.strip())
