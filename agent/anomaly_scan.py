@@ -29,7 +29,7 @@ from typing import Callable
 from agent import anomalies as A
 from agent.figures import drilldown, run_concurrently
 from agent.periods import Period, iso
-from agent.phrasing.answers import top_contributors
+from agent.phrasing.over_time import top_contributors
 from agent.sources.base import Scope, Source
 
 SCAN_METRICS = ("avg_utilization", "allocated_gpus")

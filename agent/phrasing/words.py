@@ -1,6 +1,7 @@
 """How figures and names are written in answers: numbers, signed changes, scopes and periods.
 
-Shared by the answers of the agent (``agent.phrasing.answers``), its tables and the reports, so
+Shared by the answers of the agent (``agent.phrasing.answers`` and the modules it dispatches to),
+its tables and the reports, so
 "61.4%", "−16.7 pp" and "1,344 GPU-hours" read the same everywhere. Names that come from the
 data are shortened for prose (``name``) but never interpreted.
 """
@@ -93,3 +94,17 @@ def period_words(label: str | None, lang: str) -> str:
     return label
 
 
+def row_name(r: dict) -> str:
+    """A per-entity row as written: ``cluster/name`` when the row carries its cluster (the
+    scope spans several, answers.md §4)."""
+    base = f"{r['cluster']}/{r['name']}" if r.get("cluster") else str(r["name"])
+    return name(base)
+
+
+def runs_text(r: dict, lang: str) -> str:
+    """A family's run count after its name (answers.md §7): " (3 runs)"; nothing for one
+    workload."""
+    n = r.get("runs") or len(r.get("members") or [])
+    if not n:
+        return ""
+    return f"（{n} 次运行）" if lang == "zh" else f" ({n} runs)"
