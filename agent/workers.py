@@ -13,6 +13,13 @@ is bounded instead by how much runs at once (``server.threads`` runs in the serv
 command), and idle threads are reused before a new one is started. ``run_all`` keeps the
 per-call bound callers had (``limit`` calls of one batch at a time).
 
+Calls in parallel only where that buys time. A source whose calls wait on a network (a
+PostgreSQL server, the Lens API) gains from overlapping them; a SQLite file does not: its
+queries are CPU in this process, and under load handing them to other threads only adds thread
+switches (measured: a quarter of the service's CPU on the drill-down). A run says which it is
+with ``parallel_calls(source)`` (the graph's nodes do, from the source's ``parallel_calls``);
+``run_all`` then runs a batch one call after another, in the caller's thread.
+
 ``install()`` points LangGraph's runs at this pool (LangGraph builds its executor per run
 through ``langchain_core``'s ``get_executor_for_config``, which it imports by name); without
 that hook in a future LangGraph release it does nothing and runs keep their own pools.
@@ -21,6 +28,7 @@ that hook in a future LangGraph release it does nothing and runs keep their own 
 from __future__ import annotations
 
 import contextlib
+import contextvars
 import threading
 from concurrent.futures import FIRST_COMPLETED, Executor, Future, ThreadPoolExecutor, wait
 from typing import Any, Callable, Iterator, TypeVar
@@ -44,6 +52,21 @@ def pool() -> ThreadPoolExecutor:
     return _pool
 
 
+_parallel: contextvars.ContextVar[bool] = contextvars.ContextVar("gpureport_parallel_calls",
+                                                                 default=True)
+
+
+@contextlib.contextmanager
+def parallel_calls(source: Any) -> Iterator[None]:
+    """Within the block, ``run_all`` overlaps calls only if ``source`` says its calls wait
+    on a network (``source.parallel_calls``, True when a source does not say)."""
+    token = _parallel.set(bool(getattr(source, "parallel_calls", True)))
+    try:
+        yield
+    finally:
+        _parallel.reset(token)
+
+
 def submit(fn: Callable[..., T], *args: Any) -> Future[T]:
     return pool().submit(fn, *args)
 
@@ -53,8 +76,9 @@ def run_all(calls: list[Callable[[], T]], limit: int) -> Iterator[tuple[int, T]]
     each finishes. The first call that raises ends the batch as a pool of its own would: the
     calls not yet started are not started, the running ones are waited for, and the exception
     propagates."""
-    if len(calls) == 1:  # nothing to overlap: no thread hand-off
-        yield 0, calls[0]()
+    if len(calls) == 1 or not _parallel.get():  # nothing to overlap, or nothing gained
+        for i, call in enumerate(calls):
+            yield i, call()
         return
     pending = iter(enumerate(calls))
     running: dict[Future, int] = {}
@@ -110,4 +134,4 @@ def install() -> bool:
     return True
 
 
-__all__ = ["pool", "submit", "run_all", "install", "MAX_THREADS"]
+__all__ = ["pool", "submit", "run_all", "parallel_calls", "install", "MAX_THREADS"]

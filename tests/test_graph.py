@@ -134,6 +134,8 @@ class Call:
 class SlowSource:
     """The demo source, with chosen methods slowed down and every call to them recorded."""
 
+    parallel_calls = True  # its calls wait, as on a network: overlapping them pays
+
     def __init__(self, inner, slow: tuple[str, ...], delay: float = 0.4):
         self._inner, self._slow, self._delay = inner, slow, delay
         self.calls: list[Call] = []

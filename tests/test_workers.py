@@ -10,7 +10,8 @@ import time
 
 import pytest
 from langgraph.checkpoint.memory import InMemorySaver
-from sqlalchemy import create_engine, select
+from sqlalchemy import create_engine, func, select
+from sqlalchemy.dialects import postgresql
 
 from agent import workers
 from agent.ask import AgentDeps, ask
@@ -73,6 +74,51 @@ def test_a_single_call_runs_on_the_callers_thread():
         [(0, threading.current_thread())]
 
 
+class _Source:
+    def __init__(self, parallel: bool) -> None:
+        self.parallel_calls = parallel
+
+
+def test_a_source_that_waits_on_no_network_has_its_calls_run_one_after_another():
+    """SQLite's queries are this process's CPU: overlapping them only adds thread switches,
+    so within ``parallel_calls`` of such a source a batch runs in order, on the caller's
+    thread; a source that waits on a network keeps its calls overlapping."""
+    order: list[tuple[int, str]] = []
+
+    def call(i: int):
+        def run():
+            order.append((i, threading.current_thread().name))
+            time.sleep(0.02)
+            return i
+        return run
+
+    me = threading.current_thread().name
+    with workers.parallel_calls(_Source(parallel=False)):
+        assert list(workers.run_all([call(i) for i in range(4)], limit=4)) == \
+            [(0, 0), (1, 1), (2, 2), (3, 3)]
+    assert order == [(i, me) for i in range(4)]
+    order.clear()
+    with workers.parallel_calls(_Source(parallel=True)):
+        list(workers.run_all([call(i) for i in range(4)], limit=4))
+    assert all(thread != me for _, thread in order)
+    with workers.parallel_calls(object()):  # a source that does not say: overlapping
+        list(workers.run_all([call(i) for i in range(2)], limit=2))
+    assert all(thread != me for _, thread in order)
+
+
+def test_a_sqlite_source_runs_its_calls_in_turn_and_a_postgresql_one_overlaps(demo_db, pg_url):
+    sqlite = make_source(SourceSettings(database_url=demo_db))
+    server = make_source(SourceSettings(database_url=pg_url))
+    per_cluster = make_source(SourceSettings(database_url=demo_db,
+                                             databases={"a": demo_db, "b": pg_url}))
+    try:
+        assert (sqlite.parallel_calls, server.parallel_calls, per_cluster.parallel_calls) == \
+            (False, True, True)
+    finally:
+        for source in (sqlite, server, per_cluster):
+            source.close()
+
+
 def test_questions_reuse_the_process_threads_instead_of_starting_new_ones(deps):
     compiled(memory_saver())  # LangGraph's runs now take their threads from the pool
     ask("Why is ml-team's utilization lower this week than last week?", deps, use_llm=False)
@@ -133,6 +179,35 @@ def test_users_and_workloads_of_a_namespace_are_the_same_with_the_lookup_kept_to
                 assert "gpu_workload.namespace = " in str(children)
     finally:
         engine.dispose()
+
+
+def test_a_namespaces_workloads_are_read_for_the_period_only_not_its_whole_history(demo_db):
+    """Offered the cluster as well, SQLite would read the namespace's workloads through the
+    unique (cluster, namespace, workload, hour) key — every hour of its history — for the
+    key's order; the cluster term is taken out of index choice on SQLite only (unary ``+``), so
+    (namespace, stat_hour) reads the period's rows. The rows are the same either way."""
+    start, end = NOW.replace(day=16, hour=0), NOW
+    scope = Scope(kind="namespace", cluster="gpu-east", namespace="ml-team")
+    stmt = q.workload_children(scope, "workload", "primus-safe.user.name", "gpu-east", start, end)
+    engine = create_engine(demo_db)
+    try:
+        sql = stmt.compile(engine)
+        params = tuple(sql.params[name] for name in sql.positiontup)
+        with engine.connect() as conn:
+            plan = " ".join(str(r[-1]) for r in conn.exec_driver_sql(
+                "EXPLAIN QUERY PLAN " + str(sql), params))
+            assert "idx_workload_gpu_hourly_ns_hour (namespace=? AND stat_hour>? AND stat_hour<?)" \
+                in plan, plan
+            w = q.s.workload_hourly
+            plain = (select(w.c.workload_name, func.sum(w.c.allocated_gpu_count))
+                     .where(*q.where(w, "gpu-east", start, end, w.c.namespace == "ml-team"))
+                     .group_by(w.c.workload_name))
+            assert sorted((r.workload_name, r.gpu_hours) for r in conn.execute(stmt)) == \
+                sorted(tuple(r) for r in conn.execute(plain))
+    finally:
+        engine.dispose()
+    assert "+workload_gpu_hourly_stats.cluster_name" in str(stmt.compile(engine))
+    assert "+" not in str(stmt.compile(dialect=postgresql.dialect())).split("WHERE")[1]
 
 
 # -- checkpoints --------------------------------------------------------------------------------

@@ -32,7 +32,8 @@ def execute(state: AgentState, config: RunnableConfig) -> dict:
     deps = deps_of(config)
     plan = list(state.get("plan") or [])
     step = state.get("step") or 0
-    done = run_calls(plan[step], deps.source, deps.now, _writer(config))
+    with workers.parallel_calls(deps.source):
+        done = run_calls(plan[step], deps.source, deps.now, _writer(config))
     results = [*(state.get("results") or []), *done]
     step += 1
     if step == len(plan):

@@ -22,7 +22,7 @@ from datetime import timedelta
 
 from langchain_core.runnables import RunnableConfig
 
-from agent import catalog
+from agent import catalog, workers
 from agent.catalog import OPTIONS_DAYS
 from agent.deps import AgentDeps
 from agent import phrasing
@@ -48,7 +48,8 @@ def understand(state: AgentState, config: RunnableConfig) -> dict:
         return {"understanding": u, "clusters": []}
     question = (state.get("question") or "").strip()
     record: list[dict] = []
-    meta = catalogue(deps, record)
+    with workers.parallel_calls(deps.source):
+        meta = catalogue(deps, record)
     warnings: list[str] = []
     llm_calls = 0
     forced = state.get("cluster")

@@ -157,6 +157,13 @@ class SqlSource(UsageQueries):
         self._cluster_cache: list[str] | None = None
 
     # -- plumbing ---------------------------------------------------------------------------
+    @property
+    def parallel_calls(self) -> bool:
+        """Overlapping calls pays only with a database server to wait on (agent.workers); a
+        SQLite file's queries are this process's CPU."""
+        urls = list(self.database_urls.values()) or [self.database_url]
+        return any(make_url(u).get_backend_name() != "sqlite" for u in urls)
+
     def describe(self) -> str:
         if self.database_urls:
             return ", ".join(f"{c}={mask_url(u)}" for c, u in self.database_urls.items())
