@@ -47,9 +47,10 @@ def serve_config(tmp_path: Path, source_url: str | None = None, **server: Any) -
 
 @contextlib.contextmanager
 def live_server(config: Config, *, source=None, now: str | None = NOW_ISO,
-                grace: float = 2.0) -> Iterator[str]:
-    """The service on ``http://127.0.0.1:<port>`` for the ``with`` block."""
-    app = create_app(config, now_arg=now, source=source)
+                grace: float = 2.0, workers: int = 1) -> Iterator[str]:
+    """The service on ``http://127.0.0.1:<port>`` for the ``with`` block (``workers``: the
+    application as one of that many worker processes builds it)."""
+    app = create_app(config, now_arg=now, source=source, workers=workers)
     port = free_port()
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_config=None,
                                            access_log=False, lifespan="on",

@@ -447,6 +447,42 @@ def test_a_run_whose_client_left_stops_at_its_next_step(demo_db, tmp_path):
         source.close()
 
 
+@pytest.mark.parametrize("workers", [2, 1])
+def test_a_saturated_worker_hands_keep_alive_connections_back(demo_db, tmp_path, workers):
+    """Workers share one socket and a keep-alive connection stays where it was accepted. While
+    runs wait for this worker's thread, its answers say ``Connection: close`` (the client's
+    next request opens a new connection, which a less busy worker takes); once nothing waits,
+    connections are kept. A single worker has nowhere to send them: it keeps them all."""
+    import concurrent.futures
+
+    from agent.settings import SourceSettings
+    from agent.sources import make_source
+
+    source = make_source(SourceSettings(database_url=demo_db))
+    held = HeldSnapshots(source)
+    question = {"query": "How many GPUs are in use right now?", "cluster_name": "gpu-east",
+                "save_history": False}
+    try:
+        with live_server(serve_config(tmp_path, demo_db, threads=1), source=held,
+                         workers=workers) as url, \
+                concurrent.futures.ThreadPoolExecutor(3) as pool:
+            first = pool.submit(requests.post, url + CHAT, json=question, timeout=60)
+            assert held.entered.wait(10)  # the only thread is taken
+            waiting = [pool.submit(requests.post, url + CHAT, json=question, timeout=60)
+                       for _ in range(2)]
+            time.sleep(0.5)  # both wait for the thread
+            held.release.set()
+            answers = [first.result(), *(w.result() for w in waiting)]
+        assert [r.status_code for r in answers] == [200, 200, 200]
+        closing = [r.headers.get("connection") == "close" for r in answers]
+        if workers == 1:
+            assert closing == [False, False, False]
+        else:  # the first answer left one run waiting; the last left none
+            assert closing[0] and not all(closing)
+    finally:
+        source.close()
+
+
 def test_a_source_that_answers_garbage_is_503_not_500(tmp_path, slow_lens):
     with live_server(_lens_config(tmp_path, slow_lens)) as url:
         slow_lens.fail_next(1000, 500)
