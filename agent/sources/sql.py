@@ -12,22 +12,19 @@ Two layouts are supported:
 * ``databases: {cluster: url}`` — a Lens deployment keeps one database per cluster, whose
   ``cluster_name`` column is whatever the writer called itself, so rows are *not* filtered.
 
-Text that is not valid UTF-8 in a SQLite file (a name written by another tool) is decoded with
+How engines are made and driver errors reported: ``sql_engine``. Text that is not valid UTF-8
+in a SQLite file (a name written by another tool) is decoded with
 replacement characters: one bad row must not make every question fail.
 """
 
 from __future__ import annotations
 
-import functools
 import json
-import re
 from collections.abc import Iterator
-from dataclasses import dataclass
 from datetime import datetime
-from pathlib import Path
-from typing import Any, Sequence
+from typing import Sequence
 
-from sqlalchemy import Select, create_engine, event, inspect
+from sqlalchemy import Select, inspect
 from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.exc import SQLAlchemyError
 
@@ -37,6 +34,7 @@ from agent.periods import utc
 from agent.sources import schema as s
 from agent.sources import sql_history
 from agent.sources import sql_queries as q
+from agent.sources.sql_engine import Target, guard, read_only_engine
 from agent.sources.sql_usage import UsageQueries
 from agent.sources.base import (
     Coverage,
@@ -50,89 +48,9 @@ from agent.sources.base import (
     merge_snapshots,
     namespace_allocations,
 )
-from agent.text import mask_url, one_line
+from agent.text import mask_url
 
 ANNOTATION = q.ANNOTATION
-
-
-SQLITE_POOL = 32  # pooled connections to one SQLite file (a connection is a file handle)
-
-
-def _decode_replacing(raw: bytes) -> str:
-    return raw.decode("utf-8", "replace")
-
-
-def _engine(url: str) -> Engine:
-    """An engine that only reads. A database server may restart under a long-lived process
-    (the scheduler, the HTTP API), so pooled server connections are pinged before use; a
-    SQLite file has no server to lose, and no ping is paid per query."""
-    u = make_url(url)
-    if u.get_backend_name() == "sqlite":
-        path = u.database
-        if path and path != ":memory:" and not Path(path).exists():
-            raise SourceError(f"database {path} does not exist — run `gpureport demo` to create "
-                              "the embedded store, or set source.database_url")
-        # Enough pooled connections for every call in flight (the service's runs, each with a
-        # few calls at once): an overflow connection is closed on return, and the next one
-        # opened pays SQLite's schema parse again (about a millisecond of CPU per query).
-        engine = create_engine(url, pool_size=SQLITE_POOL, max_overflow=SQLITE_POOL)
-
-        @event.listens_for(engine, "connect")
-        def _text_factory(dbapi_conn, _record) -> None:  # pragma: no branch - event hook
-            dbapi_conn.text_factory = _decode_replacing
-
-        return engine
-    kwargs: dict[str, Any] = {"pool_pre_ping": True}
-    if u.get_backend_name() == "postgresql":
-        kwargs["connect_args"] = {"connect_timeout": 10}
-    return create_engine(url, **kwargs)
-
-
-_MISSING_TABLE = (re.compile(r"no such table: (\w+)"),  # SQLite
-                  re.compile(r'relation "(?:\w+\.)?(\w+)" does not exist'))  # PostgreSQL
-
-
-def missing_table(exc: BaseException) -> str | None:
-    """The table a driver error says does not exist (SQLite, PostgreSQL), else None."""
-    text = str(getattr(exc, "orig", None) or exc)
-    for pattern in _MISSING_TABLE:
-        m = pattern.search(text)
-        if m:
-            return m.group(1)
-    return None
-
-
-def _guard(fn):
-    """Turn driver errors into one-line ``SourceError``s naming the database.
-
-    A missing Lens table is the common first-run mistake (an empty SQLite file, a fresh
-    PostgreSQL database, the wrong database): it gets its own line that says what to do,
-    instead of the driver's "no such table"."""
-
-    @functools.wraps(fn)
-    def wrapper(self: "SqlSource", *args, **kwargs):
-        try:
-            return fn(self, *args, **kwargs)
-        except SourceError:
-            raise
-        except SQLAlchemyError as exc:
-            table = missing_table(exc)
-            if table is not None and table in s.metadata.tables:
-                what = ("has no Lens tables (is it empty?)" if not self._has_lens_tables()
-                        else f"has no Lens table {table}")
-                raise SourceError(
-                    f"database {self.describe()} {what}: run `gpureport demo` to fill it with "
-                    "demo data, or set source.database_url to a Lens database") from None
-            raise SourceError(f"database {self.describe()}: {one_line(exc)}") from None
-
-    return wrapper
-
-
-@dataclass
-class _Target:
-    engine: Engine
-    cluster_filter: str | None  # value of cluster_name to filter on, None = no filter
-    cluster: str | None = None  # the configured cluster a database of its own belongs to
 
 
 def _stats(name: str, row, capacity: float, **extra) -> PeriodStats:
@@ -171,24 +89,24 @@ class SqlSource(UsageQueries):
 
     def _engine_for(self, key: str, url: str) -> Engine:
         if key not in self._engines:
-            self._engines[key] = _engine(url)
+            self._engines[key] = read_only_engine(url)
         return self._engines[key]
 
-    def _targets(self, cluster: str | None) -> list[_Target]:
+    def _targets(self, cluster: str | None) -> list[Target]:
         if self.database_urls:
             if cluster is None:
-                return [_Target(self._engine_for(c, u), None, c)
+                return [Target(self._engine_for(c, u), None, c)
                         for c, u in self.database_urls.items()]
             if cluster not in self.database_urls:
                 raise NotFound("cluster", cluster, suggestions(cluster, self.database_urls))
-            return [_Target(self._engine_for(cluster, self.database_urls[cluster]), None, cluster)]
+            return [Target(self._engine_for(cluster, self.database_urls[cluster]), None, cluster)]
         eng = self._engine_for("", self.database_url)
         if cluster is None:
-            return [_Target(eng, None)]
+            return [Target(eng, None)]
         known = self.clusters()
         if cluster not in known:
             raise NotFound("cluster", cluster, suggestions(cluster, known))
-        return [_Target(eng, cluster)]
+        return [Target(eng, cluster)]
 
     def _has_lens_tables(self) -> bool:
         """Whether any database behind this source holds one of the Lens tables at all (an empty
@@ -201,7 +119,7 @@ class SqlSource(UsageQueries):
             return False
 
     @staticmethod
-    def _rows(target: _Target, stmt: Select) -> list:
+    def _rows(target: Target, stmt: Select) -> list:
         with target.engine.connect() as conn:
             return list(conn.execute(stmt))
 
@@ -210,13 +128,13 @@ class SqlSource(UsageQueries):
             eng.dispose()
         self._engines.clear()
 
-    @_guard
+    @guard
     def ping(self) -> str:
         n = len(self.clusters())
         return f"{self.describe()} ({n} cluster{'s' if n != 1 else ''})"
 
     # -- metadata -----------------------------------------------------------------------------
-    @_guard
+    @guard
     def clusters(self) -> list[str]:
         if self.database_urls:
             return sorted(self.database_urls)
@@ -251,30 +169,30 @@ class SqlSource(UsageQueries):
         found = self._by_cluster(cluster, column, table, start, end, *conds)
         return sorted({v for values in found.values() for v in values})
 
-    @_guard
+    @guard
     def namespaces(self, cluster, start, end) -> list[str]:
         t = s.namespace_hourly
         return self._distinct(cluster, t.c.namespace, t, start, end)
 
-    @_guard
+    @guard
     def namespaces_by_cluster(self, start, end) -> dict[str, list[str]]:
         t = s.namespace_hourly
         found = self._by_cluster(None, t.c.namespace, t, start, end)
         return {c: sorted(names) for c, names in sorted(found.items())}
 
-    @_guard
+    @guard
     def dimension_keys(self, cluster, dimension_type, start, end) -> list[str]:
         t = s.label_hourly
         return self._distinct(cluster, t.c.dimension_key, t, start, end,
                               t.c.dimension_type == dimension_type)
 
-    @_guard
+    @guard
     def dimension_values(self, cluster, dimension_type, key, start, end) -> list[str]:
         t = s.label_hourly
         return self._distinct(cluster, t.c.dimension_value, t, start, end,
                               t.c.dimension_type == dimension_type, t.c.dimension_key == key)
 
-    @_guard
+    @guard
     def users(self, cluster, start, end, namespace=None) -> list[str]:
         if namespace is None:
             t = s.label_hourly
@@ -290,7 +208,7 @@ class SqlSource(UsageQueries):
             out.update(r[0] for r in self._rows(t, stmt))
         return sorted(out)
 
-    @_guard
+    @guard
     def find_workload_names(self, cluster: str | None, start: datetime, end: datetime,
                             words: Sequence[str], exact: Sequence[str] = (),
                             limit: int = q.LOOKUP_LIMIT) -> dict[str, list[str]]:
@@ -313,7 +231,7 @@ class SqlSource(UsageQueries):
                         out[w].add(name)
         return {w: sorted(names) for w, names in out.items()}
 
-    @_guard
+    @guard
     def workloads(self, cluster, start, end, namespace=None, user=None,
                   workload=None) -> list[WorkloadInfo]:
         out: dict[tuple, WorkloadInfo] = {}
@@ -325,18 +243,18 @@ class SqlSource(UsageQueries):
                                                         user=r[4], cluster=r[0])
         return sorted(out.values(), key=lambda x: (x.namespace, x.name))
 
-    @_guard
+    @guard
     def workload_history(self, f, start, end, now) -> tuple[int, list[WorkloadRun]]:
         return sql_history.workload_history(self, f, start, end, now)
 
     # -- figures --------------------------------------------------------------------------------
-    def _capacity(self, t: _Target, start, end) -> float:
+    def _capacity(self, t: Target, start, end) -> float:
         return float(self._rows(t, q.capacity(t.cluster_filter, start, end))[0][0] or 0)
 
-    def _workload_count(self, t: _Target, conds: list, joined=None) -> int:
+    def _workload_count(self, t: Target, conds: list, joined=None) -> int:
         return int(self._rows(t, q.workload_count(conds, joined))[0][0] or 0)
 
-    @_guard
+    @guard
     def period_stats(self, scope: Scope, start: datetime, end: datetime) -> PeriodStats:
         total = PeriodStats(name=scope.name)
         for t in self._targets(scope.cluster):
@@ -357,7 +275,7 @@ class SqlSource(UsageQueries):
             total = total.add(_stats(scope.name, row, capacity, workloads=workloads))
         return total
 
-    @_guard
+    @guard
     def children_stats(self, scope: Scope, child: str, start: datetime, end: datetime,
                        label_key: str | None = None, label_type: str = "label") -> list[PeriodStats]:
         merged: dict[tuple, PeriodStats] = {}
@@ -403,7 +321,7 @@ class SqlSource(UsageQueries):
                 r.workload_name, r, capacity, workloads=1, namespace=r.namespace, kind=r.kind,
                 user=r.u)
 
-    @_guard
+    @guard
     def hourly_series(self, scope: Scope, start: datetime, end: datetime) -> list[HourlyPoint]:
         points: dict[datetime, HourlyPoint] = {}
         for t in self._targets(scope.cluster):
@@ -420,12 +338,12 @@ class SqlSource(UsageQueries):
                     points[utc(hour)].capacity_gpus += float(capacity or 0)
         return [points[k] for k in sorted(points)]
 
-    @_guard
+    @guard
     def daily_series(self, scope: Scope, start: datetime, end: datetime) -> list[DailyPoint]:
         return sql_history.daily_series(self, scope, start, end)
 
     # -- snapshots and freshness ----------------------------------------------------------------
-    @_guard
+    @guard
     def latest_snapshot(self, cluster: str | None, at: datetime) -> Snapshot | None:
         names = [cluster] if cluster is not None else self.clusters()
         found: list[Snapshot] = []
@@ -436,7 +354,7 @@ class SqlSource(UsageQueries):
                     found.append(snapshot_from_row(name, rows[0]))
         return merge_snapshots(found, cluster)
 
-    @_guard
+    @guard
     def newest_stat_hour(self, cluster: str | None) -> datetime | None:
         newest = None
         for t in self._targets(cluster):
@@ -445,7 +363,7 @@ class SqlSource(UsageQueries):
                 newest = utc(value)
         return newest
 
-    @_guard
+    @guard
     def coverage(self, cluster: str | None, start: datetime, end: datetime) -> list[Coverage]:
         """Hours with cluster rows per cluster, and each cluster's first hour (``base.py``)."""
         out = []
@@ -461,7 +379,7 @@ class SqlSource(UsageQueries):
         return out
 
     # -- alerting ------------------------------------------------------------------------------
-    @_guard
+    @guard
     def idle_workloads(self, cluster: str | None, start: datetime, end: datetime,
                        min_gpus: float, max_utilization: float) -> list[PeriodStats]:
         """Per workload, the sums over its hourly rows in ``[start, end)`` that were *idle*.
@@ -494,7 +412,7 @@ class SqlSource(UsageQueries):
 
 # prices and recommendations (sql_usage): the same one-line errors as every other figure
 for _name in ("gpu_models", "workload_peaks", "office_hours"):
-    setattr(SqlSource, _name, _guard(getattr(UsageQueries, _name)))
+    setattr(SqlSource, _name, guard(getattr(UsageQueries, _name)))
 
 
 def snapshot_from_row(cluster: str, row) -> Snapshot:
