@@ -80,6 +80,7 @@ from agent.names import suggestions
 from agent.text import mask_url, one_line
 from reporter.channels.blockkit import COMMENT_LIMIT, clip, message, mrkdwn
 from reporter.channels.http import RetryPolicy, client, delivery_error, with_retries
+from reporter.channels.slack_codes import HINTS, answer_json, transient
 from reporter.channels.summary import DeliveryOutcome, FileUpload, Summary
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -97,35 +98,6 @@ LIST_PAGE = 200
 MAX_PAGES = 500
 CACHE_TTL_S = 600.0
 MESSAGE_TEXT_LIMIT = 4000
-# ok:false errors that are worth another attempt: code -> may the failed attempt have acted?
-TRANSIENT = {"ratelimited": False, "internal_error": True, "fatal_error": True,
-             "service_unavailable": True, "request_timeout": True}
-_AUTH = "check slack.bot_token / SLACK_BOT_TOKEN (the xoxb- token of the installed app)"
-HINTS = {
-    "not_in_channel": "invite the app to {where} (/invite @<app> in the channel)",
-    "channel_not_found": "no channel {where} that the app can see: check the name, or invite "
-                         "the app if the channel is private",
-    "is_archived": "{where} is archived: unarchive it or send to another channel",
-    "invalid_auth": "Slack rejected the bot token: " + _AUTH,
-    "not_authed": "no token reached Slack: " + _AUTH,
-    "token_revoked": "the bot token was revoked: reinstall the app and update slack.bot_token",
-    "token_expired": "the bot token expired: " + _AUTH,
-    "account_inactive": "the app was uninstalled or its bot deactivated: reinstall the app",
-    "missing_scope": "the token lacks the scope {needed}: add it under OAuth & Permissions "
-                     "and reinstall the app",
-    "users_not_found": "no Slack user has the email {where}",
-    "user_not_found": "no Slack user {where}",
-    "user_disabled": "the Slack user {where} is deactivated",
-    "cannot_dm_bot": "{where} is a bot; it cannot be sent a DM",
-    "restricted_action": "a workspace setting keeps the app from posting in {where}",
-    "ekm_access_denied": "a workspace administrator suspended posting",
-    "file_uploads_disabled": "the workspace disabled file uploads: ask an admin, or deliver "
-                             "the summary by webhook",
-    "file_uploads_except_images_disabled": "the workspace allows only image uploads",
-    "file_upload_size_restricted": "the file is larger than the workspace allows",
-    "method_deprecated": "Slack retired this method",
-    "msg_too_long": "the message is too long for Slack",
-}
 
 
 @dataclass(frozen=True)
@@ -144,20 +116,6 @@ class Posted:
     channel_id: str
     ts: str | None
     target: str
-
-
-def _json(resp: "httpx.Response") -> Any:
-    try:
-        return resp.json()
-    except ValueError:
-        return None
-
-
-def _transient(resp: "httpx.Response") -> tuple[str, bool] | None:
-    data = _json(resp) if resp.status_code == 200 else None
-    if isinstance(data, dict) and not data.get("ok") and data.get("error") in TRANSIENT:
-        return str(data["error"]), TRANSIENT[data["error"]]
-    return None
 
 
 def _filename(name: str) -> str:
@@ -217,11 +175,11 @@ class SlackClient:
             return self._http.post(url, data=form or {}, headers=auth)
 
         resp = with_retries(do, what=f"Slack {method}", policy=self.policy, sleep=self._sleep,
-                            transient=_transient, already_done=already_done,
+                            transient=transient, already_done=already_done,
                             secrets=[self._token])
         if resp is None:
             return {"ok": True, "confirmed": True}
-        data = _json(resp)
+        data = answer_json(resp)
         if resp.status_code != 200 or not isinstance(data, dict):
             body_text = " ".join(resp.text[:120].split())
             raise delivery_error(f"Slack {method}: HTTP {resp.status_code}, not a Slack API "
