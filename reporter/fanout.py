@@ -32,7 +32,7 @@ class FanOutResult:
 
     schedule: str
     period: Period
-    results: list[Any] = field(default_factory=list)  # reporter.runner.RunResult
+    results: list[Any] = field(default_factory=list)  # reporter.run_result.RunResult
     skipped: dict[str, str] = field(default_factory=dict)  # team -> why it got no digest
 
     @property
