@@ -12,7 +12,8 @@ from datetime import datetime
 
 from agent import workers
 from agent.periods import iso
-from agent.sources.base import Snapshot, Source, merge_snapshots
+from agent.sources.base import Source
+from agent.sources.snapshots import Snapshot, merge_snapshots
 
 
 def realtime(source: Source, cluster: str | None, now: datetime) -> dict:

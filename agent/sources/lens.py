@@ -51,13 +51,11 @@ from agent.sources.base import (
     HourlyPoint,
     PeriodStats,
     Scope,
-    Snapshot,
     WorkloadInfo,
     WorkloadRun,
     daily_from_hourly,
-    merge_snapshots,
-    namespace_allocations,
 )
+from agent.sources.snapshots import Snapshot, merge_snapshots, namespace_allocations
 from agent.sources.lens_client import (
     MAX_PAGES,
     PAGE_ROWS,

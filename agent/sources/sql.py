@@ -42,12 +42,10 @@ from agent.sources.base import (
     HourlyPoint,
     PeriodStats,
     Scope,
-    Snapshot,
     WorkloadInfo,
     WorkloadRun,
-    merge_snapshots,
-    namespace_allocations,
 )
+from agent.sources.snapshots import Snapshot, merge_snapshots, namespace_allocations
 from agent.text import mask_url
 
 ANNOTATION = q.ANNOTATION
