@@ -3,7 +3,8 @@
 One module for every date computation, so that the agent, schedules, reports, alerts, ingest and
 the sources agree on what "last week" or "the current hour" is.
 
-Periods: "last week", "过去3天", "2026-W47", "2026-11-01..2026-11-08" -> half-open [start, end).
+Periods: "last week", "过去3天", "2026-W47", "2026-11-01..2026-11-08" -> half-open [start, end)
+(their command-line and schedule spellings are read by ``agent.period_parse``).
 Every relative period is computed from an explicit ``now`` (``--now`` / ``GPUREPORT_NOW``) so
 runs are reproducible. Definitions follow product.md §4:
 
@@ -337,19 +338,6 @@ def iso_week(year: int, week: int, tz: tzinfo | None = None) -> Period:
     return Period(start, start + timedelta(weeks=1), f"{year}-W{week:02d}", unit="week")
 
 
-def _parse_point(text: str, tz: tzinfo | None, *, is_end: bool) -> datetime:
-    text = text.strip()
-    try:
-        if re.fullmatch(r"\d{4}-\d{2}-\d{2}", text):
-            d = date.fromisoformat(text)
-            # an end date is inclusive for people: 2026-11-01..2026-11-07 covers the 7th
-            return midnight(d + timedelta(days=1) if is_end else d, tz)
-        dt = datetime.fromisoformat(text.replace("Z", "+00:00"))
-    except ValueError:
-        raise PeriodError(f"'{text}' is not a date (YYYY-MM-DD) or ISO 8601 time") from None
-    return (dt.replace(tzinfo=tz or timezone.utc) if dt.tzinfo is None else dt).astimezone(timezone.utc)
-
-
 def baseline(period: Period, tz: tzinfo | None = None) -> Period:
     """The period a change is measured against (product.md §4)."""
     if period.to_now and period.unit in ("week", "day"):
@@ -384,54 +372,6 @@ def _span(length: timedelta) -> str:
         days = int(hours // 24)
         return "day" if days == 1 else f"{days} days"
     return f"{_num(round(hours, 2))} hours"
-
-
-def parse_period(value: str, now: datetime, tz: tzinfo | str | None = None) -> Period:
-    """A period as written on the command line or in a schedule."""
-    if isinstance(tz, str):
-        tz = zone(tz)
-    v = value.strip().lower().replace("_", "-")
-    simple = {
-        "today": today, "yesterday": yesterday,
-        "this-week": this_week, "this week": this_week, "week": this_week,
-        "last-week": last_week, "last week": last_week, "previous-week": last_week,
-        "this-month": this_month, "this month": this_month,
-        "last-month": last_month, "last month": last_month,
-    }
-    simple.update({"this-quarter": this_quarter, "last-quarter": last_quarter,
-                   "this-year": this_year, "last-year": last_year})
-    if v in simple:
-        return simple[v](now, tz)
-    m = re.fullmatch(r"(\d{4})-(\d{2})", v)
-    if m:
-        return month(int(m.group(1)), int(m.group(2)), now, tz)
-    m = re.fullmatch(r"(\d{4})-?q([1-4])", v)
-    if m:
-        return quarter(int(m.group(1)), int(m.group(2)), now, tz)
-    if re.fullmatch(r"\d{4}", v):
-        return year_period(int(v), now, tz)
-    m = re.fullmatch(r"(\d{4})-?w(\d{1,2})", v)
-    if m:
-        return iso_week(int(m.group(1)), int(m.group(2)), tz)
-    m = re.fullmatch(r"(?:last|past)[- ]?(\d+(?:\.\d+)?)[- ]?(d|days?|h|hours?|w|weeks?)", v) or \
-        re.fullmatch(r"(\d+(?:\.\d+)?)(d|h|w)", v)
-    if m:
-        n, unit = float(m.group(1)), m.group(2)[0]
-        if unit == "h":
-            return last_hours(now, n)
-        return last_days(now, n * (7 if unit == "w" else 1))
-    if ".." in v:
-        a, b = value.split("..", 1)
-        start = _parse_point(a, tz, is_end=False)
-        end = _parse_point(b, tz, is_end=True) if b.strip() else now
-        return Period(start, end, f"{a.strip()}..{b.strip() or 'now'}")
-    if re.fullmatch(r"\d{4}-\d{2}-\d{2}", v):
-        start = _parse_point(v, tz, is_end=False)
-        return Period(start, start + timedelta(days=1), v, unit="day")
-    raise PeriodError(
-        f"unknown period '{value}': use today, yesterday, this-week, last-week, this-month, "
-        "last-month, this-quarter, last-quarter, this-year, last-year, last-7d, YYYY-Www, "
-        "YYYY-MM, YYYY-Qn, YYYY or START..END")
 
 
 # -- periods as people read them (titles, file names, email subjects) -------------------------

@@ -29,7 +29,8 @@ from agent.errors import PeriodError
 from agent.graph.state import AgentState, deps_of
 from agent.graph.understand import catalogue, names_of, settle
 from agent.names import resolve_name, suggestions
-from agent.periods import baseline as baseline_of, parse_period
+from agent.period_parse import parse_period
+from agent.periods import baseline as baseline_of
 from agent.understand.model import Issue, Understanding
 
 PERIOD_OPTIONS = ["today", "this-week", "last-week", "last-7d", "this-month"]

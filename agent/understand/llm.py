@@ -26,7 +26,8 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from agent.errors import LLMError
-from agent.periods import PeriodError, baseline as baseline_of, parse_period
+from agent.period_parse import parse_period
+from agent.periods import PeriodError, baseline as baseline_of
 from agent.understand.model import Metadata, Understanding
 
 MAX_OPTIONS_IN_PROMPT = 60

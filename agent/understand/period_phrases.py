@@ -29,6 +29,7 @@ from datetime import datetime, timedelta, timezone, tzinfo
 from typing import Callable
 
 from agent import periods as P
+from agent.period_parse import parse_period
 from agent.periods import Period, PeriodError
 from agent.understand import vocab_en as EN
 from agent.understand import vocab_zh as ZH
@@ -188,7 +189,7 @@ _PERIOD_RULES: list[tuple[re.Pattern, _Handler, bool]] = [(re.compile(p, re.ASCI
     (_UNSUPPORTED, _unsupported, True),
     (rf"(?:\bfrom\s+|\bbetween\s+|从|自)?({_DATE})\s*(?:\.\.|~|–|—|\bto\b|\btill\b|\buntil\b|"
      rf"\bthrough\b|\bthru\b|\band\b|到|至|和|-)\s*({_DATE})",
-     lambda m, now, tz: P.parse_period(f"{_iso_point(m[1])}..{_iso_point(m[2])}", now, tz), True),
+     lambda m, now, tz: parse_period(f"{_iso_point(m[1])}..{_iso_point(m[2])}", now, tz), True),
     (rf"(?:\bfrom\s+|\bbetween\s+|从|自)({_DAYX})\s*(?:\bto\b|\btill\b|\buntil\b|\bthrough\b|\bthru\b|"
      rf"\band\b|到|至|-|–|~)\s*({_DAYX})|({_DAYX})\s*(?:到|至|~)\s*({_DAYX})",
      lambda m, now, tz: P.days(_day(m[1] or m[3], now, tz), _day(m[2] or m[4], now, tz), now, tz), True),
@@ -220,7 +221,7 @@ _PERIOD_RULES: list[tuple[re.Pattern, _Handler, bool]] = [(re.compile(p, re.ASCI
     (r"(?:自|从)?\s*(?:本周|这周)?(?:周|星期|礼拜)([一二三四五六日天1-7])\s*(?:以来|开始|起|至今|到现在)",
      lambda m, now, tz: _since_weekday(now, tz, _weekday_index(m[1])), True),
     (rf"\bsince\s+({_DATE})|(?:自|从)\s*({_DATE})\s*(?:以来|开始|起|至今|到现在)?|({_DATE})\s*(?:以来|开始|起|至今)",
-     lambda m, now, tz: P.parse_period(f"{_iso_point(m[1] or m[2] or m[3])}..", now, tz), True),
+     lambda m, now, tz: parse_period(f"{_iso_point(m[1] or m[2] or m[3])}..", now, tz), True),
     (r"\bsince\s+yesterday\b",
      lambda m, now, tz: Period(P.yesterday(now, tz).start, now, "since yesterday", to_now=True), True),
     (r"\bsince\s+(?:the\s+)?(?:start|beginning)\s+of\s+(?:the\s+|this\s+)?week\b",
@@ -231,7 +232,7 @@ _PERIOD_RULES: list[tuple[re.Pattern, _Handler, bool]] = [(re.compile(p, re.ASCI
     (r"\b(?:iso\s+)?week\s+(\d{1,2})\b(?!\s*(?:days?|hours?))",
      lambda m, now, tz: P.iso_week(now.astimezone(tz or _UTC).isocalendar()[0], int(m[1]), tz), True),
     (r"\b(?:on\s+)?(\d{4}-\d{2}-\d{2})\b",
-     lambda m, now, tz: P.parse_period(m[1], now, tz), True),
+     lambda m, now, tz: parse_period(m[1], now, tz), True),
     (r"\b(?:the\s+)?day\s+before\s+yesterday\b|前天",
      lambda m, now, tz: _day_before_yesterday(now, tz), True),
     (r"\b(?:the\s+)?week\s+before\s+last\b|\b(?:two|2)\s+weeks\s+ago\b|\bthe\s+week\s+before\b|"

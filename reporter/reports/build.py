@@ -40,7 +40,8 @@ from agent.deps import AgentDeps
 from agent.errors import NotFound, ReportError
 from agent.figures import dropped_namespaces
 from agent.names import resolve_name
-from agent.periods import Period, baseline as baseline_of, parse_period, zone
+from agent.period_parse import parse_period
+from agent.periods import Period, baseline as baseline_of, zone
 from agent.prices import Prices
 from agent.sources.base import Source
 from agent.sources.memo import MemoSource
