@@ -34,10 +34,9 @@ Differences from `sql` that the API forces (documented, not bugs):
 
 from __future__ import annotations
 
-import json
 import math
 from collections.abc import Sequence
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta
 
 import httpx
 
@@ -55,17 +54,16 @@ from agent.sources.base import (
     WorkloadRun,
     daily_from_hourly,
 )
-from agent.sources.snapshots import Snapshot, merge_snapshots, namespace_allocations
+from agent.sources.snapshots import Snapshot
 from agent.sources.lens_client import (
     MAX_PAGES,
-    PAGE_ROWS,
     LensClient,
     inclusive_end,
     normalize_base_url,
     parse_time,
     rfc3339,
 )
-from agent.sources import lens_history, lens_names
+from agent.sources import lens_freshness, lens_history, lens_names
 from agent.sources.lens_usage import LensUsage
 from agent.sources.lens_rows import (
     Row,
@@ -81,10 +79,7 @@ from agent.sources.lens_rows import (
 __all__ = ["LensSource", "normalize_base_url", "rfc3339", "parse_time", "row_user"]
 
 ANNOTATION = "annotation"
-SNAPSHOT_LOOKBACK = timedelta(hours=3)
 LOOKUP_LIMIT = 50
-_EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
-_FAR_FUTURE = datetime(9999, 12, 31, 23, 59, 59, tzinfo=timezone.utc)
 
 
 class LensSource(LensUsage):
@@ -368,49 +363,11 @@ class LensSource(LensUsage):
 
     # -- Source: snapshots, freshness, health -------------------------------------------------
     def latest_snapshot(self, cluster: str | None, at: datetime) -> Snapshot | None:
-
-        at = utc(at)
-        found: list[Snapshot] = []
-        for name in self._targets(cluster):
-            data = self.client.get("/gpu-aggregation/snapshots", {
-                "cluster": name, "start_time": rfc3339(at - SNAPSHOT_LOOKBACK),
-                "end_time": rfc3339(at)})
-            best: tuple[datetime, int, dict] | None = None
-            for row in data or []:
-                if not isinstance(row, dict) or row.get("dimension_type") != "cluster":
-                    continue
-                t = parse_time(row.get("snapshot_time"))
-                if t <= at and (best is None or (t, row.get("id") or 0) > best[:2]):
-                    best = (t, row.get("id") or 0, row)
-            if best is None:
-                continue
-            row = best[2]
-            details = row.get("allocation_details") or {}
-            if isinstance(details, str):
-                details = json.loads(details or "{}")
-            found.append(Snapshot(cluster=name, time=best[0],
-                                  total_gpus=int(num(row, "total_gpu_capacity")),
-                                  allocated_gpus=int(num(row, "allocated_gpu_count")),
-                                  by_namespace=namespace_allocations(
-                                      details if isinstance(details, dict) else {})))
-        return merge_snapshots(found, cluster)
+        """Within ``lens_freshness.SNAPSHOT_LOOKBACK`` of ``at`` (module docstring)."""
+        return lens_freshness.latest_snapshot(self.client, self._targets(cluster), cluster, at)
 
     def newest_stat_hour(self, cluster: str | None) -> datetime | None:
-        """Newest cluster-row hour: the last two days first (small page), else all time."""
-        newest: datetime | None = None
-        recent = floor_hour(datetime.now(timezone.utc)) - timedelta(days=2)
-        for name in self._targets(cluster):
-            for lo in (recent, _EPOCH):
-                page = self.client.get("/gpu-aggregation/cluster/hourly-stats", {
-                    "cluster": name, "start_time": rfc3339(lo), "end_time": rfc3339(_FAR_FUTURE),
-                    "page": 1, "page_size": PAGE_ROWS, "order_by": "time",
-                    "order_direction": "desc"})
-                rows = (page.get("data") if isinstance(page, dict) else page) or []
-                if rows:
-                    hour = max(parse_time(r.get("stat_hour")) for r in rows)
-                    newest = hour if newest is None or hour > newest else newest
-                    break
-        return newest
+        return lens_freshness.newest_stat_hour(self.client, self._targets(cluster))
 
     def coverage(self, cluster: str | None, start: datetime, end: datetime) -> list[Coverage]:
         """Distinct hours of the cluster rows of the period (the rows a cluster figure reads
@@ -424,12 +381,8 @@ class LensSource(LensUsage):
             if first_hour in found:  # the data started before the period: no date needed
                 out.append(Coverage(name, len(found), None))
                 continue
-            page = self.client.get("/gpu-aggregation/cluster/hourly-stats", {
-                "cluster": name, "start_time": rfc3339(_EPOCH), "end_time": rfc3339(_FAR_FUTURE),
-                "page": 1, "page_size": 1, "order_by": "time", "order_direction": "asc"})
-            rows = (page.get("data") if isinstance(page, dict) else page) or []
-            first = min((parse_time(r.get("stat_hour")) for r in rows), default=None)
-            out.append(Coverage(name, len(found), first))
+            out.append(Coverage(name, len(found),
+                                lens_freshness.first_stat_hour(self.client, name)))
         return out
 
     # -- alerting (mirrors SqlSource.idle_workloads) -------------------------------------------
