@@ -31,9 +31,8 @@ from agent.settings import (
     validate_database_url,
 )
 from agent.text import mask_url, one_line
-from reporter.fields import OneOrMany
+from reporter.fields import OneOrMany, is_destination, is_email
 from reporter.logs import add_secrets
-from reporter.nudges.schedule import is_destination, is_email
 from reporter.yamlfile import describe, read_yaml
 
 # keys whose values are never echoed in an error: a token, password or URL may be the secret

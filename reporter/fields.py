@@ -6,7 +6,9 @@ rules — checked once here so each file refuses the same values with the same w
 * ``OneOrMany[T]``: a list that may be written as one value (``recipients: a@x.org`` is
   ``[a@x.org]``). Only a single *string* is wrapped; a list stays as it is, and anything else
   (``None``, a number, a mapping) is left to the list type to refuse — so ``None`` is an error
-  unless the field says ``OneOrMany[str] | None``, and an empty list is empty.
+  unless the field says ``OneOrMany[str] | None``, and an empty list is empty;
+* ``is_email`` / ``is_destination``: an address a notice may go to (config ``admins``, a
+  nudge's ``via`` and ``escalate_to``), an email or a chat destination.
 """
 
 from __future__ import annotations
@@ -45,3 +47,21 @@ def one_or_many(v: Any) -> Any:
 ScheduleName = Annotated[str, AfterValidator(check_name)]
 TimeZoneName = Annotated[str, AfterValidator(check_timezone)]
 OneOrMany = Annotated[list[T], BeforeValidator(one_or_many)]
+
+
+EMAIL_RE = re.compile(r"[^@\s<>\"',;]+@[^@\s<>\"',;]+\.[^@\s<>\"',;]+")
+
+
+def is_email(text: str) -> bool:
+    return bool(EMAIL_RE.fullmatch(text))
+
+
+def is_destination(text: str) -> bool:
+    """The forms ``reporter.channels.parse_destination`` reads (checked here without importing
+    the chat channels, so that loading schedules stays light)."""
+    prefix, sep, rest = text.strip().partition(":")
+    prefix, rest = prefix.strip().lower(), rest.strip()
+    if not sep or not rest or prefix not in ("slack", "slack-webhook", "slack_webhook", "teams",
+                                             "msteams"):
+        return False
+    return prefix == "slack" or rest.startswith(("http://", "https://"))

@@ -24,7 +24,8 @@ from dataclasses import dataclass, field
 
 from reporter.channels.summary import Destination, parse_destination
 from reporter.config import Config
-from reporter.nudges.schedule import NudgeSchedule, is_email
+from reporter.fields import is_email
+from reporter.nudges.schedule import NudgeSchedule
 
 SAFE_USER = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$")
 

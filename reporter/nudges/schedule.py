@@ -21,7 +21,6 @@ Decisions:
 
 from __future__ import annotations
 
-import re
 from datetime import datetime, timedelta
 from fnmatch import fnmatchcase
 from pathlib import Path
@@ -33,27 +32,10 @@ from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, field_validator,
 from agent.periods import Period, resolve_now
 from reporter.cron import cron_trigger, latest_fire
 from reporter.durations import Duration, duration_validator
-from reporter.fields import OneOrMany, ScheduleName, TimeZoneName
+from reporter.fields import OneOrMany, ScheduleName, TimeZoneName, is_destination, is_email
 
 if TYPE_CHECKING:  # pragma: no cover
     from apscheduler.triggers.cron import CronTrigger
-
-EMAIL_RE = re.compile(r"[^@\s<>\"',;]+@[^@\s<>\"',;]+\.[^@\s<>\"',;]+")
-
-
-def is_email(text: str) -> bool:
-    return bool(EMAIL_RE.fullmatch(text))
-
-
-def is_destination(text: str) -> bool:
-    """The forms ``reporter.channels.parse_destination`` reads (checked here without importing
-    the chat channels, so that loading schedules stays light)."""
-    prefix, sep, rest = text.strip().partition(":")
-    prefix, rest = prefix.strip().lower(), rest.strip()
-    if not sep or not rest or prefix not in ("slack", "slack-webhook", "slack_webhook", "teams",
-                                             "msteams"):
-        return False
-    return prefix == "slack" or rest.startswith(("http://", "https://"))
 
 
 class AllowList(BaseModel):
@@ -164,4 +146,4 @@ class NudgeSchedule(BaseModel):
                       tz=self.timezone, kind="interval")
 
 
-__all__ = ["AllowList", "NudgeSchedule", "is_destination", "is_email"]
+__all__ = ["AllowList", "NudgeSchedule"]
