@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Callable, Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from agent import anomaly_scan, figures
 from agent.anomalies import DEFAULT_K, DEFAULT_MIN_HOURS
@@ -30,7 +30,15 @@ from agent.recommendations import recommendations
 from agent.sources.base import HistoryFilter, Scope, Source
 
 
-class ScopeArgs(BaseModel):
+class Args(BaseModel):
+    """The base of every tool's arguments. A model's validator is built the first time it
+    validates (``defer_build``): a question runs one or two tools, and building the twenty
+    models of the registry up front cost every ``gpureport ask`` ~8 ms of start-up."""
+
+    model_config = ConfigDict(defer_build=True)
+
+
+class ScopeArgs(Args):
     kind: Literal["cluster", "namespace", "user", "label", "workload"] = "cluster"
     cluster: str | None = None
     namespace: str | None = None
@@ -44,7 +52,7 @@ class ScopeArgs(BaseModel):
         return Scope(**self.model_dump())
 
 
-class PeriodArgs(BaseModel):
+class PeriodArgs(Args):
     start: str = Field(description="ISO 8601 UTC start (inclusive)")
     end: str = Field(description="ISO 8601 UTC end (exclusive)")
     label: str = ""
@@ -58,7 +66,7 @@ class PeriodArgs(BaseModel):
         return cls(start=d["start"], end=d["end"], label=p.label)
 
 
-class Priced(BaseModel):
+class Priced(Args):
     """Tools whose figures carry money when prices are configured (``plan`` adds them from
     ``AgentDeps.prices``)."""
 
@@ -73,7 +81,7 @@ class TrendArgs(Priced):
         None, description="series step; default: day for periods of 28 days or more, else hour")
 
 
-class HistoryArgs(BaseModel):
+class HistoryArgs(Args):
     """The seed's ``analyze_workload_history`` filters (kind, status, sort, limit), plus how the
     period applies (``HistoryFilter``)."""
 
@@ -88,40 +96,40 @@ class HistoryArgs(BaseModel):
     period: PeriodArgs | None = None
 
 
-class WorkloadHistoryArgs(BaseModel):
+class WorkloadHistoryArgs(Args):
     workload: str
     namespace: str | None = None
     cluster: str | None = None
     period: PeriodArgs
 
 
-class SnapshotArgs(BaseModel):
+class SnapshotArgs(Args):
     cluster: str | None = None
 
 
-class MetadataArgs(BaseModel):
+class MetadataArgs(Args):
     cluster: str | None = None
     namespace: str | None = None
     user: str | None = None
     period: PeriodArgs
 
 
-class ClustersArgs(BaseModel):
+class ClustersArgs(Args):
     pass
 
 
-class NamespacesArgs(BaseModel):
+class NamespacesArgs(Args):
     cluster: str | None = None
     period: PeriodArgs
 
 
-class DimensionKeysArgs(BaseModel):
+class DimensionKeysArgs(Args):
     cluster: str | None = None
     dimension_type: Literal["label", "annotation"] = "label"
     period: PeriodArgs
 
 
-class DimensionValuesArgs(BaseModel):
+class DimensionValuesArgs(Args):
     cluster: str | None = None
     dimension_type: Literal["label", "annotation"] = "label"
     key: str
@@ -137,13 +145,13 @@ class CompareArgs(Priced):
     b_label: str
 
 
-class DrilldownArgs(BaseModel):
+class DrilldownArgs(Args):
     scope: ScopeArgs
     period: PeriodArgs
     baseline: PeriodArgs
 
 
-class ChildrenCompareArgs(BaseModel):
+class ChildrenCompareArgs(Args):
     scope: ScopeArgs = Field(default_factory=ScopeArgs)
     child: Literal["namespace", "user", "workload", "label"] = "namespace"
     period: PeriodArgs
@@ -151,11 +159,11 @@ class ChildrenCompareArgs(BaseModel):
     label_key: str | None = None
 
 
-class FreshnessArgs(BaseModel):
+class FreshnessArgs(Args):
     cluster: str | None = None
 
 
-class AnomaliesArgs(BaseModel):
+class AnomaliesArgs(Args):
     scope: ScopeArgs = Field(default_factory=ScopeArgs)
     period: PeriodArgs
     k: float = Field(DEFAULT_K, gt=0, le=50)
