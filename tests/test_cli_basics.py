@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
+from pathlib import Path
+
 import pytest
 
 from tests.cli import run, run_process
@@ -31,6 +35,21 @@ def test_help_lists_every_command_without_importing_the_heavy_modules():
                 if line.startswith("import time:")}
     assert "reporter.cli" in imported
     assert not {m for m in imported if m.split(".")[0] in HEAVY}, sorted(imported)
+
+
+def test_a_command_leaves_its_heap_to_the_operating_system_at_exit():
+    """After a command, the interpreter's last collection skips what the imports left (the
+    objects are frozen at exit); the command's output and exit code are untouched."""
+    code = ("import atexit, gc\n"
+            "atexit.register(lambda: print('frozen at exit:', gc.get_freeze_count() > 0))\n"
+            "from reporter.cli import main\n"
+            "main(['--version'])\n")
+    root = Path(__file__).resolve().parents[1]
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          cwd=root, env={"PYTHONPATH": str(root), "PATH": "/usr/bin:/bin"})
+    assert done.returncode == 0, done.stderr
+    assert "gpureport" in done.stdout
+    assert done.stdout.rstrip().endswith("frozen at exit: True")
 
 
 def test_demo_then_doctor(home):
