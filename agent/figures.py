@@ -390,7 +390,12 @@ def ranking(source: Source, scope: Scope, child: str, period: Period, by: str = 
             item["members"] = members[_ident(r)]
             item["runs"] = len(item["members"])
         items.append(item)
-    return {"by": by, "entity": child, "items": items, "total": len(rows)}
+    out = {"by": by, "entity": child, "items": items, "total": len(rows)}
+    if not rows:  # nothing ranked: measured nothing, or no data at all (answers.md §2)?
+        out["coverage"] = coverage(source, scope.cluster, period)
+        if not out["coverage"]["hours"]:
+            out.update(total=None, no_data=True)
+    return out
 
 
 def dropped_namespaces(rows: list[dict], min_drop_pp: float, *, min_share_pct: float = 0.0,

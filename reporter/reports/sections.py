@@ -245,7 +245,7 @@ def _anomalies(sec: Section, found: Answer) -> None:
 
 def _idle(sec: Section, rank: Answer) -> None:
     sec.idle = list(rank.figures.get("items", []))
-    sec.idle_total = rank.figures.get("total", len(sec.idle))
+    sec.idle_total = rank.figures.get("total") or len(sec.idle)  # None: no data at all
     sec.currency = rank.figures.get("currency")
     _warn(sec, rank)
 
