@@ -108,7 +108,7 @@ def render_json(answer: Answer) -> str:
 @click.option("--session", help="Conversation id: follow-ups resolve against its last turn, and "
               "a question asked back can be answered by the next ask.")
 @click.option("--lang", type=click.Choice(["en", "zh"]), help="Answer language (default: the question's).")
-@click.option("--json", "as_json", is_flag=True, help="The stable JSON answer (product.md §6).")
+@click.option("--json", "as_json", is_flag=True, help="Print the answer as JSON (a stable shape: answer, intent, entities, figures, ...; see README 'Asking questions').")
 @click.option("--no-llm", is_flag=True, help="Rules only, even when an LLM key is configured.")
 @click.option("--interactive/--no-interactive", default=None,
               help="Ask back in the terminal when clarification is needed (default: when stdin is a TTY).")

@@ -33,6 +33,20 @@ def test_help_lists_every_command_without_importing_the_heavy_modules():
     assert not {m for m in imported if m.split(".")[0] in HEAVY}, sorted(imported)
 
 
+COMMANDS = ["demo", "ask", "report", "run", "scheduler", "scheduler run", "scheduler list",
+            "alerts", "alerts check", "alerts list", "ingest", "ingest prometheus", "history",
+            "nudges", "nudges list", "doctor", "serve"]
+
+
+@pytest.mark.parametrize("command", COMMANDS)
+def test_every_help_reads_as_plain_text_for_a_newcomer(command):
+    """Help is read by someone without the source or the specs: no reST markup (``x``) and no
+    pointers into spec files they do not have (product.md §6)."""
+    r = run(*command.split(), "--help")
+    assert r.exit_code == 0, r
+    assert "``" not in r.stdout and ".md" not in r.stdout.replace("README", ""), r.stdout
+
+
 def test_demo_then_doctor(home):
     r = run("demo", "--seed", "3")
     assert r.exit_code == 0, r
