@@ -25,7 +25,7 @@ import click
 from agent.answer import Answer, Table
 from agent.errors import UsageError
 from agent.phrasing import cell, p1
-from agent.text import printable
+from agent.text import SESSION_MAX, printable, valid_session
 from reporter.cli import EXIT_CLARIFY, Command
 
 SPARK = "▁▂▃▄▅▆▇█"
@@ -130,6 +130,9 @@ def ask(app, question: str, cluster, session, lang, as_json, no_llm, interactive
     if question == "-":
         question = sys.stdin.read()
     question = question[:MAX_QUESTION]
+    if session is not None and not valid_session(session):
+        raise UsageError(f"--session {printable(session)[:60]!r}: a conversation id is letters, "
+                         f"digits and . _ : @ - (at most {SESSION_MAX} characters)")
     if not question.strip() and not session:
         raise UsageError('the question is empty: ask something about GPU usage, e.g. '
                          'gpureport ask "gpu-east utilization last week" (问题为空)')

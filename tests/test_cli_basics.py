@@ -47,6 +47,15 @@ def test_every_help_reads_as_plain_text_for_a_newcomer(command):
     assert "``" not in r.stdout and ".md" not in r.stdout.replace("README", ""), r.stdout
 
 
+@pytest.mark.parametrize("session", ["../../etc/passwd", "my session", "会话", "", "s" * 201])
+def test_a_session_id_the_api_would_refuse_is_a_usage_error(home, session):
+    """One rule for conversation ids (agent.text.SESSION_PATTERN): a conversation started with
+    ``ask --session`` can always be continued over HTTP, so the CLI refuses what the API does."""
+    r = run("ask", "gpu-east last week", "--session", session)
+    assert r.exit_code == 2, r
+    assert "--session" in r.error_line() and "letters, digits" in r.error_line()
+
+
 def test_demo_then_doctor(home):
     r = run("demo", "--seed", "3")
     assert r.exit_code == 0, r
