@@ -103,6 +103,12 @@ def test_a_ranking_over_a_period_without_rows_is_no_data_not_nobody(demo_db):
     assert out["answer"] == "No data for all clusters in October 2024 (data starts Oct 19, 2026)."
 
 
+def test_a_ranking_over_a_period_with_holes_warns_like_the_trend(gaps_store):
+    out = ask(gaps_store.url, "top namespaces by gpu hours on gpu-west over the last 30 days")
+    assert out["intent"] == "ranking" and out["figures"]["items"]
+    assert out["warnings"] == ["gpu-west has data for 23 of the 30 days asked."]
+
+
 @pytest.mark.parametrize("question, first", [
     ("how many GPUs are in use right now on gpu-east", "As of 2026-11-19T12:00:00Z, on gpu-east "),
     ("gpu-east 现在有多少GPU在用", "截至 2026-11-19T12:00:00Z，gpu-east："),
