@@ -33,7 +33,8 @@ from agent.deps import AgentDeps
 from agent.errors import UsageError
 from agent.graph.build import RECURSION_LIMIT, compiled, memory_saver
 from agent.graph.clarify import pick
-from agent.graph.state import AgentState, new_turn
+from agent.graph.state import DATA_SINK, AgentState, new_turn
+from agent.sessions import CONVERSATION_KEY, CONVERSATION_STARTED
 from agent.understand.model import Understanding
 
 ONESHOT = "oneshot-"  # thread ids of questions asked outside a session
@@ -71,11 +72,13 @@ def answer_preset(preset: Understanding, deps: AgentDeps) -> Answer:
 def stream(question: str, deps: AgentDeps, *, session: str | None = None,
            language: str | None = None, cluster: str | None = None, use_llm: bool = True,
            checkpointer: Any = None, resume: str | None = None,
-           callbacks: list | None = None) -> Iterator[Event]:
+           callbacks: list | None = None, new_session: bool = False) -> Iterator[Event]:
     """The run of ``ask``, as events: ``Status`` (a node starts/ends), ``Data`` (a tool call
     finished), then one ``Final`` with the ``Answer``. ``callbacks``: LangChain callback
     handlers for the run (the HTTP service counts LLM calls and tokens with one); the
-    model calls made inside the nodes inherit them."""
+    model calls made inside the nodes inherit them. ``new_session``: the caller made the
+    session id just now (the service, for a request without one), so there is no earlier turn
+    to look up."""
     graph, config = _bound(deps, session, checkpointer)
     value: Any
     if resume is not None:
@@ -86,11 +89,14 @@ def stream(question: str, deps: AgentDeps, *, session: str | None = None,
                              "an answer")
         value = _resume(resume)
     else:
-        waiting = _waiting_for(graph, config) if session is not None else None
+        snapshot = graph.get_state(config) if session is not None and not new_session else None
+        waiting = snapshot.interrupts[0].value if snapshot and snapshot.interrupts else None
         if waiting is not None and pick(question, waiting.get("options") or []) is not None:
             value = _resume(question.strip())
         else:
             value = new_turn(question, language=language, cluster=cluster, use_llm=use_llm)
+            first = snapshot is None or snapshot.created_at is None
+            return _run(value, deps, session, checkpointer, callbacks, first_turn=first)
     return _run(value, deps, session, checkpointer, callbacks)
 
 
@@ -126,17 +132,23 @@ def _waiting_for(graph, config) -> dict | None:
 
 
 def _run(value: AgentState | Any, deps: AgentDeps, session: str | None,
-         checkpointer: Any, callbacks: list | None = None) -> Iterator[Event]:
+         checkpointer: Any, callbacks: list | None = None,
+         first_turn: bool = True) -> Iterator[Event]:
     graph, config = _bound(deps, session, checkpointer, callbacks)
     thread = config["configurable"]["thread_id"]
     oneshot = thread.startswith(ONESHOT)
+    results: deque[dict] = deque()
+    config["configurable"][DATA_SINK] = results.append
+    if first_turn:  # copied into the checkpoint's metadata: how agent.sessions finds threads
+        config["configurable"][CONVERSATION_KEY] = CONVERSATION_STARTED
     finished = False
     try:
-        for mode, payload in graph.stream(value, config, stream_mode=["tasks", "custom"]):
-            if mode == "custom":
-                yield Data(tool=payload["tool"], args=payload["args"], rows=payload["rows"],
-                           summary=payload["summary"])
-            elif payload["name"] in STAGES:
+        for payload in graph.stream(value, config, stream_mode="tasks", durability="exit"):
+            while results:  # a step's tool results, before the step's end
+                item = results.popleft()
+                yield Data(tool=item["tool"], args=item["args"], rows=item["rows"],
+                           summary=item["summary"])
+            if payload["name"] in STAGES:
                 end = "result" in payload or "error" in payload
                 message = ("Waiting for an answer" if end and payload.get("interrupts")
                            else STAGES[payload["name"]])

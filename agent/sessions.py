@@ -17,9 +17,13 @@ The conversation API reads threads back through the saver's own interface only
 * ``delete_thread(saver, id)`` — True when there was one;
 * ``search_threads(saver, text, limit)`` — threads with a message containing ``text``.
 
-A thread's first checkpoint is the one LangGraph writes at ``step == -1``: listing those gives
-one row per thread without reading every checkpoint. A listing is read to its end before the
-threads are looked up (the SQLite saver holds its lock while a listing is open).
+Runs keep only their final checkpoint (LangGraph's ``durability="exit"``, ``agent.ask``): a
+turn is one write, not one per step, and a turn cut short leaves the conversation as it was
+before it. The first turn of a thread marks its checkpoint (metadata ``conversation:
+started``, put there by ``agent.ask``), so listing the marked checkpoints gives one row per
+thread without reading every checkpoint; threads written before that (every step saved) are
+found by their ``step == -1`` input checkpoint. A listing is read to its end before the threads
+are looked up (the SQLite saver holds its lock while a listing is open).
 """
 
 from __future__ import annotations
@@ -39,6 +43,8 @@ from agent.periods import iso
 from agent.text import one_line
 
 NAME_LIMIT = 120
+CONVERSATION_KEY, CONVERSATION_STARTED = "conversation", "started"  # the first turn's mark
+_FIRSTS = ({CONVERSATION_KEY: CONVERSATION_STARTED}, {"step": -1})  # newer runs, older runs
 
 
 @contextlib.contextmanager
@@ -106,14 +112,14 @@ class Thread:
 
 def list_threads(saver: Any, limit: int = 20, offset: int = 0) -> list[Thread]:
     """Conversations, newest first (by when they started)."""
-    firsts = list(saver.list(None, filter={"step": -1}, limit=offset + limit))[offset:]
+    firsts = _firsts(saver, None, limit=offset + limit)[offset:]
     threads = (_thread(saver, f.config["configurable"]["thread_id"], f) for f in firsts)
     return [t for t in threads if t is not None]
 
 
 def get_thread(saver: Any, session_id: str) -> Thread | None:
     """One conversation with its messages, or None when there is none of that id."""
-    first = next(iter(list(saver.list(_config(session_id), filter={"step": -1}, limit=1))), None)
+    first = next(iter(_firsts(saver, _config(session_id), limit=1)), None)
     return _thread(saver, session_id, first)
 
 
@@ -131,7 +137,7 @@ def search_threads(saver: Any, text: str, limit: int = 20) -> list[Thread]:
     if not needle:
         return []
     out: list[Thread] = []
-    for first in list(saver.list(None, filter={"step": -1})):
+    for first in _firsts(saver, None):
         thread = _thread(saver, first.config["configurable"]["thread_id"], first)
         if thread is not None and (needle in thread.name.casefold() or
                                    any(needle in m.content.casefold() for m in thread.messages)):
@@ -139,6 +145,18 @@ def search_threads(saver: Any, text: str, limit: int = 20) -> list[Thread]:
             if len(out) >= limit:
                 break
     return out
+
+
+def _firsts(saver: Any, config: dict | None, limit: int | None = None) -> list[Any]:
+    """The first checkpoint of each thread (of one, given ``config``), newest thread first."""
+    found: dict[str, Any] = {}
+    for marker in _FIRSTS:
+        for item in list(saver.list(config, filter=marker, limit=limit)):
+            thread = item.config["configurable"]["thread_id"]
+            if thread not in found or item.checkpoint["id"] < found[thread].checkpoint["id"]:
+                found[thread] = item
+    newest = sorted(found.values(), key=lambda f: f.checkpoint["id"], reverse=True)
+    return newest[:limit] if limit is not None else newest
 
 
 def _config(session_id: str) -> dict:

@@ -145,9 +145,9 @@ async def one(client: httpx.AsyncClient, url: str, path: str, i: int, save: bool
                             break
                         if event["type"] == "done":
                             ok = r.status_code == 200
-        return ok, time.perf_counter() - started, first
+        return ok, time.perf_counter() - started, first, i % len(QUESTIONS)
     except httpx.HTTPError:
-        return False, time.perf_counter() - started, first
+        return False, time.perf_counter() - started, first, i % len(QUESTIONS)
 
 
 async def load(url: str, path: str, n: int, concurrency: int, save: bool) -> dict:
@@ -162,18 +162,22 @@ async def load(url: str, path: str, n: int, concurrency: int, save: bool) -> dic
         started = time.perf_counter()
         await asyncio.gather(*(worker() for _ in range(concurrency)))
         wall = time.perf_counter() - started
-    times = sorted(t for ok, t, _ in results if ok)
-    firsts = sorted(f for ok, _, f in results if ok and f is not None)
+    times = sorted(t for ok, t, _, _ in results if ok)
+    firsts = sorted(f for ok, _, f, _ in results if ok and f is not None)
 
     def q(values: list[float], p: float) -> float | None:
         return round(values[min(len(values) - 1, int(p * len(values)))] * 1000, 1) if values else None
 
     return {"path": path, "requests": n, "concurrency": concurrency,
-            "errors": sum(1 for ok, _, _ in results if not ok), "wall_s": round(wall, 2),
+            "errors": sum(1 for ok, _, _, _ in results if not ok), "wall_s": round(wall, 2),
             "throughput_rps": round(n / wall, 1), "p50_ms": q(times, 0.50),
             "p95_ms": q(times, 0.95), "p99_ms": q(times, 0.99),
             "mean_ms": round(statistics.fmean(times) * 1000, 1) if times else None,
-            "first_event_p50_ms": q(firsts, 0.50)}
+            "first_event_p50_ms": q(firsts, 0.50),
+            # which questions make the tail: P50/P95 of each question of the cycle
+            "per_question": {QUESTIONS[k][0]: {"p50_ms": q(ts, 0.50), "p95_ms": q(ts, 0.95)}
+                             for k in range(len(QUESTIONS))
+                             for ts in [sorted(t for ok, t, _, j in results if ok and j == k)]}}
 
 
 def scrape(url: str) -> dict[str, float]:
@@ -254,6 +258,8 @@ def main() -> int:
                   f"tools {result['server']['tool_ms_per_request']}; this client "
                   f"{result['client_cpu_ms_per_request']} ms of CPU per request; load average "
                   f"{result['load_average']:.2f}")
+            for question, figures in result["per_question"].items():
+                print(f"{'':6} P50 {figures['p50_ms']:>7} ms, P95 {figures['p95_ms']:>7} ms  {question}")
     finally:
         if proc is not None:
             proc.send_signal(signal.SIGTERM)

@@ -31,6 +31,7 @@ from agent.settings import (
     validate_database_url,
 )
 from agent.text import mask_url, one_line
+from reporter.fields import OneOrMany
 from reporter.logs import add_secrets
 from reporter.nudges.schedule import is_destination, is_email
 from reporter.yamlfile import describe, read_yaml
@@ -162,14 +163,9 @@ class TeamRoute(Strict):
     Team digests send here; idle nudges copy a team's owners from their second notice on.
     """
 
-    email: list[str] = Field(default_factory=list)
-    slack: list[str] = Field(default_factory=list)
-    teams: list[SecretStr] = Field(default_factory=list)
-
-    @field_validator("email", "slack", "teams", mode="before")
-    @classmethod
-    def _listify(cls, v: Any) -> Any:
-        return [v] if isinstance(v, str) else v
+    email: OneOrMany[str] = Field(default_factory=list)
+    slack: OneOrMany[str] = Field(default_factory=list)
+    teams: OneOrMany[SecretStr] = Field(default_factory=list)
 
     @field_validator("email")
     @classmethod
@@ -207,14 +203,7 @@ class Config(Strict):
     # issue 14: who a team is (routing table) and how a user is reached (an address book:
     # user -> email address or chat destination such as "slack:U0123ABCD")
     teams: dict[str, TeamRoute] = Field(default_factory=dict)
-    users: dict[str, list[str]] = Field(default_factory=dict)
-
-    @field_validator("users", mode="before")
-    @classmethod
-    def _users(cls, v: Any) -> Any:
-        if isinstance(v, dict):
-            return {k: [a] if isinstance(a, str) else a for k, a in v.items()}
-        return v
+    users: dict[str, OneOrMany[str]] = Field(default_factory=dict)
 
     @field_validator("users")
     @classmethod

@@ -39,7 +39,7 @@ from reporter.channels.summary import parse_destination
 from reporter.cron import cron_trigger, latest_fire
 from reporter.nudges.schedule import NudgeSchedule
 from reporter.reports.presets import KINDS
-from reporter.schedule_fields import ScheduleName, TimeZoneName
+from reporter.fields import OneOrMany, ScheduleName, TimeZoneName
 from reporter.yamlfile import read_yaml
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -64,23 +64,23 @@ class Schedule(BaseModel):
     cron: str
     timezone: TimeZoneName = "UTC"
     period: PeriodKind = "last-week"
-    reports: list[ReportKind] = Field(min_length=1)
-    clusters: list[str] = Field(default_factory=list)  # empty = every cluster
-    formats: list[Literal["html", "pdf"]] = Field(default_factory=lambda: ["html", "pdf"],
-                                                  min_length=1)
-    recipients: list[str] = Field(default_factory=list)
+    reports: OneOrMany[ReportKind] = Field(min_length=1)
+    clusters: OneOrMany[str] = Field(default_factory=list)  # empty = every cluster
+    formats: OneOrMany[Literal["html", "pdf"]] = Field(default_factory=lambda: ["html", "pdf"],
+                                                       min_length=1)
+    recipients: OneOrMany[str] = Field(default_factory=list)
     subject: str = DEFAULT_SUBJECT
     misfire_grace_s: int = Field(3600, ge=1, description="how late a missed firing still runs")
     # chat destinations of the digest: slack:#ml-gpu, slack-webhook:<url>, teams:<url>
-    destinations: list[str] = Field(default_factory=list)
+    destinations: OneOrMany[str] = Field(default_factory=list)
     # team digests: one digest per namespace (or user), sent where config ``teams`` routes it,
     # else to
     # ``fan_out_default`` (empty: the team is skipped and the run says why)
     fan_out: Literal["namespace", "user"] | None = None
-    fan_out_default: list[str] = Field(default_factory=list)
+    fan_out_default: OneOrMany[str] = Field(default_factory=list)
     # who hears of a blocked or failed run (never the team): email addresses and/or chat
     # destinations (slack:..., teams:...)
-    admin: list[str] = Field(default_factory=list)
+    admin: OneOrMany[str] = Field(default_factory=list)
     # the data-quality gate (answers.md §2): every cluster's coverage of the period and the
     # age of its newest data at send time
     on_incomplete: Literal["block", "send_with_warning"] = "block"
@@ -88,12 +88,6 @@ class Schedule(BaseModel):
     max_data_age_h: float = Field(2.0, gt=0)
 
     _source: Path | None = PrivateAttr(default=None)
-
-    @field_validator("reports", "formats", "recipients", "clusters", "destinations",
-                     "fan_out_default", "admin", mode="before")
-    @classmethod
-    def _listify(cls, v: Any) -> Any:
-        return [v] if isinstance(v, str) else v
 
     @field_validator("destinations")
     @classmethod

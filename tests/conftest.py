@@ -17,6 +17,11 @@ per session, configuration files, and real PostgreSQL databases.
   has no rows in ISO week 2026-W45, gpu-lab's data starts on 2026-11-02), built once per
   session, shared and read only like ``demo_store``.
 * ``config_file``: writes a YAML config for ``--config``.
+* Process-wide state starts fresh for every test, as in a new process: the metric families of
+  ``reporter.metrics`` are emptied and the log redaction's secrets given back
+  (``process_state_starts_fresh``). Without it, a test that ran ``alerts check`` in-process
+  showed its notifications in a later test's ``/metrics`` (the in-process ``serve`` of
+  test_serve_process's Prometheus scrape read test_logs' alerts).
 * PostgreSQL is the server on 127.0.0.1:5432 (trust auth, user ``postgres``) that .ci/run starts;
   ``pg_url`` and ``create_pg_database`` make uniquely named databases, dropped afterwards.
 """
@@ -200,6 +205,27 @@ def shared_demo_stores_stay_unchanged(request):
             _SHARED_STORES[path] = (stat.st_size, stat.st_mtime_ns)
             pytest.fail(f"{request.node.nodeid} wrote to the shared demo store {path}; "
                         f"tests that change data use the demo_copy fixture", pytrace=False)
+
+
+@pytest.fixture(autouse=True)
+def process_state_starts_fresh(monkeypatch):
+    """The module globals a run counts into or adds to start as a new process has them: every
+    labelled metric family of ``reporter.metrics`` (one registry per process, exposed by any
+    ``serve`` or ``scheduler run --metrics-port`` in this process) without samples, and the log
+    redaction's extra secrets (``reporter.logs.add_secrets``) restored after the test."""
+    import sys
+
+    metrics = sys.modules.get("reporter.metrics")  # not imported yet: nothing counted yet
+    if metrics is not None:
+        from prometheus_client.metrics import MetricWrapperBase
+
+        for family in vars(metrics).values():
+            if isinstance(family, MetricWrapperBase):
+                family.clear()
+    from reporter import logs
+
+    monkeypatch.setattr(logs, "_secrets", set(logs._secrets))
+    yield
 
 
 @pytest.fixture(autouse=True)

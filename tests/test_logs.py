@@ -161,6 +161,7 @@ def _files_written(tmp: Path, skip: set[Path]) -> dict[Path, str]:
     return out
 
 
+@pytest.mark.slow  # > 4 s (two scheduler processes): .ci/run runs it with the slow tests
 @pytest.mark.postgres
 def test_no_secret_in_any_output_or_log_file_at_v_and_vv(tmp_path, demo_copy, pg_url):
     state_url = _pg_url_with_password(pg_url)

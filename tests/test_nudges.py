@@ -430,6 +430,7 @@ def test_an_unsafe_user_name_never_becomes_an_address():
 @pytest.mark.parametrize("change, error", [
     ({"hours": 0}, "hours: Input should be greater than or equal to 1"),
     ({"repeat_after": "soon"}, "repeat_after: 'soon' is not a duration"),
+    ({"repeat_after": 24}, "repeat_after: 24 has no unit (write e.g. 24s, 24m or 24h)"),
     ({"address_pattern": "{user}"}, "address_pattern: expected an address with one {user}"),
     ({"escalate_to": ["pager"]}, "escalate_to: 'pager'...: expected an email address"),
     ({"via": ["sms"]}, "via.0: Input should be 'email' or 'slack'"),

@@ -3,8 +3,8 @@ their outcome and seconds and each delivery (``runner.run_schedule``), alert not
 rule and state and each channel attempt (the alert check). ``scheduler run --metrics-port``
 exposes these (the scrape by a real Prometheus is in test_serve_process.py, slow).
 
-Values are read from the process's registry before and after, as deltas: the registry is the
-process's own and other tests count into it too.
+Values are read from the process's registry before and after, as deltas: each test starts with
+empty families (tests/conftest.py), and a delta says what one step counted.
 """
 
 from __future__ import annotations

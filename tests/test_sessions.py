@@ -7,9 +7,14 @@ from __future__ import annotations
 
 import pytest
 
+from agent.deps import AgentDeps
+from agent.graph.build import compiled
+from agent.graph.state import new_turn
 from agent.sessions import checkpointer, delete_thread, get_thread, list_threads, search_threads
-from agent.settings import default_state_url
+from agent.settings import SourceSettings, default_state_url
+from agent.sources import make_source
 from tests.cli import run, run_process
+from tests.conftest import NOW
 
 
 @pytest.fixture(params=["sqlite", "postgres"])
@@ -85,3 +90,33 @@ def test_conversations_are_listed_read_searched_and_deleted(state_url):
         assert delete_thread(saver, "first") is True
         assert get_thread(saver, "first") is None and delete_thread(saver, "first") is False
         assert [t.session_id for t in list_threads(saver)] == ["second"]
+
+
+def test_a_turn_is_saved_as_one_checkpoint(state_url):
+    """A run keeps only its final state (``durability="exit"``): one write per turn, so a
+    session costs the state database one row per question, not one per graph step."""
+    ask_json("What is ml-team's utilization this week?", "--session", "once")
+    ask_json("what about cv-team?", "--session", "once")
+    with checkpointer(state_url) as saver:
+        saved = list(saver.list({"configurable": {"thread_id": "once"}}))
+        assert [c.metadata.get("conversation") for c in saved] == [None, "started"]
+        assert len(get_thread(saver, "once").messages) == 4
+
+
+def test_threads_saved_step_by_step_by_earlier_versions_are_still_listed(state_url, demo_db):
+    """Before one-write turns, every step was saved and a thread was found by its ``step -1``
+    input checkpoint; such a thread is still listed, read and searched."""
+    ask_json("What is ml-team's utilization this week?", "--session", "newer")
+    source = make_source(SourceSettings(database_url=demo_db))
+    deps = AgentDeps(source, NOW)
+    with checkpointer(state_url) as saver:
+        config = {"configurable": {"thread_id": "older", "deps": deps}}
+        compiled(saver).invoke(new_turn("What is cv-team's utilization this week?",
+                                        cluster="gpu-east"), config, durability="async")
+        assert len(list(saver.list({"configurable": {"thread_id": "older"}}))) > 2
+        assert [t.session_id for t in list_threads(saver)] == ["older", "newer"]
+        older = get_thread(saver, "older")
+        assert older.name == "What is cv-team's utilization this week?"
+        assert [m.role for m in older.messages] == ["user", "assistant"]
+        assert [t.session_id for t in search_threads(saver, "cv-team")] == ["older"]
+    source.close()

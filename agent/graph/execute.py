@@ -3,8 +3,10 @@
 The calls of a step are independent (``plan``), and each one waits on the data source (SQL,
 HTTP), so they run at once on the process's worker threads (``agent.workers``); results are
 kept in plan order whatever order they finish in. As each call finishes its result goes to
-the stream (``get_stream_writer``: a ``data`` event of ``agent.ask.stream``) and to
-``data_collected``. When the last step has run,
+the run's sink (``configurable["data_sink"]``: a ``data`` event of ``agent.ask.stream``, sent
+before the step's end) and to ``data_collected``. A sink rather than LangGraph's "custom"
+stream: with a custom stream LangGraph runs every node on another thread, behind a stream
+waiter; without one a step of one node runs in the caller's thread. When the last step has run,
 ``plan.follow_up`` may add one more (a cluster drill-down continues into a namespace); the graph
 comes back here while steps remain.
 
@@ -17,11 +19,10 @@ from __future__ import annotations
 import functools
 
 from langchain_core.runnables import RunnableConfig
-from langgraph.config import get_stream_writer
 
 from agent import workers
 from agent.graph.plan import follow_up
-from agent.graph.state import AgentState, ToolCall, ToolResult, deps_of
+from agent.graph.state import DATA_SINK, AgentState, ToolCall, ToolResult, deps_of
 from agent.tools import rows_of, run_tool
 
 MAX_WORKERS = 6  # more than any step has; bounded so a source's connection pool is not swamped
@@ -31,7 +32,7 @@ def execute(state: AgentState, config: RunnableConfig) -> dict:
     deps = deps_of(config)
     plan = list(state.get("plan") or [])
     step = state.get("step") or 0
-    done = run_calls(plan[step], deps.source, deps.now, _writer())
+    done = run_calls(plan[step], deps.source, deps.now, _writer(config))
     results = [*(state.get("results") or []), *done]
     step += 1
     if step == len(plan):
@@ -45,12 +46,10 @@ def execute(state: AgentState, config: RunnableConfig) -> dict:
     }
 
 
-def _writer():
-    """The stream writer of this run; None when the node is called on its own."""
-    try:
-        return get_stream_writer()
-    except RuntimeError:  # outside a graph run ("Called get_config outside of a runnable context")
-        return None
+def _writer(config: RunnableConfig):
+    """Where this run wants each tool result (``agent.ask``'s sink); None when the node is
+    called on its own."""
+    return (config.get("configurable") or {}).get(DATA_SINK)
 
 
 def run_calls(calls: list[ToolCall], source, now, write=None) -> list[ToolResult]:

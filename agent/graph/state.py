@@ -86,6 +86,9 @@ def new_turn(question: str, *, language: str | None = None, cluster: str | None 
     }
 
 
+DATA_SINK = "data_sink"  # configurable key: the run's callable for each tool result (agent.ask)
+
+
 def deps_of(config: RunnableConfig) -> AgentDeps:
     """The source, clock, settings and catalogue of this run (``config["configurable"]["deps"]``)."""
     deps = (config.get("configurable") or {}).get("deps")

@@ -133,34 +133,29 @@ def rolling_headline(r: dict, e: dict, label: str, lang: str) -> str:
 def contributor_line(c: dict, lang: str) -> str:
     """One contributor of a drill-down as one line — kind, name (runs, owner), impact, GPU-hours
     before → after — the same in an answer's details, its notes and a report's drops."""
-    if lang == "zh":
-        kind = {"user": "用户", "workload": "任务", "namespace": "命名空间"}.get(c["kind"], c["kind"])
-        extra = ""
-        if c["kind"] in ("user", "namespace"):
-            extra = f"，任务数 {c['workloads_before']} → {c['workloads_after']}"
-        elif c.get("status") == "new" and not c.get("members"):
-            extra = f"，新出现，利用率 {p1(c.get('avg_utilization_after'))}%"
-        runs = c.get("runs") or len(c.get("members") or [])
-        about = [f"{runs} 次运行"] if runs else []
-        about += [name(c["user"])] if c["kind"] == "workload" and c.get("user") else []
-        n = row_name(c)
-        owner = f"（{'，'.join(about)}）" if about else ""
-        return (f"{kind} {n}{owner}：{signed(c['impact_pp'])}（GPU小时 {gh(c['gpu_hours_before'])} → "
-                f"{gh(c['gpu_hours_after'])}{extra}）")
+    zh = lang == "zh"
+    runs = c.get("runs") or len(c.get("members") or [])
+    about = [f"{runs} 次运行" if zh else f"{runs} runs"] if runs else []
+    about += [name(c["user"])] if c["kind"] == "workload" and c.get("user") else []
+    single = not c.get("members")  # a family's status is its members'
+    before, after = gh(c["gpu_hours_before"]), gh(c["gpu_hours_after"])
     extra = ""
     if c["kind"] in ("user", "namespace"):
-        extra = f", {c['workloads_before']} → {c['workloads_after']} workloads"
-    elif c.get("status") == "new" and not c.get("members"):
-        extra = f", new, {p1(c.get('avg_utilization_after'))}% utilization"
-    elif c.get("status") == "gone" and not c.get("members"):
+        extra = (f"，任务数 {c['workloads_before']} → {c['workloads_after']}" if zh else
+                 f", {c['workloads_before']} → {c['workloads_after']} workloads")
+    elif c.get("status") == "new" and single:
+        util = p1(c.get("avg_utilization_after"))
+        extra = f"，新出现，利用率 {util}%" if zh else f", new, {util}% utilization"
+    elif c.get("status") == "gone" and single and not zh:
         extra = ", gone"
-    runs = c.get("runs") or len(c.get("members") or [])
-    about = [f"{runs} runs"] if runs else []
-    about += [name(c["user"])] if c["kind"] == "workload" and c.get("user") else []
-    n = row_name(c)
+    if zh:
+        kind = {"user": "用户", "workload": "任务", "namespace": "命名空间"}.get(c["kind"], c["kind"])
+        owner = f"（{'，'.join(about)}）" if about else ""
+        return (f"{kind} {row_name(c)}{owner}：{signed(c['impact_pp'])}（GPU小时 {before} → "
+                f"{after}{extra}）")
     owner = f" ({', '.join(about)})" if about else ""
-    return (f"{c['kind']} {n}{owner}: {signed(c['impact_pp'])} (GPU-hours {gh(c['gpu_hours_before'])} → "
-            f"{gh(c['gpu_hours_after'])}{extra})")
+    return (f"{c['kind']} {row_name(c)}{owner}: {signed(c['impact_pp'])} (GPU-hours {before} → "
+            f"{after}{extra})")
 
 
 def causes(f: dict) -> list[dict]:

@@ -45,7 +45,7 @@ from typing import TYPE_CHECKING, Any, Callable, Sequence
 from agent.errors import DeliveryError
 from agent.periods import utc_text
 from agent.text import mask_url, one_line
-from reporter.alerts.durations import format_duration
+from reporter.durations import format_duration
 from reporter.delivery import build_message, send_email, sender_address
 
 if TYPE_CHECKING:  # pragma: no cover

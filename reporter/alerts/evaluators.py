@@ -54,7 +54,7 @@ from agent.periods import Period, iso, utc_text, week_start
 from agent.sources.base import Scope
 from agent.text import one_line
 from reporter.alerts.dataview import HOUR, DataView
-from reporter.alerts.durations import format_duration
+from reporter.durations import format_duration
 from reporter.alerts.findings import Evaluation, Finding, ask_command, gpus_text
 from reporter.alerts.models import (AllocationPressureRule, AnomalyRule, AnyRule,
                                     ClusterLowUtilizationRule, IdleGpusRule, NamespaceDropRule,

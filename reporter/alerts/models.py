@@ -28,8 +28,9 @@ from urllib.parse import urlsplit
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from agent.text import mask_url
-from reporter.alerts.durations import Duration, duration_validator
 from reporter.cron import cron_trigger
+from reporter.durations import Duration, duration_validator
+from reporter.fields import OneOrMany
 
 NAME_RE = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
 _ENV_RE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
@@ -53,8 +54,8 @@ class _Model(BaseModel):
 class Selector(_Model):
     """``include``/``exclude`` shell patterns; empty ``include`` selects everything."""
 
-    include: list[str] = Field(default_factory=list)
-    exclude: list[str] = Field(default_factory=list)
+    include: OneOrMany[str] = Field(default_factory=list)
+    exclude: OneOrMany[str] = Field(default_factory=list)
 
     @model_validator(mode="before")
     @classmethod
@@ -64,11 +65,6 @@ class Selector(_Model):
         if isinstance(v, list):
             return {"include": v}
         return v
-
-    @field_validator("include", "exclude", mode="before")
-    @classmethod
-    def _listify(cls, v: Any) -> Any:
-        return [v] if isinstance(v, str) else v
 
     def matches(self, name: str) -> bool:
         if self.include and not any(fnmatchcase(name, p) for p in self.include):
@@ -101,13 +97,8 @@ def _email_list(v: list[str]) -> list[str]:
 
 class EmailChannel(_Model):
     type: Literal["email"]
-    to: list[str]
+    to: OneOrMany[str]
     subject_prefix: str = "[gpureport]"
-
-    @field_validator("to", mode="before")
-    @classmethod
-    def _listify(cls, v: Any) -> Any:
-        return [v] if isinstance(v, str) else v
 
     @field_validator("to")
     @classmethod
@@ -183,7 +174,7 @@ class _RuleBase(_Model):
     severity: Literal["info", "warning", "critical"] = "warning"
     for_: Duration = Field(timedelta(0), alias="for")
     repeat_interval: Duration | None = None
-    channels: list[str] | None = None
+    channels: OneOrMany[str] | None = None
     scope: RuleScope = Field(default_factory=RuleScope)
 
     _d = duration_validator("for_", "repeat_interval")
@@ -201,11 +192,6 @@ class _RuleBase(_Model):
         if v is not None and v < timedelta(minutes=1):
             raise ValueError("must be at least 1m")
         return v
-
-    @field_validator("channels", mode="before")
-    @classmethod
-    def _listify(cls, v: Any) -> Any:
-        return [v] if isinstance(v, str) else v
 
     @model_validator(mode="after")
     def _namespaces_scope(self) -> "_RuleBase":
@@ -295,14 +281,9 @@ AnyRule = Union[IdleGpusRule, NamespaceDropRule, ClusterLowUtilizationRule,
 
 class Defaults(_Model):
     repeat_interval: Duration = timedelta(hours=4)
-    channels: list[str] = Field(default_factory=list)
+    channels: OneOrMany[str] = Field(default_factory=list)
     stale_after: Duration = timedelta(hours=2)
     _d = duration_validator("repeat_interval", "stale_after")
-
-    @field_validator("channels", mode="before")
-    @classmethod
-    def _listify(cls, v: Any) -> Any:
-        return [v] if isinstance(v, str) else v
 
     @field_validator("repeat_interval", "stale_after")
     @classmethod

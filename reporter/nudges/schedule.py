@@ -10,6 +10,8 @@ Decisions:
 
 * ``hours`` are full hours ending at the data end of each cluster (as the alert rules), so a
   run at 12:05 judges the hours up to 12:00 even if the 11:00 row is late.
+* ``repeat_after`` and ``stale_after`` are durations as in alert rule files (``30m``, ``6h``,
+  ``1d``; a bare number other than 0 is refused: ``reporter.durations``).
 * ``allow`` patterns are shell globs (``fnmatch``, case-sensitive): ``users`` against the user
   name, ``workloads`` against ``name``, ``namespace/name`` and ``cluster/namespace/name``.
 * ``escalate_to`` entries are email addresses or chat destinations (``slack:#gpu-platform``,
@@ -23,19 +25,19 @@ import re
 from datetime import datetime, timedelta
 from fnmatch import fnmatchcase
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Literal
 from zoneinfo import ZoneInfo
 
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, field_validator, model_validator
 
 from agent.periods import Period, resolve_now
 from reporter.cron import cron_trigger, latest_fire
-from reporter.schedule_fields import ScheduleName, TimeZoneName
+from reporter.durations import Duration, duration_validator
+from reporter.fields import OneOrMany, ScheduleName, TimeZoneName
 
 if TYPE_CHECKING:  # pragma: no cover
     from apscheduler.triggers.cron import CronTrigger
 
-_DURATION_RE = re.compile(r"^(?:(\d+)d)?(?:(\d+)h)?(?:(\d+)m)?$")
 EMAIL_RE = re.compile(r"[^@\s<>\"',;]+@[^@\s<>\"',;]+\.[^@\s<>\"',;]+")
 
 
@@ -52,17 +54,6 @@ def is_destination(text: str) -> bool:
                                              "msteams"):
         return False
     return prefix == "slack" or rest.startswith(("http://", "https://"))
-
-
-def parse_duration(value: Any) -> timedelta:
-    """``30m``, ``6h``, ``1d``, ``1d12h`` (as in alert rule files) -> ``timedelta``."""
-    if isinstance(value, timedelta):
-        return value
-    m = _DURATION_RE.match(str(value).strip().lower())
-    if not m or not any(m.groups()):
-        raise ValueError(f"{value!r} is not a duration (use e.g. 30m, 6h, 1d)")
-    d, h, mi = (int(g or 0) for g in m.groups())
-    return timedelta(days=d, hours=h, minutes=mi)
 
 
 class AllowList(BaseModel):
@@ -92,14 +83,15 @@ class NudgeSchedule(BaseModel):
     enabled: bool = True
     cron: str = "0 * * * *"
     timezone: TimeZoneName = "UTC"
-    clusters: list[str] = Field(default_factory=list)  # empty = every cluster
+    clusters: OneOrMany[str] = Field(default_factory=list)  # empty = every cluster
     min_gpus: float = Field(2, gt=0)
     max_utilization: float = Field(10, gt=0, le=100)
     hours: int = Field(6, ge=1, le=24 * 14)
-    repeat_after: timedelta = timedelta(hours=24)
-    stale_after: timedelta = timedelta(hours=2)
-    via: list[Literal["email", "slack"]] = Field(default_factory=lambda: ["email"], min_length=1)
-    escalate_to: list[str] = Field(default_factory=list)
+    repeat_after: Duration = timedelta(hours=24)
+    stale_after: Duration = timedelta(hours=2)
+    via: OneOrMany[Literal["email", "slack"]] = Field(default_factory=lambda: ["email"],
+                                                      min_length=1)
+    escalate_to: OneOrMany[str] = Field(default_factory=list)
     allow: AllowList = Field(default_factory=AllowList)
     address_pattern: str | None = None
     language: Literal["en", "zh"] = "en"
@@ -107,15 +99,7 @@ class NudgeSchedule(BaseModel):
 
     _source: Path | None = PrivateAttr(default=None)
 
-    @field_validator("repeat_after", "stale_after", mode="before")
-    @classmethod
-    def _duration(cls, v: Any) -> timedelta:
-        return parse_duration(v)
-
-    @field_validator("clusters", "via", "escalate_to", mode="before")
-    @classmethod
-    def _listify(cls, v: Any) -> Any:
-        return [v] if isinstance(v, str) else v
+    _d = duration_validator("repeat_after", "stale_after")
 
     @field_validator("escalate_to")
     @classmethod

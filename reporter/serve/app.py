@@ -30,7 +30,7 @@ from reporter import metrics
 from reporter.config import Config
 from reporter.serve import api
 from reporter.serve.context import READY_TIMEOUT_S, ServeContext, clock, safe_message, version
-from reporter.serve.middleware import AccessLog, BodyLimit
+from reporter.serve.middleware import AccessLog, BodyLimit, Rebalance
 
 log = logging.getLogger("gpureport.serve")
 STATIC = files("reporter.serve") / "static"
@@ -45,9 +45,10 @@ def page() -> HTMLResponse:
 
 
 def create_app(config: Config, *, now_arg: str | None = None, source: Source | None = None,
-               context: ServeContext | None = None) -> FastAPI:
+               context: ServeContext | None = None, workers: int = 1) -> FastAPI:
     """The service over ``config``. ``now_arg`` fixes "now" (``--now``); ``source`` replaces
-    the configured data source (tests)."""
+    the configured data source (tests); ``workers``: how many processes share the port (with
+    more than one, a saturated worker hands keep-alive connections back, ``Rebalance``)."""
     ctx = context or ServeContext(config=config, now=clock(now_arg), source=source)
 
     @contextlib.asynccontextmanager
@@ -126,6 +127,8 @@ def create_app(config: Config, *, now_arg: str | None = None, source: Source | N
                            allow_headers=["Authorization", "Content-Type", "X-Request-ID"],
                            max_age=600)
     app.add_middleware(BodyLimit, max_bytes=config.server.max_body_bytes)
+    if workers > 1:
+        app.add_middleware(Rebalance, saturated=ctx.saturated)
     app.add_middleware(AccessLog)
     return app
 

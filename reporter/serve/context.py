@@ -131,6 +131,10 @@ class ServeContext:
         """In the event loop, before the first request: the bound on concurrent runs."""
         self.limiter = anyio.CapacityLimiter(self.config.server.threads)
 
+    def saturated(self) -> bool:
+        """Runs are waiting for a thread of this worker (``server.threads`` are all busy)."""
+        return self.limiter is not None and self.limiter.statistics().tasks_waiting > 0
+
     def close(self) -> None:
         self.draining = True
         self.runs.cancel_all("the server is shutting down")

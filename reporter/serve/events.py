@@ -86,6 +86,7 @@ class Turn:
     language: str = "en"
     started: float = field(default_factory=time.perf_counter)
     first_stage: str | None = None  # "clarify" when the run resumed a waiting question
+    new_session: bool = False  # the id was made for this request: no earlier turn to read
 
     @classmethod
     def of(cls, body: ChatRequest) -> "Turn":
@@ -95,7 +96,8 @@ class Turn:
         thread = session if saved or oneshot else f"{ONESHOT}{uuid.uuid4().hex}"
         return cls(query=body.query, cluster=body.cluster_name, session_id=session,
                    thread=thread, saved=saved, resume=body.resume,
-                   history=list(body.conversation_history), language=detect_language(body.query))
+                   history=list(body.conversation_history), language=detect_language(body.query),
+                   new_session=body.session_id is None)
 
     def session_of(self, answer: Answer) -> str:
         """The ``session_id`` an answer names: where the conversation goes on."""
@@ -117,7 +119,7 @@ def run_turn(ctx: ServeContext, turn: Turn, control: Control,
     callbacks = [LLMUsage()] if ctx.config.llm.enabled else None
     events = agent_stream(turn.query, ctx.deps(control), session=turn.thread,
                           cluster=turn.cluster, checkpointer=saver, resume=turn.resume,
-                          callbacks=callbacks)
+                          callbacks=callbacks, new_session=turn.new_session)
     clock = ToolClock()
     answer: Answer | None = None
     try:

@@ -1,4 +1,5 @@
-"""ASGI middleware of the service: the body limit, and the access log with request metrics.
+"""ASGI middleware of the service: the body limit, the access log with request metrics, and
+keep-alive connections handed back when a worker is saturated.
 
 Plain ASGI (not Starlette's ``BaseHTTPMiddleware``), so a streamed response passes through
 untouched and its time is measured to its last byte.
@@ -11,6 +12,9 @@ untouched and its time is measured to its last byte.
   status, duration, client, request id; and ``gpureport_requests_total`` /
   ``gpureport_request_seconds`` by route template (``/api/gpu-analysis/reports/{run_id}.{fmt}``,
   not each id), so the metric's cardinality stays fixed. ``X-Request-ID`` is echoed, or made.
+* ``Rebalance`` — with ``--workers N > 1`` only: a worker whose runs are waiting for a thread
+  answers with ``Connection: close``, so that client's next request opens a new connection,
+  which goes to a less busy worker.
 """
 
 from __future__ import annotations
@@ -19,6 +23,8 @@ import json
 import logging
 import time
 import uuid
+
+from typing import Callable
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -124,4 +130,35 @@ class AccessLog:
             }))
 
 
-__all__ = ["AccessLog", "BodyLimit", "route_of"]
+class Rebalance:
+    """Keep-alive connections spread over the worker processes by load, not by chance.
+
+    uvicorn's workers share one listening socket, and a keep-alive connection stays with the
+    worker that accepted it however busy that worker becomes: a client (or an ingress) holding
+    16 connections may have 12 on one worker, queueing behind its threads, and 4 on another,
+    idle. While ``saturated()`` (this worker has runs waiting for a thread), each response
+    carries ``Connection: close``; the client reconnects, and the new connection goes to the
+    worker that accepts it first — the one whose event loop is least busy. It is nginx's
+    ``keepalive_requests`` applied only under load: an unloaded worker keeps its connections,
+    and reconnecting costs a local TCP handshake, far below a queued run.
+    """
+
+    def __init__(self, app: ASGIApp, saturated: Callable[[], bool]) -> None:
+        self.app = app
+        self.saturated = saturated
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+
+        async def handing_back(message: Message) -> None:
+            if message["type"] == "http.response.start" and self.saturated():
+                message = {**message, "headers": [*message.get("headers", []),
+                                                  (b"connection", b"close")]}
+            await send(message)
+
+        await self.app(scope, receive, handing_back)
+
+
+__all__ = ["AccessLog", "BodyLimit", "Rebalance", "route_of"]

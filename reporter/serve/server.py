@@ -71,7 +71,8 @@ def app_from_environment() -> FastAPI:
     """The application of one ``--workers`` process (uvicorn calls this factory)."""
     args = json.loads(os.environ.get(ARGS_ENV) or "{}")
     configure_logging(int(args.get("verbose") or 0))
-    return create_app(load_config(args.get("config")), now_arg=args.get("now"))
+    return create_app(load_config(args.get("config")), now_arg=args.get("now"),
+                      workers=int(args.get("workers") or 1))
 
 
 def _uvicorn_options(host: str, port: int) -> dict:
@@ -93,7 +94,8 @@ def serve(config: Config, *, host: str, port: int, workers: int, config_path: st
     ctx.close()
     metrics_dir = tempfile.mkdtemp(prefix="gpureport-metrics-")
     os.environ[MULTIPROC_ENV] = metrics_dir
-    os.environ[ARGS_ENV] = json.dumps({"config": config_path, "now": now_arg, "verbose": verbose})
+    os.environ[ARGS_ENV] = json.dumps({"config": config_path, "now": now_arg, "verbose": verbose,
+                                       "workers": workers})
     try:
         uvicorn.run("reporter.serve.server:app_from_environment", factory=True, workers=workers,
                     **_uvicorn_options(host, port))
