@@ -416,7 +416,7 @@ class WatchedSource:
         import sys
 
         method = getattr(self.source, name)
-        if name in ("ping", "close"):
+        if name in ("ping", "close") or not callable(method):  # plain attributes pass through
             return method
 
         @functools.wraps(method)  # the memo binds arguments to the real signature
