@@ -453,6 +453,19 @@ def test_a_quote_inside_a_quoted_name_is_part_of_the_name():
     assert (issue.kind, issue.entity, issue.text) == ("unknown", "namespace", 'o"brien')
 
 
+def test_key_value_text_inside_a_quoted_name_is_the_name_not_a_label_filter():
+    """``namespace '<img src=x …>'`` asks for that namespace (which does not exist): its
+    ``src=x`` is not read as a label filter; outside quotes ``team=nlp`` still is one."""
+    [issue] = understand("utilization of namespace '<img src=x onerror=alert(1)>'", NOW,
+                         META).issues
+    assert (issue.kind, issue.entity, issue.text) == \
+        ("unknown", "namespace", "<img src=x onerror=alert(1)>")
+    [issue] = understand("gpu hours of 命名空间「a=b」 last week", NOW, META).issues
+    assert (issue.entity, issue.text) == ("namespace", "a=b")
+    labelled = understand("utilization of team=nlp last week", NOW, META)
+    assert labelled.entities_json()["label"] == "team=nlp" and labelled.issues == []
+
+
 def test_a_10000_character_question_is_read_quickly_and_only_its_start():
     q = "Why did ml-team's utilization drop this week? " + "blah ml-teem gpu-eats " * 600
     q = q[:10_000]

@@ -79,6 +79,12 @@ _QUOTED = re.compile(r"[\"“「『]([^\"”」』\n]{1,120})[\"”」』]|"
 _ZH_MARKERS = sorted(ZH.MARKERS, key=lambda m: len(m[0]), reverse=True)
 
 
+def typed_quote_spans(text: str) -> list[tuple[int, int]]:
+    """Where ``text`` quotes a name after its kind ("namespace '...'", "命名空间「...」"): the
+    quoted text is a name as written, whatever it looks like (``a=b`` in it is no label)."""
+    return [m.span() for rx in (_TYPED_QUOTE, _ZH_TYPED_QUOTE) for m in rx.finditer(text)]
+
+
 class Resolver:
     """Resolves tokens to real names; collects mentions and issues.
 
