@@ -21,16 +21,27 @@ FIGURE_KEYS = ("avg_utilization", "allocation_rate", "gpu_hours", "idle_gpu_hour
 
 
 def coverage(source: Source, cluster: str | None, period: Period) -> dict:
-    """``{hours, period_hours, clusters: [{cluster, hours, period_hours, share, first}],
-    partial: [the clusters below 95 %]}`` for the clusters of a scope (all for None)."""
+    """``{hours, period_hours, start, clusters: [{cluster, hours, period_hours, share, first}],
+    partial: [the clusters below 95 %]}`` for the clusters of a scope (all for None).
+
+    A cluster with no rows in the period whose data began before it also gets ``last``, its
+    newest hour, when that is before the period too: the data *ended* (an ingest that stopped,
+    a question about next Monday on a store of last week), which "data starts Oct 19" would
+    hide. Asked only then, so an answer with data costs no extra query."""
     whole = max(1, math.ceil(period.hours - 1e-9))
     rows = []
     for c in source.coverage(cluster, period.start_utc, period.end_utc):
         # "data starts …" is said only when it starts after the period does (or never in it)
         first = c.first if c.first is not None and (not c.hours or c.first > period.start_utc) else None
-        rows.append({"cluster": c.cluster, "hours": c.hours, "period_hours": whole,
-                     "share": c.hours / whole, "first": iso(first)})
-    return {"hours": sum(r["hours"] for r in rows), "period_hours": whole, "clusters": rows,
+        row = {"cluster": c.cluster, "hours": c.hours, "period_hours": whole,
+               "share": c.hours / whole, "first": iso(first)}
+        if not c.hours and first is not None and first < period.start_utc:
+            last = source.newest_stat_hour(c.cluster)
+            if last is not None and last < period.start_utc:
+                row["last"] = iso(last)
+        rows.append(row)
+    return {"hours": sum(r["hours"] for r in rows), "period_hours": whole,
+            "start": iso(period.start_utc), "clusters": rows,
             "partial": [r["cluster"] for r in rows if r["share"] < PARTIAL]}
 
 

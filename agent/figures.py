@@ -390,7 +390,13 @@ def ranking(source: Source, scope: Scope, child: str, period: Period, by: str = 
             item["members"] = members[_ident(r)]
             item["runs"] = len(item["members"])
         items.append(item)
-    return {"by": by, "entity": child, "items": items, "total": len(rows)}
+    # answers.md §2: how much of the period the ranking saw (a warning below 95 %), and no rows
+    # at all is no data, not "nobody used a GPU"
+    out = {"by": by, "entity": child, "items": items, "total": len(rows),
+           "coverage": coverage(source, scope.cluster, period)}
+    if not rows and not out["coverage"]["hours"]:
+        out.update(total=None, no_data=True)
+    return out
 
 
 def dropped_namespaces(rows: list[dict], min_drop_pp: float, *, min_share_pct: float = 0.0,

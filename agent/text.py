@@ -14,6 +14,7 @@
   is worth seeing) and their path (a file or database name, not a credential). Web (http/https)
   URLs lose the whole userinfo, because there the user name is often a token itself
   (``https://<token>@host``), and their paths are inspected.
+* ``valid_session`` — whether a conversation id is one the CLI and the API both accept.
 * ``printable`` — a data-supplied string as a terminal may show it: escape sequences (``ESC [
   … m``, ``ESC ] 0;title BEL``, …) removed whole, every other C0/C1 control character and the
   bidirectional overrides removed, so a workload name cannot retitle, clear or recolour the
@@ -28,6 +29,10 @@ from urllib.parse import parse_qsl, urlencode, urlsplit
 from agent.errors import GpureportError
 
 MASK = "***"
+# a conversation id (``ask --session``, the API's ``session_id``): one rule for both, so a
+# conversation started in the CLI continues over HTTP — no paths, no spaces, no control
+SESSION_PATTERN = r"^[A-Za-z0-9._:@-]+$"
+SESSION_MAX = 200
 _SECRET_PARAM = re.compile(r"token|key|secret|passw|signature|sig$|auth", re.I)
 _SECRET_SEGMENT = re.compile(r"(?=[A-Za-z0-9_-]*[A-Za-z])(?=[A-Za-z0-9_-]*[0-9])[A-Za-z0-9_-]{20,}")
 _BACKGROUND = "(Background on this error"
@@ -38,6 +43,11 @@ _ESCAPES = re.compile(r"(?:\x1b\[|\x9b)[0-?]*[ -/]*[@-~]?"
                       r"|\x1b[ -~]?")
 _BREAKS = re.compile(r"[\t\n\r]")
 _CONTROLS = re.compile("[\x00-\x1f\x7f-\x9f\u200e\u200f\u202a-\u202e\u2066-\u2069]")
+
+
+def valid_session(session_id: str) -> bool:
+    """``session_id`` matches ``SESSION_PATTERN`` and has at most ``SESSION_MAX`` characters."""
+    return len(session_id) <= SESSION_MAX and re.fullmatch(SESSION_PATTERN, session_id) is not None
 
 
 def one_line(value: BaseException | str, limit: int | None = 300) -> str:

@@ -58,7 +58,7 @@ class Group(Command, click.Group):
 
 # name -> ("module:attribute", one-line help shown by --help without importing the module)
 LAZY_COMMANDS: dict[str, tuple[str, str]] = {
-    "demo": ("reporter.commands_basic:demo", "Fill the embedded store with a synthetic cluster."),
+    "demo": ("reporter.commands_basic:demo", "Fill the embedded store with synthetic clusters."),
     "ask": ("reporter.commands_ask:ask", "Ask a question about GPU usage (English or Chinese)."),
     "report": ("reporter.commands_report:report", "Render a report as HTML and/or PDF."),
     "run": ("reporter.commands_schedule:run", "Run one schedule once (what the CronJob calls)."),

@@ -25,7 +25,7 @@ import click
 from agent.answer import Answer, Table
 from agent.errors import UsageError
 from agent.phrasing import cell, p1
-from agent.text import printable
+from agent.text import SESSION_MAX, printable, valid_session
 from reporter.cli import EXIT_CLARIFY, Command
 
 SPARK = "▁▂▃▄▅▆▇█"
@@ -108,7 +108,7 @@ def render_json(answer: Answer) -> str:
 @click.option("--session", help="Conversation id: follow-ups resolve against its last turn, and "
               "a question asked back can be answered by the next ask.")
 @click.option("--lang", type=click.Choice(["en", "zh"]), help="Answer language (default: the question's).")
-@click.option("--json", "as_json", is_flag=True, help="The stable JSON answer (product.md §6).")
+@click.option("--json", "as_json", is_flag=True, help="Print the answer as JSON (a stable shape: answer, intent, entities, figures, ...; see README 'Asking questions').")
 @click.option("--no-llm", is_flag=True, help="Rules only, even when an LLM key is configured.")
 @click.option("--interactive/--no-interactive", default=None,
               help="Ask back in the terminal when clarification is needed (default: when stdin is a TTY).")
@@ -130,6 +130,9 @@ def ask(app, question: str, cluster, session, lang, as_json, no_llm, interactive
     if question == "-":
         question = sys.stdin.read()
     question = question[:MAX_QUESTION]
+    if session is not None and not valid_session(session):
+        raise UsageError(f"--session {printable(session)[:60]!r}: a conversation id is letters, "
+                         f"digits and . _ : @ - (at most {SESSION_MAX} characters)")
     if not question.strip() and not session:
         raise UsageError('the question is empty: ask something about GPU usage, e.g. '
                          'gpureport ask "gpu-east utilization last week" (问题为空)')

@@ -16,7 +16,7 @@ from reporter.cli import Command
 @click.option("--reset", is_flag=True, help="Replace demo data already in the store.")
 @click.pass_obj
 def demo(app, seed: int, profile: str, reset: bool) -> None:
-    """Fill the embedded store with a synthetic cluster and its scripted scenarios.
+    """Fill the embedded store with three synthetic clusters and their scripted scenarios.
 
     The data ends at --now (default: the current hour) and covers the four ISO weeks before the
     current one. It is written only to source.database_url, and only if that database is empty

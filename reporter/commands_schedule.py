@@ -37,6 +37,9 @@ def _fmt(dt: datetime | None, tz: Any, fmt: str = "%Y-%m-%d %H:%M:%S") -> str:
 def run(ctx: click.Context, schedule: str, dry_run: bool, force: bool) -> None:
     """Run SCHEDULE once for the period it covers now (what the CronJob calls).
 
+    SCHEDULE is a schedule's name, e.g. weekly-digest ('gpureport scheduler list' shows them
+    all, from the shipped schedules/ and the config's schedules_dir).
+
     Safe to start several times at once: the first claims the period and the others exit 0
     ("already being delivered by run N"). Exit 1 when the run failed, when the SMTP
     connection broke after the message was handed over (status uncertain: not resent without
@@ -71,8 +74,8 @@ def run(ctx: click.Context, schedule: str, dry_run: bool, force: bool) -> None:
 def history(app, limit: int, schedule_name: str | None, as_json: bool) -> None:
     """Past runs (newest first) and their deliveries.
 
-    STATUS ``uncertain``: the SMTP connection failed after the message was handed over; look
-    for its message-id in a mailbox, then ``gpureport run NAME --force`` if it never arrived.
+    STATUS 'uncertain': the SMTP connection failed after the message was handed over; look
+    for its message-id in a mailbox, then 'gpureport run NAME --force' if it never arrived.
     """
     from reporter.statedb import open_state
 

@@ -48,7 +48,7 @@ def report_html(tmp_path: Path, lang: str) -> str:
 
 
 def block(html: str) -> str:
-    m = re.search(r"<h3>(?:Unusual this week|本周异常)</h3>(.*?)</div>", html, re.S)
+    m = re.search(r"<h3>(?:Unusual this week|本期异常)</h3>(.*?)</div>", html, re.S)
     assert m, "no Unusual this week block"
     return m.group(1)
 

@@ -82,6 +82,45 @@ def test_early_week_in_chinese_says_hours_and_the_last_7_days(demo_db):
     assert out["figures"]["rolling"]["b"]["start"] == "2026-11-09T03:00:00Z"
 
 
+def test_an_early_week_after_the_data_stopped_warns_about_the_7_days_and_says_where_it_ends(
+        demo_db):
+    """Ingest stopped on Thursday (the store's newest hour is Nov 19 11:00) and the question
+    comes on Monday 00:30: the rolling headline covers only half of its 7 days, so it warns
+    (§2 holds for the headline too), and the empty week says where the data ends, not where
+    it started in October."""
+    out = ask(demo_db, "How is ml-team doing this week on gpu-east?", now="2026-11-23T00:30:00Z")
+    assert out["warnings"] == ["this week so far covers 0.5 hours",
+                               "gpu-east has data for 3.5 of the 7 days asked in the last 7 days."]
+    assert out["figures"]["rolling"]["b"]["coverage"]["partial"] == ["gpu-east"]
+    assert "No data for ml-team (gpu-east) in this week (newest data: Nov 19 11:00 UTC)." \
+        in out["insights"]
+
+
+def test_a_ranking_over_a_period_without_rows_is_no_data_not_nobody(demo_db):
+    out = ask(demo_db, "who used the most GPUs in October 2024 across all clusters")
+    f = out["figures"]
+    assert (f["items"], f["total"], f["no_data"]) == ([], None, True)
+    assert out["answer"] == "No data for all clusters in October 2024 (data starts Oct 19, 2026)."
+
+
+def test_a_ranking_over_a_period_with_holes_warns_like_the_trend(gaps_store):
+    out = ask(gaps_store.url, "top namespaces by gpu hours on gpu-west over the last 30 days")
+    assert out["intent"] == "ranking" and out["figures"]["items"]
+    assert out["warnings"] == ["gpu-west has data for 23 of the 30 days asked."]
+
+
+@pytest.mark.parametrize("question, first", [
+    ("how many GPUs are in use right now on gpu-east", "As of 2026-11-19T12:00:00Z, on gpu-east "),
+    ("gpu-east 现在有多少GPU在用", "截至 2026-11-19T12:00:00Z，gpu-east："),
+    ("compare this month vs last month on gpu-east", "The cluster (gpu-east), this month: "),
+    ("gpu-east 这个月和上个月比", "集群（gpu-east），本月："),
+])
+def test_the_first_sentence_names_the_cluster(demo_db, question, first):
+    """answers.md §1: the snapshot and a period comparison said "As of …, 267 of 384 GPUs"
+    and "this month: 71.8% vs …" without saying which cluster."""
+    assert ask(demo_db, question)["answer"].startswith(first)
+
+
 def test_not_early_no_warning(demo_db):
     out = ask(demo_db, "gpu-east this week")  # Thursday noon: 3.5 days
     assert out["warnings"] == [] and "rolling" not in out["figures"]

@@ -52,6 +52,29 @@ def test_a_command_leaves_its_heap_to_the_operating_system_at_exit():
     assert done.stdout.rstrip().endswith("frozen at exit: True")
 
 
+COMMANDS = ["demo", "ask", "report", "run", "scheduler", "scheduler run", "scheduler list",
+            "alerts", "alerts check", "alerts list", "ingest", "ingest prometheus", "history",
+            "nudges", "nudges list", "doctor", "serve"]
+
+
+@pytest.mark.parametrize("command", COMMANDS)
+def test_every_help_reads_as_plain_text_for_a_newcomer(command):
+    """Help is read by someone without the source or the specs: no reST markup (``x``) and no
+    pointers into spec files they do not have (product.md §6)."""
+    r = run(*command.split(), "--help")
+    assert r.exit_code == 0, r
+    assert "``" not in r.stdout and ".md" not in r.stdout.replace("README", ""), r.stdout
+
+
+@pytest.mark.parametrize("session", ["../../etc/passwd", "my session", "会话", "", "s" * 201])
+def test_a_session_id_the_api_would_refuse_is_a_usage_error(home, session):
+    """One rule for conversation ids (agent.text.SESSION_PATTERN): a conversation started with
+    ``ask --session`` can always be continued over HTTP, so the CLI refuses what the API does."""
+    r = run("ask", "gpu-east last week", "--session", session)
+    assert r.exit_code == 2, r
+    assert "--session" in r.error_line() and "letters, digits" in r.error_line()
+
+
 def test_demo_then_doctor(home):
     r = run("demo", "--seed", "3")
     assert r.exit_code == 0, r

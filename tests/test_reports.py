@@ -349,6 +349,28 @@ def test_root_cause_of_one_namespace(source, monday_db):
     assert "What changed the utilization: by user" in html and "llm-eval-server" in html
 
 
+def test_a_team_in_two_clusters_gets_one_row_per_cluster_and_no_box_for_a_flat_week(source):
+    """cv-team runs on gpu-east and gpu-west: its digest (every cluster) lists alice of each
+    cluster as its own row, named gpu-east/alice and gpu-west/alice, each with its own impact
+    (answers.md §4) — and its week was flat (0.0 pp), so there is no "moved" box (§8)."""
+    from agent.period_parse import parse_period
+    from reporter.render.html import render_html
+    from reporter.reports.teams import build_team_report
+
+    ctx = build_team_report(["weekly", "root-cause"], source, MONDAY, "cv-team",
+                            period=parse_period("last-week", MONDAY))  # 2026-W47
+    (sec,) = ctx.sections
+    assert abs(sec.compare["delta_pp"]) < 0.05 and sec.movers == [] and sec.drops == []
+    labels = [sec.row_label(r) for r in sec.table]
+    assert "gpu-east/alice" in labels and "gpu-west/alice" in labels
+    assert len(labels) == len(set(labels))
+    impact = {sec.row_label(r): sec.impact(r) for r in sec.table}
+    assert impact["gpu-east/alice"] != impact["gpu-west/alice"]
+    html = render_html(ctx)
+    assert "gpu-east/alice" in html and "gpu-west/alice" in html
+    assert "Inside the namespaces that moved" not in html
+
+
 def test_progress_is_reported_from_start_to_end(source):
     from reporter.reports.build import build_report
 
@@ -394,7 +416,7 @@ class WatchedSource:
         import sys
 
         method = getattr(self.source, name)
-        if name in ("ping", "close"):
+        if name in ("ping", "close") or not callable(method):  # plain attributes pass through
             return method
 
         @functools.wraps(method)  # the memo binds arguments to the real signature

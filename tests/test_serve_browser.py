@@ -110,7 +110,9 @@ def test_ask_stream_clarify_and_open_a_report(browser, demo_db, tmp_path):
         page.fill("#query", "utilization of namespace '<img src=x onerror=alert(1)>'")
         page.click("#send")
         # no such namespace (answers.md §1): one line saying so, shown as text like the name
-        page.locator(".msg.bot").nth(2).locator(".error").wait_for()
+        error = page.locator(".msg.bot").nth(2).locator(".error")
+        error.wait_for()
+        assert error.inner_text().startswith("no namespace is named '<img src=x onerror=alert(1)>'")
         assert page.locator("img[src=x]").count() == 0
         assert "<img src=x" in page.locator(".msg.user").nth(2).inner_text()
 

@@ -184,15 +184,16 @@ def test_a_session_goes_cli_to_http_to_cli_and_delete_removes_it(service, demo_d
 
 def test_conversations_page_search_and_refuse_bad_ids(service):
     url, _ = service
-    # markup as plain words (a quoted name that matches nothing would be an error, answers.md §1)
-    nasty = "utilization of <b>x</b> \u547d\u540d\u7a7a\u95f4 \x07 " + "y" * 300
+    # markup as plain words (a quoted name that matches nothing would be an error, answers.md §1;
+    # so would "命名空间 yyy…": the bell between them no longer hides that the words name one)
+    nasty = "\u547d\u540d\u7a7a\u95f4 utilization of <b>x</b> \x07 " + "y" * 300
     post(url, query=nasty, session_id="page-nasty")
     post(url, query="How many GPUs are in use right now?", session_id="page-newest")
     page = requests.get(url + CONVERSATIONS, params={"limit": 2}, timeout=30).json()
     assert page["limit"] == 2 and page["offset"] == 0 and page["count"] == 2
     assert [c["session_id"] for c in page["conversations"]] == ["page-newest", "page-nasty"]
     named = page["conversations"][1]["name"]
-    assert named.startswith("utilization of <b>x</b> 命名空间") and "\x07" not in named
+    assert named.startswith("命名空间 utilization of <b>x</b>") and "\x07" not in named
     assert len(named) <= 120
     second = requests.get(url + CONVERSATIONS, params={"limit": 1, "offset": 1},
                           timeout=30).json()

@@ -440,6 +440,32 @@ def test_hostile_strings_are_just_text(q):
         assert name is None or name in META.namespaces + META.clusters + META.users + META.workloads
 
 
+def test_a_name_pasted_with_terminal_colour_codes_is_still_the_name():
+    """The escape sequence and the bell are removed before reading: the namespace is not split
+    into words that match nothing and are then dropped (an answer about the whole cluster)."""
+    u = understand("how is ml-\x1b[31mteam\x07 doing last week on gpu-east", NOW, META)
+    assert (u.namespace, u.cluster, u.issues) == ("ml-team", "gpu-east", [])
+    assert u.question.startswith("how is ml-\x1b[31m")  # the question itself is kept as asked
+
+
+def test_a_quote_inside_a_quoted_name_is_part_of_the_name():
+    [issue] = understand("how is namespace 'o\"brien' doing last week", NOW, META).issues
+    assert (issue.kind, issue.entity, issue.text) == ("unknown", "namespace", 'o"brien')
+
+
+def test_key_value_text_inside_a_quoted_name_is_the_name_not_a_label_filter():
+    """``namespace '<img src=x …>'`` asks for that namespace (which does not exist): its
+    ``src=x`` is not read as a label filter; outside quotes ``team=nlp`` still is one."""
+    [issue] = understand("utilization of namespace '<img src=x onerror=alert(1)>'", NOW,
+                         META).issues
+    assert (issue.kind, issue.entity, issue.text) == \
+        ("unknown", "namespace", "<img src=x onerror=alert(1)>")
+    [issue] = understand("gpu hours of 命名空间「a=b」 last week", NOW, META).issues
+    assert (issue.entity, issue.text) == ("namespace", "a=b")
+    labelled = understand("utilization of team=nlp last week", NOW, META)
+    assert labelled.entities_json()["label"] == "team=nlp" and labelled.issues == []
+
+
 def test_a_10000_character_question_is_read_quickly_and_only_its_start():
     q = "Why did ml-team's utilization drop this week? " + "blah ml-teem gpu-eats " * 600
     q = q[:10_000]

@@ -51,8 +51,11 @@ def synthesize(state: AgentState, config: RunnableConfig) -> dict:
         notes.append(phrasing.money_note(figures, u.language, None))
     warnings: list[str] = coverage_warnings(figures, u)
     if early(u.period) and isinstance(figures.get("rolling"), dict):
-        # answers.md §3: the headline over the last 7 days, the exact figures after it
+        # answers.md §3: the headline over the last 7 days, the exact figures after it — and
+        # §2 holds for that headline too: its 7 days may be short of data (ingest stopped)
         warnings.append(early_warning(u.period.hours, u.period.label, u.language))
+        warnings += [w for w in coverage_warnings(figures["rolling"], u, named=True)
+                     if w not in warnings]
         details = [headline, *details]
         headline = phrasing.rolling_headline(figures["rolling"], wording, u.period.label,
                                              u.language)
@@ -85,19 +88,21 @@ def synthesize(state: AgentState, config: RunnableConfig) -> dict:
             "warnings": [*(state.get("warnings") or []), *warnings]}
 
 
-def coverage_warnings(figures: dict, u: Understanding) -> list[str]:
+def coverage_warnings(figures: dict, u: Understanding, named: bool = False) -> list[str]:
     """One line per cluster below 95 % coverage (answers.md §2), from the coverage the figures
-    carry: the period's, or each side's of a comparison (the earlier side names its period)."""
+    carry: the period's, or each side's of a comparison (the earlier side names its period;
+    ``named``: both do — the rolling 7 days of an early period are not the period asked)."""
     if figures.get("coverage"):
         return phrase_coverage(figures["coverage"], u.period.as_dict()["start"] if u.period else None,
                                u.language)
     out: list[str] = []
-    for side, named in (("b", False), ("after", False), ("a", True), ("before", True)):
+    for side, earlier in (("b", False), ("after", False), ("a", True), ("before", True)):
         block = figures.get(side)
         if not isinstance(block, dict) or not block.get("coverage"):
             continue
         same = (figures.get("kind") == "entities")
-        label = period_words(block.get("label"), u.language) if named and not same else None
+        label = period_words(block.get("label"), u.language) \
+            if (earlier or named) and not same else None
         for line in phrase_coverage(block["coverage"], block.get("start"), u.language, label):
             if line not in out:
                 out.append(line)

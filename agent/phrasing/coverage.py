@@ -11,12 +11,16 @@ from datetime import datetime
 from agent.phrasing.words import name
 
 
-def day_text(iso_text: str | None, lang: str) -> str:
-    """"Oct 19" / "10月19日" of an ISO instant (UTC)."""
+def day_text(iso_text: str | None, lang: str, ref: str | None = None) -> str:
+    """"Oct 19" / "10月19日" of an ISO instant (UTC); with the year ("Oct 19, 2026") when
+    ``ref`` (the period asked) is in another year — "October 2024 … data starts Oct 19"."""
     if not iso_text:
         return ""
     d = datetime.fromisoformat(iso_text.replace("Z", "+00:00"))
-    return f"{d.month}月{d.day}日" if lang == "zh" else f"{d:%b} {d.day}"
+    year = bool(ref) and datetime.fromisoformat(ref.replace("Z", "+00:00")).year != d.year
+    if lang == "zh":
+        return f"{d.year}年{d.month}月{d.day}日" if year else f"{d.month}月{d.day}日"
+    return f"{d:%b} {d.day}, {d.year}" if year else f"{d:%b} {d.day}"
 
 
 def _amount(hours: float, whole: float) -> tuple[str, str, str]:
@@ -48,20 +52,30 @@ def coverage_warnings(cov: dict | None, period_start: str | None, lang: str,
             out.append(line + "。")
         else:
             line = f"{name(r['cluster'])} has data for {have} of the {asked} {unit} asked"
-            line += f" in {label}" if label else ""
+            line += f" in {'the ' if label.startswith('last ') else ''}{label}" if label else ""
             line += f" (from {day_text(r['first'], lang)})" if starts else ""
             out.append(line + ".")
     return out
 
 
 def no_data_sentence(who: str, when: str, cov: dict | None, lang: str) -> str:
-    """"No data for gpu-east in september (data starts Oct 19)." — never "0.0%"."""
-    first = min((r["first"] for r in (cov or {}).get("clusters") or [] if r.get("first")),
-                default=None)
+    """"No data for gpu-east in september (data starts Oct 19)." — never "0.0%". When every
+    cluster's data ended before the period (``last``, ``agent.coverage``): "(newest data: Nov 19
+    12:00 UTC)", the start of the newest hour with rows."""
+    rows = (cov or {}).get("clusters") or []
+    ref = (cov or {}).get("start")
+    first = min((r["first"] for r in rows if r.get("first")), default=None)
+    had = [r for r in rows if r.get("first")]
+    if had and all(r.get("last") for r in had):
+        last = max(r["last"] for r in had)
+        at = f"{day_text(last, lang, ref)} {last[11:16]} UTC"
+        if lang == "zh":
+            return f"{who}在{when}没有数据（最新数据：{at}）。"
+        return f"No data for {who} in {when} (newest data: {at})."
     if lang == "zh":
-        tail = f"（数据从 {day_text(first, lang)} 开始）" if first else "（还没有任何数据）"
+        tail = f"（数据从 {day_text(first, lang, ref)} 开始）" if first else "（还没有任何数据）"
         return f"{who}在{when}没有数据{tail}。"
-    tail = f" (data starts {day_text(first, lang)})" if first else " (there is no data yet)"
+    tail = f" (data starts {day_text(first, lang, ref)})" if first else " (there is no data yet)"
     return f"No data for {who} in {when}{tail}."
 
 

@@ -7,6 +7,7 @@ Each ``*_answer(figures, entities, lang, period_label, baseline_label)`` returns
 
 from __future__ import annotations
 
+from agent.phrasing.coverage import no_data_sentence
 from agent.phrasing.words import (gh, name, over_the, p1, period_words, row_name, runs_text,
                                   scope_words, sentence_start)
 
@@ -18,12 +19,17 @@ def realtime_answer(f, e, lang, pl, bl):
     top = f["by_namespace"][:3]
     if f.get("by_cluster"):
         top = f["by_namespace"][:5]
+    # answers.md §1: the first sentence names the cluster(s) it counts
+    cluster = None if f.get("by_cluster") else e.get("cluster")
     if lang == "zh":
-        answer = (f"截至 {f['time']}，{'所有集群：' if f.get('by_cluster') else ''}{f['total_gpus']} 块GPU中有 {f['allocated_gpus']} 块已分配"
+        where = "所有集群：" if f.get("by_cluster") else (f"{name(cluster)}：" if cluster else "")
+        answer = (f"截至 {f['time']}，{where}{f['total_gpus']} 块GPU中有 {f['allocated_gpus']} 块已分配"
                   f"（{p1(f['allocation_rate'])}%），空闲 {f['idle_gpus']} 块。")
         ins = [f"{row_name(n)}：{n['allocated_gpus']} 块GPU" for n in top]
     else:
-        answer = (f"As of {f['time']}, {'across all clusters ' if f.get('by_cluster') else ''}"
+        where = "across all clusters " if f.get("by_cluster") else (
+            f"on {name(cluster)} " if cluster else "")
+        answer = (f"As of {f['time']}, {where}"
                   f"{f['allocated_gpus']} of {f['total_gpus']} GPUs are allocated "
                   f"({p1(f['allocation_rate'])}%); {f['idle_gpus']} are free.")
         ins = [f"{row_name(n)}: {n['allocated_gpus']} GPUs" for n in top]
@@ -34,6 +40,8 @@ def ranking_answer(f, e, lang, pl, bl):
     items = f["items"]
     when = period_words(pl, lang)
     ent = f["entity"]
+    if f.get("no_data"):  # answers.md §2: no rows at all is not "nobody used a GPU"
+        return no_data_sentence(scope_words(e, lang), when, f.get("coverage"), lang), []
     if not items:
         return (f"No {ent}s with GPU usage in {when}." if lang == "en" else f"{when}没有GPU使用记录。"), []
     by = f["by"]

@@ -82,14 +82,16 @@ def compare_answer(f, e, lang, pl, bl):
             ins = [f"GPU-hours: {la} {gh(a['gpu_hours'])} vs {lb} {gh(b['gpu_hours'])}; "
                    f"allocation rate {p1(a['allocation_rate'])}% vs {p1(b['allocation_rate'])}%."]
         return answer, ins
+    # answers.md §1: the first sentence names the scope, not only the two periods
+    who = scope_words(e, lang)
     if zh:
-        answer = (f"{lb}：利用率 {p1(b['avg_utilization'])}%，{la}："
+        answer = (f"{who}，{lb}：利用率 {p1(b['avg_utilization'])}%，{la}："
                   f"{p1(a['avg_utilization'])}%，变化 {signed(d)}"
                   + (f"（{signed(f['delta_pct'], '%')}）。" if f.get("delta_pct") is not None else "。"))
         ins = [f"GPU小时：{gh(a['gpu_hours'])} → {gh(b['gpu_hours'])}；分配率："
                f"{p1(a['allocation_rate'])}% → {p1(b['allocation_rate'])}%。"]
     else:
-        answer = (f"{lb}: {p1(b['avg_utilization'])}% utilization vs "
+        answer = (f"{sentence_start(who)}, {lb}: {p1(b['avg_utilization'])}% utilization vs "
                   f"{p1(a['avg_utilization'])}% for {la} — {signed(d)}"
                   + (f" ({signed(f['delta_pct'], '%')})." if f.get("delta_pct") is not None else "."))
         ins = [f"GPU-hours: {gh(a['gpu_hours'])} → {gh(b['gpu_hours'])}; allocation rate "

@@ -15,7 +15,7 @@ from __future__ import annotations
 import re
 
 from agent.names import NameIndex
-from agent.understand.mentions import Mention
+from agent.understand.mentions import Mention, typed_quote_spans
 from agent.understand.model import Issue, Names
 from agent.understand.text import blank
 
@@ -28,10 +28,13 @@ def read_labels(text: str, names: Names) -> tuple[str, list[Mention], list[Issue
     """(``text`` with the label phrases blanked, the labels found, the issues raised)."""
     mentions: list[Mention] = []
     issues: list[Issue] = []
+    quoted = typed_quote_spans(text)
     for m in LABEL.finditer(text):
         marker, key, op, value = m["marker"], m["key"], m["op"], m["value"]
         if op == ":" and not marker:
             continue
+        if any(start < m.end() and m.start() < end for start, end in quoted):
+            continue  # part of a quoted name ("namespace 'a=b'")
         found = _label_key(names, key, (marker or "").lower())
         text = blank(text, *m.span())
         if found is None:

@@ -67,14 +67,22 @@ class Mention:
 
 TOKEN = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9_.\-/@]*[A-Za-z0-9])?")
 _EN_MARKER_RX = "|".join(sorted(EN.MARKERS, key=len, reverse=True))
-# "namespace '<anything>'" (closing quote optional): whatever is quoted is the name asked for
-_TYPED_QUOTE = re.compile(rf"\b({_EN_MARKER_RX})s?(?:\s*[:=]\s*|\s+)(['\"“「『])(?!s\b)"
-                          rf"([^'\"”」』\n]{{0,200}})(?:['\"”」』]|$)", re.IGNORECASE)
+# "namespace '<anything>'" (closing quote optional): whatever is quoted is the name asked for;
+# an ASCII quote is closed by the same quote, so "namespace 'o"brien'" asks for o"brien, not o
+_TYPED_QUOTE = re.compile(rf"\b({_EN_MARKER_RX})s?(?:\s*[:=]\s*|\s+)"
+                          rf"(?:(['\"])(?!s\b)(?P<ascii>[^\n]{{0,200}}?)(?:\2|$)"
+                          rf"|[“「『](?P<fancy>[^”」』\n]{{0,200}})(?:[”」』]|$))", re.IGNORECASE)
 _ZH_TYPED_QUOTE = re.compile(r"(命名空间|集群|用户|任务|作业|工作负载)\s*[:：]?\s*(['\"“「『])([^'\"”」』\n]{0,200})"
                              r"(?:['\"”」』]|$)")
 _QUOTED = re.compile(r"[\"“「『]([^\"”」』\n]{1,120})[\"”」』]|"
                      r"(?:(?<=[\s(:,，])|^)'([^'\n]{1,120})'(?=$|[\s?.,!;:)，。？！])")
 _ZH_MARKERS = sorted(ZH.MARKERS, key=lambda m: len(m[0]), reverse=True)
+
+
+def typed_quote_spans(text: str) -> list[tuple[int, int]]:
+    """Where ``text`` quotes a name after its kind ("namespace '...'", "命名空间「...」"): the
+    quoted text is a name as written, whatever it looks like (``a=b`` in it is no label)."""
+    return [m.span() for rx in (_TYPED_QUOTE, _ZH_TYPED_QUOTE) for m in rx.finditer(text)]
 
 
 class Resolver:
@@ -121,7 +129,8 @@ class Resolver:
             for m in rx.finditer(text):
                 marker = m[1].lower()
                 kind = EN.MARKERS.get(marker) or dict(ZH.MARKERS).get(m[1])
-                toks.append(Tok(m.start(3), m.end(3), m[3], quoted=True, kind=kind))
+                g = 3 if rx is _ZH_TYPED_QUOTE else ("ascii" if m["ascii"] is not None else "fancy")
+                toks.append(Tok(m.start(g), m.end(g), m[g], quoted=True, kind=kind))
                 self.bound_markers.append(m.span(1))
                 text = blank(text, *m.span())
         for m in _QUOTED.finditer(text):

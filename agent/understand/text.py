@@ -11,6 +11,9 @@ Decisions:
   same as a long question, and nothing beyond the limit can change the answer.
 * NFKC turns full-width letters, digits and punctuation (common in Chinese input methods) into
   ASCII, so ``ｍｌ－ｔｅａｍ`` is ``ml-team`` and ``７天`` is ``7天``.
+* Terminal escape sequences and control characters are removed first (``agent.text.printable``;
+  line breaks and tabs become spaces): a name pasted with its colour codes, ``ml-<ESC>[31mteam``,
+  is read as ``ml-team`` instead of splitting into words that match nothing and are dropped.
 """
 
 from __future__ import annotations
@@ -18,6 +21,8 @@ from __future__ import annotations
 import re
 import unicodedata
 from typing import Literal
+
+from agent.text import printable
 
 MAX_SCAN = 2000
 
@@ -30,8 +35,9 @@ def detect_language(text: str) -> Literal["en", "zh"]:
 
 
 def prepare(question: str) -> str:
-    """NFKC (full-width letters, digits and punctuation -> ASCII), typographic apostrophes."""
-    text = unicodedata.normalize("NFKC", question[:MAX_SCAN])
+    """No control characters, NFKC (full-width letters, digits and punctuation -> ASCII),
+    typographic apostrophes."""
+    text = unicodedata.normalize("NFKC", printable(question[:MAX_SCAN]))
     return text.replace("’", "'").replace("‘", "'").replace("\u00a0", " ")
 
 

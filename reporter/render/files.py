@@ -41,7 +41,7 @@ def tables_csv(ctx: ReportContext) -> bytes:
         for r in s.table:
             before, after = r.get("before") or {}, r.get("after") or {}
             rows.append({
-                "cluster": r["name"] if s.table_kind == "cluster" else (s.cluster or ""),
+                "cluster": r["name"] if s.table_kind == "cluster" else (s.cluster or r.get("cluster") or ""),
                 "level": s.table_kind, "name": r["name"], "status": r.get("status"),
                 "gpu_hours_before": _r(before.get("gpu_hours")),
                 "gpu_hours": _r(after.get("gpu_hours")),
@@ -50,7 +50,7 @@ def tables_csv(ctx: ReportContext) -> bytes:
                                              if before.get("gpu_hours") else None),
                 "avg_utilization": _r(after.get("avg_utilization")
                                       if after.get("gpu_hours") else None),
-                "change_pp": _r(r.get("delta_pp")), "impact_pp": _r(s.impacts.get(r["name"])),
+                "change_pp": _r(r.get("delta_pp")), "impact_pp": _r(s.impact(r)),
                 "idle_gpu_hours": _r(after.get("idle_gpu_hours")),
                 "gpus_now": now.get(r["name"], 0) if now is not None else None,
                 "dropped": r["name"] in s.dropped,

@@ -127,7 +127,7 @@ STRINGS: dict[str, dict[str, Any]] = {
         "attribution_note": "影响 = 各项对 GPU 小时加权利用率变化的贡献，合计等于总变化。",
         "h_movers": "变化较大的命名空间",
         "no_movers": "没有命名空间的利用率变化 {threshold} pp 及以上。",
-        "h_anomalies": "本周异常",
+        "h_anomalies": "本期异常",
         "anomalies_note": "与前 {weeks} 周同一时段（中位数与 MAD）相差很大、持续 3 小时及以上的时段；"
                           "原因对比一周前的同一时段。",
         "anomalies_more": "另有 {n} 个（gpureport ask \"有什么异常\"）。",

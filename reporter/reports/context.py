@@ -120,8 +120,9 @@ class Section:
     warnings: list[str] = field(default_factory=list)
     compare: dict | None = None  # the compare figures behind the KPI tiles
     # each table row's share of the section's change (pp), from the section's own drill-down:
-    # namespaces of a cluster, users of a namespace (the attribution, as a column of the table)
-    impacts: dict[str, float] = field(default_factory=dict)
+    # namespaces of a cluster, users of a namespace (the attribution, as a column of the table);
+    # keyed by ``row_key``: a user of a namespace in two clusters is two rows (answers.md §4)
+    impacts: dict[tuple[str | None, str], float] = field(default_factory=dict)
     moved: set[str] = field(default_factory=set)  # rows of the table that rose or fell
     # "Unusual this week": the anomaly episodes of the section's scope (figures) and the
     # agent's line for each, the largest first; empty: the block is left out
@@ -131,6 +132,21 @@ class Section:
 
     def kpi(self, key: str) -> Kpi | None:
         return next((k for k in self.kpis if k.key == key), None)
+
+    def row_key(self, r: dict) -> tuple[str | None, str]:
+        """A table row (or a contributor) as one entity: its name, and its cluster when the
+        section spans several (a namespace's users in every cluster that has the namespace)."""
+        return (r.get("cluster") if self.cluster is None else None, r["name"])
+
+    def row_label(self, r: dict) -> str:
+        """The name a row is shown with: ``cluster/name`` when the section spans clusters and
+        the row belongs to one (answers.md §4), else the name."""
+        cluster = r.get("cluster") if self.table_kind != "cluster" and self.cluster is None else None
+        return f"{cluster}/{r['name']}" if cluster else r["name"]
+
+    def impact(self, r: dict) -> float | None:
+        """The row's share of the section's change (pp), None when the drill-down has none."""
+        return self.impacts.get(self.row_key(r))
 
     @property
     def table_rows(self) -> list[dict]:

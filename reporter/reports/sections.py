@@ -112,7 +112,7 @@ def build_section(asker: Asker, plan: Plan, cluster: str | None, namespace: str 
         if "table" in blocks:
             sec.table = rows
             if drill is not None:
-                sec.impacts = {c["name"]: c["impact_pp"]
+                sec.impacts = {sec.row_key(c): c["impact_pp"]
                                for c in drill.figures.get("contributors", [])
                                if c["kind"] == sec.table_kind}
     if "drops" in blocks:
@@ -120,7 +120,7 @@ def build_section(asker: Asker, plan: Plan, cluster: str | None, namespace: str 
     if "attribution" in blocks and drill is not None:
         _attribution(sec, drill)
     if "movers" in blocks and drill is not None:
-        _movers(asker, sec, drill, tick)
+        _movers(asker, plan, sec, drill, tick)
 
     if "anomalies" in blocks:
         tick(f"{who}: unusual hours")
@@ -204,13 +204,15 @@ def _attribution(sec: Section, drill: Answer) -> None:
                        if c["kind"] == first][:TOP_ATTRIBUTION]
 
 
-def _movers(asker: Asker, sec: Section, drill: Answer, tick: Tick) -> None:
+def _movers(asker: Asker, plan: Plan, sec: Section, drill: Answer, tick: Tick) -> None:
     """The namespaces that moved, each with its drill-down — but not again one whose box is
-    already under drops."""
+    already under drops. A namespace's (user's) own section has a box only when it moved by
+    the threshold itself: a team digest of a team whose week was flat has no box of 0.0 pp."""
     boxed = {d.key for d in sec.drops}
     if sec.scope in ("namespace", "user"):
         own = sec.user or sec.namespace or ""
-        if (sec.cluster, own) not in boxed:
+        moved = abs(drill.figures.get("total_delta_pp") or 0.0) >= plan.threshold
+        if moved and (sec.cluster, own) not in boxed:
             sec.movers.append(drill_of(drill, sec.cluster, own))
         return
     rows = {r["name"]: r for r in sec.table} if sec.table else {}
@@ -243,7 +245,7 @@ def _anomalies(sec: Section, found: Answer) -> None:
 
 def _idle(sec: Section, rank: Answer) -> None:
     sec.idle = list(rank.figures.get("items", []))
-    sec.idle_total = rank.figures.get("total", len(sec.idle))
+    sec.idle_total = rank.figures.get("total") or len(sec.idle)  # None: no data at all
     sec.currency = rank.figures.get("currency")
     _warn(sec, rank)
 

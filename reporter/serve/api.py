@@ -26,7 +26,7 @@ from agent.sessions import delete_thread, get_thread, list_threads, search_threa
 from reporter.serve import events
 from reporter.serve.capabilities import capabilities
 from reporter.serve.context import ServeContext, safe_message
-from reporter.serve.models import SESSION_PATTERN, ChatRequest, ChatResponse, ErrorBody
+from reporter.serve.models import SESSION_MAX, SESSION_PATTERN, ChatRequest, ChatResponse, ErrorBody
 from reporter.serve.report_files import FORMATS, REPORT_CSP, list_reports, report_file
 from reporter.serve.sse import EventStream
 
@@ -89,7 +89,7 @@ async def get_capabilities():
 
 
 # -- conversations -----------------------------------------------------------------------------
-_SESSION = Path(min_length=1, max_length=200, pattern=SESSION_PATTERN,
+_SESSION = Path(min_length=1, max_length=SESSION_MAX, pattern=SESSION_PATTERN,
                 description="The conversation id (`ask --session`).")
 _STORAGE_ERRORS = {503: {"model": ErrorBody, "description": "the state database is unavailable"}}
 

@@ -194,6 +194,14 @@ def chat_body(answer: Answer, turn: Turn, control: Control) -> dict[str, Any]:
     return out
 
 
+def answered(ctx: ServeContext, turn: Turn, control: Control) -> dict[str, Any]:
+    """The run and its response body, both in the worker thread: the event loop, which every
+    request needs, is left only the bytes to send."""
+    body = chat_body(run_turn(ctx, turn, control), turn, control)
+    metrics.observe_question(body, "clarification" if body["needs_clarification"] else "answered")
+    return body
+
+
 async def chat(ctx: ServeContext, body: ChatRequest,
                receive: Callable[[], Any]) -> tuple[int, dict[str, Any] | None]:
     """Answer ``body``: (200, response) or (status, error body); (499, None) when the client
@@ -212,18 +220,16 @@ async def chat(ctx: ServeContext, body: ChatRequest,
             tg.start_soon(watch)
             try:
                 with anyio.fail_after(timeout):
-                    result["answer"] = await run_blocking(
-                        lambda: run_turn(ctx, turn, control), control, _limiter(ctx))
+                    result["body"] = await run_blocking(
+                        lambda: answered(ctx, turn, control), control, _limiter(ctx))
             except Exception as exc:  # noqa: BLE001 - every failure becomes one line
                 result["error"] = exc
             tg.cancel_scope.cancel()
     finally:
         control.cancel("finished")
         ctx.runs.close(control)
-    if "answer" in result:
-        answer = result["answer"]
-        _observe(answer)
-        return 200, chat_body(answer, turn, control)
+    if "body" in result:
+        return 200, result["body"]
     if "error" in result:
         exc = result["error"]
         _log_failure(turn, exc)

@@ -17,10 +17,12 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 from pydantic_core import PydanticCustomError
 
+# thread ids of ``ask --session``: no paths, no spaces — the one rule, shared with the CLI
+from agent.text import SESSION_MAX, SESSION_PATTERN
+
 MAX_QUERY = 10_000  # as ``gpureport ask``
 MAX_HISTORY = 200
 MAX_CHOICE = 1000
-SESSION_PATTERN = r"^[A-Za-z0-9._:@-]+$"  # thread ids of ``ask --session``: no paths, no spaces
 
 
 class ChatRequest(BaseModel):
@@ -39,7 +41,7 @@ class ChatRequest(BaseModel):
                                    "`resume` is given).")
     cluster_name: str | None = Field(None, max_length=253,
                                      description="Cluster to ask about (else ask back).")
-    session_id: str | None = Field(None, min_length=1, max_length=200,
+    session_id: str | None = Field(None, min_length=1, max_length=SESSION_MAX,
                                    pattern=SESSION_PATTERN, validate_default=True,
                                    description="Conversation id (the same as `ask --session`).")
     conversation_history: list[dict[str, Any]] = Field(default_factory=list,
@@ -106,4 +108,4 @@ class ErrorBody(BaseModel):
     error_type: str | None = None
 
 
-__all__ = ["ChatRequest", "ChatResponse", "ErrorBody", "MAX_QUERY", "SESSION_PATTERN"]
+__all__ = ["ChatRequest", "ChatResponse", "ErrorBody", "MAX_QUERY", "SESSION_MAX", "SESSION_PATTERN"]
