@@ -5,12 +5,13 @@ Coverage = hours with cluster rows / hours in the period, per cluster, counted b
 the period gets ``null`` figures and "no data … (data starts Oct 19)"; a cluster below 95 % gets
 one warning line, and the figures are over the hours present (sums of the rows there are).
 An hour with cluster rows but no row of a namespace is a measured zero for that namespace.
+``freshness``: how recent the data is per cluster (the newest hour with rows and its age).
 """
 
 from __future__ import annotations
 
 import math
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from agent.periods import Period, iso
 from agent.sources.base import Source
@@ -72,3 +73,20 @@ def rolling(period: Period) -> tuple[Period, Period]:
     """(the 7 days before, the last 7 days), both ending where ``period`` ends (now)."""
     b = Period(period.end - timedelta(days=7), period.end, ROLLING_B)
     return Period(b.start - timedelta(days=7), b.start, ROLLING_A), b
+
+
+def freshness(source: Source, cluster: str | None, now: datetime) -> dict:
+    """How recent the data is, per cluster: the newest hourly row and its age at ``now``.
+
+    ``newest`` is the *start* of the newest hour with rows; the data is complete up to an hour
+    after it. ``age_hours`` is measured from that end, so a job that wrote 11:00–12:00 at 12:05
+    is 0.08 h old, not 1.08 h.
+    """
+    names = [cluster] if cluster else source.clusters()
+    rows = []
+    for c in names:
+        newest = source.newest_stat_hour(c)
+        rows.append({"cluster": c, "newest": iso(newest) if newest else None,
+                     "age_hours": ((now - (newest + timedelta(hours=1))).total_seconds() / 3600.0
+                                   if newest else None)})
+    return {"clusters": rows}

@@ -245,6 +245,18 @@ def children(source: Source, scope: Scope, child: str, start: datetime, end: dat
     return [replace(st, cluster=c) for c, rows in zip(names, found) for st in rows]
 
 
+def users_and_workloads(source: Source, scope: Scope, start: datetime, end: datetime
+                        ) -> tuple[list[PeriodStats], list[PeriodStats]]:
+    """``children`` at the user and the workload level together: from one scan where the
+    source has ``users_and_workloads`` (the sql source), else two ``children_stats`` calls."""
+    both = getattr(source, "users_and_workloads", None)
+    names = source.clusters() if scope.cluster is None else []
+    if both is None or len(names) >= 2:
+        return (children(source, scope, "user", start, end),
+                children(source, scope, "workload", start, end))
+    return both(scope, start, end)
+
+
 def grouped(*periods: list[PeriodStats]) -> tuple[list[list[PeriodStats]], dict[tuple, list[str]]]:
     """Workload rows of one or more periods with families summed (``agent.families``, judged
     over all the periods together), and the members per ``_ident`` of a family row."""
@@ -276,11 +288,18 @@ def drilldown(source: Source, scope: Scope, current: Period, base: Period,
                       coverage(source, scope.cluster, base)),
              lambda: (source.period_stats(scope, current.start, current.end),
                       coverage(source, scope.cluster, current))]
-    for child in levels:
-        calls.append(lambda c=child: children(source, scope, c, base.start, base.end))
-        calls.append(lambda c=child: children(source, scope, c, current.start, current.end))
+    if levels == ["user", "workload"]:  # a namespace's: both levels from one scan a period
+        calls += [lambda: users_and_workloads(source, scope, base.start, base.end),
+                  lambda: users_and_workloads(source, scope, current.start, current.end)]
+    else:
+        for child in levels:
+            calls.append(lambda c=child: children(source, scope, c, base.start, base.end))
+            calls.append(lambda c=child: children(source, scope, c, current.start, current.end))
     results = run_concurrently(*calls)
     (before, cov_before), (after, cov_after) = results[0], results[1]
+    if levels == ["user", "workload"]:
+        (users_b, loads_b), (users_a, loads_a) = results[2], results[3]
+        results[2:] = [users_b, users_a, loads_b, loads_a]
     results = [before, after, cov_before, cov_after, *results[2:]]
     figures = compare_stats(before, base, base.label, after, current, current.label)
     out = {
@@ -424,20 +443,3 @@ def dropped_namespaces(rows: list[dict], min_drop_pp: float, *, min_share_pct: f
             out.append({**r, "drop_pp": drop, "share_pct": share})
     out.sort(key=lambda r: (-r["drop_pp"], r["name"]))
     return out
-
-
-def freshness(source: Source, cluster: str | None, now: datetime) -> dict:
-    """How recent the data is, per cluster: the newest hourly row and its age at ``now``.
-
-    ``newest`` is the *start* of the newest hour with rows; the data is complete up to an hour
-    after it. ``age_hours`` is measured from that end, so a job that wrote 11:00–12:00 at 12:05
-    is 0.08 h old, not 1.08 h.
-    """
-    names = [cluster] if cluster else source.clusters()
-    rows = []
-    for c in names:
-        newest = source.newest_stat_hour(c)
-        rows.append({"cluster": c, "newest": iso(newest) if newest else None,
-                     "age_hours": ((now - (newest + timedelta(hours=1))).total_seconds() / 3600.0
-                                   if newest else None)})
-    return {"clusters": rows}

@@ -22,7 +22,7 @@ from typing import Any, Callable, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from agent import anomaly_scan, figures
+from agent import anomaly_scan, coverage, figures
 from agent.anomalies import DEFAULT_K, DEFAULT_MIN_HOURS
 from agent.periods import Period, parse_now
 from agent.prices import Prices, add_costs, cost_figures, item_pricer
@@ -315,7 +315,7 @@ def children(a: ChildrenCompareArgs, source: Source, now: datetime) -> dict:
 
 @tool("get_data_freshness", "The newest hour of data per cluster and its age.", FreshnessArgs)
 def freshness(a: FreshnessArgs, source: Source, now: datetime) -> dict:
-    return figures.freshness(source, a.cluster, now)
+    return coverage.freshness(source, a.cluster, now)
 
 
 @tool("rank_entities", "Rank namespaces, users or workloads by idle GPU-hours, GPU-hours or "

@@ -48,7 +48,7 @@ from prometheus_client import (
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 
-from agent.figures import freshness
+from agent.coverage import freshness
 from agent.settings import SourceSettings
 from agent.sources import make_source
 

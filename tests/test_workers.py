@@ -210,6 +210,35 @@ def test_a_namespaces_workloads_are_read_for_the_period_only_not_its_whole_histo
     assert "+" not in str(stmt.compile(dialect=postgresql.dialect())).split("WHERE")[1]
 
 
+@pytest.mark.parametrize("db", ["sqlite", "postgresql"])
+def test_a_namespaces_users_and_workloads_from_one_scan_are_the_two_listings(db, demo_db,
+                                                                              request):
+    """A drill-down reads a namespace's users and its workloads; one scan grouped by
+    (workload, user) gives both, equal to the two ``children_stats`` listings (sums, counts,
+    kinds, users) on SQLite and PostgreSQL."""
+    url = demo_db if db == "sqlite" else request.getfixturevalue("demo_pg")
+    source = make_source(SourceSettings(database_url=url))
+    exact = ("name", "rows", "workloads", "namespace", "kind", "user", "cluster")
+    try:
+        for namespace in ("ml-team", "cv-team", "inference"):
+            scope = Scope(kind="namespace", cluster="gpu-east", namespace=namespace)
+            for start, end in ((NOW.replace(day=16, hour=0), NOW),
+                               (NOW.replace(day=9, hour=0), NOW.replace(day=12))):
+                both = source.users_and_workloads(scope, start, end)
+                apart = (source.children_stats(scope, "user", start, end),
+                         source.children_stats(scope, "workload", start, end))
+                for one, two in zip(both, apart):
+                    assert [tuple(getattr(st, f) for f in exact) for st in one] == \
+                        [tuple(getattr(st, f) for f in exact) for st in two] and one
+                    for a, b in zip(one, two):
+                        assert (a.gpu_hours, a.utilized_gpu_hours, a.utilization_sum,
+                                a.capacity_gpu_hours) == pytest.approx(
+                            (b.gpu_hours, b.utilized_gpu_hours, b.utilization_sum,
+                             b.capacity_gpu_hours))
+    finally:
+        source.close()
+
+
 # -- checkpoints --------------------------------------------------------------------------------
 def test_a_saved_turn_keeps_its_answer_but_not_the_tools_raw_results(deps):
     saver = InMemorySaver(serde=serializer())  # this test's own conversation store

@@ -20,7 +20,6 @@ replacement characters: one bad row must not make every question fail.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from datetime import datetime
 from typing import Sequence
 
@@ -28,13 +27,14 @@ from sqlalchemy import Select, inspect
 from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.exc import SQLAlchemyError
 
-from agent.errors import NotFound, SourceError
+from agent.errors import NotFound
 from agent.names import suggestions
 from agent.periods import utc
 from agent.sources import schema as s
 from agent.sources import sql_history
 from agent.sources import sql_queries as q
 from agent.sources.sql_engine import Target, guard, read_only_engine
+from agent.sources.sql_children import ChildrenQueries, stats_of
 from agent.sources.sql_usage import UsageQueries
 from agent.sources.base import (
     Coverage,
@@ -51,19 +51,7 @@ from agent.text import mask_url
 ANNOTATION = q.ANNOTATION
 
 
-def _stats(name: str, row, capacity: float, **extra) -> PeriodStats:
-    return PeriodStats(
-        name=name,
-        gpu_hours=float(row.gpu_hours or 0.0),
-        utilized_gpu_hours=float(row.weighted or 0.0) / 100.0,
-        utilization_sum=float(row.util_sum or 0.0),
-        rows=int(row.rows or 0),
-        capacity_gpu_hours=capacity,
-        **extra,
-    )
-
-
-class SqlSource(UsageQueries):
+class SqlSource(ChildrenQueries, UsageQueries):
     def __init__(self, database_url: str, databases: dict[str, str] | None = None,
                  user_annotation: str = "primus-safe.user.name"):
         self.database_url = database_url
@@ -270,54 +258,8 @@ class SqlSource(UsageQueries):
                 w = s.workload_hourly
                 extra = [w.c.namespace == scope.namespace] if scope.kind == "namespace" else []
                 workloads = self._workload_count(t, q.where(w, cf, start, end, *extra))
-            total = total.add(_stats(scope.name, row, capacity, workloads=workloads))
+            total = total.add(stats_of(scope.name, row, capacity, workloads=workloads))
         return total
-
-    @guard
-    def children_stats(self, scope: Scope, child: str, start: datetime, end: datetime,
-                       label_key: str | None = None, label_type: str = "label") -> list[PeriodStats]:
-        merged: dict[tuple, PeriodStats] = {}
-        for t in self._targets(scope.cluster):
-            capacity = self._capacity(t, start, end)
-            for key, stats in self._children(scope, child, t, start, end, capacity,
-                                             label_key, label_type):
-                merged[key] = merged[key].add(stats) if key in merged else stats
-        return sorted(merged.values(), key=lambda p: p.name)
-
-    def _children(self, scope, child, t, start, end, capacity, label_key, label_type
-                  ) -> Iterator[tuple[tuple, PeriodStats]]:
-        cf = t.cluster_filter
-        if child == "namespace":
-            if scope.kind != "cluster":
-                raise SourceError(f"namespaces are children of a cluster, not of a {scope.kind}")
-            stmt, counts_stmt = q.namespace_children(cf, start, end)
-            counts = dict((r[0], int(r[1])) for r in self._rows(t, counts_stmt))
-            for r in self._rows(t, stmt):
-                yield (r.namespace,), _stats(r.namespace, r, capacity,
-                                             workloads=counts.get(r.namespace, 0))
-            return
-        if child in ("label", "user") and scope.kind in ("cluster", "label") and not (
-                child == "user" and scope.namespace is not None):
-            if child == "user":
-                dtype, key = ANNOTATION, self.user_annotation
-            else:
-                if not label_key:
-                    raise SourceError("label children need a label key")
-                dtype, key = label_type, label_key
-            for r in self._rows(t, q.label_children(dtype, key, cf, start, end)):
-                yield (r.dimension_value,), _stats(r.dimension_value, r, capacity)
-            return
-        if child not in ("user", "workload"):
-            raise SourceError(f"cannot list {child} children of a {scope.kind}")
-        stmt = q.workload_children(scope, child, self.user_annotation, cf, start, end)
-        if child == "user":
-            for r in self._rows(t, stmt):
-                yield (r.u,), _stats(r.u, r, capacity, workloads=int(r.n))
-            return
-        for r in self._rows(t, stmt):
-            yield (r.namespace, r.workload_name), _stats(
-                r.workload_name, r, capacity, workloads=1, namespace=r.namespace, kind=r.kind,
-                user=r.u)
 
     @guard
     def hourly_series(self, scope: Scope, start: datetime, end: datetime) -> list[HourlyPoint]:
@@ -402,7 +344,7 @@ class SqlSource(UsageQueries):
                 stmt = q.idle_workloads(self.user_annotation, t.cluster_filter, start, end,
                                         min_gpus, max_utilization)
                 for r in self._rows(t, stmt):
-                    out.append(_stats(r.workload_name, r, capacity, workloads=1,
+                    out.append(stats_of(r.workload_name, r, capacity, workloads=1,
                                       namespace=r.namespace, kind=r.kind, user=r.u,
                                       cluster=name))
         return sorted(out, key=lambda p: (p.cluster or "", p.namespace or "", p.name))

@@ -243,7 +243,8 @@ def label_children(dimension_type: str, key: str, cf, start, end) -> Select:
 
 
 def workload_children(scope: Scope, child: str, user_annotation: str, cf, start, end) -> Select:
-    """Users (with their distinct workload count) or workloads of a workload-row scope."""
+    """Users (with their distinct workload count) or workloads of a workload-row scope, or
+    (``user+workload``) the rows of both at once, grouped by workload and user."""
     w = s.workload_hourly
     user, joined = user_join(user_annotation, scope.namespace)
     conds = where(w, None, start, end)
@@ -260,6 +261,11 @@ def workload_children(scope: Scope, child: str, user_annotation: str, cf, start,
     if scope.kind == "workload":
         conds.append(w.c.workload_name == scope.workload)
     total = sums(w.c.allocated_gpu_count, w.c.avg_utilization)
+    if child == "user+workload":  # both levels at once: a group per (workload, user)
+        return (select(w.c.namespace, w.c.workload_name, user.label("u"),
+                       func.max(w.c.workload_type).label("kind"), *total)
+                .select_from(joined).where(*conds)
+                .group_by(w.c.namespace, w.c.workload_name, user))
     if child == "user":
         return (select(user.label("u"), *total,
                        func.count(distinct(w.c.namespace + literal("/") + w.c.workload_name))

@@ -28,7 +28,7 @@ from sqlalchemy import text
 from agent.cache import MemoryCache
 from agent.deps import AgentDeps
 from agent.errors import GpureportError
-from agent.figures import freshness
+from agent.coverage import freshness
 from agent.periods import parse_now
 from agent.sessions import checkpointer as open_checkpointer
 from agent.sources import make_source
