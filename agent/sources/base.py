@@ -182,6 +182,21 @@ class DailyPoint(HourlyPoint):
         }
 
 
+def label_dimension(scope: Scope, child: str, user_annotation: str, label_key: str | None,
+                    label_type: str) -> tuple[str, str] | None:
+    """Which label rows list ``child`` of ``scope``, as (dimension type, key), or None when
+    workload rows do: users of a cluster or a label are Lens' own per-user annotation rows
+    (users of a namespace come from its workloads); label values are the rows of that key."""
+    if child not in ("label", "user") or scope.kind not in ("cluster", "label") or (
+            child == "user" and scope.namespace is not None):
+        return None
+    if child == "user":
+        return "annotation", user_annotation
+    if not label_key:
+        raise SourceError("label children need a label key")
+    return label_type, label_key
+
+
 def daily_from_hourly(points: list[HourlyPoint]) -> list[DailyPoint]:
     """Hourly points added up per UTC day (for sources that only have hours, like the Lens API)."""
     days: dict[datetime, DailyPoint] = {}

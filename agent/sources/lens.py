@@ -53,6 +53,7 @@ from agent.sources.base import (
     WorkloadInfo,
     WorkloadRun,
     daily_from_hourly,
+    label_dimension,
 )
 from agent.sources.snapshots import Snapshot
 from agent.sources.lens_client import (
@@ -305,15 +306,9 @@ class LensSource(LensUsage):
                     r.data.get("workload_name"))
             for ns, group in grouped(rows, lambda r: str(r.data.get("namespace"))):
                 out.append(sums(group).stats(ns, capacity, workloads=len(names.get(ns, ()))))
-        elif child in ("label", "user") and scope.kind in ("cluster", "label") and not (
-                child == "user" and scope.namespace is not None):
-            if child == "user":
-                dtype, key = ANNOTATION, self.user_annotation
-            else:
-                if not label_key:
-                    raise SourceError("label children need a label key")
-                dtype, key = label_type, label_key
-            rows = self._label_rows(clusters, start, end, dtype, key, any_value=True)
+        elif (dimension := label_dimension(scope, child, self.user_annotation, label_key,
+                                           label_type)) is not None:
+            rows = self._label_rows(clusters, start, end, *dimension, any_value=True)
             capacity = total_capacity(self._capacity_rows(clusters, start, end))
             for value, group in grouped(rows, lambda r: str(r.data.get("dimension_value"))):
                 out.append(sums(group).stats(value, capacity))

@@ -13,10 +13,8 @@ from datetime import datetime
 
 from agent.errors import SourceError
 from agent.sources import sql_queries as q
-from agent.sources.base import PeriodStats, Scope
+from agent.sources.base import PeriodStats, Scope, label_dimension
 from agent.sources.sql_engine import guard
-
-ANNOTATION = q.ANNOTATION
 
 
 def stats_of(name: str, row, capacity: float, **extra) -> PeriodStats:
@@ -107,15 +105,9 @@ class ChildrenQueries:
                 yield (r.namespace,), stats_of(r.namespace, r, capacity,
                                              workloads=counts.get(r.namespace, 0))
             return
-        if child in ("label", "user") and scope.kind in ("cluster", "label") and not (
-                child == "user" and scope.namespace is not None):
-            if child == "user":
-                dtype, key = ANNOTATION, self.user_annotation
-            else:
-                if not label_key:
-                    raise SourceError("label children need a label key")
-                dtype, key = label_type, label_key
-            for r in self._rows(t, q.label_children(dtype, key, cf, start, end)):
+        dimension = label_dimension(scope, child, self.user_annotation, label_key, label_type)
+        if dimension is not None:
+            for r in self._rows(t, q.label_children(*dimension, cf, start, end)):
                 yield (r.dimension_value,), stats_of(r.dimension_value, r, capacity)
             return
         if child not in ("user", "workload"):
