@@ -277,8 +277,8 @@ async def _run_events(ctx: ServeContext, turn: Turn, control: Control, emit: Emi
     async def forward() -> None:
         async with handoff.receive:
             async for event in handoff.receive:
-                for out in sse_events(event, turn, control):
-                    await emit(out)
+                ready = [event, *handoff.ready()]  # what the run produced meanwhile: one write
+                await emit(*(out for e in ready for out in sse_events(e, turn, control)))
 
     async with anyio.create_task_group() as tg:
         tg.start_soon(forward)

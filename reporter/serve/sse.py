@@ -5,8 +5,9 @@ Starlette's own ``StreamingResponse`` only notices a disconnect when a write fai
 2.4), which while the agent is thinking may be a minute away. ``EventStream`` runs its producer
 and a listener for ``http.disconnect`` side by side and cancels the producer as soon as the
 client has gone; the producer's ``finally`` then abandons its run (``reporter.serve.work``).
-The producer is an ``async`` function given ``emit(event)``: no event is yielded across a
-cancel scope, and a worker thread can emit through ``anyio.from_thread.run(emit, event)``.
+The producer is an ``async`` function given ``emit(event, ...)`` (several events ready at
+once go out in one write): no event is yielded across a cancel scope, and a worker thread can
+emit through ``anyio.from_thread.run(emit, event)``.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from starlette.types import Receive, Scope, Send
 
 from reporter.serve.work import until_disconnected
 
-Emit = Callable[[dict[str, Any]], Awaitable[None]]
+Emit = Callable[..., Awaitable[None]]  # emit(event, ...): events sent in one write, in order
 Producer = Callable[[Emit], Awaitable[None]]
 
 
@@ -43,8 +44,9 @@ class EventStream(Response):
                     "headers": self.raw_headers})
         disconnected = False
 
-        async def emit(event: dict[str, Any]) -> None:
-            await send({"type": "http.response.body", "body": encode(event), "more_body": True})
+        async def emit(*events: dict[str, Any]) -> None:
+            await send({"type": "http.response.body", "more_body": True,
+                        "body": b"".join(encode(event) for event in events)})
 
         async with anyio.create_task_group() as tg:
             async def produce() -> None:

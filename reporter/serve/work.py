@@ -142,25 +142,48 @@ class Handoff:
     Made in the event loop; ``push(item)`` may be called from any thread: it schedules the
     item onto an unbounded in-memory stream (a run yields a few dozen events at most), so the
     agent never waits for a slow client, and the time at which each event was seen is the
-    time it happened. ``receive`` is iterated in the loop; ``close()`` (in the loop) ends the
+    time it happened. Items pushed while a hand-over is pending go with it (one wake-up of
+    the loop for a burst); ``ready()`` reads what has arrived without waiting. ``receive`` is iterated in the loop; ``close()`` (in the loop) ends the
     iteration once what was pushed before it has been read (items are delivered through the
     loop in the order they were pushed, and a worker thread's result after them)."""
 
     def __init__(self) -> None:
         self._loop = asyncio.get_running_loop()
         self._send, self.receive = anyio.create_memory_object_stream(math.inf)
+        self._lock = threading.Lock()
+        self._pending: list[Any] = []
+        self._scheduled = False
 
     def push(self, item: Any) -> None:
+        # items pushed while a hand-over is already scheduled ride along with it: a run's
+        # burst of events wakes the event loop once, not once per event
+        with self._lock:
+            self._pending.append(item)
+            if self._scheduled:
+                return
+            self._scheduled = True
         try:
-            self._loop.call_soon_threadsafe(self._put, item)
+            self._loop.call_soon_threadsafe(self._put_pending)
         except RuntimeError:  # the loop has closed: nobody is listening any more
             pass
 
-    def _put(self, item: Any) -> None:
-        try:
-            self._send.send_nowait(item)
-        except (anyio.ClosedResourceError, anyio.BrokenResourceError):
-            pass  # the reader has gone (client left): the item is not wanted
+    def _put_pending(self) -> None:
+        with self._lock:
+            items, self._pending, self._scheduled = self._pending, [], False
+        for item in items:
+            try:
+                self._send.send_nowait(item)
+            except (anyio.ClosedResourceError, anyio.BrokenResourceError):
+                return  # the reader has gone (client left): the items are not wanted
+
+    def ready(self) -> list[Any]:
+        """The items already handed over and not yet read (in the loop, without waiting)."""
+        out: list[Any] = []
+        while True:
+            try:
+                out.append(self.receive.receive_nowait())
+            except (anyio.WouldBlock, anyio.EndOfStream):
+                return out
 
     def close(self) -> None:
         self._send.close()
