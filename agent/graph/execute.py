@@ -54,8 +54,8 @@ def _writer(config: RunnableConfig):
 
 
 def run_calls(calls: list[ToolCall], source, now, write=None) -> list[ToolResult]:
-    """Every call of one step at once; results in the order of ``calls``. ``write`` (a stream
-    writer) gets ``{"tool", "args", "rows", "summary"}`` as each call finishes."""
+    """Every call of one step (at once where the source gains from it); results in the order
+    of ``calls``. ``write`` (the run's sink) gets ``{"tool", "args", "rows", "summary"}`` as each call finishes."""
     out: list[ToolResult | None] = [None] * len(calls)
     jobs = [functools.partial(run_tool, c["tool"], c["args"], source, now) for c in calls]
     for i, (summary, artifact) in workers.run_all(jobs, MAX_WORKERS):

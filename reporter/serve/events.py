@@ -2,7 +2,7 @@
 ``/chat/stream`` (api.md). The one module that knows how the agent is called.
 
 The run is ``agent.ask.stream`` read in a worker thread (``run_turn``): the graph yields
-``Status`` as each node starts, ``Data`` as each tool call finishes, then ``Final`` with the
+``Status`` as each node starts, ``Data`` per tool call as its step ends, then ``Final`` with the
 ``Answer``. ``/chat/stream`` sends them on as they come —
 
     session -> status(understand) -> status(plan) -> status(execute) -> data… ->
