@@ -473,8 +473,11 @@ def test_a_saturated_worker_hands_keep_alive_connections_back(demo_db, tmp_path,
             time.sleep(0.5)  # both wait for the thread
             held.release.set()
             answers = [first.result(), *(w.result() for w in waiting)]
+            handed_back = metric(requests.get(url + "/metrics", timeout=30).text,
+                                 "gpureport_connections_handed_back_total")
         assert [r.status_code for r in answers] == [200, 200, 200]
         closing = [r.headers.get("connection") == "close" for r in answers]
+        assert handed_back == sum(closing)  # operators see it on /metrics
         if workers == 1:
             assert closing == [False, False, False]
         else:  # the first answer left one run waiting; the last left none
