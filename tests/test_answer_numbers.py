@@ -89,6 +89,42 @@ def test_on_monday_the_exact_figures_are_shown_before_the_table_that_holds_them(
     assert table == 3 and lines[2] == ""
 
 
+def test_on_monday_a_ranking_headline_is_the_same_ranking_over_the_last_7_days(monday_demo_store):
+    """answers.md §3 asks for *the same question* over the last 7 days: for "top users" that
+    is the top users of those 7 days (not the cluster's utilization), checked against SQL;
+    the week's own ranking stays as the table."""
+    url = monday_demo_store.url
+    out = ask(url, "top users by GPU hours this week in gpu-east", now=MONDAY_ISO)
+    monday = datetime.fromisoformat(MONDAY_ISO.replace("Z", "+00:00"))
+    rows = raw_rows(url, "SELECT dimension_value, SUM(allocated_gpu_count) FROM "
+                         "label_gpu_hourly_stats WHERE cluster_name = 'gpu-east' AND "
+                         "dimension_type = 'annotation' AND dimension_key = ? AND stat_hour >= ? "
+                         "AND stat_hour < ? GROUP BY dimension_value ORDER BY 2 DESC, 1",
+                    "primus-safe.user.name",
+                    *((monday - timedelta(days=d)).strftime("%Y-%m-%d %H:%M:%S.%f") for d in (7, 0)))
+    top, gpu_hours = rows[0]
+    rolling = out["figures"]["rolling"]
+    assert (rolling["entity"], rolling["by"]) == ("user", "gpu_hours")
+    assert rolling["items"][0]["name"] == top
+    assert rolling["items"][0]["gpu_hours"] == pytest.approx(gpu_hours)
+    assert out["answer"].startswith("This week has only just started; top user by GPU-hours on "
+                                    f"gpu-east over the last 7 days: {top} with {gpu_hours:,.0f}")
+    week = [i["name"] for i in out["figures"]["items"]]
+    table = [r["name"] for r in out["tables"][0]["rows"]]
+    assert table == week[:len(table)] and table  # the table is the week's own ranking
+
+
+def test_a_question_over_the_last_7_days_is_that_question_not_a_rolling_headline(demo_db):
+    """Asked over "the last 7 days" on a Thursday, a drill-down is answered over them: its
+    period's label is the rolling headline's, and it used to be taken for it (and dropped:
+    IndexError)."""
+    out = ask(demo_db, "why did ml-team's utilization drop over the last 7 days compared with "
+                       "the 7 days before?")
+    assert out["intent"] == "drilldown" and "rolling" not in out["figures"]
+    assert out["answer"].startswith("Utilization of ml-team (gpu-east) fell")
+    assert out["figures"]["after"]["label"] == "last 7 days"
+
+
 def test_early_week_in_chinese_says_hours_and_the_last_7_days(demo_db):
     out = ask(demo_db, "gpu-west本周利用率", now="2026-11-16T03:00:00Z")
     assert out["warnings"] == ["本周到目前为止只有 3 小时"]

@@ -117,6 +117,10 @@ def rolling_call(u: Understanding) -> ToolCall:
     current calendar period that has barely started (``agent.coverage.early``)."""
     a, b = rolling(u.period)
     scope = scope_args(u)
+    if u.intent == "ranking":  # "top …": the same ranking over the last 7 days
+        [call] = calls_for(u, u.period.end)
+        return {"tool": call["tool"], "args": {**call["args"],
+                                               "period": PeriodArgs.of(b).model_dump()}}
     if u.intent == "drilldown":  # "why …": the attribution over the 7 days, too
         return {"tool": "drilldown_change", "args": {
             "scope": scope, "period": PeriodArgs.of(b).model_dump(),

@@ -126,9 +126,12 @@ def figures_of(u: Understanding, results: list[ToolResult]) -> dict:
         return {"options": opts, "target": u.discovery_target or "namespaces"}
     if not results:
         return {}
+    # the rolling call exists only for an early period (plan), whose own label is never "last
+    # 7 days": a question asked over the last 7 days is the question, not its rolling headline
     rolling = next((r["artifact"] for r in results if r["args"].get("b_label") == ROLLING_B
-                    or (r["tool"] == "drilldown_change"
-                        and (r["args"].get("period") or {}).get("label") == ROLLING_B)), None)
+                    or (r["tool"] in ("drilldown_change", "rank_entities", "find_idle_gpus")
+                        and (r["args"].get("period") or {}).get("label") == ROLLING_B)),
+                   None) if early(u.period) else None
     results = [r for r in results if r["artifact"] is not rolling]
     main = dict(results[0]["artifact"])
     if rolling is not None:

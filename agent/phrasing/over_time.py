@@ -11,6 +11,7 @@ reports and the anomaly scan, so a drop is explained the same way everywhere.
 from __future__ import annotations
 
 from agent.phrasing.coverage import day_text, no_data_sentence
+from agent.phrasing.listings import ranking_answer
 from agent.phrasing.words import (gh, name, over_the, p1, period_words, row_name, scope_words,
                                   sentence_start, signed)
 
@@ -108,6 +109,11 @@ def rolling_headline(r: dict, e: dict, label: str, lang: str) -> str:
     """answers.md §3: "this week" has barely started, so the headline is the last 7 days vs
     the 7 before, and says so."""
     who = scope_words(e, lang)
+    if "items" in r:  # a ranking over the 7 days (its sentence names them)
+        text, _ = ranking_answer(r, e, lang, "last 7 days", None)
+        if lang == "zh":
+            return f"{period_words(label, lang)}刚开始。{text}"
+        return f"{label.capitalize()} has only just started; {text[0].lower() + text[1:]}"
     if "contributors" in r:  # a drill-down over the 7 days
         text, _ = drilldown_answer(r, e, lang, "last 7 days", "the 7 days before")
         lead = (f"{period_words(label, lang)}刚开始，因此看过去7天：" if lang == "zh" else
