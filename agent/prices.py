@@ -24,6 +24,7 @@ from typing import Annotated, Callable
 from pydantic import BaseModel, ConfigDict, Field
 
 from agent import figures
+from agent.coverage import coverage, no_data
 from agent.periods import Period
 from agent.sources.base import PeriodStats, Scope, Source
 
@@ -169,6 +170,10 @@ def cost_figures(source: Source, scope: Scope, period: Period, prices: Prices | 
         items.sort(key=lambda i: (-(i["idle_gpu_hours"] if by == "idle" else i["gpu_hours"]),
                                   i["name"], i["cluster"]))
         out["top"] = {"entity": child, "by": by, "items": items[:top]}
+    # answers.md §2: no rows in the period is no data (null, "data starts …"), not 0 GPU-hours
+    out["coverage"] = coverage(source, scope.cluster, period)
+    if not total.rows and not out["coverage"]["hours"]:
+        out = {**no_data(out), "cost": None, "idle_cost": None}
     return out
 
 

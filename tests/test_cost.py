@@ -202,3 +202,18 @@ def test_a_bad_price_is_one_line_naming_the_key(config_file):
     assert r.exit_code != 0 and "prices.models.H100" in r.error_line(), r
     r = run("ask", "How much did ml-team cost last week?", env={"GPUREPORT_GPU_PRICE": "cheap"})
     assert r.exit_code != 0 and "prices.default_per_gpu_hour" in r.error_line(), r
+
+
+@pytest.mark.parametrize("with_prices", [False, True])
+def test_the_cost_of_a_month_before_the_data_starts_is_no_data_not_zero(with_prices, priced):
+    """answers.md §2 for money too: the demo store has no rows in September, so its cost is
+    null with "data starts …", never "no GPU usage" or 0 GPU-hours / USD 0.00."""
+    out = ask("how much did ml-team cost in September?",
+              *(("--config", priced) if with_prices else ()))
+    f = out["figures"]
+    assert f["no_data"] is True
+    assert f["gpu_hours"] is None and f["idle_gpu_hours"] is None and f["cost"] is None
+    assert out["answer"].startswith("No data for ml-team (gpu-east) in ")
+    assert "data starts" in out["answer"]
+    assert "USD 0" not in " ".join([out["answer"], *out["insights"]])
+    assert "0.0 GPU-hours" not in " ".join(out["insights"])

@@ -9,6 +9,7 @@ multiplies a price. Without a price no currency is written: the answer says whic
 from __future__ import annotations
 
 from agent.answer import Column, Table
+from agent.phrasing.coverage import no_data_sentence
 from agent.phrasing.words import gh, name, over_the, p1, period_words, scope_words, sentence_start
 
 
@@ -38,6 +39,8 @@ def cost_answer(f: dict, e: dict, lang: str, pl: str | None, bl: str | None
                 ) -> tuple[str, list[str]]:
     who, when = scope_words(e, lang), period_words(pl, lang)
     zh = lang == "zh"
+    if f.get("no_data"):  # answers.md §2: not "no GPU usage"
+        return no_data_sentence(who, when, f.get("coverage"), lang), []
     if not f.get("gpu_hours"):
         return (f"{who}在{when}没有GPU使用记录。" if zh
                 else f"No GPU usage for {who} in {when}."), []
