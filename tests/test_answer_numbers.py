@@ -24,7 +24,7 @@ from agent.settings import SourceSettings
 from agent.sources import make_source
 from agent.sources.base import PeriodStats
 from tests.cli import run
-from tests.conftest import MONDAY_ISO, NOW_ISO
+from tests.conftest import MONDAY_ISO, NOW, NOW_ISO
 from tests.expect import _ts, expected, raw_rows
 
 RENAMED_RUN = re.compile(r"-w\d\d-\d\d$")  # user-b-finetune-w47-01
@@ -112,6 +112,22 @@ def test_on_monday_a_ranking_headline_is_the_same_ranking_over_the_last_7_days(m
     week = [i["name"] for i in out["figures"]["items"]]
     table = [r["name"] for r in out["tables"][0]["rows"]]
     assert table == week[:len(table)] and table  # the table is the week's own ranking
+
+
+def test_gpus_a_namespace_holds_right_now_are_its_own_first(demo_db):
+    """"How many GPUs does ml-team use right now" is answered with ml-team's allocation in the
+    latest snapshot (its row of ``allocation_details``), then the cluster's."""
+    [(details,)] = raw_rows(demo_db, "SELECT allocation_details FROM gpu_allocation_snapshots "
+                                     "WHERE cluster_name = 'gpu-east' AND snapshot_time <= ? "
+                                     "ORDER BY snapshot_time DESC LIMIT 1",
+                            NOW.strftime("%Y-%m-%d %H:%M:%S.%f"))
+    held = json.loads(details)["namespaces"]["ml-team"]["allocatedGpu"]
+    out = ask(demo_db, "how many GPUs does ml-team use right now?")
+    assert out["intent"] == "realtime"
+    assert out["answer"].startswith(f"As of {out['figures']['time']}, ml-team on gpu-east holds "
+                                    f"{held} GPUs at ")
+    zh = ask(demo_db, "ml-team现在用了多少卡")
+    assert f"ml-team（gpu-east）占用 {held} 块GPU" in zh["answer"]
 
 
 def test_a_question_over_the_last_7_days_is_that_question_not_a_rolling_headline(demo_db):

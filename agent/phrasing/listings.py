@@ -21,6 +21,21 @@ def realtime_answer(f, e, lang, pl, bl):
         top = f["by_namespace"][:5]
     # answers.md §1: the first sentence names the cluster(s) it counts
     cluster = None if f.get("by_cluster") else e.get("cluster")
+    ns = e.get("namespace")
+    if ns and cluster:  # "how many GPUs does ml-team use right now": the namespace first
+        row = next((n for n in f["by_namespace"] if n.get("namespace") == ns), None)
+        held, util = (row["allocated_gpus"], row.get("utilization")) if row else (0, None)
+        if lang == "zh":
+            answer = (f"截至 {f['time']}，{name(ns)}（{name(cluster)}）占用 {held} 块GPU"
+                      + (f"，利用率 {p1(util)}%" if util is not None else "")
+                      + f"；集群共 {f['total_gpus']} 块，已分配 {f['allocated_gpus']} 块，空闲 "
+                        f"{f['idle_gpus']} 块。")
+        else:
+            answer = (f"As of {f['time']}, {name(ns)} on {name(cluster)} holds {held} GPUs"
+                      + (f" at {p1(util)}% utilization" if util is not None else "")
+                      + f"; the cluster has {f['allocated_gpus']} of {f['total_gpus']} GPUs "
+                        f"allocated ({p1(f['allocation_rate'])}%), {f['idle_gpus']} free.")
+        return answer, [f"{row_name(n)}: {n['allocated_gpus']} GPUs" for n in top]
     if lang == "zh":
         where = "所有集群：" if f.get("by_cluster") else (f"{name(cluster)}：" if cluster else "")
         answer = (f"截至 {f['time']}，{where}{f['total_gpus']} 块GPU中有 {f['allocated_gpus']} 块已分配"
