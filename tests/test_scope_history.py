@@ -211,6 +211,19 @@ def test_which_workloads_failed_last_week_lists_them_with_kind_status_user_and_t
     assert out["tables"][0]["name"] == "workloads"
 
 
+@pytest.mark.parametrize("question", ["what did user_a run yesterday?", "user_a昨天跑了什么"])
+def test_what_a_user_ran_is_the_list_of_their_workloads(question):
+    """"What did user_a run yesterday" names no workload noun, yet asks for the workloads:
+    a history list of those that ran (overlapped) yesterday, user_a's only — not a trend."""
+    out = ask(question).json()
+    assert out["intent"] == "history" and out["entities"]["user"] == "user_a"
+    f = out["figures"]
+    assert f["count"] > 0 and {w["user"] for w in f["workloads"]} == {"user_a"}
+    assert all(w["start"] < "2026-11-19T00:00:00Z" and (w["end"] is None or
+                                                       w["end"] > "2026-11-18T00:00:00Z")
+               for w in f["workloads"])
+
+
 def test_still_running_pending_longest_and_biggest():
     running = ask("whats still running in ml-team").json()["figures"]
     assert running["count"] == raw_rows(_db(), f"SELECT count(*) FROM gpu_workload g WHERE {TOP} AND "

@@ -14,6 +14,8 @@ question. Decisions (tests/data/offscript.yaml's header):
   period. "Which job used the most GPU-hours" stays a ranking (``most`` ranks, ``biggest`` lists).
 * Out of "how many/几个" plus a workload noun, a status word alone ("anything pending") is
   enough; a workload noun alone is not (that is a trend or ranking of workloads).
+* "What did user_a run yesterday" / "user_a跑了什么" asks for the workloads that ran, with no
+  noun needed.
 """
 
 from __future__ import annotations
@@ -50,6 +52,9 @@ LIMIT = re.compile(r"\b(?:top|first|the)\s+(\d{1,3})\b|\b(\d{1,3})\s+(?:longest|
 
 
 IDLE = re.compile(r"\bidle\b|\bwast|\bunused\b|\bunderus|闲|浪费|不用", _A)
+# "what did user_a run yesterday", "user_a跑了什么": the workloads themselves, no noun needed
+WHAT_RAN = re.compile(r"\bwhat\s+(?:did|has|have|does|do)\b.{0,60}?\b(?:run|ran|running)\b|"
+                      r"跑了(?:什么|哪些)|运行了(?:什么|哪些)", _A)
 
 
 def read_history(low: str) -> dict | None:
@@ -62,6 +67,9 @@ def read_history(low: str) -> dict | None:
     hit = next(((st, w) for rx, st, w in STATUS if rx.search(low)), None)
     sort = next((s for rx, s in SORT if rx.search(low)), None)
     status, window = hit if hit else (None, "ran")
+    if WHAT_RAN.search(low):  # the question asks for workloads without naming the noun
+        noun = True
+        hit = hit or (None, "ran")
     strong = hit is not None and hit[0] in ("Failed", "Pending", "Running")
     if not (strong or ((noun or kind) and (hit or sort or COUNT.search(low)))):
         return None
