@@ -80,11 +80,16 @@ from agent.sources.lens_rows import (
 __all__ = ["LensSource", "normalize_base_url", "rfc3339", "parse_time", "row_user"]
 
 ANNOTATION = "annotation"
+# lens.md §4.2: /workloads/hourly-stats takes namespace, workload_name and workload_type only
+LABEL_WORKLOADS = ("the users and workloads of a label value cannot be read over the Lens API "
+                   "(its workload rows take no label filter): use the sql source for this")
 LOOKUP_LIMIT = 50
 
 
 class LensSource(LensUsage):
     """A ``Source`` over a running Lens API (``http://primus-lens-api:8989/v1``)."""
+
+    label_workloads = False  # a label value's users and workloads: not over the API
 
     def __init__(self, base_url: str, *, user_annotation: str = "primus-safe.user.name",
                  timeout: float = 15.0, retries: int = 3, backoff: float = 0.5,
@@ -313,6 +318,8 @@ class LensSource(LensUsage):
             for value, group in grouped(rows, lambda r: str(r.data.get("dimension_value"))):
                 out.append(sums(group).stats(value, capacity))
         elif child in ("user", "workload"):
+            if scope.kind == "label":  # lens.md §4.2: no label filter on workload rows
+                raise SourceError(LABEL_WORKLOADS)
             workload = scope.workload if scope.kind == "workload" else None
             rows = self._workload_rows(clusters, start, end, namespace=scope.namespace,
                                        workload=workload, user=scope.user)

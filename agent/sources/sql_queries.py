@@ -141,6 +141,17 @@ def user_join(user_annotation: str, namespace: str | None = None):
     return user, joined
 
 
+def label_match(scope: Scope) -> list:
+    """A label scope's condition on workload rows: the row's ``labels`` (``annotations``) JSON
+    holds the scope's value under its key — so a label team's users and workloads are its own
+    rows only (other scopes: no condition). JSON access binds the key; text on both databases."""
+    if scope.kind != "label" or not scope.label_key:
+        return []
+    w = s.workload_hourly
+    column = w.c.annotations if scope.label_type == ANNOTATION else w.c.labels
+    return [column[scope.label_key].as_string() == scope.label_value]
+
+
 def users_of_workloads(user_annotation: str, cf, start, end, namespace: str | None) -> Select:
     w = s.workload_hourly
     user, joined = user_join(user_annotation, namespace)
@@ -260,6 +271,7 @@ def workload_children(scope: Scope, child: str, user_annotation: str, cf, start,
         conds.append(user == scope.user)
     if scope.kind == "workload":
         conds.append(w.c.workload_name == scope.workload)
+    conds += label_match(scope)
     total = sums(w.c.allocated_gpu_count, w.c.avg_utilization)
     if child == "user+workload":  # both levels at once: a group per (workload, user)
         return (select(w.c.namespace, w.c.workload_name, user.label("u"),
