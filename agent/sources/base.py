@@ -182,6 +182,12 @@ class DailyPoint(HourlyPoint):
         }
 
 
+# lens.md §4.2: the API's workload rows take no label filter (namespace, name, type only)
+LABEL_WORKLOADS = ("the users and workloads of a label value cannot be read over the Lens API "
+                   "(its workload rows take no label filter): a label fan-out needs the sql "
+                   "source")
+
+
 def label_dimension(scope: Scope, child: str, user_annotation: str, label_key: str | None,
                     label_type: str) -> tuple[str, str] | None:
     """Which label rows list ``child`` of ``scope``, as (dimension type, key), or None when
@@ -408,7 +414,7 @@ class Source(Protocol):
 
 
 __all__ = [
-    "Source", "Scope", "ScopeKind", "ChildKind", "PeriodStats", "HourlyPoint",
+    "Source", "Scope", "ScopeKind", "ChildKind", "PeriodStats", "HourlyPoint", "LABEL_WORKLOADS",
     "WorkloadInfo", "WorkloadPeak", "OfficeSplit", "Coverage", "UNKNOWN_USER",
     "NotFound", "SourceError",  # defined in agent.errors; callers import them from here too
 ]

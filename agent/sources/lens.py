@@ -47,6 +47,7 @@ from agent.sources.base import (
     Coverage,
     DailyPoint,
     HistoryFilter,
+    LABEL_WORKLOADS,
     HourlyPoint,
     PeriodStats,
     Scope,
@@ -80,9 +81,6 @@ from agent.sources.lens_rows import (
 __all__ = ["LensSource", "normalize_base_url", "rfc3339", "parse_time", "row_user"]
 
 ANNOTATION = "annotation"
-# lens.md §4.2: /workloads/hourly-stats takes namespace, workload_name and workload_type only
-LABEL_WORKLOADS = ("the users and workloads of a label value cannot be read over the Lens API "
-                   "(its workload rows take no label filter): use the sql source for this")
 LOOKUP_LIMIT = 50
 
 
