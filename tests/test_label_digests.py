@@ -3,19 +3,22 @@
 A schedule fanned out by a label key sends every value of the key that held GPUs in the period
 its own digest, routed through ``teams:`` by the team's name (``team=ml``) or the bare value
 (``cv``). Each digest keeps to its value: its users and their GPU-hours equal a plain SQL
-computation over the workload rows whose ``labels`` JSON carries the value — on SQLite and on
-PostgreSQL — and no user or namespace of another value appears in it. A label team's name
+computation over the workload rows carrying the value — the row's ``labels`` JSON, else (Lens
+writes ``{}`` there today) its top-level ``gpu_workload``'s — on SQLite and on PostgreSQL, and
+no user or namespace of another value appears in it. A label team's name
 includes its key, so its claim differs from a namespace's or another key's of the same value.
 The Lens API cannot filter workload rows by label: there a label fan-out is a one-line error.
 
-The store is the session's Monday demo store (last week = 2026-W47): its workloads carry a
-``team`` label, and ``label_gpu_hourly_stats`` has one row per team value and hour.
+The store is the session's Monday demo store (last week = 2026-W47): its ``gpu_workload`` rows
+carry a ``team`` label (its hourly rows ``{}``, as Lens writes them), and
+``label_gpu_hourly_stats`` has one row per team value and hour.
 """
 
 from __future__ import annotations
 
 import csv
 import io
+import shutil
 import sqlite3
 from datetime import datetime, timezone
 from pathlib import Path
@@ -65,35 +68,43 @@ def ts(url: str, value: str) -> str:
     return f"TIMESTAMP '{value}'" if url.startswith("postgresql") else f"'{value}'"
 
 
-def users_by_hand(url: str, value: str, week: tuple[str, str] = W47) -> dict[str, float]:
-    """GPU-hours per user of the gpu-east workload rows labelled ``team=value`` in ``week``. A
-    row's user: its own annotation, else its owner, else its top-level workload's annotation."""
-    pg = url.startswith("postgresql")
-    label = "w.labels ->> 'team'" if pg else "json_extract(w.labels, '$.team')"
-    row_user = (f"w.annotations ->> '{USER_KEY}'" if pg
-                else f"json_extract(w.annotations, '$.\"{USER_KEY}\"')")
-    top_user = (f"g.annotations ->> '{USER_KEY}'" if pg
-                else f"json_extract(g.annotations, '$.\"{USER_KEY}\"')")
-    rows = sql_by_hand(url, f"""
-        WITH top AS (SELECT namespace AS ns, name AS nm, MAX({top_user}) AS u FROM gpu_workload g
-                     WHERE COALESCE(parent_uid, '') = '' GROUP BY namespace, name)
-        SELECT COALESCE(NULLIF({row_user}, ''), NULLIF(w.owner_name, ''), NULLIF(top.u, ''),
-                        '(unknown)') AS who, SUM(w.allocated_gpu_count)
+def json_text(url: str, column: str, key: str) -> str:
+    if url.startswith("postgresql"):
+        return f"{column} ->> '{key}'"
+    return f"json_extract({column}, '$.\"{key}\"')"
+
+
+def labelled_rows(url: str, week: tuple[str, str] = W47) -> str:
+    """gpu-east's workload rows of ``week`` with their user and ``team`` value (``lv``): a
+    row's own label, else (Lens writes ``{}`` on hourly rows) its top-level workload's; its
+    user: its own annotation, else its owner, else its top-level workload's annotation."""
+    return f"""(
+        WITH top AS (SELECT namespace AS ns, name AS nm, MAX({json_text(url, 'g.annotations',
+                                                                        USER_KEY)}) AS u,
+                            MAX({json_text(url, 'g.labels', 'team')}) AS lv
+                     FROM gpu_workload g WHERE COALESCE(parent_uid, '') = ''
+                     GROUP BY namespace, name)
+        SELECT w.namespace, w.workload_name, w.allocated_gpu_count,
+               COALESCE(NULLIF({json_text(url, 'w.annotations', USER_KEY)}, ''),
+                        NULLIF(w.owner_name, ''), NULLIF(top.u, ''), '(unknown)') AS who,
+               COALESCE(NULLIF({json_text(url, 'w.labels', 'team')}, ''), top.lv) AS lv
         FROM workload_gpu_hourly_stats w
         LEFT JOIN top ON top.ns = w.namespace AND top.nm = w.workload_name
-        WHERE w.cluster_name = 'gpu-east' AND {label} = :value
-          AND w.stat_hour >= {ts(url, week[0])} AND w.stat_hour < {ts(url, week[1])}
-        GROUP BY 1""", value=value)
+        WHERE w.cluster_name = 'gpu-east'
+          AND w.stat_hour >= {ts(url, week[0])} AND w.stat_hour < {ts(url, week[1])}) AS r"""
+
+
+def users_by_hand(url: str, value: str, week: tuple[str, str] = W47) -> dict[str, float]:
+    """GPU-hours per user of the gpu-east workload rows labelled ``team=value`` in ``week``."""
+    rows = sql_by_hand(url, f"SELECT who, SUM(allocated_gpu_count) FROM {labelled_rows(url, week)}"
+                            " WHERE lv = :value GROUP BY who", value=value)
     return {who: float(h) for who, h in rows}
 
 
 def namespaces_by_hand(url: str, value: str) -> set[str]:
-    pg = url.startswith("postgresql")
-    label = "labels ->> 'team'" if pg else "json_extract(labels, '$.team')"
-    return {ns for (ns,) in sql_by_hand(url, f"""
-        SELECT DISTINCT namespace FROM workload_gpu_hourly_stats
-        WHERE cluster_name = 'gpu-east' AND {label} = :value
-          AND stat_hour >= {ts(url, W47[0])} AND stat_hour < {ts(url, W47[1])}""", value=value)}
+    return {ns for (ns,) in sql_by_hand(
+        url, f"SELECT DISTINCT namespace FROM {labelled_rows(url)} WHERE lv = :value",
+        value=value)}
 
 
 def csv_rows(data: bytes) -> list[dict]:
@@ -273,25 +284,55 @@ def test_the_lens_api_refuses_a_label_fan_out_in_one_line():
     assert asked == []  # refused before any request
 
 
-def test_the_sql_source_counts_a_label_values_own_workloads(monday_demo_store):
+def test_a_rows_own_label_comes_before_its_workloads(monday_demo_store, tmp_path):
+    """Lens writes ``{}`` on hourly rows today; a row that carries the key is read by its own
+    value — here one cv workload's rows relabelled ``team=nlp`` move to nlp, whole."""
+    from agent.sources.base import Scope
+    from agent.sources.sql import SqlSource
+
+    db = tmp_path / "demo.db"
+    shutil.copy(monday_demo_store.path, db)
+    url = f"sqlite:///{db}"
+    with sqlite3.connect(db) as con:
+        (name, hours) = con.execute(
+            "SELECT workload_name, SUM(allocated_gpu_count) FROM workload_gpu_hourly_stats "
+            "WHERE cluster_name = 'gpu-east' AND namespace = 'cv-team' AND stat_hour >= ? "
+            "AND stat_hour < ? GROUP BY workload_name ORDER BY 2 DESC LIMIT 1", W47).fetchone()
+        con.execute("UPDATE workload_gpu_hourly_stats SET labels = '{\"team\": \"nlp\"}' "
+                    "WHERE namespace = 'cv-team' AND workload_name = ?", (name,))
+    start, end = (datetime(2026, 11, 16, tzinfo=timezone.utc),
+                  datetime(2026, 11, 23, tzinfo=timezone.utc))
+    source = SqlSource(url)
+    try:
+        loads = {v: source.children_stats(Scope(kind="label", cluster="gpu-east",
+                                                label_key="team", label_value=v),
+                                          "workload", start, end) for v in ("cv", "nlp")}
+    finally:
+        source.close()
+    assert name not in {w.name for w in loads["cv"]}
+    (moved,) = [w for w in loads["nlp"] if w.name == name]
+    assert moved.namespace == "cv-team" and moved.gpu_hours == pytest.approx(hours)
+    for v in ("cv", "nlp"):
+        assert sum(w.gpu_hours for w in loads[v]) == pytest.approx(
+            sum(users_by_hand(url, v).values()))
+
+
+def test_the_sql_source_counts_a_label_values_own_workloads(store):
     from agent.sources.base import Scope
     from agent.sources.sql import SqlSource
 
     start, end = (datetime(2026, 11, 16, tzinfo=timezone.utc),
                   datetime(2026, 11, 23, tzinfo=timezone.utc))
-    source = SqlSource(monday_demo_store.url)
+    source = SqlSource(store)
     try:
         cv = Scope(kind="label", cluster="gpu-east", label_key="team", label_value="cv")
         stats = source.period_stats(cv, start, end)
         users, loads = source.users_and_workloads(cv, start, end)
     finally:
         source.close()
-    with sqlite3.connect(monday_demo_store.path) as con:
-        hours, n = con.execute(
-            "SELECT SUM(allocated_gpu_count), COUNT(DISTINCT namespace || '/' || workload_name) "
-            "FROM workload_gpu_hourly_stats WHERE cluster_name = 'gpu-east' "
-            "AND json_extract(labels, '$.team') = 'cv' AND stat_hour >= ? AND stat_hour < ?",
-            W47).fetchone()
+    ((hours, n),) = sql_by_hand(
+        store, "SELECT SUM(allocated_gpu_count), COUNT(DISTINCT namespace || '/' || "
+               f"workload_name) FROM {labelled_rows(store)} WHERE lv = 'cv'")
     assert stats.gpu_hours == pytest.approx(hours) and stats.workloads == n
     assert sum(u.gpu_hours for u in users) == pytest.approx(hours)
     assert sum(w.gpu_hours for w in loads) == pytest.approx(hours) and len(loads) == n

@@ -259,8 +259,10 @@ class SqlSource(ChildrenQueries, UsageQueries):
             elif scope.kind in ("cluster", "namespace", "label"):
                 w = s.workload_hourly
                 extra = [w.c.namespace == scope.namespace] if scope.kind == "namespace" else []
-                extra += q.label_match(scope)  # a label value: its own workloads only
-                workloads = self._workload_count(t, q.where(w, cf, start, end, *extra))
+                joined = q.user_join(self.user_annotation, label=scope)[1] \
+                    if scope.kind == "label" else None
+                extra += q.label_match(scope, joined)  # a label value: its own workloads only
+                workloads = self._workload_count(t, q.where(w, cf, start, end, *extra), joined)
             total = total.add(stats_of(scope.name, row, capacity, workloads=workloads))
         return total
 

@@ -1,8 +1,6 @@
 """Lens rows from workloads: hourly workload, namespace, label and cluster rows, snapshots and
 the ``gpu_workload`` table, all derived from the same workload list so that the tables agree
 hour by hour (namespace = Σ workloads, cluster = Σ namespaces, user/team = Σ their workloads).
-Workload rows carry their workload's labels (``team``, ``app``), as the Lens job's rows are
-meant to (lens.md §5), so a ``team`` value's workloads can be told by their rows alone.
 
 A partial hour (start or stop at a 5-minute mark) carries ``allocated = GPUs × minutes/60``
 and ``sample_count = minutes/5``. Snapshots: one per hour at HH:30, plus every 5 minutes over
@@ -141,7 +139,6 @@ def emit_hours(cluster: Cluster, ws: list[Workload], sink: Sink, span_start: dat
     recent_from = (hours - RECENT_HOURS) * 60
     name, cap = cluster.name, cluster.capacity
     empty = "{}"
-    labels: dict[str, str] = {}  # workload uid -> its labels as JSON (written once per workload)
     wrows: list[tuple] = []
     nrows: list[tuple] = []
     lrows: list[tuple] = []
@@ -179,9 +176,7 @@ def emit_hours(cluster: Cluster, ws: list[Workload], sink: Sink, span_start: dat
             avg, mx, mn, p50, p95 = w.stats(k)
             util[w.uid] = avg
             wrows.append((name, w.ns, w.name, w.kind, sh, alloc, 0.0, avg, mx, mn, p50, p95,
-                          0.0, 0.0, 0.0, 1.0, 1, 1, "", minutes // 5, "", "",
-                          labels.get(w.uid) or labels.setdefault(
-                              w.uid, dumps({"team": w.team, "app": w.app})), empty,
+                          0.0, 0.0, 0.0, 1.0, 1, 1, "", minutes // 5, "", "", empty, empty,
                           written, written))
             for key, d in ((w.ns, by_ns), (w.user or UNKNOWN_VALUE, by_user), (w.team, by_team)):
                 acc = d.get(key)
