@@ -1,9 +1,9 @@
 """A fan-out schedule's run: one digest per team, each on its own claim (issue 14 item 1).
 
-``fan_out`` walks the teams the renderer found (``Prepared.teams``: the namespaces that held
-GPUs in the period) and gives each its recipients — the config's ``teams`` routing table
-(``email``, ``slack``, ``teams``), else the schedule's ``fan_out_default``,
-else none: the team is skipped and the run says why. Each team is then run like a schedule of
+``fan_out`` walks the teams the renderer found (``Prepared.teams``: the namespaces, users or
+label values that held GPUs in the period) and gives each its recipients — the config's
+``teams`` routing table (``email``, ``slack``, ``teams``), else the schedule's
+``fan_out_default``, else none: the team is skipped and the run says why. Each team is then run like a schedule of
 its own by the runner (claim on (schedule, period, team), render, send, record), so one team's
 failure does not stop the others and a rerun sends only what was not delivered. When the
 data-quality gate failed and the schedule blocks, no team gets anything: one ``blocked`` run,
@@ -54,10 +54,12 @@ class FanOutResult:
 
 
 def recipients_of(config: Config, schedule: Schedule, team: str) -> tuple[list[str], list[str]]:
-    """(email addresses, chat destinations) of ``team``: its route, else the default."""
-    route = config.teams.get(team)
-    if route is not None:
-        return list(route.email), route.destinations()
+    """(email addresses, chat destinations) of ``team``: its route (a label value's by its
+    name ``team=cv`` or its bare value ``cv``), else the default."""
+    for name in schedule.team_route_names(team):
+        route = config.teams.get(name)
+        if route is not None:
+            return list(route.email), route.destinations()
     return list(schedule.fan_out_default), []
 
 

@@ -23,6 +23,7 @@ Decisions:
 
 from __future__ import annotations
 
+import re
 from datetime import datetime, timedelta
 from email.utils import parseaddr
 from pathlib import Path
@@ -48,7 +49,35 @@ if TYPE_CHECKING:  # pragma: no cover
 ReportKind = Literal[KINDS]  # type: ignore[valid-type] - the kinds of reporter.reports.presets
 PeriodKind = Literal["last-week", "yesterday", "interval"]
 SKIPPED_FILES = {"alerts.yaml", "alerts.yml"}
+# a Kubernetes label / annotation key: an optional DNS prefix and "/", then a name
+LABEL_KEY = re.compile(r"(?:[a-z0-9](?:[-a-z0-9.]{0,251}[a-z0-9])?/)?"
+                       r"[A-Za-z0-9](?:[-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?")
 DEFAULT_SUBJECT = "GPU report {{ schedule }}: {{ period_label }} ({{ clusters }})"
+
+
+# --------------------------------------------------------------------------------------------
+# team names of a label fan-out (``fan_out: label:team`` -> teams ``team=cv``, ...)
+def label_of(kind: str) -> tuple[str, str] | None:
+    """(``label`` | ``annotation``, key) of a fan-out kind ``label:<key>``, else None."""
+    dtype, sep, key = kind.partition(":")
+    return (dtype, key) if sep and dtype in ("label", "annotation") and key else None
+
+
+def team_of(kind: str, value: str) -> str:
+    """The team name of a label value: ``team=cv``, ``annotation:owner=cv``."""
+    dtype, key = label_of(kind) or ("", "")
+    return f"{key}={value}" if dtype == "label" else f"annotation:{key}={value}"
+
+
+def label_team(kind: str, team: str) -> tuple[str, str, str] | None:
+    """(type, key, value) of a label team's name (``team_of`` read back), else None."""
+    found = label_of(kind)
+    if found is None:
+        return None
+    prefix = team_of(kind, "")
+    if not team.startswith(prefix):
+        raise ScheduleError(f"team '{team}' is not a value of {kind}")
+    return found[0], found[1], team[len(prefix):]
 
 
 # --------------------------------------------------------------------------------------------
@@ -73,10 +102,10 @@ class Schedule(BaseModel):
     misfire_grace_s: int = Field(3600, ge=1, description="how late a missed firing still runs")
     # chat destinations of the digest: slack:#ml-gpu, slack-webhook:<url>, teams:<url>
     destinations: OneOrMany[str] = Field(default_factory=list)
-    # team digests: one digest per namespace (or user), sent where config ``teams`` routes it,
-    # else to
+    # team digests: one digest per namespace, user, or value of a label (``label:team``) or
+    # annotation key (``annotation:<key>``), sent where config ``teams`` routes it, else to
     # ``fan_out_default`` (empty: the team is skipped and the run says why)
-    fan_out: Literal["namespace", "user"] | None = None
+    fan_out: str | None = None
     fan_out_default: OneOrMany[str] = Field(default_factory=list)
     # who hears of a blocked or failed run (never the team): email addresses and/or chat
     # destinations (slack:..., teams:...)
@@ -88,6 +117,23 @@ class Schedule(BaseModel):
     max_data_age_h: float = Field(2.0, gt=0)
 
     _source: Path | None = PrivateAttr(default=None)
+
+    @field_validator("fan_out")
+    @classmethod
+    def _fan_out(cls, v: str | None) -> str | None:
+        if v is None or v in ("namespace", "user"):
+            return v
+        found = label_of(v)
+        if found is None or not LABEL_KEY.fullmatch(found[1]):
+            raise ValueError(f"choose namespace, user, label:<key> or annotation:<key> "
+                             f"(got {v!r})")
+        return v
+
+    def team_route_names(self, team: str) -> list[str]:
+        """The names ``teams:`` may route ``team`` by: the team's own name, and for a label
+        fan-out also the bare value (``team=cv`` -> ``cv``)."""
+        found = label_team(self.fan_out or "", team)
+        return [team] + ([found[2]] if found else [])
 
     @field_validator("destinations")
     @classmethod
@@ -336,5 +382,5 @@ def get_schedule(name: str, schedules_dir: str | Path | None = None) -> Schedule
 __all__ = [
     "Schedule", "Period", "ScheduleError", "load_schedules", "get_schedule",
     "load_schedule_file", "shipped_schedules_dir", "period_for", "render_subject",
-    "subject_variables", "NudgeSchedule",
+    "subject_variables", "NudgeSchedule", "label_of", "label_team", "team_of",
 ]

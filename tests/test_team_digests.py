@@ -240,7 +240,9 @@ def test_fan_out_and_destinations_are_validated_with_the_file_and_field(tmp_path
     from reporter.schedules import load_schedules
 
     for change, field, reason in [
-        ({"fan_out": "rack"}, "fan_out", "Input should be 'namespace' or 'user'"),
+        ({"fan_out": "rack"}, "fan_out",
+         "choose namespace, user, label:<key> or annotation:<key> (got 'rack')"),
+        ({"fan_out": "label:"}, "fan_out", "(got 'label:')"),
         ({"destinations": ["irc:#gpu"]}, "destinations", "a chat destination is slack:"),
         ({"on_incomplete": "shrug"}, "on_incomplete", "'block' or 'send_with_warning'"),
         ({"fan_out": None}, "recipients", "at least one recipient is required"),

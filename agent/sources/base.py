@@ -182,13 +182,20 @@ class DailyPoint(HourlyPoint):
         }
 
 
+# lens.md §4.2: the API's workload rows take no label filter (namespace, name, type only)
+LABEL_WORKLOADS = ("the users and workloads of a label value cannot be read over the Lens API "
+                   "(its workload rows take no label filter): a label fan-out needs the sql "
+                   "source")
+
+
 def label_dimension(scope: Scope, child: str, user_annotation: str, label_key: str | None,
                     label_type: str) -> tuple[str, str] | None:
     """Which label rows list ``child`` of ``scope``, as (dimension type, key), or None when
-    workload rows do: users of a cluster or a label are Lens' own per-user annotation rows
-    (users of a namespace come from its workloads); label values are the rows of that key."""
+    workload rows do: users of a cluster are Lens' own per-user annotation rows (users of a
+    namespace or of a label value come from its workloads: the annotation rows of a user do
+    not say which label values their GPUs carried); label values are the rows of that key."""
     if child not in ("label", "user") or scope.kind not in ("cluster", "label") or (
-            child == "user" and scope.namespace is not None):
+            child == "user" and (scope.namespace is not None or scope.kind == "label")):
         return None
     if child == "user":
         return "annotation", user_annotation
@@ -407,7 +414,7 @@ class Source(Protocol):
 
 
 __all__ = [
-    "Source", "Scope", "ScopeKind", "ChildKind", "PeriodStats", "HourlyPoint",
+    "Source", "Scope", "ScopeKind", "ChildKind", "PeriodStats", "HourlyPoint", "LABEL_WORKLOADS",
     "WorkloadInfo", "WorkloadPeak", "OfficeSplit", "Coverage", "UNKNOWN_USER",
     "NotFound", "SourceError",  # defined in agent.errors; callers import them from here too
 ]

@@ -47,6 +47,7 @@ from agent.sources.base import (
     Coverage,
     DailyPoint,
     HistoryFilter,
+    LABEL_WORKLOADS,
     HourlyPoint,
     PeriodStats,
     Scope,
@@ -85,6 +86,8 @@ LOOKUP_LIMIT = 50
 
 class LensSource(LensUsage):
     """A ``Source`` over a running Lens API (``http://primus-lens-api:8989/v1``)."""
+
+    label_workloads = False  # a label value's users and workloads: not over the API
 
     def __init__(self, base_url: str, *, user_annotation: str = "primus-safe.user.name",
                  timeout: float = 15.0, retries: int = 3, backoff: float = 0.5,
@@ -313,6 +316,8 @@ class LensSource(LensUsage):
             for value, group in grouped(rows, lambda r: str(r.data.get("dimension_value"))):
                 out.append(sums(group).stats(value, capacity))
         elif child in ("user", "workload"):
+            if scope.kind == "label":  # lens.md §4.2: no label filter on workload rows
+                raise SourceError(LABEL_WORKLOADS)
             workload = scope.workload if scope.kind == "workload" else None
             rows = self._workload_rows(clusters, start, end, namespace=scope.namespace,
                                        workload=workload, user=scope.user)

@@ -52,6 +52,8 @@ ANNOTATION = q.ANNOTATION
 
 
 class SqlSource(ChildrenQueries, UsageQueries):
+    label_workloads = True  # a label value's users and workloads: its rows' labels JSON
+
     def __init__(self, database_url: str, databases: dict[str, str] | None = None,
                  user_annotation: str = "primus-safe.user.name"):
         self.database_url = database_url
@@ -254,10 +256,13 @@ class SqlSource(ChildrenQueries, UsageQueries):
             workloads = 0
             if table is s.workload_hourly:
                 workloads = self._workload_count(t, conds, joined)
-            elif scope.kind in ("cluster", "namespace"):
+            elif scope.kind in ("cluster", "namespace", "label"):
                 w = s.workload_hourly
                 extra = [w.c.namespace == scope.namespace] if scope.kind == "namespace" else []
-                workloads = self._workload_count(t, q.where(w, cf, start, end, *extra))
+                joined = q.user_join(self.user_annotation, label=scope)[1] \
+                    if scope.kind == "label" else None
+                extra += q.label_match(scope, joined)  # a label value: its own workloads only
+                workloads = self._workload_count(t, q.where(w, cf, start, end, *extra), joined)
             total = total.add(stats_of(scope.name, row, capacity, workloads=workloads))
         return total
 

@@ -64,10 +64,10 @@ class ChildrenQueries:
     def users_and_workloads(self, scope: Scope, start: datetime, end: datetime
                             ) -> tuple[list[PeriodStats], list[PeriodStats]]:
         """``children_stats(scope, "user")`` and ``children_stats(scope, "workload")`` of a
-        namespace from one scan (a drill-down reads both): the rows grouped by (workload,
+        namespace or a label value from one scan (a drill-down reads both): the rows grouped by (workload,
         user) add up to either level exactly, their sums being additive. A workload whose rows
         name several users is that of the greatest name, as ``max()`` in SQL."""
-        if scope.namespace is None:
+        if scope.namespace is None and scope.kind != "label":
             return (self.children_stats(scope, "user", start, end),
                     self.children_stats(scope, "workload", start, end))
         users: dict[tuple, PeriodStats] = {}

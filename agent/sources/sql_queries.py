@@ -115,19 +115,25 @@ def distinct_values(column, table, clusters: Sequence[str], start, end, *conds) 
         for i, c in enumerate(clusters)])
 
 
-def user_join(user_annotation: str, namespace: str | None = None):
+def user_join(user_annotation: str, namespace: str | None = None, label: Scope | None = None):
     """(user expression, FROM clause) — the user chain of ``base.py`` over workload rows:
     the row's annotation, its ``owner_name``, the top-level ``gpu_workload``'s annotation.
 
     ``namespace``: the rows are of this namespace only (the caller's condition), so the
     top-level workloads are looked up in it only — the databases do not push the join's
-    condition into the grouped subquery, which otherwise reads every workload ever seen."""
+    condition into the grouped subquery, which otherwise reads every workload ever seen.
+    ``label`` (a label scope): the top-level workloads' value of its key comes along, for
+    ``label_match``."""
     w, gw = s.workload_hourly, s.gpu_workload
     top_conds = [func.coalesce(gw.c.parent_uid, "") == ""]
     if namespace is not None:
         top_conds.append(gw.c.namespace == namespace)
+    extra = []
+    if label is not None and label.kind == "label" and label.label_key:
+        column = gw.c.annotations if label.label_type == ANNOTATION else gw.c.labels
+        extra.append(func.max(column[label.label_key].as_string()).label("lv"))
     top = (select(gw.c.namespace.label("ns"), gw.c.name.label("nm"),
-                  func.max(gw.c.annotations[user_annotation].as_string()).label("u"))
+                  func.max(gw.c.annotations[user_annotation].as_string()).label("u"), *extra)
            .where(*top_conds)
            .group_by(gw.c.namespace, gw.c.name)
            .subquery("top_user"))
@@ -139,6 +145,20 @@ def user_join(user_annotation: str, namespace: str | None = None):
     )
     joined = w.outerjoin(top, and_(top.c.ns == w.c.namespace, top.c.nm == w.c.workload_name))
     return user, joined
+
+
+def label_match(scope: Scope, joined) -> list:
+    """A label scope's condition on workload rows (``joined``: ``user_join(..., label=scope)``):
+    the row's ``labels`` (``annotations``) JSON holds the scope's value under its key, or, when
+    the row carries none (Lens writes ``{}`` today, lens.md §5), its top-level workload's does
+    — so a label team's users and workloads are its own rows only. Other scopes: none."""
+    if scope.kind != "label" or not scope.label_key:
+        return []
+    w = s.workload_hourly
+    column = w.c.annotations if scope.label_type == ANNOTATION else w.c.labels
+    top = joined.right
+    value = func.coalesce(func.nullif(column[scope.label_key].as_string(), ""), top.c.lv)
+    return [value == scope.label_value]
 
 
 def users_of_workloads(user_annotation: str, cf, start, end, namespace: str | None) -> Select:
@@ -246,7 +266,7 @@ def workload_children(scope: Scope, child: str, user_annotation: str, cf, start,
     """Users (with their distinct workload count) or workloads of a workload-row scope, or
     (``user+workload``) the rows of both at once, grouped by workload and user."""
     w = s.workload_hourly
-    user, joined = user_join(user_annotation, scope.namespace)
+    user, joined = user_join(user_annotation, scope.namespace, scope)
     conds = where(w, None, start, end)
     if scope.namespace is not None:
         conds.append(w.c.namespace == scope.namespace)
@@ -260,6 +280,7 @@ def workload_children(scope: Scope, child: str, user_annotation: str, cf, start,
         conds.append(user == scope.user)
     if scope.kind == "workload":
         conds.append(w.c.workload_name == scope.workload)
+    conds += label_match(scope, joined)
     total = sums(w.c.allocated_gpu_count, w.c.avg_utilization)
     if child == "user+workload":  # both levels at once: a group per (workload, user)
         return (select(w.c.namespace, w.c.workload_name, user.label("u"),

@@ -18,9 +18,14 @@ from agent.understand.model import Understanding
 from reporter.reports.presets import PRESET, limit_for
 
 
-def scope_words(cluster: str | None, namespace: str | None, user: str | None = None) -> str:
-    """``ml-team (gpu-east)``, ``gpu-east`` or ``all clusters``: a scope in a question."""
-    name = user or namespace
+Label = tuple[str, str, str]  # (label | annotation, key, value): a label fan-out's team
+
+
+def scope_words(cluster: str | None, namespace: str | None, user: str | None = None,
+                label: Label | None = None) -> str:
+    """``ml-team (gpu-east)``, ``team=cv (gpu-east)``, ``gpu-east`` or ``all clusters``: a
+    scope in a question."""
+    name = user or namespace or (f"{label[1]}={label[2]}" if label else None)
     if name and cluster:
         return f"{name} ({cluster})"
     return name or cluster or "all clusters"
@@ -36,9 +41,10 @@ class Asker:
         self.questions: list[str] = []
 
     def ask(self, key: str, cluster: str | None = None, namespace: str | None = None,
-            user: str | None = None) -> Answer:
+            user: str | None = None, label: Label | None = None) -> Answer:
         """The answer to preset ``key`` about ``cluster`` (None: every cluster) and
-        ``namespace`` or ``user`` (a team digest per user). Raises ``ReportError`` when the
+        ``namespace``, ``user`` (a team digest per user) or ``label`` (a team digest per
+        label value: its rows, its users and workloads). Raises ``ReportError`` when the
         agent would have to ask back."""
         p = PRESET[key]
         if p.period == "period":
@@ -48,20 +54,22 @@ class Asker:
         else:
             period = base = None
         if p.scope in ("cluster", "report"):
-            namespace = user = None
+            namespace = user = label = None
         question = p.question.format(
-            who=scope_words(cluster, namespace, user), name=namespace or "",
+            who=scope_words(cluster, namespace, user, label), name=namespace or "",
             cluster=cluster or "all clusters", period=self.period.label,
             baseline=self.base.label)
         breakdown = None
         if p.breakdown == "children":
-            breakdown = "workload" if user else ("user" if namespace else "namespace")
+            breakdown = "workload" if user else ("user" if namespace or label else "namespace")
         elif p.breakdown:  # a named child kind (the users of a cluster)
             breakdown = p.breakdown
         u = Understanding(
             question=question, language=self.lang,  # type: ignore[arg-type]
             intent=p.intent, confidence=1.0,  # type: ignore[arg-type]
             cluster=cluster, namespace=namespace, user=user, period=period, baseline=base,
+            **({"label_type": label[0], "label_key": label[1], "label_value": label[2]}
+               if label else {}),
             period_explicit=period is not None, breakdown=breakdown,  # type: ignore[arg-type]
             ranking_entity=p.ranking[0] if p.ranking else None,  # type: ignore[arg-type]
             ranking_by=p.ranking[1] if p.ranking else None,
@@ -74,4 +82,4 @@ class Asker:
         return answer
 
 
-__all__ = ["Asker", "scope_words"]
+__all__ = ["Asker", "Label", "scope_words"]

@@ -45,7 +45,7 @@ from agent.periods import Period, baseline as baseline_of, zone
 from agent.prices import Prices
 from agent.sources.base import Source
 from agent.sources.memo import MemoSource
-from reporter.reports.asking import Asker
+from reporter.reports.asking import Asker, Label
 from reporter.reports.context import ReportContext, Section
 from reporter.reports.presets import (BLOCK_ORDER, DEFAULT_PERIOD, KINDS, SUMMARY_BLOCKS,
                                       blocks_of)
@@ -69,7 +69,7 @@ def build_report(kind: str | Sequence[str], source: Source, now: datetime,
                  drop_threshold: float = 5.0, drop_min_share_pct: float = 2.0,
                  progress: ProgressFn | None = None,
                  tz: tzinfo | str | None = None, user: str | None = None,
-                 prices: Prices | None = None) -> ReportContext:
+                 prices: Prices | None = None, label: Label | None = None) -> ReportContext:
     """Put the preset questions of ``kind`` (one kind or several) to the agent.
 
     ``cluster``: one name, a list (one section each, no summary) or None (every cluster:
@@ -77,7 +77,9 @@ def build_report(kind: str | Sequence[str], source: Source, now: datetime,
     utilization fell by ``drop_threshold`` pp or more and it holds ``drop_min_share_pct`` % of
     its cluster's GPU-hours. ``user`` narrows the report to one user (of ``cluster``, else of
     every cluster) as a team digest per user does: its workloads week over week, its idle
-    workloads, no drops and no allocation snapshot. ``prices`` (the configuration's):
+    workloads, no drops and no allocation snapshot. ``label`` (type, key, value) narrows it
+    to one label value as a team digest per label value does (``build_section``).
+    ``prices`` (the configuration's):
     cost KPIs and idle costs. Raises ``NotFound`` for an unknown cluster or namespace,
     ``PeriodError`` for an unusable period, ``ReportError`` for an unknown kind; a period
     without data is not an error (the report says so).
@@ -107,7 +109,11 @@ def build_report(kind: str | Sequence[str], source: Source, now: datetime,
 
     if user is not None and (namespace is not None or len(listed) > 1):
         raise ReportError("a report about one user covers at most one cluster and no namespace")
-    targets, summary_first = _targets(listed, known_clusters, namespace or user)
+    if label is not None and (namespace is not None or user is not None or len(listed) > 1):
+        raise ReportError("a report about one label value covers at most one cluster and no "
+                          "namespace or user")
+    own = namespace or user or (f"{label[1]}={label[2]}" if label else None)
+    targets, summary_first = _targets(listed, known_clusters, own)
     plan = Plan(blocks=blocks, threshold=drop_threshold, min_share_pct=drop_min_share_pct)
     sections: list[Section] = []
     n = len(targets)
@@ -120,7 +126,8 @@ def build_report(kind: str | Sequence[str], source: Source, now: datetime,
         is_summary = summary_first and i == 0
         sec_plan = Plan(blocks & SUMMARY_BLOCKS, drop_threshold, drop_min_share_pct) \
             if is_summary else plan
-        sections.append(build_section(asker, sec_plan, c, namespace, title, tick, user=user))
+        sections.append(build_section(asker, sec_plan, c, namespace, title, tick, user=user,
+                                      label=label))
     if summary_first:
         _summary_from(sections[1:], sections[0], plan)
         _recommendations_up(sections[1:], sections[0])

@@ -96,6 +96,7 @@ class Section:
     namespace: str | None
     empty: bool = False
     user: str | None = None  # a user's section (a team digest per user)
+    label: str | None = None  # a label value's section, as ``key=value`` (per label value)
     newest_data: datetime | None = None
     kpis: list[Kpi] = field(default_factory=list)
     # the chart's data: hourly points of the period and of the baseline (None: no chart)

@@ -42,7 +42,7 @@ from typing import Callable
 from agent.answer import Answer
 from agent.figures import dropped_namespaces
 from agent.periods import parse_now
-from reporter.reports.asking import Asker, scope_words
+from reporter.reports.asking import Asker, Label, scope_words
 from reporter.reports.context import Drill, Kpi, Section
 
 TOP_USERS, TOP_WORKLOADS, TOP_ATTRIBUTION, TOP_ANOMALIES = 6, 5, 10, 5
@@ -63,17 +63,26 @@ class Plan:
 
 
 def build_section(asker: Asker, plan: Plan, cluster: str | None, namespace: str | None,
-                  title: str, tick: Tick, user: str | None = None) -> Section:
+                  title: str, tick: Tick, user: str | None = None,
+                  label: Label | None = None) -> Section:
     """One section: the preset questions about one scope, answered by the agent. ``user``:
-    a user's section (a team digest per user): its workloads week over week, no drops."""
-    scope = "user" if user else ("namespace" if namespace else ("cluster" if cluster else "all"))
-    own = user or namespace
+    a user's section (a team digest per user): its workloads week over week, no drops.
+    ``label``: a label value's section (a team digest per label value): its users week over
+    week, its drill-down and idle workloads — no unusual hours, savings or allocation
+    snapshot, which are per namespace and would show other teams' figures."""
+    scope = "user" if user else "label" if label else (
+        "namespace" if namespace else ("cluster" if cluster else "all"))
+    own = user or namespace or (f"{label[1]}={label[2]}" if label else None)
     sec = Section(key=f"{cluster or 'all'}/{own}" if own else (cluster or "all"),
-                  title=title, scope=scope, cluster=cluster, namespace=namespace, user=user)
-    who = scope_words(cluster, namespace, user)
+                  title=title, scope=scope, cluster=cluster, namespace=namespace, user=user,
+                  label=own if label else None)
+    who = scope_words(cluster, namespace, user, label)
     blocks = plan.blocks
     if user:
         asker = _ForUser(asker, user)  # type: ignore[assignment]
+    if label:
+        asker = _ForUser(asker, None, label)  # type: ignore[assignment]
+        blocks = blocks - {"anomalies", "recommendations", "snapshot"}
 
     tick(f"{who}: trend")
     trend = asker.ask("trend", cluster, namespace)
@@ -170,7 +179,7 @@ def _wants_drilldown(sec: Section, blocks: frozenset[str], cmp: Answer) -> bool:
         return False
     delta = cmp.figures.get("delta_pp") or 0.0
     return (bool(blocks & {"attribution", "movers"})
-            or (sec.scope == "namespace" and "drops" in blocks)
+            or (sec.scope in ("namespace", "label") and "drops" in blocks)
             or ("narrative" in blocks and bool(blocks & {"drops", "table"})
                 and abs(delta) >= NARRATE_CHANGE_PP))
 
@@ -191,10 +200,10 @@ def _drops(asker: Asker, plan: Plan, sec: Section, rows: list[dict], drill: Answ
             tick(f"{sec.cluster}: why {r['name']} dropped")
             sec.drops.append(drill_of(asker.ask("dropped", sec.cluster, r["name"]),
                                       sec.cluster, r["name"]))
-    elif sec.scope == "namespace" and drill is not None:
-        # the namespace is the report's whole scope: its own drill-down is its drop
+    elif sec.scope in ("namespace", "label") and drill is not None:
+        # the namespace (label value) is the report's whole scope: its own drill-down is its drop
         if drill.figures["total_delta_pp"] <= -plan.threshold:
-            sec.drops.append(drill_of(drill, sec.cluster, sec.namespace or ""))
+            sec.drops.append(drill_of(drill, sec.cluster, sec.namespace or sec.label or ""))
 
 
 def _attribution(sec: Section, drill: Answer) -> None:
@@ -209,8 +218,8 @@ def _movers(asker: Asker, plan: Plan, sec: Section, drill: Answer, tick: Tick) -
     already under drops. A namespace's (user's) own section has a box only when it moved by
     the threshold itself: a team digest of a team whose week was flat has no box of 0.0 pp."""
     boxed = {d.key for d in sec.drops}
-    if sec.scope in ("namespace", "user"):
-        own = sec.user or sec.namespace or ""
+    if sec.scope in ("namespace", "user", "label"):
+        own = sec.user or sec.label or sec.namespace or ""
         moved = abs(drill.figures.get("total_delta_pp") or 0.0) >= plan.threshold
         if moved and (sec.cluster, own) not in boxed:
             sec.movers.append(drill_of(drill, sec.cluster, own))
@@ -272,14 +281,15 @@ def _snapshot(sec: Section, now: Answer) -> None:
 
 
 class _ForUser:
-    """An asker whose section questions are about one user (``Asker.ask(..., user=)``)."""
+    """An asker whose section questions are about one user or one label value
+    (``Asker.ask(..., user=)`` / ``label=``)."""
 
-    def __init__(self, asker: Asker, user: str) -> None:
-        self._asker, self._user = asker, user
+    def __init__(self, asker: Asker, user: str | None, label: Label | None = None) -> None:
+        self._asker, self._user, self._label = asker, user, label
         self.lang = asker.lang
 
     def ask(self, key: str, cluster: str | None = None, namespace: str | None = None) -> Answer:
-        return self._asker.ask(key, cluster, namespace, user=self._user)
+        return self._asker.ask(key, cluster, namespace, user=self._user, label=self._label)
 
 
 # -- answers -> view models ----------------------------------------------------------------
