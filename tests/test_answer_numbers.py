@@ -121,6 +121,30 @@ def test_the_first_sentence_names_the_cluster(demo_db, question, first):
     assert ask(demo_db, question)["answer"].startswith(first)
 
 
+
+@pytest.mark.parametrize("question, says", [
+    ("gpu-east utilization today", "GPU utilization today, "),
+    ("how was ml-team yesterday on gpu-east", "GPU utilization yesterday, "),
+    ("gpu-east utilization last week", "GPU utilization last week, "),
+    ("gpu-east utilization since Nov 10", "GPU utilization since 2026-11-10, "),
+    ("gpu-east utilization in October 2026", "GPU utilization in October 2026, "),
+    ("gpu-east utilization 2026-W46", "GPU utilization in 2026-W46, "),
+    ("gpu-east utilization on Nov 3", "GPU utilization on 2026-11-03, "),
+    ("gpu-east utilization over the last 3 days", "GPU utilization over the last 3 days, "),
+    ("top namespaces by gpu hours on gpu-east yesterday", "Top namespace by GPU-hours on gpu-east yesterday: "),
+    ("gpu-east 今天的利用率", "集群（gpu-east）今天的平均GPU利用率为"),
+    ("gpu-east 上周利用率", "集群（gpu-east）上周的平均GPU利用率为"),
+    ("gpu-east 过去3天的利用率", "集群（gpu-east）在过去3天的平均GPU利用率为"),
+])
+def test_a_period_reads_as_people_say_it(demo_db, question, says):
+    """Each period with the word it takes: "today", "last week" and "since …" alone, "in"
+    a month or a week, "on" a day, "over" the last N days — never "over today" or "over since"
+    (nor 在今天的 in Chinese)."""
+    answer = ask(demo_db, question)["answer"]
+    assert says in answer
+    assert not re.search(r"over (today|yesterday|this|last week|since|October)|在(今天|上周)的", answer)
+
+
 def test_not_early_no_warning(demo_db):
     out = ask(demo_db, "gpu-east this week")  # Thursday noon: 3.5 days
     assert out["warnings"] == [] and "rolling" not in out["figures"]

@@ -98,7 +98,7 @@ def test_what_a_namespace_cost_last_week_is_its_gpu_hours_times_its_models_price
         "cluster": "gpu-east", "model": "AMD_Instinct_MI300X_OAM", "price_per_gpu_hour": 3.5,
         "gpu_hours": hours, "idle_gpu_hours": idle, "cost": hours * 3.5,
         "idle_cost": idle * 3.5})]
-    assert out["answer"].startswith(f"ml-team (gpu-east) cost USD {hours * 3.5:,.0f} over last "
+    assert out["answer"].startswith(f"ml-team (gpu-east) cost USD {hours * 3.5:,.0f} last "
                                     f"week: {hours:,.0f} GPU-hours")
     assert f"USD {idle * 3.5:,.0f}" in out["answer"]
 
