@@ -133,7 +133,7 @@ def _waiting_for(graph, config) -> dict | None:
 
 def _run(value: AgentState | Any, deps: AgentDeps, session: str | None,
          checkpointer: Any, callbacks: list | None = None,
-         first_turn: bool = True) -> Iterator[Event]:
+         first_turn: bool = False) -> Iterator[Event]:
     graph, config = _bound(deps, session, checkpointer, callbacks)
     thread = config["configurable"]["thread_id"]
     oneshot = thread.startswith(ONESHOT)

@@ -9,7 +9,9 @@ scheduler and their tests name them the same way:
   ``gpureport_llm_calls_total{purpose}``, ``gpureport_llm_tokens_total{kind}``,
   ``gpureport_llm_rejections_total{reason}`` (LLM phrasings the grounding guard rejected),
   ``gpureport_tool_calls_total{tool,outcome}``, ``gpureport_tool_seconds{tool}``, and
-  ``gpureport_source_seconds{method}`` (time in data-source calls, to see where time goes);
+  ``gpureport_source_seconds{method}`` (time in data-source calls, to see where time goes),
+  ``gpureport_connections_handed_back_total`` (keep-alive connections a saturated worker
+  closed: a steady rate means the workers are busy, and unevenly so without it);
 * the scheduler (``scheduler run --metrics-port``): ``gpureport_report_runs_total{schedule,
   outcome}``, ``gpureport_report_run_seconds{schedule}``, ``gpureport_deliveries_total{channel,
   outcome}``, ``gpureport_alert_notifications_total{rule,state}`` and
@@ -83,6 +85,10 @@ TOOL_CALLS = Counter("gpureport_tool_calls", "Agent tool calls, by tool and outc
                      ["tool", "outcome"], registry=REGISTRY)
 TOOL_SECONDS = Histogram("gpureport_tool_seconds", "Time of one agent tool call.", ["tool"],
                          buckets=_LATENCY, registry=REGISTRY)
+CONNECTIONS_HANDED_BACK = Counter(
+    "gpureport_connections_handed_back",
+    "Keep-alive connections a saturated worker closed after its answer so that the client's "
+    "next request goes to a less busy worker (serve --workers > 1).", registry=REGISTRY)
 SOURCE_SECONDS = Histogram("gpureport_source_seconds",
                            "Time of one data-source call made while answering, by method.",
                            ["method"], buckets=_LATENCY, registry=REGISTRY)
@@ -104,6 +110,10 @@ ALERT_NOTIFICATIONS = Counter("gpureport_alert_notifications",
 def observe_request(endpoint: str, status: int, seconds: float) -> None:
     REQUESTS.labels(endpoint, str(status)).inc()
     REQUEST_SECONDS.labels(endpoint).observe(seconds)
+
+
+def observe_handed_back() -> None:
+    CONNECTIONS_HANDED_BACK.inc()
 
 
 def observe_question(answer: dict | None, outcome: str, *, language: str = "en") -> None:

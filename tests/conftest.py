@@ -210,8 +210,8 @@ def shared_demo_stores_stay_unchanged(request):
 @pytest.fixture(autouse=True)
 def process_state_starts_fresh(monkeypatch):
     """The module globals a run counts into or adds to start as a new process has them: every
-    labelled metric family of ``reporter.metrics`` (one registry per process, exposed by any
-    ``serve`` or ``scheduler run --metrics-port`` in this process) without samples, and the log
+    metric family of ``reporter.metrics`` (one registry per process, exposed by any
+    ``serve`` or ``scheduler run --metrics-port`` in this process) without samples or at 0, and the log
     redaction's extra secrets (``reporter.logs.add_secrets``) restored after the test."""
     import sys
 
@@ -221,7 +221,10 @@ def process_state_starts_fresh(monkeypatch):
 
         for family in vars(metrics).values():
             if isinstance(family, MetricWrapperBase):
-                family.clear()
+                if family._labelnames:
+                    family.clear()
+                elif hasattr(family, "_value"):  # an unlabelled counter holds its value itself
+                    family._value.set(0)
     from reporter import logs
 
     monkeypatch.setattr(logs, "_secrets", set(logs._secrets))

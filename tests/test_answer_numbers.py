@@ -53,7 +53,7 @@ def day_avg(url: str, cluster: str, namespace: str | None, day: datetime) -> flo
 
 def test_monday_morning_headline_is_the_last_7_days_and_says_so(monday_demo_store):
     """Issue 12: on a Monday the README's headline question said "fell from 61.4 % to 61.4 %"
-    over 6 hours. Now the exact 6-hour figures stay (details), a warning says how short the
+    over 6 hours. Now the exact 6-hour figures stay (a note), a warning says how short the
     week is, and the headline is the last 7 days vs the 7 before — where the drop is."""
     url = monday_demo_store.url
     out = ask(url, "Why is ml-team's utilization lower this week than last week?", now=MONDAY_ISO)
@@ -73,6 +73,20 @@ def test_monday_morning_headline_is_the_last_7_days_and_says_so(monday_demo_stor
     # the week's own figures are still there, exact
     week = expected(url, "namespace_gpu_hourly_stats", *where, monday - timedelta(hours=6), monday)
     assert out["figures"]["after"]["avg_utilization"] == pytest.approx(week["avg_utilization"])
+
+
+def test_on_monday_the_exact_figures_are_shown_before_the_table_that_holds_them(monday_demo_store):
+    """The headline is the last 7 days; the contributors table is the week's own 6 hours. A
+    terminal prints the week's sentence (naming "this week") right above that table, so the
+    table is not read as the headline's: before, the sentence was a detail the table hid."""
+    r = run("ask", "Why is ml-team's utilization lower this week than last week?",
+            env={"GPUREPORT_DATABASE_URL": monday_demo_store.url, "GPUREPORT_NOW": MONDAY_ISO})
+    assert r.exit_code == 0, r
+    lines = r.stdout.splitlines()
+    assert lines[0].startswith("This week has only just started, so over the last 7 days")
+    assert lines[1].startswith("  • Utilization of ml-team (gpu-east)") and "(this week)" in lines[1]
+    table = next(i for i, line in enumerate(lines) if line.lstrip().startswith("kind "))
+    assert table == 3 and lines[2] == ""
 
 
 def test_early_week_in_chinese_says_hours_and_the_last_7_days(demo_db):

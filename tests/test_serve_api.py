@@ -470,11 +470,14 @@ def test_a_saturated_worker_hands_keep_alive_connections_back(demo_db, tmp_path,
             assert held.entered.wait(10)  # the only thread is taken
             waiting = [pool.submit(requests.post, url + CHAT, json=question, timeout=60)
                        for _ in range(2)]
-            time.sleep(0.5)  # both wait for the thread
+            time.sleep(1.0)  # both wait for the thread (local requests: ample)
             held.release.set()
             answers = [first.result(), *(w.result() for w in waiting)]
+            handed_back = metric(requests.get(url + "/metrics", timeout=30).text,
+                                 "gpureport_connections_handed_back_total")
         assert [r.status_code for r in answers] == [200, 200, 200]
         closing = [r.headers.get("connection") == "close" for r in answers]
+        assert handed_back == sum(closing)  # operators see it on /metrics
         if workers == 1:
             assert closing == [False, False, False]
         else:  # the first answer left one run waiting; the last left none

@@ -101,6 +101,15 @@ def test_a_turn_is_saved_as_one_checkpoint(state_url):
         saved = list(saver.list({"configurable": {"thread_id": "once"}}))
         assert [c.metadata.get("conversation") for c in saved] == [None, "started"]
         assert len(get_thread(saver, "once").messages) == 4
+    # a first turn that asked back, then answered: still one mark, so a listing of two
+    # conversations is two conversations
+    ask_json("trend for namespace ml-teem", "--session", "asked", code=3)
+    ask_json("1", "--session", "asked")
+    with checkpointer(state_url) as saver:
+        marks = [c.metadata.get("conversation")
+                 for c in saver.list({"configurable": {"thread_id": "asked"}})]
+        assert marks.count("started") == 1 and len(marks) == 2
+        assert [t.session_id for t in list_threads(saver, limit=2)] == ["asked", "once"]
 
 
 def test_threads_saved_step_by_step_by_earlier_versions_are_still_listed(state_url, demo_db):

@@ -56,7 +56,9 @@ def synthesize(state: AgentState, config: RunnableConfig) -> dict:
         warnings.append(early_warning(u.period.hours, u.period.label, u.language))
         warnings += [w for w in coverage_warnings(figures["rolling"], u, named=True)
                      if w not in warnings]
-        details = [headline, *details]
+        # the exact figures go first among the notes, which are always shown: a table that
+        # follows them is read as theirs, not as the rolling headline's
+        notes = [headline, *notes]
         headline = phrasing.rolling_headline(figures["rolling"], wording, u.period.label,
                                              u.language)
     llm_calls = state.get("llm_calls") or 0

@@ -156,6 +156,7 @@ class Rebalance:
             if message["type"] == "http.response.start" and self.saturated():
                 message = {**message, "headers": [*message.get("headers", []),
                                                   (b"connection", b"close")]}
+                metrics.observe_handed_back()
             await send(message)
 
         await self.app(scope, receive, handing_back)
