@@ -84,7 +84,14 @@ class NotFound(SourceError):
 
 class UnknownName(GpureportError):
     """A name in a question that matches no real name, nor closely (answers.md §1): one line
-    naming the word and a few real names of that kind; never an answer over all clusters."""
+    naming the word and a few real names of that kind; never an answer over all clusters.
+    ``kind`` (cluster, namespace, user, label or "any"), ``name`` and ``suggestions`` (the real
+    names the line shows) are kept apart for ``--json`` and scripts."""
+
+    def __init__(self, message: str, *, kind: str | None = None, name: str | None = None,
+                 suggestions: list[str] | None = None):
+        super().__init__(message)
+        self.kind, self.name, self.suggestions = kind, name, list(suggestions or [])
 
 
 class PrometheusError(SourceError):

@@ -6,7 +6,9 @@ Click, ``agent.errors`` and ``reporter.logs`` (which ``main`` configures first: 
 third-party loggers, secrets redacted from every record). Every ``GpureportError`` (``agent/errors.py``) is printed as one line
 ``error: <message>`` on stderr with the error's exit code (1, or 2 for usage); a question that
 needs clarification exits 3; anything else is reported with its type name, and ``-v`` adds the
-traceback.
+traceback. A command run with ``--json`` that fails also prints one JSON object on stdout,
+``{"error": {"type", "message", "exit_code", ...}}`` (``error_json``), so a script that parses
+stdout always gets JSON; stderr and the exit code are the same as without ``--json``.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from __future__ import annotations
 import atexit
 import gc
 import importlib
+import json
 import sys
 import traceback
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -37,23 +40,79 @@ class _Failed(click.ClickException):
         click.echo(f"error: {self.format_message()}", err=True)
 
 
+def error_json(exc: BaseException) -> dict:
+    """A failure as ``--json`` prints it: type, one-line message and exit code, plus what the
+    error carries for a script to act on (the kind and name not found, the real names to try)."""
+    if isinstance(exc, GpureportError):
+        message, code = str(exc), exc.exit_code
+    elif isinstance(exc, click.ClickException):
+        message, code = exc.format_message(), exc.exit_code
+    else:  # a bug or a library failing: what main() prints on stderr
+        message, code = f"{type(exc).__name__}: {exc}", EXIT_ERROR
+    error: dict = {"type": type(exc).__name__, "message": message, "exit_code": code}
+    for field in ("kind", "name", "suggestions"):
+        if getattr(exc, field, None) is not None:
+            error[field] = getattr(exc, field)
+    return {"error": error}
+
+
+_JSON_ASKED = "gpureport.json"  # ctx.meta: "--json" was on the command line
+_DECIDED = "_gpureport_json_decided"  # set on an exception once --json's output is settled
+
+
+def _settle(ctx: click.Context, exc: BaseException, as_json: bool) -> None:
+    """Print ``exc`` as JSON on stdout once, by the innermost command that knows whether
+    ``--json`` was given (its own parameter, else the raw arguments the root group saw)."""
+    if getattr(exc, _DECIDED, False):
+        return
+    if as_json:
+        original = exc.__cause__ if isinstance(exc, _Failed) else exc
+        click.echo(json.dumps(error_json(original), ensure_ascii=False, default=str))
+    try:
+        setattr(exc, _DECIDED, True)
+    except AttributeError:  # an exception type without a __dict__: printed at most once anyway
+        pass
+
+
 class Command(click.Command):
     """A gpureport command. A ``GpureportError`` it raises leaves through Click's own exception
     protocol as one line ``error: <message>``, so the command behaves the same whether it runs
-    under ``main()`` or is invoked on its own (``CliRunner`` in tests)."""
+    under ``main()`` or is invoked on its own (``CliRunner`` in tests). With ``--json``, any
+    failure is also one JSON object on stdout (``error_json``)."""
 
     def invoke(self, ctx: click.Context):
+        as_json = (bool(ctx.params["as_json"]) if "as_json" in ctx.params
+                   else bool(ctx.meta.get(_JSON_ASKED)))
         try:
             return super().invoke(ctx)
+        except click.exceptions.Exit:  # a chosen exit code (3: asked back), output already out
+            raise
         except GpureportError as exc:
-            raise _Failed(exc) from exc
+            failed = _Failed(exc)
+            failed.__cause__ = exc
+            _settle(ctx, failed, as_json)
+            raise failed from exc
+        except Exception as exc:  # usage errors of a subcommand's options, bugs: as they were
+            _settle(ctx, exc, as_json)
+            raise
 
 
 class Group(Command, click.Group):
-    """A group of gpureport commands; its subcommands and subgroups are gpureport ones too."""
+    """A group of gpureport commands; its subcommands and subgroups are gpureport ones too. The
+    root one notes whether ``--json`` is anywhere on the command line, so that a failure before
+    the command's own options are read (a bad ``--now``, a bad option value) is JSON too."""
 
     command_class = Command
     group_class = type  # subgroups: this same class
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        if ctx.parent is None:
+            ctx.meta[_JSON_ASKED] = "--json" in (args[:args.index("--")] if "--" in args else args)
+        try:
+            return super().parse_args(ctx, args)
+        except click.ClickException as exc:  # the group's own options (a --tz without a value)
+            _settle(ctx, exc, bool(ctx.meta.get(_JSON_ASKED)))
+            raise
 
 
 # name -> ("module:attribute", one-line help shown by --help without importing the module)

@@ -166,7 +166,7 @@ def _run(config: Config, schedule: Schedule, period: Period, db: StateDB, *, dry
                      problems)
 
     spec = RunSpec(schedule.name, schedule.kind, period.start_utc, period.end_utc, trigger,
-                   recipients, force, team)
+                   recipients, force, team, label=period.label)
     outcome = claim_delivery(db, spec, force=force, lease_s=config.state.claim_lease_s)
     if isinstance(outcome, Refused):
         result = RunResult("skipped", schedule.name, period, outcome.run_id,

@@ -86,7 +86,7 @@ def test_an_injected_drop_is_one_episode_per_level_with_figures_from_the_rows(st
     assert alpha["cause"]["baseline"] == {"start": "2026-11-11T10:00:00Z",
                                           "end": "2026-11-11T16:00:00Z",
                                           "label": "the same hours a week earlier"}
-    assert out["answer"] == ("2 unusual episodes for the cluster (lab) over this week "
+    assert out["answer"] == ("2 unusual episodes for the cluster (lab) this week "
                              "(baseline: the same hours of the previous 4 weeks), largest first:")
     first, second = out["insights"]  # equal GPU-hours affected: the namespace sorts first
     assert first.startswith(
@@ -136,7 +136,7 @@ def test_short_history_is_said_and_no_history_is_not_judged(store, tmp_path, mon
     out = ask_json("anything unusual this week?")
     assert out["figures"]["detected"] is False and out["figures"]["anomalies"] == []
     assert out["answer"].startswith("Cannot tell whether anything was unusual for the cluster "
-                                    "(lab) over this week")
+                                    "(lab) this week")
     assert "(1 found)" in out["answer"]
 
 
@@ -147,7 +147,7 @@ def test_a_cluster_too_young_to_judge_is_named_without_hiding_the_others(store, 
     f = out["figures"]
     assert f["detected"] is True and f["history_by_cluster"] == {"fresh": 1, "lab": 4}
     assert {e["cluster"] for e in f["anomalies"]} == {"lab"}
-    assert out["answer"].startswith("2 unusual episodes for all clusters over this week")
+    assert out["answer"].startswith("2 unusual episodes for all clusters this week")
     assert out["insights"][-1] == "Not judged (less than 2 weeks of history): fresh."
     assert url.endswith("lab.db")
 

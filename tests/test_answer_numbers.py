@@ -158,7 +158,7 @@ def test_an_early_week_after_the_data_stopped_warns_about_the_7_days_and_says_wh
     assert out["warnings"] == ["this week so far covers 0.5 hours",
                                "gpu-east has data for 3.5 of the 7 days asked in the last 7 days."]
     assert out["figures"]["rolling"]["b"]["coverage"]["partial"] == ["gpu-east"]
-    assert "No data for ml-team (gpu-east) in this week (newest data: Nov 19 11:00 UTC)." \
+    assert "No data for ml-team (gpu-east) this week (newest data: Nov 19 11:00 UTC)." \
         in out["insights"]
 
 
@@ -185,6 +185,30 @@ def test_the_first_sentence_names_the_cluster(demo_db, question, first):
     """answers.md §1: the snapshot and a period comparison said "As of …, 267 of 384 GPUs"
     and "this month: 71.8% vs …" without saying which cluster."""
     assert ask(demo_db, question)["answer"].startswith(first)
+
+
+
+@pytest.mark.parametrize("question, says", [
+    ("gpu-east utilization today", "GPU utilization today, "),
+    ("how was ml-team yesterday on gpu-east", "GPU utilization yesterday, "),
+    ("gpu-east utilization last week", "GPU utilization last week, "),
+    ("gpu-east utilization since Nov 10", "GPU utilization since 2026-11-10, "),
+    ("gpu-east utilization in October 2026", "GPU utilization in October 2026, "),
+    ("gpu-east utilization 2026-W46", "GPU utilization in 2026-W46, "),
+    ("gpu-east utilization on Nov 3", "GPU utilization on 2026-11-03, "),
+    ("gpu-east utilization over the last 3 days", "GPU utilization over the last 3 days, "),
+    ("top namespaces by gpu hours on gpu-east yesterday", "Top namespace by GPU-hours on gpu-east yesterday: "),
+    ("gpu-east 今天的利用率", "集群（gpu-east）今天的平均GPU利用率为"),
+    ("gpu-east 上周利用率", "集群（gpu-east）上周的平均GPU利用率为"),
+    ("gpu-east 过去3天的利用率", "集群（gpu-east）在过去3天的平均GPU利用率为"),
+])
+def test_a_period_reads_as_people_say_it(demo_db, question, says):
+    """Each period with the word it takes: "today", "last week" and "since …" alone, "in"
+    a month or a week, "on" a day, "over" the last N days — never "over today" or "over since"
+    (nor 在今天的 in Chinese)."""
+    answer = ask(demo_db, question)["answer"]
+    assert says in answer
+    assert not re.search(r"over (today|yesterday|this|last week|since|October)|在(今天|上周)的", answer)
 
 
 def test_not_early_no_warning(demo_db):

@@ -163,6 +163,33 @@ def test_typo_in_namespace_suggests_the_real_one():
     assert "ml-team" in out["options"] and "ml-team" in out["question"]
 
 
+
+@pytest.mark.parametrize("question, extra, entity, word", [
+    ("how is ml-team doing last week", ("--cluster", "gpu-esat"), "cluster", "gpu-esat"),
+    ("how is ml-team doing last week on gpu-esat", (), "cluster", "gpu-esat"),
+    ("how is ml-taem doing last week on gpu-east", (), "namespace", "ml-taem"),
+    ("how is user alcie doing last week on gpu-east", (), "user", "alcie"),
+])
+def test_a_name_asked_back_is_not_in_the_entities(question, extra, entity, word):
+    """``entities`` hold what is known (answers.md §1): the misspelt word is the issue's, asked
+    back with its close matches, and no cluster stands in for the one being asked about (not
+    even the home cluster of ml-team)."""
+    out = ask_json(question, *extra, code=3)
+    assert out["entities"][entity] is None
+    assert out["figures"]["issue"] == {"kind": "unknown", "entity": entity, "text": word}
+    assert word not in str(out["entities"])
+
+
+def test_choosing_the_cluster_of_a_comparison_answers_the_comparison():
+    """The chosen cluster is the comparison's scope, not a second side to compare with."""
+    first = ask_json("compare ml-team last week vs the week before", "--cluster", "gpu-esat",
+                     "--session", "typo", code=3)
+    assert first["options"] == ["gpu-east", "gpu-west"]
+    done = ask_json("1", "--session", "typo")
+    assert (done["intent"], done["entities"]["cluster"]) == ("compare", "gpu-east")
+    assert "compare_with" not in done["entities"] and not done["needs_clarification"]
+
+
 def test_picking_an_option_continues():
     r = run("ask", "trend for namespace ml-teem", "--interactive", input="1\n")
     assert r.exit_code == 0, r

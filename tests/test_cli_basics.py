@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from tests.cli import run, run_process
+from tests.expect import raw_rows
 from tests.fakes import free_port
 from tests.fakes.lens_api import serve_lens
 
@@ -148,6 +149,52 @@ def test_bad_now_and_bad_timezone(home):
     assert r.exit_code == 2 and "--now" in r.stderr and "yesterday-ish" in r.stderr, r
     r = run("--tz", "Mars/Olympus", "doctor")
     assert r.exit_code == 2 and "Mars/Olympus" in r.stderr, r
+
+
+# -- --json when a command fails: one JSON object on stdout, stderr and exit code as without it ------
+
+FAILURES = [  # (arguments before --json, exit code, error type)
+    (("ask", "how is the quantum-team doing last week across all clusters"), 1, "UnknownName"),
+    (("ask", "gpu-east usage next week"), 2, "PeriodError"),
+    (("ask", ""), 2, "UsageError"),
+    (("ask", "gpu-east last week", "--lang", "fr"), 2, "BadParameter"),
+    (("--now", "yesterday-ish", "ask", "gpu-east last week"), 2, "BadParameter"),
+    (("history", "--limit", "many"), 2, "BadParameter"),
+]
+
+
+@pytest.mark.parametrize("args, code, error_type", FAILURES)
+def test_a_failed_json_command_prints_one_json_error_on_stdout(home, demo_db, args, code,
+                                                               error_type):
+    """A script that parses stdout gets JSON whatever happened: ``{"error": {type, message,
+    exit_code}}``; a person still reads the same line on stderr, and the exit code is the same."""
+    env = {"GPUREPORT_DATABASE_URL": demo_db}
+    plain = run(*args, env=env)
+    r = run(*args, "--json", env=env)
+    assert r.exit_code == plain.exit_code == code, r
+    assert plain.stdout == "" and r.stderr == plain.stderr
+    error = r.json()["error"]
+    assert (error["type"], error["exit_code"]) == (error_type, code)
+    assert error["message"] and error["message"] in r.stderr
+
+
+def test_an_unknown_name_in_json_carries_the_word_and_real_names_to_try(home, demo_db):
+    r = run("ask", "how is the quantum-team doing last week across all clusters", "--json",
+            env={"GPUREPORT_DATABASE_URL": demo_db})
+    assert r.exit_code == 1, r
+    error = r.json()["error"]
+    assert (error["kind"], error["name"]) == ("any", "quantum-team")
+    real = {row[0] for row in raw_rows(demo_db, "SELECT cluster_name FROM cluster_gpu_hourly_stats "
+                                                "UNION SELECT namespace FROM namespace_gpu_hourly_stats")}
+    assert error["suggestions"] and set(error["suggestions"]) <= real
+    assert ", ".join(error["suggestions"]) in r.error_line()  # the names the line shows
+
+
+def test_a_source_failure_in_json_is_the_error_object(home):
+    r = run("ask", "How many GPUs are in use now?", "--json")  # no store: `gpureport demo` first
+    assert_one_line_error(r, "gpureport demo")
+    assert r.json() == {"error": {"type": "SourceError", "message": r.error_line()[len("error: "):],
+                                  "exit_code": 1}}
 
 
 def test_seed_variables_choose_the_state_database(home):

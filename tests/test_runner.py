@@ -579,3 +579,22 @@ def test_a_sent_message_whose_record_failed_is_not_sent_again(setup, monkeypatch
     (first, (d,)), _ = _runs(setup.state_url)
     assert first.status == "uncertain" and d.status == "uncertain"
     assert d.message_id == server.messages[0].message["Message-ID"]
+
+
+def test_a_run_taking_over_a_dead_holder_names_the_period_as_its_result_line_does(setup, caplog):
+    """The warning that a run takes over a dead holder's claim and the run's own line name the
+    run alike — "team-digest 2026-W46" — not by the period's first instant in UTC."""
+    from reporter.statedb.claims import Holder, RunSpec, claim_delivery
+
+    with open_state(setup.state_url) as db:  # killed an hour ago: its lease has long expired
+        dead = claim_delivery(db, RunSpec("team-digest", "weekly,namespace-drops", W46_START,
+                                          W46_END), holder=Holder(4242, "gone"), lease_s=30,
+                              now=datetime.now(timezone.utc) - timedelta(hours=1))
+    with smtp_server() as server, caplog.at_level("WARNING", logger="reporter"):
+        result = run_schedule(setup.config(server.port), "team-digest", now=NOW,
+                              render=fake_render)
+        assert len(server.wait_for(1)) == 1
+    assert result.status == "succeeded" and result.took_over == dead.run_id
+    assert (f"team-digest 2026-W46: run #{dead.run_id} (pid 4242 on host gone) stopped renewing "
+            f"its claim; run #{result.run_id} takes over") in caplog.messages
+    assert result.summary().startswith("team-digest 2026-W46: ")

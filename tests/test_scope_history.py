@@ -57,8 +57,10 @@ def test_a_close_typo_is_asked_back_with_the_close_matches(question, option):
 ])
 def test_a_name_that_matches_nothing_is_one_error_line_never_all_clusters(question, word, real):
     r = ask(question, code=1)
-    assert r.stdout == "" and len(r.stderr.strip().splitlines()) == 1
+    assert len(r.stderr.strip().splitlines()) == 1
     assert word in r.stderr and real in r.stderr
+    error = r.json()["error"]  # --json: no answer, the error as JSON (README "Asking questions")
+    assert error["type"] == "UnknownName" and error["name"] == word and real in error["suggestions"]
 
 
 @pytest.mark.parametrize("question", ["what was utilization like last week", "上周分配率多少",
@@ -123,7 +125,7 @@ def test_a_long_period_is_a_daily_series():
 def test_an_unusable_period_is_a_usage_error_naming_it_and_the_supported_forms(question, phrase):
     r = ask(question, code=2)
     assert phrase in r.stderr and ("Supported periods" in r.stderr or "可用的时间范围" in r.stderr)
-    assert "Traceback" not in r.stderr and r.stdout == ""
+    assert "Traceback" not in r.stderr and r.json()["error"]["type"] == "PeriodError"
 
 
 # -- §5 the question asked -------------------------------------------------------------------------

@@ -105,17 +105,22 @@ def llm_settings(state: AgentState, deps: AgentDeps):
 # -- finishing an understanding -----------------------------------------------------------------------
 def settle(u: Understanding, deps: AgentDeps, clusters: list[str], *, ask_cluster: bool = True) -> None:
     """Cluster of a one-cluster namespace, unknown cluster → issue, which cluster when none is
-    named and nothing else is asked first, default periods (in place)."""
-    if u.cluster is None and u.namespace and len(clusters) > 1:
-        homes = home_clusters(deps, u.namespace)
-        if len(homes) == 1:
-            u.cluster = homes[0]
+    named and nothing else is asked first, default periods (in place). An unknown cluster
+    leaves ``u.cluster`` empty: entities hold what is known (answers.md §1), the word is the
+    issue's, and a namespace's home cluster does not stand in for the one being asked about."""
     if u.cluster is not None and clusters and u.cluster not in clusters:
         match, sugg = resolve_name(u.cluster, clusters)
         if match:
             u.cluster = match
-        elif not any(i.entity == "cluster" for i in u.issues):
-            u.issues.append(Issue("unknown", "cluster", u.cluster, sugg))
+        else:
+            if not any(i.entity == "cluster" for i in u.issues):
+                u.issues.append(Issue("unknown", "cluster", u.cluster, sugg))
+            u.cluster = None
+    asking_cluster = any(i.entity == "cluster" for i in u.issues)
+    if u.cluster is None and u.namespace and len(clusters) > 1 and not asking_cluster:
+        homes = home_clusters(deps, u.namespace)
+        if len(homes) == 1:
+            u.cluster = homes[0]
     if ask_cluster and not u.issues and not deps.default_cluster:
         which_cluster(u, u.question, deps, clusters)
     defaults(u, deps)
@@ -186,7 +191,9 @@ def refuse(u: Understanding, meta: Names) -> None:
                     "user": lambda: meta.users,
                     "any": lambda: [*meta.clusters, *meta.namespaces[:max(3, 8 - len(meta.clusters))]],
                     "label": lambda: _label_examples(meta, lost.text)}.get(lost.entity, list)()
-        raise UnknownName(phrasing.unknown_name(lost.entity, lost.text, list(examples), u.language))
+        examples = list(examples)
+        raise UnknownName(phrasing.unknown_name(lost.entity, lost.text, examples, u.language),
+                          kind=lost.entity, name=lost.text, suggestions=examples[:8])
 
 
 def _label_examples(meta: Names, text: str) -> list[str]:

@@ -20,11 +20,11 @@ from agent.phrasing.clarifications import clarification, unknown_name, unsupport
 from agent.phrasing.guard import Evidence, Verdict, check
 from agent.phrasing.over_time import causes, contributor_line, rolling_headline, top_contributors
 from agent.phrasing.tables import cell, tables
-from agent.phrasing.words import gh, name, over_the, p1, period_words, row_name, scope_words, signed
+from agent.phrasing.words import during, gh, name, over_the, p1, period_words, row_name, scope_words, signed
 
 _period_words = period_words  # the name reporter.reports and reporter.render import
 
 __all__ = ["Evidence", "Verdict", "causes", "cell", "check", "clarification", "contributor_line",
-           "gh", "help_text", "idle_gpus_note", "money_note", "name", "notes", "over_the", "p1", "period_words", "phrase", "rolling_headline", "row_name",
+           "during", "gh", "help_text", "idle_gpus_note", "money_note", "name", "notes", "over_the", "p1", "period_words", "phrase", "rolling_headline", "row_name",
            "scope_words", "signed", "tables", "top_contributors", "unknown_name", "unsupported_period",
            "_period_words"]

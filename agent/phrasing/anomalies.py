@@ -9,7 +9,7 @@ episodes' UTC hours as "2026-11-16 00:00".
 from __future__ import annotations
 
 from agent.answer import Column, Table
-from agent.phrasing.words import gh, name, over_the, p1, period_words, scope_words, signed
+from agent.phrasing.words import during, gh, name, p1, period_words, scope_words, signed
 
 MAX_LINES = 5  # reporter.reports.sections.TOP_ANOMALIES reads the same number of lines
 
@@ -97,7 +97,7 @@ def answer(f: dict, e: dict, lang: str, pl: str | None, bl: str | None) -> tuple
         if lang == "zh":
             return (f"无法判断{who}在{span}是否有异常：异常检测把每个小时与前几周同一时段比较，"
                     f"至少需要 2 周历史，目前只有 {have} 周。"), list(f.get("notes") or [])
-        return (f"Cannot tell whether anything was unusual for {who} over {over_the(span)}: each "
+        return (f"Cannot tell whether anything was unusual for {who} {during(span)}: each "
                 f"hour is compared with the same hour of previous weeks, which needs at least 2 "
                 f"weeks of history ({have} found)."), list(f.get("notes") or [])
     fewer = have < wanted
@@ -112,10 +112,10 @@ def answer(f: dict, e: dict, lang: str, pl: str | None, bl: str | None) -> tuple
         basis = (f"baseline: the same hours of the previous {wanted} weeks" if not fewer else
                  f"baseline from only {have} weeks of history, {wanted} wanted: less certain")
         if not found:
-            return (f"Nothing unusual for {who} over {over_the(span)}: every hour stayed within "
+            return (f"Nothing unusual for {who} {during(span)}: every hour stayed within "
                     f"its usual weekly pattern ({basis})."), _not_judged(f, lang)
         n = len(found)
-        head = (f"{n} unusual episode{'s' if n != 1 else ''} for {who} over {over_the(span)} "
+        head = (f"{n} unusual episode{'s' if n != 1 else ''} for {who} {during(span)} "
                 f"({basis}), largest first:")
     details = [episode_line(x, lang) for x in found[:MAX_LINES]]
     if len(found) > MAX_LINES:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from agent.phrasing.words import name
+from agent.phrasing.words import BARE_PERIOD, name
 
 
 def day_text(iso_text: str | None, lang: str, ref: str | None = None) -> str:
@@ -71,12 +71,17 @@ def no_data_sentence(who: str, when: str, cov: dict | None, lang: str) -> str:
         at = f"{day_text(last, lang, ref)} {last[11:16]} UTC"
         if lang == "zh":
             return f"{who}在{when}没有数据（最新数据：{at}）。"
-        return f"No data for {who} in {when} (newest data: {at})."
+        return f"No data for {who} {_in(when)} (newest data: {at})."
     if lang == "zh":
         tail = f"（数据从 {day_text(first, lang, ref)} 开始）" if first else "（还没有任何数据）"
         return f"{who}在{when}没有数据{tail}。"
     tail = f" (data starts {day_text(first, lang, ref)})" if first else " (there is no data yet)"
-    return f"No data for {who} in {when}{tail}."
+    return f"No data for {who} {_in(when)}{tail}."
+
+
+def _in(when: str) -> str:
+    """"this week", "last month" as said ("no data for ml-team last month"); else "in …"."""
+    return when if BARE_PERIOD.fullmatch(when) else f"in {when}"
 
 
 def early_warning(hours: float, label: str, lang: str) -> str:

@@ -8,7 +8,7 @@ Each ``*_answer(figures, entities, lang, period_label, baseline_label)`` returns
 from __future__ import annotations
 
 from agent.phrasing.coverage import no_data_sentence
-from agent.phrasing.words import (gh, name, over_the, p1, period_words, row_name, runs_text,
+from agent.phrasing.words import (during, gh, name, over_the, p1, period_words, row_name, runs_text,
                                   scope_words, sentence_start)
 
 
@@ -74,7 +74,7 @@ def ranking_answer(f, e, lang, pl, bl):
         crit = {"idle": "idle GPU-hours", "gpu_hours": "GPU-hours", "utilization_low": "lowest utilization",
                 "utilization_high": "highest utilization"}[by]
         first = items[0]
-        answer = (f"Top {ent} by {crit} {_where(e, lang)}over {over_the(when)}: {row_name(first)}{runs_text(first, lang)} with "
+        answer = (f"Top {ent} by {crit} {_where(e, lang)}{during(when)}: {row_name(first)}{runs_text(first, lang)} with "
                   f"{gh(first['gpu_hours'])} GPU-hours at {p1(first['avg_utilization'])}% utilization "
                   f"({gh(first['idle_gpu_hours'])} idle GPU-hours).")
         ins = [f"{i + 1}. {row_name(it)}{runs_text(it, lang)}: {gh(it['idle_gpu_hours'])} idle GPU-hours, "

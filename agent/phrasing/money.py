@@ -10,7 +10,8 @@ from __future__ import annotations
 
 from agent.answer import Column, Table
 from agent.phrasing.coverage import no_data_sentence
-from agent.phrasing.words import gh, name, over_the, p1, period_words, scope_words, sentence_start
+from agent.phrasing.words import (during, gh, name, p1, period_words, scope_words, sentence_start,
+                                  zh_at)
 
 
 def amount(v: float | None) -> str:
@@ -51,14 +52,14 @@ def cost_answer(f: dict, e: dict, lang: str, pl: str | None, bl: str | None
             head = (f"{who}在{when}共使用 {gh(f['gpu_hours'])} GPU小时，其中空闲 "
                     f"{gh(f['idle_gpu_hours'])} GPU小时（利用率 {p1(f['avg_utilization'])}%）。")
         else:
-            head = (f"{sentence_start(who)} used {gh(f['gpu_hours'])} GPU-hours over "
-                    f"{over_the(when)}, {gh(f['idle_gpu_hours'])} of them idle "
+            head = (f"{sentence_start(who)} used {gh(f['gpu_hours'])} GPU-hours "
+                    f"{during(when)}, {gh(f['idle_gpu_hours'])} of them idle "
                     f"({p1(f['avg_utilization'])}% utilization).")
         return head, _top_lines(f, lang)
     cur = f["currency"]
     if zh:
         if idle:
-            head = (f"{who}在{when}的空闲GPU花费 {money(f['idle_cost'], cur)}："
+            head = (f"{who}{zh_at(when)}的空闲GPU花费 {money(f['idle_cost'], cur)}："
                     f"{gh(f['idle_gpu_hours'])} 空闲GPU小时（共 {gh(f['gpu_hours'])} GPU小时，"
                     f"总计 {money(f['cost'], cur)}）。")
         else:
@@ -67,11 +68,11 @@ def cost_answer(f: dict, e: dict, lang: str, pl: str | None, bl: str | None
                     f"（利用率 {p1(f['avg_utilization'])}%）。")
     else:
         if idle:
-            head = (f"Idle GPUs of {who} cost {money(f['idle_cost'], cur)} over {over_the(when)}: "
+            head = (f"Idle GPUs of {who} cost {money(f['idle_cost'], cur)} {during(when)}: "
                     f"{gh(f['idle_gpu_hours'])} idle GPU-hours of {gh(f['gpu_hours'])} "
                     f"(all GPU-hours: {money(f['cost'], cur)}).")
         else:
-            head = (f"{sentence_start(who)} cost {money(f['cost'], cur)} over {over_the(when)}: "
+            head = (f"{sentence_start(who)} cost {money(f['cost'], cur)} {during(when)}: "
                     f"{gh(f['gpu_hours'])} GPU-hours, of which {gh(f['idle_gpu_hours'])} idle "
                     f"GPU-hours cost {money(f['idle_cost'], cur)} "
                     f"({p1(f['avg_utilization'])}% utilization).")

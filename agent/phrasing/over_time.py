@@ -12,8 +12,8 @@ from __future__ import annotations
 
 from agent.phrasing.coverage import day_text, no_data_sentence
 from agent.phrasing.listings import ranking_answer
-from agent.phrasing.words import (gh, name, over_the, p1, period_words, row_name, scope_words,
-                                  sentence_start, signed)
+from agent.phrasing.words import (during, gh, name, p1, period_words, row_name, scope_words,
+                                  sentence_start, signed, zh_at)
 
 
 def trend_answer(f, e, lang, pl, bl):
@@ -24,7 +24,7 @@ def trend_answer(f, e, lang, pl, bl):
     first, last, slope = f.get("first"), f.get("last"), f.get("slope_pp_per_day")
     days = f.get("daily") or []
     if lang == "zh":
-        answer = (f"{who}在{when}的平均GPU利用率为 {p1(f['avg_utilization'])}%，分配率 "
+        answer = (f"{who}{zh_at(when)}的平均GPU利用率为 {p1(f['avg_utilization'])}%，分配率 "
                   f"{p1(f['allocation_rate'])}%，共 {gh(f['gpu_hours'])} GPU小时"
                   f"（空闲 {gh(f['idle_gpu_hours'])} GPU小时）。")
         what = "日均利用率" if metric == "avg_utilization" else "日均分配率"
@@ -35,7 +35,7 @@ def trend_answer(f, e, lang, pl, bl):
                    f"按日均值的最小二乘趋势：每天 {signed(slope, ' pp')}。"]
     else:
         answer = (f"{sentence_start(who)} averaged {p1(f['avg_utilization'])}% GPU utilization "
-                  f"over {over_the(when)}, with an allocation rate of {p1(f['allocation_rate'])}% and "
+                  f"{during(when)}, with an allocation rate of {p1(f['allocation_rate'])}% and "
                   f"{gh(f['gpu_hours'])} GPU-hours ({gh(f['idle_gpu_hours'])} idle).")
         what = "Daily average utilization" if metric == "avg_utilization" else "Daily allocation rate"
         ins = []

@@ -67,8 +67,38 @@ def sentence_start(who: str) -> str:
 
 
 def over_the(when: str) -> str:
-    """"over the last 7 days", "over this week", "over 2026-W47"."""
+    """"the last 7 days" after "over" or a comma ("ml-team, the last 7 days: …"); other
+    periods as they are."""
     return f"the {when}" if re.match(r"last \d", when) else when
+
+
+# periods a sentence says without a preposition ("averaged 67.3% today", "… last week")
+# periods said without a preposition ("last week", not "in last week" or "over last week")
+BARE_PERIOD = re.compile(r"today|yesterday|(?:this|last) (?:week|month|quarter|year)|since .+")
+# calendar periods one is "in" ("in October 2026", "in 2026-W46", "in 2026-Q3", "in 2026")
+_CALENDAR = re.compile(r"(?:[A-Z][a-z]+ )?\d{4}(?:-W\d{2}|-Q[1-4])?|Q[1-4] \d{4}")
+
+
+def during(when: str) -> str:
+    """An English period as the end of a sentence says it: "today", "last week", "since
+    2026-11-10" alone; "over the last 7 days"; "in October 2026", "in 2026-W46"; "on 2026-11-03"
+    (one day); "over" anything else (a range of days). Never "over today"."""
+    if BARE_PERIOD.fullmatch(when):
+        return when
+    if re.fullmatch(r"\d{4}-\d{2}-\d{2}", when):
+        return f"on {when}"
+    if _CALENDAR.fullmatch(when):
+        return f"in {when}"
+    return f"over {over_the(when)}"
+
+
+_ZH_BARE = re.compile(r"今天|昨天|本周|上周|本月|上个月|本季度|上季度|今年|去年")
+
+
+def zh_at(when: str) -> str:
+    """A Chinese period before "的" + a figure: "今天的平均…", not "在今天的平均…"; other periods
+    with "在" ("在过去7天的平均…", "在2026-W46的平均…")."""
+    return when if _ZH_BARE.fullmatch(when) else f"在{when}"
 
 
 def period_words(label: str | None, lang: str) -> str:

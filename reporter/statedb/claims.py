@@ -89,6 +89,13 @@ class RunSpec:
     recipients: Sequence[str] = ()
     forced: bool = False
     team: str = ""  # a fan-out schedule claims each team's digest on its own
+    label: str = ""  # the period as every other line says it ("2026-W47"); else its start
+
+    def named(self) -> str:
+        """"weekly-digest 2026-W47" (+ " team ml-team"): how the run result's line starts, so
+        a log line and the result line name the same thing the same way."""
+        period = self.label or _when(self.period_start)
+        return f"{self.schedule} {period}" + (f" team {self.team}" if self.team else "")
 
 
 @dataclass(frozen=True)
@@ -224,8 +231,8 @@ def _claim(conn: Connection, spec: RunSpec, force: bool, holder: Holder, lease_s
         _close_run(conn, took_over, "failed",
                    f"abandoned: its claim lease expired {_when(row.lease_expires_at)} "
                    f"({was} stopped renewing it); taken over by run #{run_id}", now)
-        log.warning("%s %s: run #%s (%s) stopped renewing its claim; run #%s takes over",
-                    spec.schedule, _when(spec.period_start), took_over, was, run_id)
+        log.warning("%s: run #%s (%s) stopped renewing its claim; run #%s takes over",
+                    spec.named(), took_over, was, run_id)
     _close_orphans(conn, spec, run_id, now)
     _swap(conn, row, now, status="held", phase="preparing", run_id=run_id, pid=holder.pid,
           host=holder.host, message_id=None, generation=generation, lease_expires_at=lease,
