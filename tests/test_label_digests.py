@@ -16,8 +16,6 @@ carry a ``team`` label (its hourly rows ``{}``, as Lens writes them), and
 
 from __future__ import annotations
 
-import csv
-import io
 import shutil
 import sqlite3
 from datetime import datetime, timezone
@@ -27,9 +25,9 @@ import pytest
 import yaml
 from sqlalchemy import create_engine, text
 
-from tests.cli import run
-from tests.conftest import MONDAY, MONDAY_ISO, create_pg_database, drop_pg_database
+from tests.conftest import MONDAY, create_pg_database, drop_pg_database
 from tests.fakes.smtp import smtp_server
+from tests.team_digest_setup import attachments, csv_rows, gpureport, write_config
 
 W47 = ("2026-11-16 00:00:00", "2026-11-23 00:00:00")
 W46 = ("2026-11-09 00:00:00", "2026-11-16 00:00:00")  # the baseline week
@@ -107,14 +105,6 @@ def namespaces_by_hand(url: str, value: str) -> set[str]:
         value=value)}
 
 
-def csv_rows(data: bytes) -> list[dict]:
-    return list(csv.DictReader(io.StringIO(data.decode("utf-8-sig"), newline="")))
-
-
-def attachments(msg) -> dict[str, bytes]:
-    return {p.get_filename(): p.get_payload(decode=True) for p in msg.walk() if p.get_filename()}
-
-
 def report(tmp: Path, value: str) -> str:
     """The HTML report of ``team=value``'s digest, as written under ``report_dir``."""
     return (tmp / "reports" / "label-digests" / "2026-W47" /
@@ -122,25 +112,7 @@ def report(tmp: Path, value: str) -> str:
 
 
 def setup(tmp: Path, url: str, smtp_port: int, schedule: dict | None = None) -> Path:
-    sdir = tmp / "schedules"
-    sdir.mkdir(exist_ok=True)
-    (sdir / "label-digests.yaml").write_text(yaml.safe_dump({**SCHEDULE, **(schedule or {})}))
-    cfg = {
-        "source": {"database_url": url},
-        "state": {"database_url": f"sqlite:///{tmp / 'state.db'}"},
-        "schedules_dir": str(sdir), "report_dir": str(tmp / "reports"),
-        "smtp": {"host": "127.0.0.1", "port": smtp_port, "starttls": False, "retries": 1,
-                 "retry_backoff": 0.1, "from": "gpureport@example.net"},
-        "teams": ROUTES,
-    }
-    path = tmp / "config.yaml"
-    path.write_text(yaml.safe_dump(cfg))
-    return path
-
-
-def gpureport(tmp: Path, config: Path, *args: str):
-    return run("--config", config, *args, cwd=tmp,
-               env={"GPUREPORT_HOME": str(tmp / "home"), "GPUREPORT_NOW": MONDAY_ISO})
+    return write_config(tmp, url, smtp_port, {**SCHEDULE, **(schedule or {})}, ROUTES)
 
 
 @pytest.fixture(scope="module")

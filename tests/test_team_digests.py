@@ -14,8 +14,6 @@ the gate's cases use a copy with one day of gpu-east deleted.
 from __future__ import annotations
 
 import concurrent.futures as cf
-import csv
-import io
 import shutil
 import sqlite3
 import subprocess
@@ -24,11 +22,12 @@ from pathlib import Path
 import pytest
 import yaml
 
-from tests.cli import run, run_process
+from tests.cli import run_process
 from tests.conftest import MONDAY_ISO
 from tests.fakes.slack_api import slack_api
 from tests.fakes.smtp import smtp_server
 from tests.fakes.teams_webhook import card_problems, teams_webhook
+from tests.team_digest_setup import attachments, csv_rows, gpureport, write_config
 
 W47 = ("2026-11-16 00:00:00", "2026-11-23 00:00:00")
 SCHEDULE = {
@@ -54,40 +53,10 @@ def pdf_text(data: bytes) -> str:
                           check=True).stdout.decode("utf-8")
 
 
-def csv_rows(data: bytes) -> list[dict]:
-    assert data.startswith(b"\xef\xbb\xbf") and b"\r\n" in data  # BOM, RFC 4180 line ends
-    return list(csv.DictReader(io.StringIO(data.decode("utf-8-sig"), newline="")))
-
-
-def attachments(msg) -> dict[str, bytes]:
-    return {p.get_filename(): p.get_payload(decode=True) for p in msg.walk() if p.get_filename()}
-
-
 def setup(tmp: Path, db: Path, smtp_port: int, schedule: dict | None = None,
           teams: dict | None = None, slack_url: str | None = None) -> Path:
-    """A config (state database, schedules directory, SMTP, routing) for ``--config``."""
-    sdir = tmp / "schedules"
-    sdir.mkdir(exist_ok=True)
-    (sdir / "team-digests.yaml").write_text(yaml.safe_dump({**SCHEDULE, **(schedule or {})}))
-    cfg = {
-        "source": {"database_url": f"sqlite:///{db}"},
-        "state": {"database_url": f"sqlite:///{tmp / 'state.db'}"},
-        "schedules_dir": str(sdir), "report_dir": str(tmp / "reports"),
-        "smtp": {"host": "127.0.0.1", "port": smtp_port, "starttls": False, "retries": 1,
-                 "retry_backoff": 0.1, "from": "gpureport@example.net"},
-        "teams": teams or {"ml-team": {"email": ["ml-leads@example.com"]}},
-    }
-    if slack_url:
-        cfg["slack"] = {"bot_token": "xoxb-0000-test-token", "api_url": slack_url,
-                        "retries": 0}
-    path = tmp / "gpureport.yaml"
-    path.write_text(yaml.safe_dump(cfg))
-    return path
-
-
-def gpureport(tmp: Path, config: Path, *args: str):
-    return run("--config", config, *args, cwd=tmp,
-               env={"GPUREPORT_HOME": str(tmp / "home"), "GPUREPORT_NOW": MONDAY_ISO})
+    return write_config(tmp, f"sqlite:///{db}", smtp_port, {**SCHEDULE, **(schedule or {})},
+                        teams or {"ml-team": {"email": ["ml-leads@example.com"]}}, slack_url)
 
 
 @pytest.fixture(scope="module")
