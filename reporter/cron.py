@@ -13,6 +13,8 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
+from agent.periods import resolve_now
+
 if TYPE_CHECKING:  # pragma: no cover
     from apscheduler.triggers.cron import CronTrigger
 
@@ -70,6 +72,33 @@ def cron_trigger(expr: str, tz: str | ZoneInfo) -> "CronTrigger":
                            day_of_week=_translate_dow(dow), timezone=zone)
     except ValueError as exc:
         raise ValueError(str(exc)) from None
+
+
+def check_cron(expr: str, tz: str) -> None:
+    """A schedule file's cron, checked: one ValueError naming the expression."""
+    try:
+        cron_trigger(expr, tz)
+    except ValueError as exc:
+        raise ValueError(f"cron: invalid expression {expr!r} ({exc})") from None
+
+
+class CronTimed:
+    """When a schedule model (report or nudge) fires: ``zone``, ``trigger()``, ``next_fire()``
+    from its ``cron`` and ``timezone`` fields, the same for every kind, so the scheduler and
+    ``scheduler list`` read them alike. (``cron`` and ``timezone`` are the model's own fields:
+    declared here, pydantic would take them for this class's.)"""
+
+    @property
+    def zone(self) -> ZoneInfo:
+        return ZoneInfo(self.timezone)
+
+    def trigger(self) -> "CronTrigger":
+        return cron_trigger(self.cron, self.timezone)
+
+    def next_fire(self, now: datetime | None = None) -> datetime | None:
+        """The next firing strictly after ``now``, in the schedule's time zone."""
+        t = self.trigger().get_next_fire_time(None, resolve_now(now) + timedelta(microseconds=1))
+        return t.astimezone(self.zone) if t else None
 
 
 def fires_between(trigger: "CronTrigger", start: datetime, end: datetime):

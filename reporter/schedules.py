@@ -27,8 +27,7 @@ import re
 from datetime import datetime, timedelta
 from email.utils import parseaddr
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal, Mapping
-from zoneinfo import ZoneInfo
+from typing import Any, Literal, Mapping
 
 from pydantic import (BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, field_validator,
                       model_validator)
@@ -37,14 +36,11 @@ from agent.errors import ScheduleError
 from agent.names import suggestions
 from agent.periods import Period, midnight, resolve_now
 from reporter.channels.summary import parse_destination
-from reporter.cron import cron_trigger, latest_fire
+from reporter.cron import CronTimed, check_cron, latest_fire
 from reporter.nudges.schedule import NudgeSchedule
 from reporter.reports.presets import KINDS
 from reporter.fields import OneOrMany, ScheduleName, TimeZoneName
 from reporter.yamlfile import read_yaml
-
-if TYPE_CHECKING:  # pragma: no cover
-    from apscheduler.triggers.cron import CronTrigger
 
 ReportKind = Literal[KINDS]  # type: ignore[valid-type] - the kinds of reporter.reports.presets
 PeriodKind = Literal["last-week", "yesterday", "interval"]
@@ -82,7 +78,7 @@ def label_team(kind: str, team: str) -> tuple[str, str, str] | None:
 
 # --------------------------------------------------------------------------------------------
 # model
-class Schedule(BaseModel):
+class Schedule(CronTimed, BaseModel):
     """One schedule file, validated."""
 
     model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
@@ -190,36 +186,20 @@ class Schedule(BaseModel):
         return self._source
 
     @property
-    def zone(self) -> ZoneInfo:
-        return ZoneInfo(self.timezone)
-
-    @property
     def kind(self) -> str:
         """The report kinds, comma-joined (the ``runs.kind`` column)."""
         return ",".join(self.reports)
 
-    def trigger(self) -> "CronTrigger":
-        return cron_trigger(self.cron, self.timezone)
-
     def recipient_addresses(self) -> list[str]:
         """Bare addresses for the SMTP envelope."""
         return [parseaddr(r)[1] for r in self.recipients]
-
-    def next_fire(self, now: datetime | None = None) -> datetime | None:
-        """The next firing strictly after ``now``, in the schedule's time zone."""
-        now = resolve_now(now)
-        t = self.trigger().get_next_fire_time(None, now + timedelta(microseconds=1))
-        return t.astimezone(self.zone) if t else None
 
     def period_for(self, now: datetime | None = None) -> Period:
         return period_for(self, now)
 
     @model_validator(mode="after")
     def _cron(self) -> "Schedule":
-        try:
-            cron_trigger(self.cron, self.timezone)
-        except ValueError as exc:
-            raise ValueError(f"cron: invalid expression {self.cron!r} ({exc})") from None
+        check_cron(self.cron, self.timezone)
         return self
 
 

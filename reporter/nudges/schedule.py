@@ -24,18 +24,14 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from fnmatch import fnmatchcase
 from pathlib import Path
-from typing import TYPE_CHECKING, Literal
-from zoneinfo import ZoneInfo
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, field_validator, model_validator
 
 from agent.periods import Period, resolve_now
-from reporter.cron import cron_trigger, latest_fire
+from reporter.cron import CronTimed, check_cron, latest_fire
 from reporter.durations import Duration, duration_validator
 from reporter.fields import OneOrMany, ScheduleName, TimeZoneName, is_destination, is_email
-
-if TYPE_CHECKING:  # pragma: no cover
-    from apscheduler.triggers.cron import CronTrigger
 
 
 class AllowList(BaseModel):
@@ -54,7 +50,7 @@ class AllowList(BaseModel):
         return any(fnmatchcase(k, p) for p in self.workloads for k in keys)
 
 
-class NudgeSchedule(BaseModel):
+class NudgeSchedule(CronTimed, BaseModel):
     """One ``kind: nudge`` schedule file (see the module docstring)."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
@@ -102,10 +98,7 @@ class NudgeSchedule(BaseModel):
 
     @model_validator(mode="after")
     def _cron(self) -> "NudgeSchedule":
-        try:
-            cron_trigger(self.cron, self.timezone)
-        except ValueError as exc:
-            raise ValueError(f"cron: invalid expression {self.cron!r} ({exc})") from None
+        check_cron(self.cron, self.timezone)
         return self
 
     # -- what the scheduler and `scheduler list` read of every schedule ---------------------
@@ -122,18 +115,6 @@ class NudgeSchedule(BaseModel):
     @property
     def source(self) -> Path | None:
         return self._source
-
-    @property
-    def zone(self) -> ZoneInfo:
-        return ZoneInfo(self.timezone)
-
-    def trigger(self) -> "CronTrigger":
-        return cron_trigger(self.cron, self.timezone)
-
-    def next_fire(self, now: datetime | None = None) -> datetime | None:
-        now = resolve_now(now)
-        t = self.trigger().get_next_fire_time(None, now + timedelta(microseconds=1))
-        return t.astimezone(self.zone) if t else None
 
     def window(self, now: datetime | None = None) -> Period:
         """What a run at ``now`` is about, for the run record: the ``hours`` before the latest
