@@ -11,10 +11,8 @@ clock, as Lens writes them: callers pass naive UTC datetimes.
 from __future__ import annotations
 
 from sqlalchemy import (
-    JSON,
     Column,
     DateTime,
-    Float,
     Index,
     Integer,
     MetaData,
@@ -24,47 +22,12 @@ from sqlalchemy import (
     func,
     text,
 )
-from sqlalchemy.types import TypeDecorator
+
+from agent.sqltypes import DoublePrecision, JsonDocument
 
 metadata = MetaData()
-
-
-class _Double(TypeDecorator):
-    """double precision on PostgreSQL, REAL (8-byte) on SQLite.
-
-    The PostgreSQL types are looked up when a PostgreSQL dialect asks for them: importing
-    ``sqlalchemy.dialects.postgresql`` up front costs every SQLite process (the embedded
-    store, ``gpureport ask`` on the demo) ~40 ms of start-up for types it never uses.
-    """
-
-    impl = Float(53)
-    cache_ok = True
-
-    def load_dialect_impl(self, dialect):
-        if dialect.name == "postgresql":
-            from sqlalchemy.dialects.postgresql import DOUBLE_PRECISION
-
-            return DOUBLE_PRECISION()
-        return Float(53)
-
-
-class _Json(TypeDecorator):
-    """jsonb on PostgreSQL, JSON text on SQLite; the JSON comparator (``col[key].as_string()``)
-    works on both (see ``_Double`` for why the PostgreSQL type is found late)."""
-
-    impl = JSON
-    cache_ok = True
-
-    def load_dialect_impl(self, dialect):
-        if dialect.name == "postgresql":
-            from sqlalchemy.dialects.postgresql import JSONB
-
-            return JSONB()
-        return JSON()
-
-
-Double = _Double()
-Json = _Json()
+Double = DoublePrecision()
+Json = JsonDocument()
 
 
 def _bookkeeping() -> list[Column]:

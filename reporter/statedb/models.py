@@ -15,7 +15,6 @@ from __future__ import annotations
 from datetime import datetime, timezone
 
 from sqlalchemy import (
-    JSON,
     Boolean,
     CheckConstraint,
     Column,
@@ -31,6 +30,8 @@ from sqlalchemy import (
     UniqueConstraint,
 )
 from sqlalchemy.types import TypeDecorator
+
+from agent.sqltypes import JsonDocument
 
 # "uncertain": the SMTP connection failed after DATA; the message may or may not have arrived
 # "blocked": the data-quality gate stopped a digest (the admins were told instead)
@@ -73,28 +74,6 @@ class UTCDateTime(TypeDecorator):
         return value.astimezone(timezone.utc)
 
 
-class JsonDocument(TypeDecorator):
-    """jsonb on PostgreSQL, JSON on SQLite (the migrations' ``JSON().with_variant(JSONB())``).
-
-    The PostgreSQL type is looked up when a PostgreSQL dialect asks for it: importing
-    ``sqlalchemy.dialects.postgresql`` here cost every command on a SQLite state database
-    (``gpureport ask`` on the demo) ~20 ms of start-up for a type it never uses."""
-
-    impl = JSON
-    cache_ok = True
-
-    def load_dialect_impl(self, dialect):
-        if dialect.name == "postgresql":
-            from sqlalchemy.dialects.postgresql import JSONB
-
-            return JSONB()
-        return JSON()
-
-
-def _json():
-    return JsonDocument()
-
-
 def _in(column: str, values: tuple[str, ...]) -> str:
     return f"{column} IN ({', '.join(repr(v) for v in values)})"
 
@@ -112,8 +91,8 @@ runs = Table(
     Column("started_at", UTCDateTime(), nullable=False),
     Column("finished_at", UTCDateTime()),
     Column("duration_s", Float),
-    Column("files", _json(), nullable=False, default=list),
-    Column("recipients", _json(), nullable=False, default=list),
+    Column("files", JsonDocument(), nullable=False, default=list),
+    Column("recipients", JsonDocument(), nullable=False, default=list),
     Column("message_id", String(998)),
     Column("error", Text),
     Column("forced", Boolean, nullable=False, default=False),
@@ -146,8 +125,8 @@ alert_state = Table(
     Column("fingerprint", String(64), primary_key=True),
     Column("rule", String(200), nullable=False),
     Column("severity", String(32), nullable=False),
-    Column("labels", _json(), nullable=False, default=dict),
-    Column("annotations", _json(), nullable=False, default=dict),
+    Column("labels", JsonDocument(), nullable=False, default=dict),
+    Column("annotations", JsonDocument(), nullable=False, default=dict),
     Column("value", Float),
     Column("status", String(16), nullable=False),
     Column("first_seen_at", UTCDateTime(), nullable=False),
@@ -231,7 +210,7 @@ leases = Table(
 catalog_cache = Table(
     "catalog_cache", metadata,
     Column("key", String(512), primary_key=True),
-    Column("value", _json(), nullable=False),
+    Column("value", JsonDocument(), nullable=False),
     Column("stored_at", UTCDateTime(), nullable=False),
     Index("ix_catalog_cache_stored_at", "stored_at"),
 )
@@ -254,7 +233,7 @@ nudge_state = Table(
     Column("last_notice_at", UTCDateTime()),
     Column("last_idle_at", UTCDateTime()),
     Column("reset_at", UTCDateTime()),
-    Column("workloads", _json(), nullable=False, default=list),
+    Column("workloads", JsonDocument(), nullable=False, default=list),
     Column("idle_gpu_hours", Float),
     Column("updated_at", UTCDateTime(), nullable=False),
     CheckConstraint("level BETWEEN 0 AND 3", name="ck_nudge_state_level"),
@@ -272,7 +251,7 @@ nudge_notices = Table(
     Column("channel", String(16), nullable=False),
     Column("target", Text, nullable=False),  # masked
     Column("status", String(16), nullable=False),
-    Column("workloads", _json(), nullable=False, default=list),
+    Column("workloads", JsonDocument(), nullable=False, default=list),
     Column("idle_gpu_hours", Float),
     Column("message_id", String(998)),
     Column("error", Text),
