@@ -19,7 +19,7 @@ from agent import families, workers
 from agent.coverage import coverage, no_data
 from agent.periods import Period, iso
 from agent.snapshot import realtime  # noqa: F401 - realtime figures live in agent.snapshot
-from agent.sources.base import HourlyPoint, PeriodStats, Scope, Source
+from agent.sources.base import HourlyPoint, PeriodStats, Scope, Source, daily_from_hourly
 
 T = TypeVar("T")
 
@@ -63,21 +63,10 @@ def _slope(values: list[float]) -> float:
 def daily(series: list[HourlyPoint], period: Period) -> list[dict]:
     """The full UTC days of ``period`` with rows, each its GPU-hour weighted averages (the
     hours are SQL sums; a day adds 24 of them). answers.md §6: trend wording uses these."""
-    days: dict = {}
-    for p in series:
-        day = p.time.date()
-        start = p.time.replace(hour=0, minute=0, second=0, microsecond=0)
-        if start < period.start_utc or start + timedelta(days=1) > period.end_utc:
-            continue
-        d = days.setdefault(day, HourlyPoint(time=start))
-        d.allocated_gpus += p.allocated_gpus
-        d.utilized_gpus += p.utilized_gpus
-        d.utilization_sum += p.utilization_sum
-        d.rows += p.rows
-        d.capacity_gpus += p.capacity_gpus
-    return [{"day": day.isoformat(), "avg_utilization": d.avg_utilization,
+    return [{"day": d.time.date().isoformat(), "avg_utilization": d.avg_utilization,
              "allocation_rate": d.allocation_rate, "gpu_hours": d.allocated_gpus}
-            for day, d in sorted(days.items())]
+            for d in daily_from_hourly(series)
+            if period.start_utc <= d.time and d.time + timedelta(days=1) <= period.end_utc]
 
 
 def by_cluster(source: Source, scope: Scope, period: Period) -> list[dict]:
