@@ -84,13 +84,13 @@ def stream(question: str, deps: AgentDeps, *, session: str | None = None,
     if resume is not None:
         if session is None:
             raise UsageError("resume needs the conversation that asked back (session=answer.thread_id)")
-        if _waiting_for(graph, config) is None:
+        if _asked(graph.get_state(config)) is None:
             raise UsageError(f"nothing to resume: conversation '{session}' is not waiting for "
                              "an answer")
         value = _resume(resume)
     else:
         snapshot = graph.get_state(config) if session is not None and not new_session else None
-        waiting = snapshot.interrupts[0].value if snapshot and snapshot.interrupts else None
+        waiting = _asked(snapshot)
         if waiting is not None and pick(question, waiting.get("options") or []) is not None:
             value = _resume(question.strip())
         else:
@@ -125,10 +125,9 @@ def _resume(choice: str):
     return Command(resume=choice)
 
 
-def _waiting_for(graph, config) -> dict | None:
-    """The clarification the thread waits on (the interrupt's value), or None."""
-    snapshot = graph.get_state(config)
-    return snapshot.interrupts[0].value if snapshot.interrupts else None
+def _asked(snapshot) -> dict | None:
+    """The clarification a thread's state snapshot waits on (the interrupt's value), or None."""
+    return snapshot.interrupts[0].value if snapshot is not None and snapshot.interrupts else None
 
 
 def _run(value: AgentState | Any, deps: AgentDeps, session: str | None,
@@ -154,8 +153,9 @@ def _run(value: AgentState | Any, deps: AgentDeps, session: str | None,
                            else STAGES[payload["name"]])
                 yield Status(stage=payload["name"], phase="end" if end else "start", message=message)
         snapshot = graph.get_state(config)
-        if snapshot.interrupts:
-            answer = _clarification(snapshot.values, snapshot.interrupts[0].value)
+        asked = _asked(snapshot)
+        if asked is not None:
+            answer = _clarification(snapshot.values, asked)
         else:
             answer = snapshot.values["answer"]
             finished = True

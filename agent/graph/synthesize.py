@@ -128,9 +128,8 @@ def figures_of(u: Understanding, results: list[ToolResult]) -> dict:
         return {}
     # the rolling call exists only for an early period (plan), whose own label is never "last
     # 7 days": a question asked over the last 7 days is the question, not its rolling headline
-    rolling = next((r["artifact"] for r in results if r["args"].get("b_label") == ROLLING_B
-                    or (r["tool"] in ("drilldown_change", "rank_entities", "find_idle_gpus")
-                        and (r["args"].get("period") or {}).get("label") == ROLLING_B)),
+    rolling = next((r["artifact"] for r in results if ROLLING_B in (
+        r["args"].get("b_label"), (r["args"].get("period") or {}).get("label"))),
                    None) if early(u.period) else None
     results = [r for r in results if r["artifact"] is not rolling]
     main = dict(results[0]["artifact"])

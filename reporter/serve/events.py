@@ -164,9 +164,10 @@ def _log_failure(turn: Turn, exc: BaseException) -> None:
         log.error("question in session %s failed", turn.session_id, exc_info=exc)
 
 
-def _observe(answer: Answer) -> None:
-    metrics.observe_question(answer.to_json(),
-                             "clarification" if answer.needs_clarification else "answered")
+def _observe(answer: dict) -> None:
+    """One answered question on /metrics, from its ``ask --json`` fields."""
+    metrics.observe_question(answer, "clarification" if answer["needs_clarification"]
+                             else "answered")
 
 
 # -- /chat ---------------------------------------------------------------------------------------
@@ -198,7 +199,7 @@ def answered(ctx: ServeContext, turn: Turn, control: Control) -> dict[str, Any]:
     """The run and its response body, both in the worker thread: the event loop, which every
     request needs, is left only the bytes to send."""
     body = chat_body(run_turn(ctx, turn, control), turn, control)
-    metrics.observe_question(body, "clarification" if body["needs_clarification"] else "answered")
+    _observe(body)
     return body
 
 
@@ -291,7 +292,7 @@ async def _run_events(ctx: ServeContext, turn: Turn, control: Control, emit: Emi
             handoff.close()  # forward() ends once it has sent what the run produced
     if "error" in outcome:
         raise outcome["error"]
-    _observe(outcome["answer"])
+    _observe(outcome["answer"].to_json())
 
 
 async def stream(ctx: ServeContext, body: ChatRequest, emit: Emit) -> None:

@@ -143,9 +143,10 @@ class Handoff:
     item onto an unbounded in-memory stream (a run yields a few dozen events at most), so the
     agent never waits for a slow client, and the time at which each event was seen is the
     time it happened. Items pushed while a hand-over is pending go with it (one wake-up of
-    the loop for a burst); ``ready()`` reads what has arrived without waiting. ``receive`` is iterated in the loop; ``close()`` (in the loop) ends the
-    iteration once what was pushed before it has been read (items are delivered through the
-    loop in the order they were pushed, and a worker thread's result after them)."""
+    the loop for a burst); ``ready()`` reads what has arrived without waiting. ``receive`` is
+    iterated in the loop; ``close()`` (in the loop) ends the iteration once what was pushed
+    before it has been read (items are delivered through the loop in the order they were
+    pushed, and a worker thread's result after them)."""
 
     def __init__(self) -> None:
         self._loop = asyncio.get_running_loop()
