@@ -273,34 +273,29 @@ def drilldown(source: Source, scope: Scope, current: Period, base: Period,
         levels = ["workload"]
     else:
         levels = ["user", "workload"]
-    calls = [lambda: (source.period_stats(scope, base.start, base.end),
-                      coverage(source, scope.cluster, base)),
-             lambda: (source.period_stats(scope, current.start, current.end),
-                      coverage(source, scope.cluster, current))]
-    if levels == ["user", "workload"]:  # a namespace's: both levels from one scan a period
-        calls += [lambda: users_and_workloads(source, scope, base.start, base.end),
-                  lambda: users_and_workloads(source, scope, current.start, current.end)]
+    both = levels == ["user", "workload"]  # a namespace's two levels: one scan a period
+    calls = [lambda p=p: (source.period_stats(scope, p.start, p.end),
+                          coverage(source, scope.cluster, p)) for p in (base, current)]
+    if both:
+        calls += [lambda p=p: users_and_workloads(source, scope, p.start, p.end)
+                  for p in (base, current)]
     else:
-        for child in levels:
-            calls.append(lambda c=child: children(source, scope, c, base.start, base.end))
-            calls.append(lambda c=child: children(source, scope, c, current.start, current.end))
-    results = run_concurrently(*calls)
-    (before, cov_before), (after, cov_after) = results[0], results[1]
-    if levels == ["user", "workload"]:
-        (users_b, loads_b), (users_a, loads_a) = results[2], results[3]
-        results[2:] = [users_b, users_a, loads_b, loads_a]
-    results = [before, after, cov_before, cov_after, *results[2:]]
+        calls += [lambda c=c, p=p: children(source, scope, c, p.start, p.end)
+                  for c in levels for p in (base, current)]
+    (before, cov_before), (after, cov_after), *found = run_concurrently(*calls)
+    if both:  # per period (users, workloads) -> per level (before, after)
+        found = [found[0][0], found[1][0], found[0][1], found[1][1]]
     figures = compare_stats(before, base, base.label, after, current, current.label)
     out = {
-        "before": {**figures["a"], "coverage": results[2]},
-        "after": {**figures["b"], "coverage": results[3]},
+        "before": {**figures["a"], "coverage": cov_before},
+        "after": {**figures["b"], "coverage": cov_after},
         "total_delta_pp": figures["delta_pp"],
         "delta_pct": figures["delta_pct"],
         "contributors": [],
         "levels": {},
     }
     for i, child in enumerate(levels):
-        b_rows, a_rows = results[4 + 2 * i], results[5 + 2 * i]
+        b_rows, a_rows = found[2 * i], found[2 * i + 1]
         members = None
         if child == "workload":
             (b_rows, a_rows), members = grouped(b_rows, a_rows)
@@ -313,7 +308,7 @@ def drilldown(source: Source, scope: Scope, current: Period, base: Period,
     # the child level that partitions the parent: its total is the one impacts sum to
     if levels:
         out["attributed_delta_pp"] = out["levels"][levels[0]]["delta_pp"]
-    for side, cov in (("before", results[2]), ("after", results[3])):
+    for side, cov in (("before", cov_before), ("after", cov_after)):
         if not cov["hours"]:
             out[side] = no_data(out[side])
             out["total_delta_pp"] = out["delta_pct"] = None
