@@ -46,6 +46,12 @@ class _Sums:
                    sum(float(r.util_sum or 0) for r in rows), sum(int(r.rows or 0) for r in rows))
 
 
+def _merge(into: dict[tuple, PeriodStats], key: tuple, stats: PeriodStats) -> None:
+    """``stats`` under ``key``, added to what another target (a cluster's own database)
+    gave for it."""
+    into[key] = into[key].add(stats) if key in into else stats
+
+
 class ChildrenQueries:
     """``SqlSource``'s ``children_stats`` and ``users_and_workloads``."""
 
@@ -57,16 +63,16 @@ class ChildrenQueries:
             capacity = self._capacity(t, start, end)
             for key, stats in self._children(scope, child, t, start, end, capacity,
                                              label_key, label_type):
-                merged[key] = merged[key].add(stats) if key in merged else stats
+                _merge(merged, key, stats)
         return sorted(merged.values(), key=lambda p: p.name)
 
     @guard
     def users_and_workloads(self, scope: Scope, start: datetime, end: datetime
                             ) -> tuple[list[PeriodStats], list[PeriodStats]]:
         """``children_stats(scope, "user")`` and ``children_stats(scope, "workload")`` of a
-        namespace or a label value from one scan (a drill-down reads both): the rows grouped by (workload,
-        user) add up to either level exactly, their sums being additive. A workload whose rows
-        name several users is that of the greatest name, as ``max()`` in SQL."""
+        namespace or a label value from one scan (a drill-down reads both): the rows grouped by
+        (workload, user) add up to either level exactly, their sums being additive. A workload
+        whose rows name several users is that of the greatest name, as ``max()`` in SQL."""
         if scope.namespace is None and scope.kind != "label":
             return (self.children_stats(scope, "user", start, end),
                     self.children_stats(scope, "workload", start, end))
@@ -82,14 +88,14 @@ class ChildrenQueries:
                 by_user.setdefault(r.u, []).append(r)
                 by_load.setdefault((r.namespace, r.workload_name), []).append(r)
             for u, rows in by_user.items():
-                st = stats_of(u, _Sums.of(rows), capacity,
-                            workloads=len({(r.namespace, r.workload_name) for r in rows}))
-                users[(u,)] = users[(u,)].add(st) if (u,) in users else st
+                _merge(users, (u,), stats_of(
+                    u, _Sums.of(rows), capacity,
+                    workloads=len({(r.namespace, r.workload_name) for r in rows})))
             for (ns, name), rows in by_load.items():
                 kinds = [r.kind for r in rows if r.kind is not None]
-                st = stats_of(name, _Sums.of(rows), capacity, workloads=1, namespace=ns,
-                            kind=max(kinds) if kinds else None, user=max(r.u for r in rows))
-                loads[(ns, name)] = loads[(ns, name)].add(st) if (ns, name) in loads else st
+                _merge(loads, (ns, name), stats_of(
+                    name, _Sums.of(rows), capacity, workloads=1, namespace=ns,
+                    kind=max(kinds) if kinds else None, user=max(r.u for r in rows)))
         by_name = (lambda p: p.name)
         return sorted(users.values(), key=by_name), sorted(loads.values(), key=by_name)
 
