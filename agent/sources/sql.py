@@ -61,14 +61,12 @@ class SqlSource(ChildrenQueries, UsageQueries):
         self.user_annotation = user_annotation
         self._engines: dict[str, Engine] = {}
         self._cluster_cache: list[str] | None = None
+        # overlapping calls pays only with a database server to wait on (agent.workers); a
+        # SQLite file's queries are this process's CPU
+        self.parallel_calls = any(make_url(u).get_backend_name() != "sqlite"
+                                  for u in (self.database_urls.values() or [database_url]))
 
     # -- plumbing ---------------------------------------------------------------------------
-    @property
-    def parallel_calls(self) -> bool:
-        """Overlapping calls pays only with a database server to wait on (agent.workers); a
-        SQLite file's queries are this process's CPU."""
-        urls = list(self.database_urls.values()) or [self.database_url]
-        return any(make_url(u).get_backend_name() != "sqlite" for u in urls)
 
     def describe(self) -> str:
         if self.database_urls:
